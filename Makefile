@@ -1,0 +1,44 @@
+# cvpipeline: `make run` sets up and runs the whole pipeline; `make test` sets up and tests.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+
+.PHONY: setup run ui test lint format sample clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) introuvable : installez Python 3.11 ou lancez make PYTHON=python3"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+$(DAGSTER_HOME)/dagster.yaml:
+	mkdir -p $(DAGSTER_HOME)
+	printf 'telemetry:\n  enabled: false\n' > $@
+
+run: setup $(DAGSTER_HOME)/dagster.yaml
+	$(PY) -m cvpipeline run
+
+ui: setup $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check cvpipeline cvpipeline_tests
+	$(VENV)/bin/ruff format --check cvpipeline cvpipeline_tests
+
+format: setup
+	$(VENV)/bin/ruff format cvpipeline cvpipeline_tests
+	$(VENV)/bin/ruff check --fix cvpipeline cvpipeline_tests
+
+sample: setup
+	$(PY) -m cvpipeline.sample --out data
+
+clean:
+	rm -rf data/warehouse data/archive data/dagster_home data/reports

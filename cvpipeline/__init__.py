@@ -1,0 +1,1 @@
+"""cvpipeline: consolidation and evaluation of a contrat de ville's partner data."""

@@ -1,0 +1,181 @@
+"""The bodies of the Dagster assets: call the pure steps, turn results into Dagster metadata."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from cvpipeline.catalog import Catalog, SourceSpec
+from cvpipeline.defs.sources import FILES_READABLE, ROWS_VALID
+from cvpipeline.settings import Settings
+
+PREVIEW_ROWS = 5
+
+
+def ingest_and_validate(
+    catalog: Catalog, source: SourceSpec, settings: Settings, log: logging.Logger | Any
+) -> tuple[Any, list[dg.AssetCheckResult], dict[str, Any]]:
+    """Ingest a source, validate it with GX, shape it; return the batch, checks and metadata."""
+    from cvpipeline.ingest.source import discover_files, read_source
+    from cvpipeline.validate.batch import masked_examples, validate_source
+    from cvpipeline.warehouse.shape import shape_source
+
+    started = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    files = discover_files(source, settings.incoming_dir)
+    log.info(f"{source.source_id} : {len(files)} fichier(s) dans incoming/{source.source_id}/")
+    parsed = read_source(catalog, source, files, settings.pseudonymisation_key(), settings.archive_dir)
+    validated = validate_source(parsed)
+    batch = shape_source(catalog, parsed, validated, started)
+    ledger = batch.ledger
+    for warning in batch.warnings:
+        log.warning(warning)
+    for row in ledger.itertuples():
+        message = (
+            f"{source.source_id} / {row.file} : {row.status}, {row.rows_read} lue(s), "
+            f"{row.rows_loaded} chargée(s), {row.rows_quarantined} en quarantaine"
+        )
+        (log.warning if row.status != "loaded" else log.info)(message)
+        if row.error:
+            log.warning(f"{source.source_id} / {row.file} : {row.error}")
+    rejected = ledger[ledger["status"] == "rejected"]
+    per_rule = _failures_per_expectation(validated.outcomes)
+    checks = [
+        dg.AssetCheckResult(
+            check_name=FILES_READABLE,
+            passed=rejected.empty and not ledger["error"].notna().any(),
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "fichiers": len(ledger),
+                "fichiers_rejetes": len(rejected),
+                "erreurs": dg.MetadataValue.md(_error_table(ledger)),
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name=ROWS_VALID,
+            passed=validated.quarantine.empty,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "lignes_lues": int(ledger["rows_read"].sum()) if not ledger.empty else 0,
+                "lignes_en_quarantaine": len(validated.quarantine),
+                "echecs_par_attente": dg.MetadataValue.md(per_rule),
+                "exemples_masques": dg.MetadataValue.json(masked_examples(validated.quarantine)),
+            },
+        ),
+    ]
+    metadata = {
+        "fichiers": len(ledger),
+        "lignes_lues": int(ledger["rows_read"].sum()) if not ledger.empty else 0,
+        "lignes_chargees": int(ledger["rows_loaded"].sum()) if not ledger.empty else 0,
+        "lignes_en_quarantaine": len(validated.quarantine),
+        **{f"lignes_{t}": len(f) for t, f in batch.tables.items() if not f.empty},
+    }
+    return batch, checks, metadata
+
+
+def _failures_per_expectation(outcomes: dict[str, list]) -> str:
+    lines = ["| suite | attente | colonne | lignes en échec |", "|---|---|---|---|"]
+    for suite, results in outcomes.items():
+        for result in results:
+            lines.append(f"| {suite} | {result.rule} | {result.column} | {len(result.failed_row_ids)} |")
+    return "\n".join(lines)
+
+
+def _error_table(ledger: pd.DataFrame) -> str:
+    problems = ledger[ledger["error"].notna()]
+    if problems.empty:
+        return "Aucun fichier rejeté."
+    lines = ["| fichier | statut | erreur |", "|---|---|---|"]
+    for row in problems.itertuples():
+        lines.append(f"| {row.file} | {row.status} | {row.error} |")
+    return "\n".join(lines)
+
+
+def markdown_preview(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
+    """A small Markdown table of a frame (only ever given pseudonymised warehouse rows)."""
+    head = frame.head(rows).astype("string").fillna("")
+    lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * len(head.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in head.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def table_schema(frame: pd.DataFrame) -> dg.TableSchema:
+    """The column schema of a frame for Dagster metadata."""
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name=str(c), type=str(t)) for c, t in frame.dtypes.items()]
+    )
+
+
+def load_warehouse(
+    catalog: Catalog, batches: list[Any], settings: Settings, run_id: str, log: Any
+) -> Any:
+    """Write all source batches to the warehouse in one transaction; one result per table."""
+    from cvpipeline.warehouse.writer import make_engine, read_table, replace_warehouse
+
+    engine = make_engine(settings.warehouse_url)
+    log.info(f"entrepôt : écriture de {len(batches)} source(s) dans {_safe_url(engine)}")
+    counts = replace_warehouse(engine, catalog, batches, run_id)
+    log.info("entrepôt : " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+    for name, count in counts.items():
+        metadata: dict[str, Any] = {"dagster/row_count": count, "entrepot": _safe_url(engine)}
+        if name in ("participations", "activities", "fundings", "ref_actions", "ref_qpv"):
+            frame = read_table(engine, name)
+            metadata["dagster/column_schema"] = table_schema(frame)
+            metadata["apercu"] = dg.MetadataValue.md(markdown_preview(frame))
+        yield dg.MaterializeResult(asset_key=name, metadata=metadata)
+    engine.dispose()
+
+
+def compute_and_store_metrics(catalog: Catalog, settings: Settings, run_id: str, log: Any) -> dg.MaterializeResult:
+    """Compute every indicator from the warehouse and replace evaluation_metrics."""
+    from cvpipeline.metrics.indicators import compute_metrics
+    from cvpipeline.warehouse.writer import make_engine, read_table, replace_table
+
+    engine = make_engine(settings.warehouse_url)
+    metrics = compute_metrics(
+        catalog,
+        read_table(engine, "participations"),
+        read_table(engine, "activities"),
+        read_table(engine, "fundings"),
+    )
+    metrics["run_id"] = run_id
+    count = replace_table(engine, "evaluation_metrics", metrics)
+    engine.dispose()
+    log.info(f"indicateurs : {count} valeurs écrites")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": count,
+            "indicateurs_cles": dg.MetadataValue.md(headline_markdown(catalog, metrics)),
+        }
+    )
+
+
+def headline_markdown(catalog: Catalog, metrics: pd.DataFrame) -> str:
+    """The headline figures per action over the whole period, as a Markdown table."""
+    if metrics.empty:
+        return "Aucun indicateur."
+    widest = metrics.sort_values(["period_start", "period_end"], ascending=[True, False])
+    first = widest.iloc[0]
+    whole = widest[
+        (widest["period_start"] == first["period_start"]) & (widest["period_end"] == first["period_end"])
+    ]
+    actions = whole[(whole["scope_type"] == "action") & whole["breakdown"].isna()]
+    pivot = actions.pivot_table(index="scope_code", columns="indicator_code", values="value", aggfunc="first")
+    wanted = [c for c in ("beneficiaries", "activities", "activity_participants", "share_qpv_residents_pct") if c in pivot]
+    lines = [
+        f"Période {first['period_start']:%d/%m/%Y} – {first['period_end']:%d/%m/%Y}",
+        "",
+        "| action | " + " | ".join(wanted) + " |",
+        "|---|" + "---|" * len(wanted),
+    ]
+    for action, row in pivot[wanted].iterrows():
+        cells = ["" if pd.isna(row[c]) else f"{row[c]:g}" for c in wanted]
+        lines.append(f"| {catalog.actions[action].label if action in catalog.actions else action} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _safe_url(engine: Any) -> str:
+    """The warehouse URL without its password (fit for logs and metadata)."""
+    return engine.url.render_as_string(hide_password=True)

@@ -1,0 +1,63 @@
+"""Dagster assets of the warehouse and metrics steps: consolidated tables and indicators."""
+
+
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+
+from cvpipeline.catalog import Catalog
+from cvpipeline.defs.resources import PipelineSettings
+from cvpipeline.defs.sources import OWNER
+
+WAREHOUSE_TABLES = {
+    "participations": "Une ligne par personne et par inscription ou séance, toutes sources (pseudonymisée).",
+    "activities": "Une ligne par chose réalisée : séance, atelier, session, rencontre, jardin, chantier.",
+    "fundings": "Une ligne par projet financé et par an (programmation du contrat de ville).",
+    "quarantine": "Les lignes rejetées par les suites Great Expectations, avec leur motif.",
+    "ingestion_ledger": "Une ligne par fichier et par run : statut, lignes lues, chargées, en quarantaine.",
+    "ref_sources": "Les sources du catalogue.",
+    "ref_actions": "Les actions du contrat et leur pilier.",
+    "ref_qpv": "Les quartiers prioritaires du territoire.",
+}
+
+
+def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
+    """The consolidation multi-asset (all tables in one transaction) and the metrics asset."""
+    source_ids = list(catalog.sources)
+
+    @dg.multi_asset(
+        name="warehouse",
+        specs=[
+            dg.AssetSpec(
+                name,
+                group_name="warehouse",
+                kinds={"sql", "pandas"},
+                owners=[OWNER],
+                description=text,
+                deps=[dg.AssetKey(s) for s in source_ids],
+            )
+            for name, text in WAREHOUSE_TABLES.items()
+        ],
+        ins={s: dg.AssetIn(key=dg.AssetKey(s)) for s in source_ids},
+    )
+    def warehouse(context: dg.AssetExecutionContext, settings: PipelineSettings, **batches: Any) -> Iterator[dg.MaterializeResult]:
+        from cvpipeline.defs.steps import load_warehouse
+
+        yield from load_warehouse(catalog, list(batches.values()), settings.resolve(), context.run_id, context.log)
+
+    @dg.asset(
+        name="evaluation_metrics",
+        group_name="metrics",
+        kinds={"sql", "pandas"},
+        owners=[OWNER],
+        deps=[dg.AssetKey(t) for t in ("participations", "activities", "fundings", "ref_actions")],
+        description="Indicateurs de l'évaluation (SPEC §4) pour le contrat, chaque pilier, action, "
+        "source et QPV, sur toute la période et année par année.",
+    )
+    def evaluation_metrics(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
+        from cvpipeline.defs.steps import compute_and_store_metrics
+
+        return compute_and_store_metrics(catalog, settings.resolve(), context.run_id, context.log)
+
+    return [warehouse, evaluation_metrics]

@@ -1,0 +1,1 @@
+"""Ingest step: read partner files, map headers, parse French formats, pseudonymise people."""

@@ -1,0 +1,1 @@
+"""Metrics step: the evaluation indicators computed from the warehouse tables."""

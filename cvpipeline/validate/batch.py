@@ -1,0 +1,83 @@
+"""Validate a parsed source: run each table's suite, split valid rows from quarantined ones."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+
+from cvpipeline.ingest.source import ParsedSource
+from cvpipeline.validate.expectations import (
+    ROW_ID,
+    ExpectationOutcome,
+    quarantine_reasons,
+    run_suite,
+)
+
+QUARANTINE_COLUMNS = [
+    "source_id",
+    "source_file",
+    "source_sheet",
+    "source_row",
+    "rule",
+    "column",
+    "reason",
+    "raw_row",
+]
+
+
+@dataclass
+class ValidatedSource:
+    """Valid rows per table, quarantined rows with their reasons, and each suite's outcomes."""
+
+    valid: dict[str, pd.DataFrame]
+    quarantine: pd.DataFrame
+    outcomes: dict[str, list[ExpectationOutcome]]
+
+
+def validate_source(parsed: ParsedSource) -> ValidatedSource:
+    """Run the GX suite of every table of a parsed source on all its rows at once."""
+    valid: dict[str, pd.DataFrame] = {}
+    quarantined: list[pd.DataFrame] = []
+    outcomes: dict[str, list[ExpectationOutcome]] = {}
+    for table in parsed.tables:
+        results = run_suite(table.spec, table.frame)
+        outcomes[table.spec.suite_name] = results
+        broken = [r for r in results if r.error]
+        if broken:
+            # A suite that cannot run is a bug in the suite, not in the partner's data.
+            details = "; ".join(f"{r.rule} ({r.column}): {r.error}" for r in broken)
+            raise RuntimeError(f"suite {table.spec.suite_name} en erreur : {details}")
+        reasons = quarantine_reasons(table.spec, table.frame, results)
+        bad = table.frame[ROW_ID].isin(reasons[ROW_ID])
+        valid[table.spec.name] = table.frame[~bad].reset_index(drop=True)
+        if bad.any():
+            rows = table.frame.loc[bad, [ROW_ID, "source_file", "source_sheet", "source_row"]]
+            rows = rows.merge(reasons, on=ROW_ID, how="left")
+            raw = table.raw.loc[table.frame.index[bad]]
+            rows["raw_row"] = raw.to_json(orient="records", lines=True, force_ascii=False).splitlines()
+            rows["source_id"] = parsed.source.source_id
+            quarantined.append(rows[QUARANTINE_COLUMNS])
+    quarantine = (
+        pd.concat(quarantined, ignore_index=True)
+        if quarantined
+        else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    )
+    return ValidatedSource(valid, quarantine, outcomes)
+
+
+def masked_examples(quarantine: pd.DataFrame, limit: int = 3) -> list[dict[str, object]]:
+    """A few quarantined rows for Dagster metadata: where and why, raw values masked."""
+    examples = []
+    for row in quarantine.head(limit).itertuples(index=False):
+        examples.append(
+            {
+                "fichier": row.source_file,
+                "feuille": row.source_sheet,
+                "ligne": int(row.source_row),
+                "motif": row.reason,
+                "ligne_brute": json.loads(row.raw_row),
+            }
+        )
+    return examples

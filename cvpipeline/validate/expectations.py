@@ -1,0 +1,163 @@
+"""Run a source table's Great Expectations suite and turn its failures into quarantine reasons."""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import pandas as pd
+
+from cvpipeline.catalog import TableSpec
+from cvpipeline.ingest.french import TYPE_HINTS
+
+ROW_ID = "_rid"
+UNPARSED_PREFIX = "__unparsed__"
+DUPLICATE_COLUMN = "__duplicate_of_row"
+MASK = "***"
+
+
+@dataclass
+class ExpectationOutcome:
+    """One expectation's result on a batch: what it checks and which rows failed it."""
+
+    rule: str
+    column: str | None
+    reason: str
+    success: bool
+    failed_row_ids: list[int] = field(default_factory=list)
+    error: str | None = None
+
+
+def suite_path(table: TableSpec) -> Any:
+    """Where the suite JSON of a table lives in the package."""
+    return resources.files("cvpipeline.validate").joinpath(
+        "suites", table.source_id, f"{table.name}.json"
+    )
+
+
+def load_suite_definition(table: TableSpec) -> dict[str, Any]:
+    """The suite as written in the repo, plus the parse and duplicate rules every table gets."""
+    path = suite_path(table)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"suite d'attentes absente pour {table.suite_name} : créez {table.source_id}/"
+            f"{table.name}.json dans cvpipeline/validate/suites/"
+        )
+    suite = json.loads(path.read_text(encoding="utf-8"))
+    expectations = list(suite.get("expectations", []))
+    for col in table.columns:
+        if col.type in TYPE_HINTS:
+            expectations.append(
+                {
+                    "type": "expect_column_values_to_be_null",
+                    "kwargs": {"column": UNPARSED_PREFIX + col.name},
+                    "meta": {
+                        "column_label": col.label,
+                        "reason_fr": f"valeur illisible, attendu {TYPE_HINTS[col.type]}",
+                        "generated": "parse",
+                    },
+                }
+            )
+    expectations.append(
+        {
+            "type": "expect_column_values_to_be_null",
+            "kwargs": {"column": DUPLICATE_COLUMN},
+            "meta": {
+                "column_label": "(ligne entière)",
+                "reason_fr": "ligne en double : identique à une ligne précédente du même fichier",
+                "generated": "duplicate",
+            },
+        }
+    )
+    return {"name": table.suite_name, "expectations": expectations}
+
+
+@functools.cache
+def _gx_context() -> Any:
+    """One ephemeral GX context per process, progress bars off."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+def run_suite(table: TableSpec, frame: pd.DataFrame) -> list[ExpectationOutcome]:
+    """Validate a parsed table (one row per input row, `_rid` as row id) with its GX suite."""
+    import great_expectations as gx
+
+    definition = load_suite_definition(table)
+    context = _gx_context()
+    name = f"{table.suite_name}"
+    source = context.data_sources.add_or_update_pandas(name)
+    asset = source.add_dataframe_asset(name="rows")
+    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
+        batch_parameters={"dataframe": frame}
+    )
+    suite = gx.ExpectationSuite(name=definition["name"], expectations=definition["expectations"])
+    result = batch.validate(
+        suite,
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]},
+    )
+    outcomes = []
+    for item in result.results:
+        config = item.expectation_config
+        meta = config.meta or {}
+        column = config.kwargs.get("column") or config.kwargs.get("column_A")
+        failed = [int(entry[ROW_ID]) for entry in item.result.get("unexpected_index_list") or []]
+        error = None
+        if item.exception_info and item.exception_info.get("raised_exception"):
+            error = str(item.exception_info.get("exception_message"))
+        outcomes.append(
+            ExpectationOutcome(
+                rule=config.type,
+                column=meta.get("column_label") or column,
+                reason=meta.get("reason_fr") or config.type,
+                success=bool(item.success),
+                failed_row_ids=failed,
+                error=error,
+            )
+        )
+    return outcomes
+
+
+def quarantine_reasons(
+    table: TableSpec, frame: pd.DataFrame, outcomes: list[ExpectationOutcome]
+) -> pd.DataFrame:
+    """One row per failing input row: `_rid`, rule(s), column(s), reason(s) joined with ' ; '."""
+    personal = {c.label for c in table.columns if c.personal}
+    pieces = []
+    for outcome in outcomes:
+        if not outcome.failed_row_ids:
+            continue
+        ids = pd.Series(outcome.failed_row_ids, name=ROW_ID)
+        reason = pd.Series(outcome.reason, index=ids.index)
+        value_column = _value_column(table, outcome)
+        if value_column is not None and outcome.column not in personal:
+            values = frame.set_index(ROW_ID).loc[ids, value_column].astype("string").to_numpy()
+            shown = pd.Series(values, index=ids.index)
+            reason = reason.where(shown.isna(), reason + " (valeur : « " + shown + " »)")
+        pieces.append(
+            pd.DataFrame(
+                {ROW_ID: ids, "rule": outcome.rule, "column": outcome.column, "reason": reason}
+            )
+        )
+    if not pieces:
+        return pd.DataFrame(columns=[ROW_ID, "rule", "column", "reason"])
+    failures = pd.concat(pieces, ignore_index=True).astype({"column": "string"})
+    failures["reason"] = "colonne « " + failures["column"].fillna("?") + " » : " + failures["reason"]
+    return failures.groupby(ROW_ID, as_index=False, sort=True).agg(
+        {"rule": " ; ".join, "column": lambda s: " ; ".join(s.fillna("?")), "reason": " ; ".join}
+    )
+
+
+def _value_column(table: TableSpec, outcome: ExpectationOutcome) -> str | None:
+    """The frame column whose value explains a failure (the raw text for unreadable cells)."""
+    for col in table.columns:
+        if col.label == outcome.column:
+            return UNPARSED_PREFIX + col.name if "illisible" in outcome.reason else col.name
+    return None

@@ -1,0 +1,1 @@
+"""Warehouse step: the tables of SPEC §3, shaped, written and read through SQLAlchemy."""

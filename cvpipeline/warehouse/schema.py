@@ -1,0 +1,181 @@
+"""The warehouse tables (SPEC §3), each column documented: the analysts' interface."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+LINEAGE_DOCS = {
+    "contract_code": "Code du contrat de ville (CV262 pour Grand Chambéry)",
+    "source_file": "Nom du fichier partenaire d'origine",
+    "source_sheet": "Feuille du classeur d'origine (vide pour un CSV)",
+    "source_row": "Numéro de ligne d'origine, tel qu'Excel l'affiche (ligne du CSV)",
+    "file_sha256": "Empreinte SHA-256 du fichier lu (retrouve ses octets dans l'archive)",
+    "run_id": "Identifiant du run Dagster qui a chargé la ligne",
+    "loaded_at": "Horodatage (UTC) du chargement",
+}
+
+
+def _lineage() -> list[Column]:
+    return [
+        Column("contract_code", String(32), nullable=False, comment=LINEAGE_DOCS["contract_code"]),
+        Column("source_file", Text, comment=LINEAGE_DOCS["source_file"]),
+        Column("source_sheet", Text, comment=LINEAGE_DOCS["source_sheet"]),
+        Column("source_row", Integer, comment=LINEAGE_DOCS["source_row"]),
+        Column("file_sha256", String(64), comment=LINEAGE_DOCS["file_sha256"]),
+        Column("run_id", String(64), comment=LINEAGE_DOCS["run_id"]),
+        Column("loaded_at", DateTime, comment=LINEAGE_DOCS["loaded_at"]),
+    ]
+
+
+def build_metadata(schema: str | None = None) -> MetaData:
+    """All warehouse tables, in `schema` when the database has schemas (PostgreSQL)."""
+    metadata = MetaData(schema=schema)
+    Table(
+        "participations",
+        metadata,
+        Column("participation_id", String(24), primary_key=True, comment="Identifiant stable de la participation"),
+        Column("source_id", String(64), nullable=False, comment="Source (partenaire) d'origine"),
+        Column("action_code", String(64), nullable=False, comment="Action du contrat (ref_actions)"),
+        Column("pillar", String(32), nullable=False, comment="Pilier du contrat"),
+        Column("beneficiary_key", String(64), comment="Pseudonyme de la personne (HMAC, §5 de la spec)"),
+        Column("sex", String(1), comment="F ou H"),
+        Column("birth_year", Integer, comment="Année de naissance"),
+        Column("age", Integer, comment="Âge au début de la participation"),
+        Column("residence_status", String(16), nullable=False, comment="qpv, hors_qpv ou inconnu"),
+        Column("qpv_id", String(64), comment="Quartier prioritaire de résidence (ref_qpv)"),
+        Column("start_date", Date, comment="Début (entrée, séance, formation)"),
+        Column("end_date", Date, comment="Fin (sortie) ; vide si toujours inscrit"),
+        *_lineage(),
+        comment="Une ligne par personne et par inscription ou séance",
+    )
+    Table(
+        "activities",
+        metadata,
+        Column("activity_id", String(24), primary_key=True, comment="Identifiant stable de l'activité"),
+        Column("source_id", String(64), nullable=False, comment="Source (partenaire) d'origine"),
+        Column("action_code", String(64), nullable=False, comment="Action du contrat (ref_actions)"),
+        Column("pillar", String(32), nullable=False, comment="Pilier du contrat"),
+        Column("activity_type", String(32), nullable=False, comment="seance_permis, atelier, action_education_medias, rencontre_acteur, jardin_partage, lieu_cultive, formation, sensibilisation, chantier"),
+        Column("activity_date", Date, comment="Date de l'activité (vide si seule l'année est connue)"),
+        Column("activity_year", Integer, comment="Année de l'activité"),
+        Column("label", Text, comment="Intitulé (action, chantier) quand le partenaire le donne"),
+        Column("location", Text, comment="Lieu ou site"),
+        Column("qpv_id", String(64), comment="Quartier prioritaire concerné (ref_qpv)"),
+        Column("participants_count", Integer, comment="Nombre de participants (ou d'habitants impliqués)"),
+        Column("duration_hours", Float, comment="Durée en heures"),
+        Column("field_actors_count", Integer, comment="Nombre d'acteurs de terrain"),
+        *_lineage(),
+        comment="Une ligne par chose réalisée : séance, atelier, session, rencontre, jardin, chantier",
+    )
+    Table(
+        "fundings",
+        metadata,
+        Column("funding_id", String(24), primary_key=True, comment="Identifiant stable du financement"),
+        Column("source_id", String(64), nullable=False, comment="Source d'origine (programmation)"),
+        Column("year", Integer, nullable=False, comment="Année de programmation"),
+        Column("dossier_number", String(64), comment="Numéro de dossier"),
+        Column("porteur", Text, comment="Porteur du projet (structure)"),
+        Column("action_title", Text, comment="Intitulé de l'action"),
+        Column("pillar", String(32), nullable=False, comment="Pilier du contrat"),
+        Column("qpv_ids", Text, comment="Quartiers concernés, identifiants séparés par des virgules"),
+        Column("amount_agglo_eur", Float, comment="Montant de l'agglomération (€)"),
+        Column("amount_state_eur", Float, comment="Montant de l'État (€)"),
+        Column("amount_other_eur", Float, comment="Autres financements (€)"),
+        *_lineage(),
+        comment="Une ligne par projet financé et par an",
+    )
+    Table(
+        "ref_sources",
+        metadata,
+        Column("source_id", String(64), primary_key=True),
+        Column("partner", Text, comment="Partenaire"),
+        Column("family", String(32), comment="régie, association, État, agglomération"),
+        Column("description", Text),
+        Column("file_patterns", Text, comment="Noms de fichiers attendus dans incoming/<source_id>/"),
+        comment="Les sources (partenaires) du catalogue",
+    )
+    Table(
+        "ref_actions",
+        metadata,
+        Column("action_code", String(64), primary_key=True),
+        Column("label", Text, nullable=False),
+        Column("pillar", String(32), nullable=False),
+        Column("pillar_label", Text),
+        Column("source_id", String(64)),
+        comment="Les actions du contrat et leur pilier",
+    )
+    Table(
+        "ref_qpv",
+        metadata,
+        Column("qpv_id", String(64), primary_key=True),
+        Column("name", Text, nullable=False),
+        Column("commune_insee", String(5)),
+        Column("official_code", String(16), comment="Code officiel ANCT (vide tant qu'il n'est pas chargé)"),
+        comment="Quartiers prioritaires de la politique de la ville du territoire",
+    )
+    Table(
+        "evaluation_metrics",
+        metadata,
+        Column("indicator_code", String(64), nullable=False),
+        Column("indicator_label", Text, nullable=False, comment="Libellé de l'indicateur"),
+        Column("scope_type", String(16), nullable=False, comment="contract, pillar, action, source ou qpv"),
+        Column("scope_code", String(64), nullable=False),
+        Column("breakdown", String(64), comment="Ventilation (type d'activité pour activities)"),
+        Column("period_start", Date, nullable=False),
+        Column("period_end", Date, nullable=False),
+        Column("value", Float),
+        Column("unit", String(32)),
+        Column("numerator", Float),
+        Column("denominator", Float),
+        Column("run_id", String(64)),
+        comment="Indicateurs de l'évaluation : catalogue d'indicateurs × périmètre × période",
+    )
+    Table(
+        "quarantine",
+        metadata,
+        Column("run_id", String(64)),
+        Column("source_id", String(64), nullable=False),
+        Column("source_file", Text),
+        Column("source_sheet", Text),
+        Column("source_row", Integer, comment="Ligne telle qu'Excel l'affiche"),
+        Column("rule", Text, comment="Attente(s) Great Expectations non satisfaite(s)"),
+        Column("column", Text, comment="Colonne(s) en cause, telles que nommées dans le fichier"),
+        Column("reason", Text, comment="Motif lisible, à corriger par le partenaire"),
+        Column("raw_row", Text, comment="La ligne brute en JSON, champs personnels masqués"),
+        comment="Les lignes rejetées du dernier chargement de chaque source",
+    )
+    Table(
+        "ingestion_ledger",
+        metadata,
+        Column("source_id", String(64), nullable=False),
+        Column("file", Text, nullable=False),
+        Column("sha256", String(64)),
+        Column("status", String(20), nullable=False, comment="loaded, partially_loaded ou rejected"),
+        Column("rows_read", BigInteger, nullable=False),
+        Column("rows_loaded", BigInteger, nullable=False),
+        Column("rows_quarantined", BigInteger, nullable=False),
+        Column("error", Text, comment="Pourquoi le fichier (ou une feuille) n'a pas été lu"),
+        Column("notes", Text, comment="Remarques : colonnes ignorées, ligne Total, quartiers approchés"),
+        Column("started_at", DateTime),
+        Column("finished_at", DateTime),
+        Column("run_id", String(64)),
+        comment="Une ligne par fichier et par run",
+    )
+    return metadata
+
+
+METADATA = build_metadata()
+COLUMNS = {name: [c.name for c in table.columns] for name, table in METADATA.tables.items()}
+FACT_TABLES = ("participations", "activities", "fundings")
+REFERENCE_TABLES = ("ref_sources", "ref_actions", "ref_qpv")

@@ -1,0 +1,144 @@
+"""Shape a validated source into warehouse rows (SPEC §3), with ids, lineage and its ledger."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from cvpipeline.catalog import Catalog, TableSpec
+from cvpipeline.ingest.source import ParsedSource
+from cvpipeline.validate.batch import ValidatedSource
+from cvpipeline.warehouse.schema import COLUMNS
+
+LINEAGE = ["contract_code", "source_file", "source_sheet", "source_row", "file_sha256"]
+
+
+@dataclass
+class SourceBatch:
+    """What a source asset hands to the warehouse: its rows, quarantine, ledger and check facts."""
+
+    source_id: str
+    tables: dict[str, pd.DataFrame]
+    quarantine: pd.DataFrame
+    ledger: pd.DataFrame
+    outcomes: dict[str, list] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def stable_ids(prefix: str, parts: pd.DataFrame) -> pd.Series:
+    """Deterministic ids: a hash of the row's origin (source, file, sheet, row or group key)."""
+    text = parts.astype("string").fillna("").agg("|".join, axis=1)
+    digests = {v: hashlib.sha256(v.encode()).hexdigest()[:20] for v in text.unique()}
+    return prefix + "_" + text.map(digests)
+
+
+def shape_source(
+    catalog: Catalog, parsed: ParsedSource, validated: ValidatedSource, started_at: pd.Timestamp
+) -> SourceBatch:
+    """Warehouse rows for each target, derived activities, quarantine and ledger of a source."""
+    out: dict[str, list[pd.DataFrame]] = {"participations": [], "activities": [], "fundings": []}
+    for table in parsed.tables:
+        spec = table.spec
+        rows = validated.valid[spec.name].copy()
+        rows["contract_code"] = catalog.contract_code
+        rows["source_id"] = spec.source_id
+        if spec.target == "fundings":
+            rows["funding_id"] = stable_ids("f", rows[["source_id", *LINEAGE[1:4]]])
+            out["fundings"].append(rows)
+            continue
+        rows["action_code"] = spec.action
+        rows["pillar"] = catalog.pillar_of(spec.action)
+        if spec.target == "participations":
+            rows["participation_id"] = stable_ids("p", rows[["source_id", *LINEAGE[1:4]]])
+            out["participations"].append(rows)
+            if spec.derive_activity:
+                out["activities"].append(derive_activities(spec, rows))
+        else:
+            rows["activity_id"] = stable_ids("a", rows[["source_id", *LINEAGE[1:4]]])
+            if "title" in rows and "label" not in rows:
+                rows["label"] = rows["title"]
+            out["activities"].append(rows)
+    tables = {
+        target: _conform(target, pd.concat(frames, ignore_index=True) if frames else None)
+        for target, frames in out.items()
+    }
+    ledger = build_ledger(parsed, validated, tables, started_at)
+    return SourceBatch(
+        parsed.source.source_id, tables, validated.quarantine, ledger, validated.outcomes, parsed.warnings
+    )
+
+
+def derive_activities(spec: TableSpec, participations: pd.DataFrame) -> pd.DataFrame:
+    """One activity per group of participation rows (a Régie session day, a chantier)."""
+    derive = spec.derive_activity or {}
+    group_by = list(derive["group_by"])
+    if participations.empty:
+        return pd.DataFrame(columns=COLUMNS["activities"])
+    ordered = participations.sort_values(["source_file", "source_sheet", "source_row"])
+    groups = ordered.groupby(group_by, dropna=False, sort=True)
+    first = groups.first().reset_index()
+    activities = first[[*group_by, "contract_code", "source_id", "action_code", "pillar", *LINEAGE[1:]]].copy()
+    activities["participants_count"] = groups["beneficiary_key"].nunique().to_numpy()
+    if "duration_hours" in ordered:
+        activities["duration_hours"] = groups["duration_hours"].max().to_numpy()
+    activities["activity_type"] = derive["activity_type"]
+    activities["activity_date"] = first["start_date"]
+    activities["activity_year"] = pd.to_datetime(first["start_date"]).dt.year.astype("Int64")
+    if "activity_label" in first:
+        activities["label"] = first["activity_label"]
+    key = activities[["source_id", "activity_type", *group_by]]
+    activities["activity_id"] = stable_ids("a", key)
+    return activities
+
+
+def _conform(target: str, frame: pd.DataFrame | None) -> pd.DataFrame:
+    """Exactly the warehouse columns of a target (lineage run_id/loaded_at added at load)."""
+    columns = [c for c in COLUMNS[target] if c not in ("run_id", "loaded_at")]
+    if frame is None or frame.empty:
+        return pd.DataFrame(columns=columns)
+    for column in columns:
+        if column not in frame:
+            frame[column] = None
+    return frame[columns].reset_index(drop=True)
+
+
+def build_ledger(
+    parsed: ParsedSource,
+    validated: ValidatedSource,
+    tables: dict[str, pd.DataFrame],
+    started_at: pd.Timestamp,
+) -> pd.DataFrame:
+    """One row per file: status, rows read = rows loaded + rows quarantined, messages."""
+    quarantined = validated.quarantine.groupby("source_file").size()
+    loaded = pd.Series(0, dtype="int64")
+    for name, frame in validated.valid.items():
+        loaded = loaded.add(frame.groupby("source_file").size(), fill_value=0)
+    records = []
+    for report in parsed.files:
+        rows_quarantined = int(quarantined.get(report.file, 0))
+        rows_loaded = int(loaded.get(report.file, 0))
+        if report.errors and rows_loaded + rows_quarantined == 0:
+            status = "rejected"
+        elif report.errors or rows_quarantined:
+            status = "partially_loaded"
+        else:
+            status = "loaded"
+        records.append(
+            {
+                "source_id": report.source_id,
+                "file": report.file,
+                "sha256": report.sha256,
+                "status": status,
+                "rows_read": report.rows_read,
+                "rows_loaded": rows_loaded,
+                "rows_quarantined": rows_quarantined,
+                "error": " | ".join(report.errors) or None,
+                "notes": " | ".join(report.notes) or None,
+                "started_at": started_at,
+                "finished_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
+            }
+        )
+    ledger_columns = [c for c in COLUMNS["ingestion_ledger"] if c != "run_id"]
+    return pd.DataFrame(records, columns=ledger_columns)

@@ -1,0 +1,150 @@
+"""Write the warehouse through SQLAlchemy: atomic replacement of tables in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from cvpipeline.catalog import Catalog
+from cvpipeline.ingest.quartiers import reference_qpv
+from cvpipeline.warehouse.schema import FACT_TABLES, METADATA, REFERENCE_TABLES
+from cvpipeline.warehouse.shape import SourceBatch
+
+log = logging.getLogger("cvpipeline.warehouse")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the warehouse URL; SQLite files get their folder and a busy timeout."""
+    if url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        path = Path(url.removeprefix("sqlite:///"))
+        if str(path) not in ("", ":memory:"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        return sa.create_engine(url, connect_args={"timeout": 60})
+    return sa.create_engine(url)
+
+
+def table_records(table: sa.Table, frame: pd.DataFrame) -> list[dict[str, object]]:
+    """Rows as dicts of plain Python values typed for the table's columns (None for missing)."""
+    out = pd.DataFrame(index=frame.index)
+    for column in table.columns:
+        if column.name not in frame:
+            continue
+        values = frame[column.name]
+        if isinstance(column.type, sa.Date):
+            values = pd.to_datetime(values).dt.date
+        elif isinstance(column.type, sa.DateTime):
+            values = pd.to_datetime(values).dt.to_pydatetime()
+            values = pd.Series(values, index=frame.index, dtype=object)
+        elif isinstance(column.type, (sa.Integer, sa.BigInteger)):
+            values = pd.to_numeric(values, errors="coerce").astype("Int64")
+        elif isinstance(column.type, sa.Float):
+            values = pd.to_numeric(values, errors="coerce").astype("float64")
+        out[column.name] = values.astype(object)
+    return out.astype(object).where(out.notna(), None).to_dict("records")
+
+
+def insert_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
+    """Bulk-insert a frame into a table inside the caller's transaction."""
+    if frame.empty:
+        return 0
+    conn.execute(table.insert(), table_records(table, frame))
+    return len(frame)
+
+
+def reference_frames(catalog: Catalog) -> dict[str, pd.DataFrame]:
+    """The reference tables from the catalog and the shipped QPV list."""
+    sources = pd.DataFrame(
+        [
+            {
+                "source_id": s.source_id,
+                "partner": s.partner,
+                "family": s.family,
+                "description": s.description,
+                "file_patterns": ", ".join(s.file_patterns),
+            }
+            for s in catalog.sources.values()
+        ]
+    )
+    actions = pd.DataFrame(
+        [
+            {
+                "action_code": a.code,
+                "label": a.label,
+                "pillar": a.pillar,
+                "pillar_label": catalog.pillars[a.pillar].label,
+                "source_id": a.source_id,
+            }
+            for a in catalog.actions.values()
+        ]
+    )
+    qpv = reference_qpv()[["qpv_id", "name", "commune_insee", "official_code"]]
+    qpv = qpv.replace({"official_code": {"": None}})
+    return {"ref_sources": sources, "ref_actions": actions, "ref_qpv": qpv}
+
+
+def replace_warehouse(
+    engine: Engine, catalog: Catalog, batches: Iterable[SourceBatch], run_id: str
+) -> dict[str, int]:
+    """Replace facts, references and quarantine, append the ledger: all or nothing."""
+    batches = list(batches)
+    loaded_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    frames: dict[str, pd.DataFrame] = {}
+    for target in FACT_TABLES:
+        parts = [b.tables[target] for b in batches if not b.tables[target].empty]
+        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        frame["run_id"] = run_id
+        frame["loaded_at"] = loaded_at
+        frames[target] = frame
+    frames.update(reference_frames(catalog))
+    frames["quarantine"] = _stack([b.quarantine for b in batches]).assign(run_id=run_id)
+    ledger = _stack([b.ledger for b in batches]).assign(run_id=run_id)
+    counts: dict[str, int] = {}
+    with engine.begin() as conn:
+        _lock(conn)
+        METADATA.create_all(conn)
+        for name in (*FACT_TABLES, *REFERENCE_TABLES, "quarantine"):
+            table = METADATA.tables[name]
+            conn.execute(table.delete())
+            counts[name] = insert_frame(conn, table, frames[name])
+        counts["ingestion_ledger"] = insert_frame(conn, METADATA.tables["ingestion_ledger"], ledger)
+    return counts
+
+
+def replace_table(engine: Engine, name: str, frame: pd.DataFrame) -> int:
+    """Replace one table's rows atomically (used for evaluation_metrics)."""
+    table = METADATA.tables[name]
+    with engine.begin() as conn:
+        _lock(conn)
+        METADATA.create_all(conn, tables=[table])
+        conn.execute(table.delete())
+        return insert_frame(conn, table, frame)
+
+
+def read_table(engine: Engine, name: str) -> pd.DataFrame:
+    """A whole warehouse table as a frame (empty with its columns if it does not exist yet)."""
+    table = METADATA.tables[name]
+    if not sa.inspect(engine).has_table(name):
+        return pd.DataFrame(columns=[c.name for c in table.columns])
+    with engine.connect() as conn:
+        return pd.read_sql_table(name, conn)
+
+
+def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _lock(conn: Connection) -> None:
+    """Serialise writers: two runs cannot interleave their writes.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: its own database lock already lets one
+    writing transaction at a time, the other waits (busy timeout).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('cvpipeline-warehouse'))"))

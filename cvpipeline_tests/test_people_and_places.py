@@ -1,0 +1,43 @@
+"""QPV resolution and pseudonymisation (SPEC §2 and §5)."""
+
+import pandas as pd
+
+from cvpipeline.ingest.pseudonymise import person_keys, source_keys
+from cvpipeline.ingest.quartiers import resolve, resolve_series
+
+
+def test_qpv_spellings_resolve_to_one_id() -> None:
+    for text in ("Hauts de Chambéry", "les hauts-de-chambéry", "HAUTS-DE-CHAMBERY"):
+        assert resolve(text).qpv_id == "hauts_de_chambery"
+    assert resolve("Le Biollay").qpv_id == "biollay"
+
+
+def test_misspelt_outside_and_unknown() -> None:
+    close = resolve("Bellevu")
+    assert (close.residence_status, close.qpv_id) == ("qpv", "bellevue") and close.warning
+    assert resolve("Non").residence_status == "hors_qpv"
+    assert resolve("La Motte-Servolex").residence_status == "hors_qpv"
+    assert resolve(None).residence_status == "inconnu" and resolve("").residence_status == "inconnu"
+    doubtful = resolve("Belle")
+    assert doubtful.residence_status == "inconnu" and doubtful.warning
+
+
+def test_resolve_series_keeps_index() -> None:
+    places, warnings = resolve_series(pd.Series(["Biollay", None, "Cognin"], index=[7, 8, 9], dtype=object))
+    assert list(places["residence_status"]) == ["qpv", "inconnu", "hors_qpv"]
+    assert list(places.index) == [7, 8, 9] and warnings == []
+
+
+def test_person_keys_normalise_names_and_depend_on_the_key() -> None:
+    birth = pd.Series(pd.to_datetime(["2001-02-03", "2001-02-03", "2001-02-04"]))
+    keys = person_keys(b"k1", pd.Series(["LE GALL", "Le Gall", "Le Gall"]), pd.Series(["Hélène", "helene", "Hélène"]), birth)
+    assert keys[0] == keys[1] != keys[2]
+    assert "gall" not in keys[0].lower() and len(keys[0]) == 32
+    other = person_keys(b"k2", pd.Series(["Le Gall"]), pd.Series(["Hélène"]), birth[:1])
+    assert other[0] != keys[0]
+
+
+def test_source_keys_are_namespaced() -> None:
+    ids = pd.Series(["A-1", None])
+    a, b = source_keys(b"k", "s1", ids), source_keys(b"k", "s2", ids)
+    assert a[0] != b[0] and a[1] is None

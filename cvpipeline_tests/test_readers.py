@@ -1,0 +1,75 @@
+"""Header detection and mapping on real .xlsx and .csv files."""
+
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from cvpipeline.catalog import load_catalog
+from cvpipeline.ingest.readers import FileRejected, locate_table, read_grid
+
+CATALOG = load_catalog()
+SEANCES = CATALOG.sources["regie_coup_de_pouce"].tables[0]
+ENFANTS = CATALOG.sources["ma_chance_moi_aussi"].tables[0]
+
+
+def write_workbook(path: Path, rows: list[list[object]], sheet: str = "Séances", hidden_first: bool = False) -> Path:
+    workbook = openpyxl.Workbook()
+    first = workbook.active
+    if hidden_first:
+        first.title = "Brouillon"
+        first.sheet_state = "hidden"
+        first["A1"] = "Date séance"
+        target = workbook.create_sheet(sheet)
+    else:
+        first.title = sheet
+        target = first
+    for row in rows:
+        target.append(row)
+    workbook.save(path)
+    return path
+
+
+HEADER = ["date seance", "NOM", "Prénom", "Date de naissance", "Sexe", "Quartier de résidence", "Type", "Durée (h)"]
+
+
+def test_header_found_below_title_rows_case_and_accent_insensitive(tmp_path: Path) -> None:
+    path = write_workbook(
+        tmp_path / "suivi_permis_2017.xlsx",
+        [["Suivi des séances"], [], HEADER, [dt.date(2017, 1, 5), "A", "B", dt.date(1990, 1, 1), "F", "Biollay", "Code", 2], [], ["Total", None]],
+    )
+    sheet, grid = read_grid(path, "Séances")
+    table = locate_table(grid, SEANCES, sheet)
+    assert table.header_row == 3
+    assert list(table.cells.index) == [4]  # blank row and Total row are not data
+    assert table.cells.loc[4, "duration_hours"] == 2
+    assert any("Total" in n for n in table.notes)
+
+
+def test_extra_column_noted_and_missing_required_column_rejected(tmp_path: Path) -> None:
+    path = write_workbook(tmp_path / "a.xlsx", [HEADER + ["Commentaire"], [dt.date(2017, 1, 5), "A", "B", None, "F", "", "Code", 1, "x"]])
+    sheet, grid = read_grid(path, "Séances")
+    assert locate_table(grid, SEANCES, sheet).extra_columns == ["Commentaire"]
+    path = write_workbook(tmp_path / "b.xlsx", [[h for h in HEADER if h != "Date de naissance"]])
+    sheet, grid = read_grid(path, "Séances")
+    with pytest.raises(FileRejected, match="Date de naissance"):
+        locate_table(grid, SEANCES, sheet)
+
+
+def test_first_visible_sheet_and_missing_sheet(tmp_path: Path) -> None:
+    path = write_workbook(tmp_path / "c.xlsx", [HEADER], sheet="Feuil1", hidden_first=True)
+    assert read_grid(path, None)[0] == "Feuil1"
+    with pytest.raises(FileRejected, match="introuvable"):
+        read_grid(path, "Séances")
+
+
+def test_csv_cp1252_semicolon_and_utf8_bom_comma(tmp_path: Path) -> None:
+    text = "Identifiant enfant;Sexe;Année de naissance;École;Quartier;Date d'entrée;Date de sortie\r\nMC-1;F;2010;École Pasteur;Biollay;01/09/2016;\r\n"
+    (tmp_path / "cp.csv").write_bytes(text.encode("cp1252"))
+    (tmp_path / "bom.csv").write_bytes(text.replace(";", ",").encode("utf-8-sig"))
+    for name in ("cp.csv", "bom.csv"):
+        _, grid = read_grid(tmp_path / name, None)
+        table = locate_table(grid, ENFANTS, None)
+        assert table.cells.loc[2, "school"] == "École Pasteur"
+        assert table.cells.loc[2, "person_id"] == "MC-1"
