@@ -39,8 +39,8 @@ def run(data_dir: str | None, warehouse_url: str | None) -> int:
 
     import dagster as dg
 
-    from cvpipeline.defs import FULL_REFRESH_JOB
     from cvpipeline.definitions import defs
+    from cvpipeline.defs import FULL_REFRESH_JOB
 
     job = defs.resolve_job_def(FULL_REFRESH_JOB)
     with dg.DagsterInstance.get() as instance:
@@ -75,9 +75,15 @@ def summary(warehouse_url: str, run_id: str) -> str:
             rows = conn.execute(query, {"run_id": run_id}).all()
     except sa.exc.DBAPIError:
         rows = []
-    lines = ["", "Résumé du chargement", f"{'source':<26}{'fichiers':>9}{'chargées':>10}{'quarantaine':>13}{'rejetés':>9}"]
+    lines = [
+        "",
+        "Résumé du chargement",
+        f"{'source':<26}{'fichiers':>9}{'chargées':>10}{'quarantaine':>13}{'rejetés':>9}",
+    ]
     for row in rows:
-        lines.append(f"{row.source_id:<26}{row.files:>9}{row.loaded:>10}{row.quarantined:>13}{row.rejected:>9}")
+        lines.append(
+            f"{row.source_id:<26}{row.files:>9}{row.loaded:>10}{row.quarantined:>13}{row.rejected:>9}"
+        )
     if not rows:
         lines.append("(aucun fichier chargé par ce run)")
     lines.append(f"Entrepôt : {engine.url.render_as_string(hide_password=True)}")
@@ -93,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--data-dir", help="dossier contenant incoming/ (défaut : data/ du dépôt)")
     run_parser.add_argument("--warehouse-url", help="URL SQLAlchemy de l'entrepôt (défaut : SQLite)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("cvpipeline").setLevel(logging.INFO)
     try:
         return run(args.data_dir, args.warehouse_url)
     except ConfigurationError as exc:

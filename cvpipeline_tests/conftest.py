@@ -29,9 +29,7 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture
-def postgres_url(
-    postgres_server: PostgresServer, request: pytest.FixtureRequest
-) -> str:
+def postgres_url(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> str:
     """Create a fresh database for this test and return its SQLAlchemy URL."""
     stem = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")[:40]
     return postgres_server.create_database(f"t_{stem}_{uuid.uuid4().hex[:8]}")

@@ -41,9 +41,7 @@ INSTALL_HINT = (
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 LOCALES = ("C.UTF-8", "C")  # C.UTF-8 first; plain C where that locale is missing
 LOG_TAIL_LINES = 40
-START_ATTEMPTS = (
-    3  # a free port can be taken by someone else before the server binds it
-)
+START_ATTEMPTS = 3  # a free port can be taken by someone else before the server binds it
 
 
 class PostgresUnavailable(RuntimeError):
@@ -59,9 +57,7 @@ def _version_key(bin_dir: str) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", Path(bin_dir).parent.name))
 
 
-def find_pg_binaries(
-    search_path: str | None = None, fallback_glob: str = FALLBACK_GLOB
-) -> tuple[Path, Path]:
+def find_pg_binaries(search_path: str | None = None, fallback_glob: str = FALLBACK_GLOB) -> tuple[Path, Path]:
     """Return (initdb, pg_ctl) from PATH, else from the newest fallback dir, else raise."""
     initdb = shutil.which("initdb", path=search_path)
     if initdb:
@@ -75,9 +71,7 @@ def find_pg_binaries(
         initdb_p, pg_ctl_p = Path(bin_dir, "initdb"), Path(bin_dir, "pg_ctl")
         if os.access(initdb_p, os.X_OK) and os.access(pg_ctl_p, os.X_OK):
             return initdb_p, pg_ctl_p
-    raise PostgresUnavailable(
-        f"initdb/pg_ctl not found on PATH nor in {fallback_glob}. {INSTALL_HINT}"
-    )
+    raise PostgresUnavailable(f"initdb/pg_ctl not found on PATH nor in {fallback_glob}. {INSTALL_HINT}")
 
 
 def _free_port() -> int:
@@ -99,9 +93,7 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 class PostgresServer:
     """A running throwaway server; use start_postgres() to create one, stop() to end it."""
 
-    def __init__(
-        self, initdb: Path, pg_ctl: Path, base_dir: Path, as_root: bool
-    ) -> None:
+    def __init__(self, initdb: Path, pg_ctl: Path, base_dir: Path, as_root: bool) -> None:
         """Hold paths and state; does not start anything by itself."""
         self.host = HOST
         self.port = 0
@@ -117,9 +109,7 @@ class PostgresServer:
 
     # -- helpers ---------------------------------------------------------------
 
-    def _run(
-        self, args: Sequence[str | Path], timeout: float = 120
-    ) -> subprocess.CompletedProcess:
+    def _run(self, args: Sequence[str | Path], timeout: float = 120) -> subprocess.CompletedProcess:
         """Run a PostgreSQL tool, as the postgres OS user when we are root."""
         cmd = [str(a) for a in args]
         if self._as_root:
@@ -135,15 +125,11 @@ class PostgresServer:
             check=False,
         )
 
-    def _fail(
-        self, what: str, proc: subprocess.CompletedProcess | None
-    ) -> PostgresStartError:
+    def _fail(self, what: str, proc: subprocess.CompletedProcess | None) -> PostgresStartError:
         """Build a PostgresStartError with the command output and the server log tail."""
         parts = [f"{what} failed"]
         if proc is not None:
-            parts.append(
-                f"exit {proc.returncode}; output:\n{(proc.stdout + proc.stderr).strip()}"
-            )
+            parts.append(f"exit {proc.returncode}; output:\n{(proc.stdout + proc.stderr).strip()}")
         if self.log_file.exists():
             parts.append(f"last lines of {self.log_file}:\n{_tail(self.log_file)}")
         return PostgresStartError("\n".join(parts))
@@ -216,9 +202,7 @@ class PostgresServer:
         atexit.unregister(self.stop)
         try:
             if self._running:
-                proc = self._run(
-                    [self._pg_ctl, "stop", "-w", "-m", "fast", "-D", self.data_dir]
-                )
+                proc = self._run([self._pg_ctl, "stop", "-w", "-m", "fast", "-D", self.data_dir])
                 if proc.returncode != 0:
                     self._run(
                         [
@@ -261,9 +245,7 @@ def start_postgres(extra_settings: Mapping[str, str] | None = None) -> PostgresS
     if as_root:
         # pg_ctl and the server refuse to run as root: run them as the postgres OS user.
         if shutil.which("runuser") is None:
-            raise PostgresUnavailable(
-                f"running as root but `runuser` is missing. {INSTALL_HINT}"
-            )
+            raise PostgresUnavailable(f"running as root but `runuser` is missing. {INSTALL_HINT}")
         try:
             pw = pwd.getpwnam(OS_USER)
         except KeyError:

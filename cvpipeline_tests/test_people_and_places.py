@@ -30,7 +30,9 @@ def test_resolve_series_keeps_index() -> None:
 
 def test_person_keys_normalise_names_and_depend_on_the_key() -> None:
     birth = pd.Series(pd.to_datetime(["2001-02-03", "2001-02-03", "2001-02-04"]))
-    keys = person_keys(b"k1", pd.Series(["LE GALL", "Le Gall", "Le Gall"]), pd.Series(["Hélène", "helene", "Hélène"]), birth)
+    keys = person_keys(
+        b"k1", pd.Series(["LE GALL", "Le Gall", "Le Gall"]), pd.Series(["Hélène", "helene", "Hélène"]), birth
+    )
     assert keys[0] == keys[1] != keys[2]
     assert "gall" not in keys[0].lower() and len(keys[0]) == 32
     other = person_keys(b"k2", pd.Series(["Le Gall"]), pd.Series(["Hélène"]), birth[:1])

@@ -97,17 +97,13 @@ def test_databases_are_isolated(
         assert sa.inspect(engine).has_table("only_here")
         assert not sa.inspect(other).has_table("only_here")
         with other.connect() as conn:
-            missing = conn.execute(
-                sa.text("SELECT to_regclass('only_here')")
-            ).scalar_one()
+            missing = conn.execute(sa.text("SELECT to_regclass('only_here')")).scalar_one()
         assert missing is None
     finally:
         other.dispose()
 
 
-def test_postgres_url_is_unique_per_test(
-    postgres_url: str, request: pytest.FixtureRequest
-) -> None:
+def test_postgres_url_is_unique_per_test(postgres_url: str, request: pytest.FixtureRequest) -> None:
     """Each test gets a database named after it, with a random suffix."""
     name = sa.make_url(postgres_url).database
     assert name.startswith("t_test_postgres_url_is_unique_per_test_")
@@ -117,9 +113,7 @@ def test_postgres_url_is_unique_per_test(
 def test_missing_binaries_raise_with_install_hint(tmp_path: Path) -> None:
     """Without initdb/pg_ctl anywhere, PostgresUnavailable says how to install them."""
     with pytest.raises(PostgresUnavailable, match="apt-get install -y postgresql"):
-        find_pg_binaries(
-            search_path=str(tmp_path), fallback_glob=str(tmp_path / "*" / "bin")
-        )
+        find_pg_binaries(search_path=str(tmp_path), fallback_glob=str(tmp_path / "*" / "bin"))
 
 
 def test_fallback_dir_is_used_when_not_on_path(tmp_path: Path) -> None:
@@ -130,9 +124,7 @@ def test_fallback_dir_is_used_when_not_on_path(tmp_path: Path) -> None:
         for tool in ("initdb", "pg_ctl"):
             (bin_dir / tool).write_text("#!/bin/sh\n")
             (bin_dir / tool).chmod(0o755)
-    initdb, pg_ctl = find_pg_binaries(
-        search_path="", fallback_glob=str(tmp_path / "*" / "bin")
-    )
+    initdb, pg_ctl = find_pg_binaries(search_path="", fallback_glob=str(tmp_path / "*" / "bin"))
     assert initdb == tmp_path / "15" / "bin" / "initdb"
     assert pg_ctl == tmp_path / "15" / "bin" / "pg_ctl"
 

@@ -14,7 +14,9 @@ SEANCES = CATALOG.sources["regie_coup_de_pouce"].tables[0]
 ENFANTS = CATALOG.sources["ma_chance_moi_aussi"].tables[0]
 
 
-def write_workbook(path: Path, rows: list[list[object]], sheet: str = "Séances", hidden_first: bool = False) -> Path:
+def write_workbook(
+    path: Path, rows: list[list[object]], sheet: str = "Séances", hidden_first: bool = False
+) -> Path:
     workbook = openpyxl.Workbook()
     first = workbook.active
     if hidden_first:
@@ -31,13 +33,29 @@ def write_workbook(path: Path, rows: list[list[object]], sheet: str = "Séances"
     return path
 
 
-HEADER = ["date seance", "NOM", "Prénom", "Date de naissance", "Sexe", "Quartier de résidence", "Type", "Durée (h)"]
+HEADER = [
+    "date seance",
+    "NOM",
+    "Prénom",
+    "Date de naissance",
+    "Sexe",
+    "Quartier de résidence",
+    "Type",
+    "Durée (h)",
+]
 
 
 def test_header_found_below_title_rows_case_and_accent_insensitive(tmp_path: Path) -> None:
     path = write_workbook(
         tmp_path / "suivi_permis_2017.xlsx",
-        [["Suivi des séances"], [], HEADER, [dt.date(2017, 1, 5), "A", "B", dt.date(1990, 1, 1), "F", "Biollay", "Code", 2], [], ["Total", None]],
+        [
+            ["Suivi des séances"],
+            [],
+            HEADER,
+            [dt.date(2017, 1, 5), "A", "B", dt.date(1990, 1, 1), "F", "Biollay", "Code", 2],
+            [],
+            ["Total", None],
+        ],
     )
     sheet, grid = read_grid(path, "Séances")
     table = locate_table(grid, SEANCES, sheet)
@@ -48,7 +66,10 @@ def test_header_found_below_title_rows_case_and_accent_insensitive(tmp_path: Pat
 
 
 def test_extra_column_noted_and_missing_required_column_rejected(tmp_path: Path) -> None:
-    path = write_workbook(tmp_path / "a.xlsx", [HEADER + ["Commentaire"], [dt.date(2017, 1, 5), "A", "B", None, "F", "", "Code", 1, "x"]])
+    path = write_workbook(
+        tmp_path / "a.xlsx",
+        [HEADER + ["Commentaire"], [dt.date(2017, 1, 5), "A", "B", None, "F", "", "Code", 1, "x"]],
+    )
     sheet, grid = read_grid(path, "Séances")
     assert locate_table(grid, SEANCES, sheet).extra_columns == ["Commentaire"]
     path = write_workbook(tmp_path / "b.xlsx", [[h for h in HEADER if h != "Date de naissance"]])

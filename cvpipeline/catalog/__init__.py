@@ -153,12 +153,8 @@ def _table(source_id: str, name: str, raw: dict[str, Any]) -> TableSpec:
 
 def parse_catalog(raw: dict[str, Any]) -> Catalog:
     """Build and check a catalog from its YAML structure."""
-    pillars = {
-        code: Pillar(code, p["label"], tuple(p["keywords"])) for code, p in raw["pillars"].items()
-    }
-    actions = {
-        code: Action(code, a["label"], a["pillar"], a["source"]) for code, a in raw["actions"].items()
-    }
+    pillars = {code: Pillar(code, p["label"], tuple(p["keywords"])) for code, p in raw["pillars"].items()}
+    actions = {code: Action(code, a["label"], a["pillar"], a["source"]) for code, a in raw["actions"].items()}
     sources = {
         sid: SourceSpec(
             source_id=sid,

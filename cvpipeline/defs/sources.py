@@ -1,6 +1,5 @@
 """One Dagster asset per catalog source: ingest its files and run its GX suites as asset checks."""
 
-
 from collections.abc import Iterator
 
 import dagster as dg

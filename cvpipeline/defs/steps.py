@@ -38,7 +38,7 @@ def ingest_and_validate(
             f"{row.rows_loaded} chargée(s), {row.rows_quarantined} en quarantaine"
         )
         (log.warning if row.status != "loaded" else log.info)(message)
-        if row.error:
+        if pd.notna(row.error):
             log.warning(f"{source.source_id} / {row.file} : {row.error}")
     rejected = ledger[ledger["status"] == "rejected"]
     per_rule = _failures_per_expectation(validated.outcomes)
@@ -103,14 +103,10 @@ def markdown_preview(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
 
 def table_schema(frame: pd.DataFrame) -> dg.TableSchema:
     """The column schema of a frame for Dagster metadata."""
-    return dg.TableSchema(
-        columns=[dg.TableColumn(name=str(c), type=str(t)) for c, t in frame.dtypes.items()]
-    )
+    return dg.TableSchema(columns=[dg.TableColumn(name=str(c), type=str(t)) for c, t in frame.dtypes.items()])
 
 
-def load_warehouse(
-    catalog: Catalog, batches: list[Any], settings: Settings, run_id: str, log: Any
-) -> Any:
+def load_warehouse(catalog: Catalog, batches: list[Any], settings: Settings, run_id: str, log: Any) -> Any:
     """Write all source batches to the warehouse in one transaction; one result per table."""
     from cvpipeline.warehouse.writer import make_engine, read_table, replace_warehouse
 
@@ -128,7 +124,9 @@ def load_warehouse(
     engine.dispose()
 
 
-def compute_and_store_metrics(catalog: Catalog, settings: Settings, run_id: str, log: Any) -> dg.MaterializeResult:
+def compute_and_store_metrics(
+    catalog: Catalog, settings: Settings, run_id: str, log: Any
+) -> dg.MaterializeResult:
     """Compute every indicator from the warehouse and replace evaluation_metrics."""
     from cvpipeline.metrics.indicators import compute_metrics
     from cvpipeline.warehouse.writer import make_engine, read_table, replace_table
@@ -152,6 +150,21 @@ def compute_and_store_metrics(catalog: Catalog, settings: Settings, run_id: str,
     )
 
 
+def write_report(catalog: Catalog, settings: Settings, log: Any) -> dg.MaterializeResult:
+    """Write the evaluation workbook from evaluation_metrics."""
+    from cvpipeline.report.workbook import write_workbook
+    from cvpipeline.warehouse.writer import make_engine, read_table
+
+    engine = make_engine(settings.warehouse_url)
+    metrics = read_table(engine, "evaluation_metrics")
+    engine.dispose()
+    path = write_workbook(catalog, metrics, settings.reports_dir / "evaluation_contrat_de_ville.xlsx")
+    log.info(f"classeur d'évaluation : {path}")
+    return dg.MaterializeResult(
+        metadata={"chemin": dg.MetadataValue.path(str(path)), "indicateurs": len(metrics)}
+    )
+
+
 def headline_markdown(catalog: Catalog, metrics: pd.DataFrame) -> str:
     """The headline figures per action over the whole period, as a Markdown table."""
     if metrics.empty:
@@ -163,7 +176,11 @@ def headline_markdown(catalog: Catalog, metrics: pd.DataFrame) -> str:
     ]
     actions = whole[(whole["scope_type"] == "action") & whole["breakdown"].isna()]
     pivot = actions.pivot_table(index="scope_code", columns="indicator_code", values="value", aggfunc="first")
-    wanted = [c for c in ("beneficiaries", "activities", "activity_participants", "share_qpv_residents_pct") if c in pivot]
+    wanted = [
+        c
+        for c in ("beneficiaries", "activities", "activity_participants", "share_qpv_residents_pct")
+        if c in pivot
+    ]
     lines = [
         f"Période {first['period_start']:%d/%m/%Y} – {first['period_end']:%d/%m/%Y}",
         "",
@@ -172,7 +189,11 @@ def headline_markdown(catalog: Catalog, metrics: pd.DataFrame) -> str:
     ]
     for action, row in pivot[wanted].iterrows():
         cells = ["" if pd.isna(row[c]) else f"{row[c]:g}" for c in wanted]
-        lines.append(f"| {catalog.actions[action].label if action in catalog.actions else action} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {catalog.actions[action].label if action in catalog.actions else action} | "
+            + " | ".join(cells)
+            + " |"
+        )
     return "\n".join(lines)
 
 

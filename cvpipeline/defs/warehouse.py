@@ -1,6 +1,5 @@
 """Dagster assets of the warehouse and metrics steps: consolidated tables and indicators."""
 
-
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,10 +40,14 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
         ],
         ins={s: dg.AssetIn(key=dg.AssetKey(s)) for s in source_ids},
     )
-    def warehouse(context: dg.AssetExecutionContext, settings: PipelineSettings, **batches: Any) -> Iterator[dg.MaterializeResult]:
+    def warehouse(
+        context: dg.AssetExecutionContext, settings: PipelineSettings, **batches: Any
+    ) -> Iterator[dg.MaterializeResult]:
         from cvpipeline.defs.steps import load_warehouse
 
-        yield from load_warehouse(catalog, list(batches.values()), settings.resolve(), context.run_id, context.log)
+        yield from load_warehouse(
+            catalog, list(batches.values()), settings.resolve(), context.run_id, context.log
+        )
 
     @dg.asset(
         name="evaluation_metrics",
@@ -55,9 +58,27 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
         description="Indicateurs de l'évaluation (SPEC §4) pour le contrat, chaque pilier, action, "
         "source et QPV, sur toute la période et année par année.",
     )
-    def evaluation_metrics(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
+    def evaluation_metrics(
+        context: dg.AssetExecutionContext, settings: PipelineSettings
+    ) -> dg.MaterializeResult:
         from cvpipeline.defs.steps import compute_and_store_metrics
 
         return compute_and_store_metrics(catalog, settings.resolve(), context.run_id, context.log)
 
-    return [warehouse, evaluation_metrics]
+    @dg.asset(
+        name="evaluation_workbook",
+        group_name="report",
+        kinds={"excel"},
+        owners=[OWNER],
+        deps=[dg.AssetKey("evaluation_metrics")],
+        description="Classeur d'évaluation (data/reports/evaluation_contrat_de_ville.xlsx) : "
+        "synthèse par action avec graphique, contrat année par année, tous les indicateurs.",
+    )
+    def evaluation_workbook(
+        context: dg.AssetExecutionContext, settings: PipelineSettings
+    ) -> dg.MaterializeResult:
+        from cvpipeline.defs.steps import write_report
+
+        return write_report(catalog, settings.resolve(), context.log)
+
+    return [warehouse, evaluation_metrics, evaluation_workbook]

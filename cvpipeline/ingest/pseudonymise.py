@@ -51,9 +51,7 @@ def source_keys(key: bytes, source_id: str, identifiers: pd.Series) -> pd.Series
 def _hash_distinct(key: bytes, namespace: str, material: pd.Series) -> pd.Series:
     """Hash each distinct value once (people recur across rows), then map back."""
     digests = {
-        value: hmac.new(key, f"{namespace}|{value}".encode(), hashlib.sha256).hexdigest()[
-            :KEY_LENGTH_HEX
-        ]
+        value: hmac.new(key, f"{namespace}|{value}".encode(), hashlib.sha256).hexdigest()[:KEY_LENGTH_HEX]
         for value in material.unique()
     }
     return material.map(digests)

@@ -119,9 +119,7 @@ def locate_table(grid: list[list[object]], table: TableSpec, sheet: str | None) 
         if name is None:
             extra.append(str(cell).strip())
         elif name in positions:
-            notes.append(
-                f"colonne « {cell} » en double (ligne {best_row + 1}) : seule la première est lue"
-            )
+            notes.append(f"colonne « {cell} » en double (ligne {best_row + 1}) : seule la première est lue")
         else:
             positions[name] = position
             headers[name] = str(cell).strip()

@@ -68,11 +68,7 @@ def discover_files(source: SourceSpec, incoming_dir: Path) -> list[Path]:
     folder = incoming_dir / source.source_id
     if not folder.is_dir():
         return []
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith((".", "~$"))
-    )
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
 
 
 def archive_file(path: Path, sha256: str, archive_dir: Path, source_id: str) -> Path:
@@ -148,8 +144,7 @@ def mask_personal(table: TableSpec, raw: pd.DataFrame) -> pd.DataFrame:
         if col.personal:
             shown[col.name] = shown[col.name].where(shown[col.name].isna(), MASK)
     shown.columns = [
-        table.column(c).label if c in {col.name for col in table.columns} else c
-        for c in shown.columns
+        table.column(c).label if c in {col.name for col in table.columns} else c for c in shown.columns
     ]
     return shown
 
@@ -213,9 +208,7 @@ def _people(frame: pd.DataFrame, table: TableSpec, key: bytes) -> None:
     frame["beneficiary_key"] = keys
     start = pd.to_datetime(frame["start_date"])
     exact_age = start.dt.year - birth_date.dt.year
-    before_birthday = (start.dt.month * 100 + start.dt.day) < (
-        birth_date.dt.month * 100 + birth_date.dt.day
-    )
+    before_birthday = (start.dt.month * 100 + start.dt.day) < (birth_date.dt.month * 100 + birth_date.dt.day)
     exact_age = (exact_age - before_birthday.astype("Int64")).astype("Int64")
     approx_age = (start.dt.year.astype("Int64") - birth_year).astype("Int64")
     given_age = pd.to_numeric(frame["age"], errors="coerce").astype("Int64")

@@ -24,14 +24,30 @@ INDICATORS = {
     i.code: i
     for i in (
         Indicator("beneficiaries", "Bénéficiaires (personnes distinctes)", "personnes", "participations"),
-        Indicator("participations", "Participations (inscriptions ou présences)", "participations", "participations"),
-        Indicator("active_beneficiaries", "Bénéficiaires inscrits en fin de période", "personnes", "participations"),
+        Indicator(
+            "participations", "Participations (inscriptions ou présences)", "participations", "participations"
+        ),
+        Indicator(
+            "active_beneficiaries", "Bénéficiaires inscrits en fin de période", "personnes", "participations"
+        ),
         Indicator("share_women_pct", "Part de femmes parmi les bénéficiaires", "%", "participations"),
-        Indicator("share_qpv_residents_pct", "Part d'habitants des QPV (résidence connue)", "%", "participations"),
-        Indicator("multi_action_beneficiaries", "Bénéficiaires de deux actions ou plus (parcours)", "personnes", "participations"),
+        Indicator(
+            "share_qpv_residents_pct", "Part d'habitants des QPV (résidence connue)", "%", "participations"
+        ),
+        Indicator(
+            "multi_action_beneficiaries",
+            "Bénéficiaires de deux actions ou plus (parcours)",
+            "personnes",
+            "participations",
+        ),
         Indicator("activities", "Activités réalisées", "activités", "activities"),
         Indicator("activity_days", "Journées d'activité (dates distinctes)", "jours", "activities"),
-        Indicator("activity_participants", "Participants aux activités (somme déclarée)", "participants", "activities"),
+        Indicator(
+            "activity_participants",
+            "Participants aux activités (somme déclarée)",
+            "participants",
+            "activities",
+        ),
         Indicator("field_actors", "Acteurs de terrain mobilisés", "acteurs", "activities"),
         Indicator("funded_projects", "Projets financés", "projets", "fundings"),
         Indicator("agglo_funded_projects", "Projets financés par l'agglomération", "projets", "fundings"),
@@ -62,7 +78,9 @@ class Period:
     end: pd.Timestamp
 
 
-def periods_of(participations: pd.DataFrame, activities: pd.DataFrame, fundings: pd.DataFrame) -> list[Period]:
+def periods_of(
+    participations: pd.DataFrame, activities: pd.DataFrame, fundings: pd.DataFrame
+) -> list[Period]:
     """The all-data period (the span of every dated fact) and each calendar year inside it."""
     dates = pd.concat(
         [
@@ -115,7 +133,9 @@ def _in_period(frame: pd.DataFrame, table: str, period: Period) -> pd.Series:
     return year.between(period.start.year, period.end.year)
 
 
-def _people(rows: pd.DataFrame, period: Period) -> Iterator[tuple[str, str | None, float, float | None, float | None]]:
+def _people(
+    rows: pd.DataFrame, period: Period
+) -> Iterator[tuple[str, str | None, float, float | None, float | None]]:
     """Participation indicators: (code, breakdown, value, numerator, denominator)."""
     people = rows.dropna(subset=["beneficiary_key"])
     yield "participations", None, float(len(rows)), None, None
@@ -186,7 +206,11 @@ def compute_metrics(
                     continue
                 rows = frame[mask & in_period]
                 for code, breakdown, value, numerator, denominator in COMPUTERS[table](rows, period):
-                    if code == "multi_action_beneficiaries" and scope_type not in ("contract", "pillar", "qpv"):
+                    if code == "multi_action_beneficiaries" and scope_type not in (
+                        "contract",
+                        "pillar",
+                        "qpv",
+                    ):
                         continue
                     indicator = INDICATORS[code]
                     records.append(

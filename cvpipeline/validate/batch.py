@@ -60,9 +60,7 @@ def validate_source(parsed: ParsedSource) -> ValidatedSource:
             rows["source_id"] = parsed.source.source_id
             quarantined.append(rows[QUARANTINE_COLUMNS])
     quarantine = (
-        pd.concat(quarantined, ignore_index=True)
-        if quarantined
-        else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+        pd.concat(quarantined, ignore_index=True) if quarantined else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     )
     return ValidatedSource(valid, quarantine, outcomes)
 

@@ -33,9 +33,7 @@ class ExpectationOutcome:
 
 def suite_path(table: TableSpec) -> Any:
     """Where the suite JSON of a table lives in the package."""
-    return resources.files("cvpipeline.validate").joinpath(
-        "suites", table.source_id, f"{table.name}.json"
-    )
+    return resources.files("cvpipeline.validate").joinpath("suites", table.source_id, f"{table.name}.json")
 
 
 def load_suite_definition(table: TableSpec) -> dict[str, Any]:
@@ -95,9 +93,7 @@ def run_suite(table: TableSpec, frame: pd.DataFrame) -> list[ExpectationOutcome]
     name = f"{table.suite_name}"
     source = context.data_sources.add_or_update_pandas(name)
     asset = source.add_dataframe_asset(name="rows")
-    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
-        batch_parameters={"dataframe": frame}
-    )
+    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
     suite = gx.ExpectationSuite(name=definition["name"], expectations=definition["expectations"])
     result = batch.validate(
         suite,
@@ -139,12 +135,11 @@ def quarantine_reasons(
         value_column = _value_column(table, outcome)
         if value_column is not None and outcome.column not in personal:
             values = frame.set_index(ROW_ID).loc[ids, value_column].astype("string").to_numpy()
-            shown = pd.Series(values, index=ids.index)
-            reason = reason.where(shown.isna(), reason + " (valeur : « " + shown + " »)")
+            shown = pd.Series(values, index=ids.index, dtype="string")
+            with_value = reason + " (valeur : « " + shown.fillna("") + " »)"
+            reason = reason.where(shown.isna(), with_value).astype(object)
         pieces.append(
-            pd.DataFrame(
-                {ROW_ID: ids, "rule": outcome.rule, "column": outcome.column, "reason": reason}
-            )
+            pd.DataFrame({ROW_ID: ids, "rule": outcome.rule, "column": outcome.column, "reason": reason})
         )
     if not pieces:
         return pd.DataFrame(columns=[ROW_ID, "rule", "column", "reason"])

@@ -26,6 +26,12 @@ LINEAGE_DOCS = {
 }
 
 
+ACTIVITY_TYPES_DOC = (
+    "seance_permis, atelier, action_education_medias, rencontre_acteur, jardin_partage, "
+    "lieu_cultive, formation, sensibilisation, chantier"
+)
+
+
 def _lineage() -> list[Column]:
     return [
         Column("contract_code", String(32), nullable=False, comment=LINEAGE_DOCS["contract_code"]),
@@ -44,7 +50,9 @@ def build_metadata(schema: str | None = None) -> MetaData:
     Table(
         "participations",
         metadata,
-        Column("participation_id", String(24), primary_key=True, comment="Identifiant stable de la participation"),
+        Column(
+            "participation_id", String(24), primary_key=True, comment="Identifiant stable de la participation"
+        ),
         Column("source_id", String(64), nullable=False, comment="Source (partenaire) d'origine"),
         Column("action_code", String(64), nullable=False, comment="Action du contrat (ref_actions)"),
         Column("pillar", String(32), nullable=False, comment="Pilier du contrat"),
@@ -66,7 +74,12 @@ def build_metadata(schema: str | None = None) -> MetaData:
         Column("source_id", String(64), nullable=False, comment="Source (partenaire) d'origine"),
         Column("action_code", String(64), nullable=False, comment="Action du contrat (ref_actions)"),
         Column("pillar", String(32), nullable=False, comment="Pilier du contrat"),
-        Column("activity_type", String(32), nullable=False, comment="seance_permis, atelier, action_education_medias, rencontre_acteur, jardin_partage, lieu_cultive, formation, sensibilisation, chantier"),
+        Column(
+            "activity_type",
+            String(32),
+            nullable=False,
+            comment=ACTIVITY_TYPES_DOC,
+        ),
         Column("activity_date", Date, comment="Date de l'activité (vide si seule l'année est connue)"),
         Column("activity_year", Integer, comment="Année de l'activité"),
         Column("label", Text, comment="Intitulé (action, chantier) quand le partenaire le donne"),

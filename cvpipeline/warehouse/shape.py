@@ -51,6 +51,8 @@ def shape_source(
         rows["action_code"] = spec.action
         rows["pillar"] = catalog.pillar_of(spec.action)
         if spec.target == "participations":
+            status = rows.get("residence_status", pd.Series(None, index=rows.index, dtype=object))
+            rows["residence_status"] = status.fillna("inconnu")
             rows["participation_id"] = stable_ids("p", rows[["source_id", *LINEAGE[1:4]]])
             out["participations"].append(rows)
             if spec.derive_activity:
@@ -79,7 +81,9 @@ def derive_activities(spec: TableSpec, participations: pd.DataFrame) -> pd.DataF
     ordered = participations.sort_values(["source_file", "source_sheet", "source_row"])
     groups = ordered.groupby(group_by, dropna=False, sort=True)
     first = groups.first().reset_index()
-    activities = first[[*group_by, "contract_code", "source_id", "action_code", "pillar", *LINEAGE[1:]]].copy()
+    activities = first[
+        [*group_by, "contract_code", "source_id", "action_code", "pillar", *LINEAGE[1:]]
+    ].copy()
     activities["participants_count"] = groups["beneficiary_key"].nunique().to_numpy()
     if "duration_hours" in ordered:
         activities["duration_hours"] = groups["duration_hours"].max().to_numpy()
@@ -113,7 +117,7 @@ def build_ledger(
     """One row per file: status, rows read = rows loaded + rows quarantined, messages."""
     quarantined = validated.quarantine.groupby("source_file").size()
     loaded = pd.Series(0, dtype="int64")
-    for name, frame in validated.valid.items():
+    for frame in validated.valid.values():
         loaded = loaded.add(frame.groupby("source_file").size(), fill_value=0)
     records = []
     for report in parsed.files:

@@ -25,8 +25,9 @@ def make_engine(url: str) -> Engine:
         path = Path(url.removeprefix("sqlite:///"))
         if str(path) not in ("", ":memory:"):
             path.parent.mkdir(parents=True, exist_ok=True)
-        return sa.create_engine(url, connect_args={"timeout": 60})
-    return sa.create_engine(url)
+        return sa.create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
+    # hide_parameters: a database error must never print row values into logs.
+    return sa.create_engine(url, hide_parameters=True)
 
 
 def table_records(table: sa.Table, frame: pd.DataFrame) -> list[dict[str, object]]:

@@ -1,0 +1,1 @@
+"""Report step: the evaluation workbook for analysts (Excel / LibreOffice)."""

@@ -1,0 +1,1 @@
+"""Deterministic sample partner files for the Grand Chambéry contrat de ville."""

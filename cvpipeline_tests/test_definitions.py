@@ -1,0 +1,41 @@
+"""The Dagster definitions load, validate, and are generated from the catalog."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from cvpipeline.catalog import load_catalog
+from cvpipeline.defs.sources import FILES_READABLE, ROWS_VALID
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_definitions_validate_with_the_dagster_cli(tmp_path: Path) -> None:
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_one_asset_with_checks_per_catalog_source() -> None:
+    from cvpipeline.definitions import defs
+
+    catalog = load_catalog()
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert set(catalog.sources) <= keys
+    assert {"participations", "activities", "fundings", "evaluation_metrics", "evaluation_workbook"} <= keys
+    for source_id in catalog.sources:
+        node = graph.get(dg.AssetKey(source_id))
+        assert node.group_name == "sources" and node.description and node.owners
+        checks = {c.name for c in graph.get_check_keys_for_assets({dg.AssetKey(source_id)})}
+        assert checks == {FILES_READABLE, ROWS_VALID}

@@ -1,0 +1,219 @@
+"""The whole graph on the sample data, into a temporary SQLite warehouse (SPEC §4 seed table)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cvpipeline.ingest.french import fold
+from cvpipeline_tests.e2e import SAMPLE_INCOMING, copy_sample, run_pipeline
+
+# (scope_type, scope_code, indicator, breakdown, year or None for all data, low, high): SPEC §4.
+SEED = [
+    ("action", "accompagnement_enfants", "beneficiaries", None, None, 94, 94),
+    ("action", "education_medias", "activity_participants", None, None, 750, 750),
+    ("action", "relais_numeriques", "beneficiaries", None, None, 25, 25),
+    ("action", "insertion_par_le_sport", "active_beneficiaries", None, 2017, 60, 60),
+    ("action", "citeslab", "beneficiaries", None, None, 118, 118),
+    ("action", "citeslab", "share_qpv_residents_pct", None, None, 37.4, 37.4),
+    ("action", "citeslab", "activities", "rencontre_acteur", None, 90, 90),
+    ("action", "chantiers_jeunes", "beneficiaries", None, None, 150, 150),
+    ("action", "permis_conduire", "activity_days", None, None, 126, 126),
+    ("action", "ordi_pratique", "beneficiaries", None, None, 40, 40),
+    ("action", "ordi_pratique", "activities", "atelier", None, 50, 50),
+    ("action", "jardins_partages", "activities", "jardin_partage", None, 5, 5),
+    ("action", "jardins_partages", "activities", "lieu_cultive", None, 7, 7),
+    ("action", "jardins_partages", "activity_participants", None, None, 200, 200),
+    ("action", "jardins_partages", "field_actors", None, None, 17, 17),
+    ("action", "valeurs_republique_laicite", "activities", "formation", None, 5, 5),
+    ("action", "valeurs_republique_laicite", "activities", "sensibilisation", None, 2, 2),
+] + [
+    row
+    for year in (2016, 2017, 2018)
+    for row in (
+        ("contract", "CV262", "funded_projects", None, year, 95, 105),
+        ("contract", "CV262", "agglo_funded_projects", None, year, 55, 65),
+        ("contract", "CV262", "agglo_budget_eur", None, year, 602000, 602000),
+    )
+]
+
+# Planted faults (SPEC §4): file, row as Excel shows it, column named in the reason.
+PLANTED = [
+    ("enfants_suivis_2016-2017.csv", 20, "double"),
+    ("inscrits_2016-2018.xlsx", 55, "Date d'inscription"),
+    ("accompagnes_2016-2018.csv", 120, "Sexe"),
+    ("ordi_pratique_2018.xlsx", 14, "Nombre de participants"),
+]
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    data_dir = copy_sample(tmp_path_factory.mktemp("data"))
+    db = data_dir / "warehouse.db"
+    first = run_pipeline(data_dir, f"sqlite:///{db}")
+    with sqlite3.connect(db) as con:
+        before = {
+            t: pd.read_sql(f"select * from {t}", con)
+            for t in ("participations", "activities", "fundings", "evaluation_metrics")
+        }
+    second = run_pipeline(data_dir, f"sqlite:///{db}")
+    return {"db": db, "data_dir": data_dir, "runs": (first, second), "before": before}
+
+
+def query(db: Path, sql: str, *args: object) -> list[tuple]:
+    with sqlite3.connect(db) as con:
+        return con.execute(sql, args).fetchall()
+
+
+def metric(
+    db: Path, scope_type: str, scope: str, indicator: str, breakdown: str | None, year: int | None
+) -> float:
+    rows = query(
+        db,
+        "select value, period_start, period_end from evaluation_metrics where scope_type = ? and scope_code = ? "
+        "and indicator_code = ? and coalesce(breakdown, '') = ?",
+        scope_type,
+        scope,
+        indicator,
+        breakdown or "",
+    )
+    if year is None:
+        rows.sort(key=lambda r: (r[1], [-ord(c) for c in r[2]]))
+        return rows[0][0]
+    (value,) = [r[0] for r in rows if r[1][:10] == f"{year}-01-01" and r[2][:10] == f"{year}-12-31"]
+    return value
+
+
+def test_both_runs_succeed(warehouse: dict) -> None:
+    assert all(run.success for run in warehouse["runs"])
+
+
+@pytest.mark.parametrize("scope_type,scope,indicator,breakdown,year,low,high", SEED)
+def test_seed_figure(warehouse: dict, scope_type, scope, indicator, breakdown, year, low, high) -> None:
+    assert low <= metric(warehouse["db"], scope_type, scope, indicator, breakdown, year) <= high
+
+
+def test_citeslab_share_is_43_of_115(warehouse: dict) -> None:
+    rows = query(
+        warehouse["db"],
+        "select numerator, denominator from evaluation_metrics where scope_code = 'citeslab' "
+        "and indicator_code = 'share_qpv_residents_pct' order by period_start limit 1",
+    )
+    assert rows == [(43.0, 115.0)]
+
+
+@pytest.mark.parametrize("file,row,column", PLANTED)
+def test_planted_fault_is_quarantined_with_a_reason(
+    warehouse: dict, file: str, row: int, column: str
+) -> None:
+    rows = query(
+        warehouse["db"],
+        "select reason, raw_row from quarantine where source_file = ? and source_row = ?",
+        file,
+        row,
+    )
+    assert len(rows) == 1 and column in rows[0][0]
+
+
+def test_file_missing_a_required_column_is_rejected_with_its_name(warehouse: dict) -> None:
+    rows = query(
+        warehouse["db"],
+        "select status, error from ingestion_ledger where file = 'chantiers_centre_incomplet.xlsx' group by run_id",
+    )
+    assert len(rows) == 1 or len({r for r in rows}) == 1
+    status, error = rows[0]
+    assert status == "rejected" and "Date de naissance" in error and "Chantiers" in error
+
+
+def test_extra_column_is_noted_and_total_rows_skipped(warehouse: dict) -> None:
+    (notes,) = query(
+        warehouse["db"], "select notes from ingestion_ledger where file = 'inscrits_2016-2018.xlsx' limit 1"
+    )[0]
+    assert "Commentaire" in notes
+    (total,) = query(
+        warehouse["db"], "select notes from ingestion_ledger where file = 'jardins_2018.xlsx' limit 1"
+    )[0]
+    assert "Total" in total
+
+
+def test_ledger_identity_and_every_file_has_a_row(warehouse: dict) -> None:
+    files = {p.name for p in SAMPLE_INCOMING.rglob("*") if p.is_file()}
+    run_id = warehouse["runs"][1].run_id
+    ledger = query(
+        warehouse["db"],
+        "select file, rows_read, rows_loaded, rows_quarantined from ingestion_ledger where run_id = ?",
+        run_id,
+    )
+    assert {r[0] for r in ledger} == files
+    assert all(read == loaded + quarantined for _, read, loaded, quarantined in ledger)
+    loaded_facts = query(
+        warehouse["db"],
+        "select count(*) from (select source_file, source_row, source_sheet from participations "
+        "union all select source_file, source_row, source_sheet from fundings "
+        "union all select source_file, source_row, source_sheet from activities where activity_type not in ('seance_permis', 'chantier'))",
+    )[0][0]
+    assert loaded_facts == sum(r[2] for r in ledger)
+
+
+def test_second_run_gives_the_same_tables(warehouse: dict) -> None:
+    with sqlite3.connect(warehouse["db"]) as con:
+        for table, before in warehouse["before"].items():
+            after = pd.read_sql(f"select * from {table}", con)
+            assert len(after) == len(before)
+            key = after.columns[0] if table != "evaluation_metrics" else None
+            if key:
+                assert after[key].is_unique and set(after[key]) == set(before[key])
+            stable = [c for c in after.columns if c not in ("run_id", "loaded_at")]
+            pd.testing.assert_frame_equal(
+                after[stable].sort_values(stable[:6]).reset_index(drop=True),
+                before[stable].sort_values(stable[:6]).reset_index(drop=True),
+            )
+    ledger_runs = query(warehouse["db"], "select count(distinct run_id), count(*) from ingestion_ledger")[0]
+    assert ledger_runs[0] == 2 and ledger_runs[1] == 2 * len(
+        [p for p in SAMPLE_INCOMING.rglob("*") if p.is_file()]
+    )
+
+
+def input_people() -> list[tuple[str, str]]:
+    """Every (last name, first name) in the sample files, folded."""
+    people: list[tuple[str, str]] = []
+    for path in SAMPLE_INCOMING.rglob("*.xlsx"):
+        for sheet in pd.read_excel(path, sheet_name=None, header=None, dtype=str, engine="calamine").values():
+            for index, row in sheet.iterrows():
+                folded = [fold(v) if isinstance(v, str) else "" for v in row]
+                if "nom" in folded and "prenom" in folded:
+                    body = sheet.iloc[index + 1 :, [folded.index("nom"), folded.index("prenom")]].dropna()
+                    people += [(fold(last), fold(first)) for last, first in body.to_numpy()]
+                    break
+    return people
+
+
+def test_no_name_reaches_the_warehouse(warehouse: dict) -> None:
+    people = input_people()
+    assert len(people) > 500  # the sample really does name people
+    cells: set[str] = set()
+    with sqlite3.connect(warehouse["db"]) as con:
+        tables = [r[0] for r in con.execute("select name from sqlite_master where type = 'table'")]
+        for table in tables:
+            frame = pd.read_sql(f"select * from {table}", con)
+            assert not {"last_name", "first_name", "birth_date", "nom", "prenom"} & set(frame.columns)
+            for column in frame.columns:
+                cells |= {fold(v) for v in frame[column].dropna().astype(str)}
+    text = " ".join(cells)
+    words = set(text.split())
+    last_names = {last for last, _ in people if len(last) > 2}
+    assert not last_names & words, sorted(last_names & words)[:5]
+    pairs = [f"{last} {first}" for last, first in people] + [f"{first} {last}" for last, first in people]
+    assert not [p for p in pairs if p in text][:5]
+
+
+def test_dagster_checks_report_the_quarantine(warehouse: dict) -> None:
+    run = warehouse["runs"][0]
+    checks = {(e.asset_key.to_user_string(), e.check_name): e for e in run.get_asset_check_evaluations()}
+    assert checks[("sport_dans_la_ville", "lignes_valides")].passed is False
+    assert checks[("jardins_partages", "lignes_valides")].passed is True
+    assert checks[("centres_sociaux", "fichiers_lisibles")].passed is False
+    assert checks[("programmation", "fichiers_lisibles")].passed is True
