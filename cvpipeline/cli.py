@@ -61,18 +61,27 @@ def summary(warehouse_url: str, run_id: str) -> str:
     """Per source: files, rows loaded, rows quarantined, from this run's ledger rows."""
     import sqlalchemy as sa
 
+    from cvpipeline.warehouse.schema import table_for
     from cvpipeline.warehouse.writer import make_engine
 
     engine = make_engine(warehouse_url)
-    query = sa.text(
-        "SELECT source_id, COUNT(*) AS files, SUM(rows_loaded) AS loaded, "
-        "SUM(rows_quarantined) AS quarantined, "
-        "SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END) AS rejected "
-        "FROM ingestion_ledger WHERE run_id = :run_id GROUP BY source_id ORDER BY source_id"
+    ledger = table_for(engine.dialect.name, "ingestion_ledger")
+    rejected = sa.case((ledger.c.status == "rejected", 1), else_=0)
+    query = (
+        sa.select(
+            ledger.c.source_id,
+            sa.func.count().label("files"),
+            sa.func.sum(ledger.c.rows_loaded).label("loaded"),
+            sa.func.sum(ledger.c.rows_quarantined).label("quarantined"),
+            sa.func.sum(rejected).label("rejected"),
+        )
+        .where(ledger.c.run_id == run_id)
+        .group_by(ledger.c.source_id)
+        .order_by(ledger.c.source_id)
     )
     try:
         with engine.connect() as conn:
-            rows = conn.execute(query, {"run_id": run_id}).all()
+            rows = conn.execute(query).all()
     except sa.exc.DBAPIError:
         rows = []
     lines = [
@@ -91,6 +100,30 @@ def summary(warehouse_url: str, run_id: str) -> str:
     return "\n".join(lines)
 
 
+def create_analyst_role(role: str, warehouse_url: str | None, print_only: bool) -> int:
+    """Create (or update) the read-only analyst role; the password comes from CVPIPELINE_ANALYST_PASSWORD."""
+    import sqlalchemy as sa
+
+    from cvpipeline.warehouse.roles import analyst_role_sql
+    from cvpipeline.warehouse.writer import make_engine
+
+    statements = analyst_role_sql(role, os.environ.get("CVPIPELINE_ANALYST_PASSWORD") or None)
+    if print_only:
+        print(";\n".join(statements) + ";")
+        return 0
+    settings = load_settings(None, warehouse_url)
+    if settings.is_embedded:
+        print("cvpipeline : les rôles ne concernent qu'un entrepôt PostgreSQL", file=sys.stderr)
+        return 2
+    engine = make_engine(settings.warehouse_url)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(sa.text(statement))
+    engine.dispose()
+    print(f"cvpipeline : rôle {role} en lecture seule sur le schéma des analystes")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen command."""
     parser = argparse.ArgumentParser(prog="python -m cvpipeline", description=__doc__)
@@ -98,7 +131,16 @@ def main(argv: list[str] | None = None) -> int:
     run_parser = commands.add_parser("run", help="matérialise tout le graphe (ingestion → indicateurs)")
     run_parser.add_argument("--data-dir", help="dossier contenant incoming/ (défaut : data/ du dépôt)")
     run_parser.add_argument("--warehouse-url", help="URL SQLAlchemy de l'entrepôt (défaut : SQLite)")
+    role_parser = commands.add_parser(
+        "create-analyst-role",
+        help="crée un rôle PostgreSQL en lecture seule sur les tables des analystes",
+    )
+    role_parser.add_argument("role", help="nom du rôle, ex. analyste")
+    role_parser.add_argument("--warehouse-url", help="URL de l'entrepôt PostgreSQL (défaut : variable)")
+    role_parser.add_argument("--print-sql", action="store_true", help="affiche le SQL sans l'exécuter")
     args = parser.parse_args(argv)
+    if args.command == "create-analyst-role":
+        return create_analyst_role(args.role, args.warehouse_url, args.print_sql)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("cvpipeline").setLevel(logging.INFO)
     try:

@@ -44,8 +44,13 @@ def _lineage() -> list[Column]:
     ]
 
 
-def build_metadata(schema: str | None = None) -> MetaData:
-    """All warehouse tables, in `schema` when the database has schemas (PostgreSQL)."""
+ANALYST_SCHEMA = "cvpipeline"
+OPERATIONS_SCHEMA = "cvpipeline_ops"
+OPERATIONS_TABLES = ("quarantine", "ingestion_ledger")
+
+
+def build_metadata(schema: str | None = None, operations_schema: str | None = None) -> MetaData:
+    """All warehouse tables; with schemas (PostgreSQL), quarantine and ledger apart from analysts'."""
     metadata = MetaData(schema=schema)
     Table(
         "participations",
@@ -167,6 +172,7 @@ def build_metadata(schema: str | None = None) -> MetaData:
         Column("reason", Text, comment="Motif lisible, à corriger par le partenaire"),
         Column("raw_row", Text, comment="La ligne brute en JSON, champs personnels masqués"),
         comment="Les lignes rejetées du dernier chargement de chaque source",
+        schema=operations_schema or schema,
     )
     Table(
         "ingestion_ledger",
@@ -184,11 +190,29 @@ def build_metadata(schema: str | None = None) -> MetaData:
         Column("finished_at", DateTime),
         Column("run_id", String(64)),
         comment="Une ligne par fichier et par run",
+        schema=operations_schema or schema,
     )
     return metadata
 
 
 METADATA = build_metadata()
+SCHEMA_METADATA = build_metadata(ANALYST_SCHEMA, OPERATIONS_SCHEMA)
 COLUMNS = {name: [c.name for c in table.columns] for name, table in METADATA.tables.items()}
+
+
+def metadata_for(dialect_name: str) -> MetaData:
+    """The table layout for a database: schemas on PostgreSQL, plain tables on SQLite."""
+    return SCHEMA_METADATA if dialect_name == "postgresql" else METADATA
+
+
+def table_for(dialect_name: str, name: str) -> Table:
+    """A warehouse table by its short name, for a database."""
+    metadata = metadata_for(dialect_name)
+    schema = None
+    if dialect_name == "postgresql":
+        schema = OPERATIONS_SCHEMA if name in OPERATIONS_TABLES else ANALYST_SCHEMA
+    return metadata.tables[f"{schema}.{name}" if schema else name]
+
+
 FACT_TABLES = ("participations", "activities", "fundings")
 REFERENCE_TABLES = ("ref_sources", "ref_actions", "ref_qpv")

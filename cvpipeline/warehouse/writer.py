@@ -11,7 +11,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from cvpipeline.catalog import Catalog
 from cvpipeline.ingest.quartiers import reference_qpv
-from cvpipeline.warehouse.schema import FACT_TABLES, METADATA, REFERENCE_TABLES
+from cvpipeline.warehouse.schema import (
+    ANALYST_SCHEMA,
+    FACT_TABLES,
+    OPERATIONS_SCHEMA,
+    REFERENCE_TABLES,
+    metadata_for,
+    table_for,
+)
 from cvpipeline.warehouse.shape import SourceBatch
 
 log = logging.getLogger("cvpipeline.warehouse")
@@ -32,6 +39,12 @@ def make_engine(url: str) -> Engine:
 
 def table_records(table: sa.Table, frame: pd.DataFrame) -> list[dict[str, object]]:
     """Rows as dicts of plain Python values typed for the table's columns (None for missing)."""
+    out = typed_frame(table, frame)
+    return out.astype(object).where(out.notna(), None).to_dict("records")
+
+
+def typed_frame(table: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame's columns that the table has, converted to the column types (vectorised)."""
     out = pd.DataFrame(index=frame.index)
     for column in table.columns:
         if column.name not in frame:
@@ -46,15 +59,34 @@ def table_records(table: sa.Table, frame: pd.DataFrame) -> list[dict[str, object
             values = pd.to_numeric(values, errors="coerce").astype("Int64")
         elif isinstance(column.type, sa.Float):
             values = pd.to_numeric(values, errors="coerce").astype("float64")
-        out[column.name] = values.astype(object)
-    return out.astype(object).where(out.notna(), None).to_dict("records")
+        out[column.name] = values
+    return out
 
 
 def insert_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
-    """Bulk-insert a frame into a table inside the caller's transaction."""
+    """Bulk-insert a frame into a table inside the caller's transaction (COPY on PostgreSQL)."""
     if frame.empty:
         return 0
+    if conn.dialect.name == "postgresql":
+        return _copy_frame(conn, table, frame)
     conn.execute(table.insert(), table_records(table, frame))
+    return len(frame)
+
+
+COPY_CHUNK_ROWS = 50_000
+
+
+def _copy_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
+    """PostgreSQL's bulk path: COPY FROM STDIN fed with CSV chunks, in the open transaction."""
+    columns = [c.name for c in table.columns if c.name in frame]
+    typed = typed_frame(table, frame[columns])
+    quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
+    target = f"{conn.dialect.identifier_preparer.format_table(table)} ({quoted})"
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {target} FROM STDIN WITH (FORMAT csv)") as copy:
+        for start in range(0, len(typed), COPY_CHUNK_ROWS):
+            chunk = typed.iloc[start : start + COPY_CHUNK_ROWS]
+            copy.write(chunk.to_csv(index=False, header=False))
     return len(frame)
 
 
@@ -107,38 +139,46 @@ def replace_warehouse(
     ledger = _stack([b.ledger for b in batches]).assign(run_id=run_id)
     counts: dict[str, int] = {}
     with engine.begin() as conn:
-        _lock(conn)
-        METADATA.create_all(conn)
+        _prepare(conn)
         for name in (*FACT_TABLES, *REFERENCE_TABLES, "quarantine"):
-            table = METADATA.tables[name]
+            table = table_for(conn.dialect.name, name)
             conn.execute(table.delete())
             counts[name] = insert_frame(conn, table, frames[name])
-        counts["ingestion_ledger"] = insert_frame(conn, METADATA.tables["ingestion_ledger"], ledger)
+        ledger_table = table_for(conn.dialect.name, "ingestion_ledger")
+        counts["ingestion_ledger"] = insert_frame(conn, ledger_table, ledger)
     return counts
 
 
 def replace_table(engine: Engine, name: str, frame: pd.DataFrame) -> int:
     """Replace one table's rows atomically (used for evaluation_metrics)."""
-    table = METADATA.tables[name]
     with engine.begin() as conn:
-        _lock(conn)
-        METADATA.create_all(conn, tables=[table])
+        _prepare(conn)
+        table = table_for(conn.dialect.name, name)
         conn.execute(table.delete())
         return insert_frame(conn, table, frame)
 
 
 def read_table(engine: Engine, name: str) -> pd.DataFrame:
     """A whole warehouse table as a frame (empty with its columns if it does not exist yet)."""
-    table = METADATA.tables[name]
-    if not sa.inspect(engine).has_table(name):
+    table = table_for(engine.dialect.name, name)
+    if not sa.inspect(engine).has_table(name, schema=table.schema):
         return pd.DataFrame(columns=[c.name for c in table.columns])
     with engine.connect() as conn:
-        return pd.read_sql_table(name, conn)
+        return pd.read_sql_table(name, conn, schema=table.schema)
 
 
 def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _prepare(conn: Connection) -> None:
+    """Take the writers' lock, then create schemas and tables that do not exist yet."""
+    _lock(conn)
+    if conn.dialect.name == "postgresql":
+        for schema in (ANALYST_SCHEMA, OPERATIONS_SCHEMA):
+            conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
+    metadata_for(conn.dialect.name).create_all(conn)
 
 
 def _lock(conn: Connection) -> None:

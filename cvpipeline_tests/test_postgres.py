@@ -1,0 +1,232 @@
+"""The unchanged pipeline on PostgreSQL 15: same results as SQLite, roles, locking, crash safety."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from cvpipeline.cli import main as cli_main
+from cvpipeline.settings import ConfigurationError, load_settings
+from cvpipeline.warehouse.schema import table_for
+from cvpipeline_tests.e2e import REPO, copy_sample, run_pipeline
+
+KEY = "cle-de-test-" + "x" * 40
+COMPARED = [
+    "participations",
+    "activities",
+    "fundings",
+    "quarantine",
+    "evaluation_metrics",
+    "ref_actions",
+    "ref_qpv",
+]
+
+
+@pytest.fixture(scope="module")
+def both(postgres_server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    previous = os.environ.get("CVPIPELINE_PSEUDONYMISATION_KEY")
+    os.environ["CVPIPELINE_PSEUDONYMISATION_KEY"] = KEY
+    try:
+        data_dir = copy_sample(tmp_path_factory.mktemp("pgdata"))
+        pg_url = postgres_server.create_database("pipeline_pg")
+        sqlite_url = f"sqlite:///{data_dir / 'w.db'}"
+        runs = [run_pipeline(data_dir, pg_url), run_pipeline(data_dir, sqlite_url)]
+    finally:
+        if previous is None:
+            os.environ.pop("CVPIPELINE_PSEUDONYMISATION_KEY", None)
+        else:
+            os.environ["CVPIPELINE_PSEUDONYMISATION_KEY"] = previous
+    return {"pg": pg_url, "sqlite": sqlite_url, "runs": runs, "data_dir": data_dir}
+
+
+def read(url: str, name: str) -> pd.DataFrame:
+    engine = sa.create_engine(url)
+    table = table_for(engine.dialect.name, name)
+    with engine.connect() as conn:
+        frame = pd.read_sql_table(name, conn, schema=table.schema)
+    engine.dispose()
+    frame = frame.drop(columns=[c for c in ("run_id", "loaded_at") if c in frame])
+    for column in frame.columns:
+        if "date" in column or column.startswith("period_"):
+            frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d")
+    frame = frame.astype("string")
+    return frame.sort_values(list(frame.columns)).reset_index(drop=True)
+
+
+def test_runs_succeed_on_both(both: dict) -> None:
+    assert all(r.success for r in both["runs"])
+
+
+@pytest.mark.parametrize("name", COMPARED)
+def test_postgres_tables_identical_to_sqlite(both: dict, name: str) -> None:
+    pg, lite = read(both["pg"], name), read(both["sqlite"], name)
+    assert len(pg) > 0
+    pd.testing.assert_frame_equal(pg, lite, check_dtype=False)
+
+
+def test_tables_live_in_their_own_schemas(both: dict) -> None:
+    inspector = sa.inspect(sa.create_engine(both["pg"]))
+    assert {"participations", "evaluation_metrics", "ref_qpv"} <= set(inspector.get_table_names("cvpipeline"))
+    assert set(inspector.get_table_names("cvpipeline_ops")) == {"quarantine", "ingestion_ledger"}
+    assert inspector.get_table_names("public") == []
+
+
+def test_analyst_role_reads_analyst_tables_only(both: dict) -> None:
+    assert cli_main(["create-analyst-role", "analyste", "--warehouse-url", both["pg"]]) == 0
+    analyst = sa.create_engine(sa.make_url(both["pg"]).set(username="analyste"))
+    with analyst.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from cvpipeline.participations")).scalar() > 1000
+    for statement in (
+        "select count(*) from cvpipeline_ops.quarantine",
+        "select count(*) from cvpipeline_ops.ingestion_ledger",
+        "delete from cvpipeline.participations",
+        "insert into cvpipeline.ref_qpv (qpv_id, name) values ('x', 'x')",
+        "create table cvpipeline.mine (a int)",
+        "create table public.mine (a int)",
+    ):
+        with analyst.connect() as conn, pytest.raises(sa.exc.DBAPIError) as error:
+            conn.execute(sa.text(statement))
+        assert "permission denied" in str(error.value) or "read-only" in str(error.value)
+    analyst.dispose()
+
+
+def test_production_warehouse_refuses_to_run_without_a_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("CVPIPELINE_PSEUDONYMISATION_KEY", raising=False)
+    settings = load_settings(str(tmp_path), "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    with pytest.raises(ConfigurationError, match="CVPIPELINE_PSEUDONYMISATION_KEY"):
+        settings.pseudonymisation_key()
+
+
+def test_run_killed_while_loading_leaves_previous_tables(both: dict, tmp_path: Path) -> None:
+    """SIGKILL a run in the middle of its load transaction, then check and re-run."""
+    url = both["pg"]
+    engine = sa.create_engine(url)
+    before = read(url, "participations")
+    env = {
+        **os.environ,
+        "CVPIPELINE_PSEUDONYMISATION_KEY": KEY,
+        "DAGSTER_HOME": str(tmp_path),
+        "CVPIPELINE_DATA_DIR": str(both["data_dir"]),
+    }
+    with engine.connect() as blocker:
+        # Hold the ledger (written last): the run deletes and reloads every other table, then waits.
+        blocker.execute(sa.text("lock table cvpipeline_ops.ingestion_ledger in access exclusive mode"))
+        child = subprocess.Popen(
+            [sys.executable, "-m", "cvpipeline", "run", "--warehouse-url", url],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        waiting = 0
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not waiting:
+            time.sleep(0.5)
+            with engine.connect() as probe:
+                waiting = probe.execute(
+                    sa.text(
+                        "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                        "and query ilike '%ingestion_ledger%'"
+                    )
+                ).scalar()
+        assert waiting, "the run never reached its load transaction"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        blocker.rollback()
+    assert child.returncode == -signal.SIGKILL
+    pd.testing.assert_frame_equal(read(url, "participations"), before)
+    again = subprocess.run(
+        [sys.executable, "-m", "cvpipeline", "run", "--warehouse-url", url],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    pd.testing.assert_frame_equal(read(url, "participations"), before)
+    engine.dispose()
+
+
+def test_dagster_instance_on_postgres(postgres_server, tmp_path: Path) -> None:
+    storage_url = postgres_server.create_database("dagster_storage")
+    # dagster-postgres speaks psycopg2; SQLAlchemy 2.1's default PostgreSQL driver is psycopg 3.
+    psycopg2_url = sa.make_url(storage_url).set(drivername="postgresql+psycopg2")
+    (tmp_path / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\n"
+        f"storage:\n  postgres:\n    postgres_url: {psycopg2_url.render_as_string(hide_password=False)}\n",
+        encoding="utf-8",
+    )
+    data_dir = copy_sample(tmp_path / "data")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        result = run_pipeline(data_dir, f"sqlite:///{tmp_path / 'w.db'}", instance=instance)
+        assert result.success
+        assert instance.get_run_by_id(result.run_id).is_success
+    with sa.create_engine(storage_url).connect() as conn:
+        stored = conn.execute(
+            sa.text("select count(*) from runs where run_id = :r"), {"r": result.run_id}
+        ).scalar()
+    assert stored == 1
+
+
+def test_two_concurrent_loads_do_not_interleave(both: dict, postgres_server) -> None:
+    """Two loads started together: the second waits for the first, the result is one whole load."""
+    import logging
+    import threading
+
+    from cvpipeline.catalog import load_catalog
+    from cvpipeline.defs.steps import ingest_and_validate
+    from cvpipeline.warehouse.writer import make_engine, replace_warehouse
+
+    catalog = load_catalog()
+    url = postgres_server.create_database("concurrent")
+    os.environ["CVPIPELINE_PSEUDONYMISATION_KEY"] = KEY
+    try:
+        settings = load_settings(str(both["data_dir"]), url)
+        batches = [
+            ingest_and_validate(catalog, s, settings, logging.getLogger("t"))[0]
+            for s in catalog.sources.values()
+        ]
+    finally:
+        os.environ.pop("CVPIPELINE_PSEUDONYMISATION_KEY", None)
+    engine = make_engine(url)
+    replace_warehouse(engine, catalog, batches, "run-0")
+    errors: list[BaseException] = []
+
+    def load(run_id: str) -> None:
+        try:
+            replace_warehouse(make_engine(url), catalog, batches, run_id)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    with engine.connect() as blocker:
+        blocker.execute(sa.text("lock table cvpipeline_ops.ingestion_ledger in access exclusive mode"))
+        threads = [threading.Thread(target=load, args=(f"run-{i}",)) for i in (1, 2)]
+        for thread in threads:
+            thread.start()
+            time.sleep(1.5)
+        blocker.rollback()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "select run_id, count(*), count(distinct participation_id) from cvpipeline.participations group by run_id"
+            )
+        ).all()
+    assert len(rows) == 1 and rows[0][1] == rows[0][2] == sum(
+        len(b.tables["participations"]) for b in batches
+    )
+    engine.dispose()
