@@ -217,3 +217,35 @@ def test_dagster_checks_report_the_quarantine(warehouse: dict) -> None:
     assert checks[("jardins_partages", "lignes_valides")].passed is True
     assert checks[("centres_sociaux", "fichiers_lisibles")].passed is False
     assert checks[("programmation", "fichiers_lisibles")].passed is True
+
+
+def test_a_chosen_period_is_added_through_run_config(warehouse: dict) -> None:
+    import dagster as dg
+
+    from cvpipeline.catalog import load_catalog
+    from cvpipeline.defs import build_defs
+    from cvpipeline.defs.resources import PipelineSettings
+
+    defs = build_defs(load_catalog())
+    metrics_asset = next(a for a in defs.assets if dg.AssetKey("evaluation_metrics") in a.keys)
+    settings = PipelineSettings(
+        data_dir=str(warehouse["data_dir"]), warehouse_url=f"sqlite:///{warehouse['db']}"
+    )
+    result = dg.materialize(
+        [metrics_asset],
+        resources={"settings": settings},
+        run_config={
+            "ops": {
+                "evaluation_metrics": {"config": {"period_start": "01/01/2017", "period_end": "30/06/2018"}}
+            }
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    rows = query(
+        warehouse["db"],
+        "select value from evaluation_metrics where scope_code = 'citeslab' and indicator_code = 'beneficiaries' "
+        "and period_start like '2017-01-01%' and period_end like '2018-06-30%'",
+    )
+    assert len(rows) == 1 and 0 < rows[0][0] < 118
+    assert metric(warehouse["db"], "action", "citeslab", "beneficiaries", None, None) == 118

@@ -125,19 +125,26 @@ def load_warehouse(catalog: Catalog, batches: list[Any], settings: Settings, run
 
 
 def compute_and_store_metrics(
-    catalog: Catalog, settings: Settings, run_id: str, log: Any
+    catalog: Catalog,
+    settings: Settings,
+    run_id: str,
+    log: Any,
+    chosen_period: tuple[str, str] | None = None,
 ) -> dg.MaterializeResult:
-    """Compute every indicator from the warehouse and replace evaluation_metrics."""
-    from cvpipeline.metrics.indicators import compute_metrics
+    """Compute every indicator from the warehouse (plus a chosen period) and replace the table."""
+    from cvpipeline.metrics.indicators import Period, compute_metrics, periods_of
     from cvpipeline.warehouse.writer import make_engine, read_table, replace_table
 
     engine = make_engine(settings.warehouse_url)
-    metrics = compute_metrics(
-        catalog,
-        read_table(engine, "participations"),
-        read_table(engine, "activities"),
-        read_table(engine, "fundings"),
-    )
+    tables = [read_table(engine, t) for t in ("participations", "activities", "fundings")]
+    periods = periods_of(*tables)
+    if chosen_period:
+        start, end = (pd.Timestamp(pd.to_datetime(d, dayfirst=True)) for d in chosen_period)
+        if end < start:
+            raise dg.Failure(f"période choisie invalide : fin {end:%d/%m/%Y} avant début {start:%d/%m/%Y}")
+        periods.append(Period(start, end))
+        log.info(f"indicateurs : période choisie du {start:%d/%m/%Y} au {end:%d/%m/%Y}")
+    metrics = compute_metrics(catalog, *tables, periods=periods)
     metrics["run_id"] = run_id
     count = replace_table(engine, "evaluation_metrics", metrics)
     engine.dispose()

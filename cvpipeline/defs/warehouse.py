@@ -9,6 +9,14 @@ from cvpipeline.catalog import Catalog
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.sources import OWNER
 
+
+class EvaluationPeriod(dg.Config):
+    """An extra evaluation period (jj/mm/aaaa or aaaa-mm-jj), on top of all data and each year."""
+
+    period_start: str = ""
+    period_end: str = ""
+
+
 WAREHOUSE_TABLES = {
     "participations": "Une ligne par personne et par inscription ou séance, toutes sources (pseudonymisée).",
     "activities": "Une ligne par chose réalisée : séance, atelier, session, rencontre, jardin, chantier.",
@@ -46,7 +54,7 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
         from cvpipeline.defs.steps import load_warehouse
 
         yield from load_warehouse(
-            catalog, list(batches.values()), settings.resolve(), context.run_id, context.log
+            catalog, list(batches.values()), settings.resolve(), context.run.run_id, context.log
         )
 
     @dg.asset(
@@ -59,11 +67,12 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
         "source et QPV, sur toute la période et année par année.",
     )
     def evaluation_metrics(
-        context: dg.AssetExecutionContext, settings: PipelineSettings
+        context: dg.AssetExecutionContext, settings: PipelineSettings, config: EvaluationPeriod
     ) -> dg.MaterializeResult:
         from cvpipeline.defs.steps import compute_and_store_metrics
 
-        return compute_and_store_metrics(catalog, settings.resolve(), context.run_id, context.log)
+        chosen = (config.period_start, config.period_end) if config.period_start else None
+        return compute_and_store_metrics(catalog, settings.resolve(), context.run.run_id, context.log, chosen)
 
     @dg.asset(
         name="evaluation_workbook",

@@ -122,8 +122,8 @@ def scopes(catalog: Catalog, frame: pd.DataFrame) -> Iterator[tuple[str, str, pd
 def _in_period(frame: pd.DataFrame, table: str, period: Period) -> pd.Series:
     if table == "participations":
         start = pd.to_datetime(frame["start_date"])
-        end = pd.to_datetime(frame["end_date"]).fillna(pd.Timestamp.max)
-        return (start <= period.end) & (end >= period.start)
+        end = pd.to_datetime(frame["end_date"])
+        return (start <= period.end) & (end.isna() | (end >= period.start))
     if table == "activities":
         date = pd.to_datetime(frame["activity_date"])
         year = pd.to_numeric(frame["activity_year"], errors="coerce")
