@@ -1,4 +1,4 @@
-"""Dagster wiring: assets, checks, jobs and resources built from the catalog (kept thin)."""
+"""Dagster wiring: assets, checks, jobs, sensors, schedule and resources built from the catalog."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import dagster as dg
 
 from cvpipeline.catalog import Catalog
 from cvpipeline.defs.resources import PipelineSettings
+from cvpipeline.defs.sensors import build_refresh_schedule, build_source_sensor
 from cvpipeline.defs.sources import build_source_asset
 from cvpipeline.defs.warehouse import build_warehouse_assets
 
@@ -30,5 +31,7 @@ def build_defs(catalog: Catalog) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         jobs=[full_refresh],
+        sensors=[build_source_sensor(catalog, s, FULL_REFRESH_JOB) for s in catalog.sources.values()],
+        schedules=[build_refresh_schedule(FULL_REFRESH_JOB)],
         resources={"settings": PipelineSettings()},
     )

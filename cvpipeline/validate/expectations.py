@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -17,6 +19,7 @@ ROW_ID = "_rid"
 UNPARSED_PREFIX = "__unparsed__"
 DUPLICATE_COLUMN = "__duplicate_of_row"
 MASK = "***"
+SUITES_DIR_ENV = "CVPIPELINE_SUITES_DIR"
 
 
 @dataclass
@@ -32,7 +35,12 @@ class ExpectationOutcome:
 
 
 def suite_path(table: TableSpec) -> Any:
-    """Where the suite JSON of a table lives in the package."""
+    """Where a table's suite JSON is: CVPIPELINE_SUITES_DIR first (when set), else the package."""
+    extra = os.environ.get(SUITES_DIR_ENV, "").strip()
+    if extra:
+        candidate = Path(extra).expanduser() / table.source_id / f"{table.name}.json"
+        if candidate.is_file():
+            return candidate
     return resources.files("cvpipeline.validate").joinpath("suites", table.source_id, f"{table.name}.json")
 
 
@@ -42,7 +50,7 @@ def load_suite_definition(table: TableSpec) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(
             f"suite d'attentes absente pour {table.suite_name} : créez {table.source_id}/"
-            f"{table.name}.json dans cvpipeline/validate/suites/"
+            f"{table.name}.json dans cvpipeline/validate/suites/ (ou dans {SUITES_DIR_ENV})"
         )
     suite = json.loads(path.read_text(encoding="utf-8"))
     expectations = list(suite.get("expectations", []))

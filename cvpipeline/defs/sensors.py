@@ -1,0 +1,253 @@
+"""Automation: one sensor per source watching incoming/<source_id>/, and the full-refresh schedule.
+
+A source sensor keeps, in its cursor, the SHA-256 of every file of its folder (with the size and
+mtime it had when hashed, so unchanged files are not read again). When a file appears, changes
+content or disappears, it requests a run of the source's asset and of everything downstream.
+"""
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from hashlib import sha256
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from cvpipeline.catalog import Catalog, SourceSpec
+from cvpipeline.settings import ConfigurationError, load_settings
+
+SENSOR_SUFFIX = "_nouveaux_fichiers"
+MINIMUM_INTERVAL_SECONDS = 30
+CURSOR_VERSION = 1
+# A file modified this close to the moment it was hashed may change again within the same mtime
+# tick (coarse clocks of network shares): its mtime is not trusted and it is hashed again next time.
+RACY_WINDOW_NS = 2_000_000_000
+
+REFRESH_SCHEDULE = "cvpipeline_full_refresh_schedule"
+REFRESH_CRON_ENV = "CVPIPELINE_REFRESH_CRON"
+DEFAULT_REFRESH_CRON = "0 6 * * 1-5"
+REFRESH_TIMEZONE = "Europe/Paris"
+
+# Every run that writes the warehouse carries this tag; limit it to 1 in dagster.yaml
+# (concurrency.runs.tag_concurrency_limits) so two runs never rebuild the warehouse at once.
+WAREHOUSE_TAG = "cvpipeline/entrepot"
+WAREHOUSE_TAG_VALUE = "ecriture"
+SOURCE_TAG = "cvpipeline/source"
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the cursor remembers of one file: its content hash and the stat it was hashed at."""
+
+    sha256: str
+    size: int
+    mtime_ns: int | None
+
+    def unchanged(self, stat: os.stat_result) -> bool:
+        """True when the file still has the size and mtime it was hashed at (no need to read it)."""
+        return self.mtime_ns is not None and (self.size, self.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+
+    def to_json(self) -> dict[str, Any]:
+        """The cursor form of the state."""
+        return {"sha256": self.sha256, "size": self.size, "mtime_ns": self.mtime_ns}
+
+
+@dataclass(frozen=True)
+class FolderCursor:
+    """A sensor's cursor: the files last seen and how many runs the sensor has requested."""
+
+    files: dict[str, FileState]
+    generation: int = 0
+
+    def to_json(self) -> str:
+        """The cursor string stored by Dagster (stable key order)."""
+        payload = {
+            "version": CURSOR_VERSION,
+            "generation": self.generation,
+            "files": {name: state.to_json() for name, state in sorted(self.files.items())},
+        }
+        return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def hashes(self) -> dict[str, str]:
+        """File name -> SHA-256 of its content."""
+        return {name: state.sha256 for name, state in self.files.items()}
+
+
+def parse_cursor(raw: str | None) -> FolderCursor:
+    """Read a cursor; an empty or unreadable one means "nothing seen yet".
+
+    Besides its own format, it accepts a plain JSON object file name -> SHA-256 (e.g. one typed in
+    the UI): those files are hashed again once, then compared by content as usual.
+    """
+    if not raw:
+        return FolderCursor({})
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        return FolderCursor({})
+    if not isinstance(data, dict):
+        return FolderCursor({})
+    if "files" not in data:
+        data = {"files": data}
+    files: dict[str, FileState] = {}
+    try:
+        for name, entry in (data.get("files") or {}).items():
+            if isinstance(entry, str):
+                files[str(name)] = FileState(entry, -1, None)
+            elif isinstance(entry, dict) and isinstance(entry.get("sha256"), str):
+                mtime = entry.get("mtime_ns")
+                files[str(name)] = FileState(
+                    entry["sha256"], int(entry.get("size", -1)), int(mtime) if mtime is not None else None
+                )
+        return FolderCursor(files, int(data.get("generation") or 0))
+    except (AttributeError, TypeError, ValueError):
+        return FolderCursor({})
+
+
+def scan_folder(source: SourceSpec, incoming_dir: Path, previous: FolderCursor) -> FolderCursor:
+    """The current state of incoming/<source_id>/, hashing only files whose size or mtime changed.
+
+    The files are the ones the source asset reads (cvpipeline.ingest.source.discover_files).
+    """
+    from cvpipeline.ingest.source import discover_files, sha256_of
+
+    files: dict[str, FileState] = {}
+    for path in discover_files(source, incoming_dir):
+        try:
+            stat = path.stat()
+            known = previous.files.get(path.name)
+            if known is not None and known.unchanged(stat):
+                files[path.name] = known
+                continue
+            digest = sha256_of(path)
+        except FileNotFoundError:  # removed between listing and reading: it is simply gone
+            continue
+        racy = time.time_ns() - stat.st_mtime_ns < RACY_WINDOW_NS
+        files[path.name] = FileState(digest, stat.st_size, None if racy else stat.st_mtime_ns)
+    return FolderCursor(files, previous.generation)
+
+
+def changed_files(before: Mapping[str, str], after: Mapping[str, str]) -> dict[str, list[str]]:
+    """Files added, modified (other content) and removed between two name -> SHA-256 maps."""
+    return {
+        "nouveaux": sorted(set(after) - set(before)),
+        "modifies": sorted(n for n in set(after) & set(before) if after[n] != before[n]),
+        "supprimes": sorted(set(before) - set(after)),
+    }
+
+
+def run_key(source_id: str, generation: int, hashes: Mapping[str, str]) -> str:
+    """Deterministic run key: the source, the sensor's run count and the folder's content hashes.
+
+    The same folder content evaluated again from the same cursor (a retried tick) gives the same
+    key, so Dagster never launches it twice; the counter lets a file that goes back to an earlier
+    content trigger a new run.
+    """
+    state = "\n".join(f"{name}\0{digest}" for name, digest in sorted(hashes.items()))
+    return f"{source_id}:{generation}:{sha256(state.encode()).hexdigest()[:16]}"
+
+
+def _never_materialised(context: dg.SensorEvaluationContext, keys: list[dg.AssetKey]) -> list[str]:
+    """Assets of `keys` this instance never materialised (none when no instance is available)."""
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:
+        return []
+    return [k.to_user_string() for k in keys if instance.get_latest_materialization_event(k) is None]
+
+
+def _resolved(context: dg.SensorEvaluationContext, selection: dg.AssetSelection) -> list[dg.AssetKey] | None:
+    """The selection's asset keys, spelled out when the definitions are at hand (else the target's)."""
+    repository = context.repository_def
+    if repository is None:
+        return None
+    return sorted(selection.resolve(repository.asset_graph), key=lambda k: k.to_user_string())
+
+
+def _describe(changes: dict[str, list[str]]) -> str:
+    return " ; ".join(f"{kind} : {', '.join(names)}" for kind, names in changes.items() if names)
+
+
+def build_source_sensor(catalog: Catalog, source: SourceSpec, refresh_job: str) -> dg.SensorDefinition:
+    """The sensor of one source: a run of the source and everything downstream when its files change.
+
+    `refresh_job` is the full-refresh job to run first on a fresh instance (named in messages).
+    """
+    key = dg.AssetKey(source.source_id)
+    siblings = [dg.AssetKey(s) for s in catalog.sources if s != source.source_id]
+    selection = dg.AssetSelection.assets(key).downstream()
+
+    @dg.sensor(
+        name=f"{source.source_id}{SENSOR_SUFFIX}",
+        target=selection,
+        minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description=(
+            f"Surveille incoming/{source.source_id}/ (dossier de données : CVPIPELINE_DATA_DIR) toutes "
+            f"les {MINIMUM_INTERVAL_SECONDS} s. Un fichier nouveau, au contenu modifié (SHA-256) ou "
+            f"supprimé lance {source.source_id} et tout l'aval (entrepôt, indicateurs, classeur) ; "
+            "un fichier seulement touché (date changée, même contenu) ne lance rien. "
+            "Arrêté par défaut : activez-le dans l'UI (Automation) une fois un premier "
+            f"{refresh_job} passé sur cette instance ; tant qu'une autre source n'a jamais "
+            "été matérialisée, il attend sans rien lancer."
+        ),
+        tags={SOURCE_TAG: source.source_id},
+    )
+    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        incoming = load_settings().incoming_dir
+        previous = parse_cursor(context.cursor)
+        current = scan_folder(source, incoming, previous)
+        changes = changed_files(previous.hashes, current.hashes)
+        if not any(changes.values()):
+            where = incoming / source.source_id
+            reason = f"aucun changement dans {where}" if where.is_dir() else f"dossier absent : {where}"
+            # The cursor still moves: it records the new mtimes of files that were only touched.
+            return dg.SensorResult(skip_reason=reason, cursor=current.to_json())
+        missing = _never_materialised(context, siblings)
+        if missing:
+            # Keep the old cursor: the change is still pending once the full refresh has run.
+            return dg.SensorResult(
+                skip_reason=f"{_describe(changes)} — en attente : lancez d'abord {refresh_job}, "
+                f"sources jamais matérialisées sur cette instance : {', '.join(missing)}",
+                cursor=previous.to_json(),
+            )
+        generation = previous.generation + 1
+        context.log.info(f"{source.source_id} : {_describe(changes)}")
+        request = dg.RunRequest(
+            run_key=run_key(source.source_id, generation, current.hashes),
+            asset_selection=_resolved(context, selection),
+            tags={WAREHOUSE_TAG: WAREHOUSE_TAG_VALUE, SOURCE_TAG: source.source_id},
+        )
+        cursor = FolderCursor(current.files, generation)
+        return dg.SensorResult(run_requests=[request], cursor=cursor.to_json())
+
+    return _sensor
+
+
+def refresh_cron() -> str:
+    """The full-refresh cron: CVPIPELINE_REFRESH_CRON, default weekdays at 6:00 (Europe/Paris)."""
+    return os.environ.get(REFRESH_CRON_ENV, "").strip() or DEFAULT_REFRESH_CRON
+
+
+def build_refresh_schedule(job_name: str) -> dg.ScheduleDefinition:
+    """The schedule of the full-refresh job, off by default, at CVPIPELINE_REFRESH_CRON (Paris time)."""
+    cron = refresh_cron()
+    try:
+        return dg.ScheduleDefinition(
+            name=REFRESH_SCHEDULE,
+            job_name=job_name,
+            cron_schedule=cron,
+            execution_timezone=REFRESH_TIMEZONE,
+            default_status=dg.DefaultScheduleStatus.STOPPED,
+            tags={WAREHOUSE_TAG: WAREHOUSE_TAG_VALUE},
+            description=(
+                f"Rafraîchissement complet ({job_name}) selon « {cron} », heure de Paris "
+                f"(variable {REFRESH_CRON_ENV}). Arrêté par défaut : activez-le dans l'UI."
+            ),
+        )
+    except dg.DagsterInvalidDefinitionError as exc:
+        raise ConfigurationError(f"{REFRESH_CRON_ENV}={cron!r} n'est pas une expression cron valide") from exc
