@@ -69,3 +69,9 @@ def test_fold_and_clean_text() -> None:
     assert fold("  Durée (h) ") == "duree h"
     assert fold("N° dossier") == "n dossier"
     assert list(clean_text(cells(" a  b ", 12.0, "  "))[:2]) == ["a b", "12"]
+
+
+def test_overflowing_numbers_are_unreadable_not_a_crash() -> None:
+    values, unreadable = parse_int(cells("1e400", "inf", "99999999999999999999999", "7"))
+    assert values.isna().sum() == 3 and values.iloc[3] == 7
+    assert list(unreadable) == [True, True, True, False]

@@ -127,9 +127,11 @@ def parse_decimal(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 def parse_int(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Whole numbers (as nullable Int64); a fractional value counts as unreadable."""
     numbers, unreadable = parse_decimal(values)
-    fractional = numbers.notna() & (numbers != numbers.round())
-    whole = numbers.where(~fractional).round().astype("Int64")
-    return whole, unreadable | fractional
+    # Infinite or huge values (beyond exact float integers) cannot be a count: unreadable, not a crash.
+    out_of_range = numbers.notna() & ~(numbers.abs() <= 2**53)
+    fractional = numbers.notna() & ~out_of_range & (numbers != numbers.round())
+    whole = numbers.where(~fractional & ~out_of_range).round().astype("Int64")
+    return whole, unreadable | fractional | out_of_range
 
 
 def parse_year(values: pd.Series) -> tuple[pd.Series, pd.Series]:
