@@ -2,22 +2,75 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import posixpath
+import re
+import zipfile
+import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
+from xml.etree import ElementTree
 
 import pandas as pd
 
 from cvpipeline.catalog import TableSpec
+from cvpipeline.ingest import limits
 from cvpipeline.ingest.french import fold
 
 HEADER_SCAN_ROWS = 30
 CSV_ENCODINGS = ("utf-8-sig", "cp1252")
+SNIFF_BYTES = 1 << 16
+# A value quoted in a message is cut to this many characters; a date, number or code cell longer
+# than MAX_TYPED_CHARS cannot be valid, so it is shortened before parsing (it stays unreadable).
+MAX_SHOWN_CHARS = 40
+MAX_TYPED_CHARS = 100
+# At most this many cells, ranges or sheets are named in one message.
+MAX_LISTED = 5
+MAX_SHEETS_LISTED = 10
+
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls, or an .xlsx encrypted with a password
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+ENCODING_LABELS = {"utf-32": "UTF-32", "utf-8-sig": "UTF-8", "utf-16": "UTF-16"}
+_FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]")
+_CELL_REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
+_PANIC = "PanicException"  # pyo3's Rust panic, a BaseException, from python-calamine on malformed input
 
 
 class FileRejected(Exception):
     """A file (or one of its sheets) cannot be read at all; the message is for the partner."""
+
+
+class Grid(list):  # type: ignore[type-arg]  # a list of rows, so callers that expect one still work
+    """The cells of a sheet or CSV, row 1 first, plus what the reader noticed about them.
+
+    `notes` go to the ledger; `merged` holds merged ranges as ((row, col), (row, col)), 0-based and
+    inclusive; `uncomputed` holds the (row, col) of formula cells saved without a computed value
+    (the reader sees them as empty).
+    """
+
+    def __init__(
+        self,
+        rows: Iterable[list[object]] = (),
+        *,
+        notes: list[str] | None = None,
+        merged: list[tuple[tuple[int, int], tuple[int, int]]] | None = None,
+        uncomputed: list[tuple[int, int]] | None = None,
+    ) -> None:
+        super().__init__(rows)
+        self.notes = list(notes or [])
+        self.merged = list(merged or [])
+        self.uncomputed = list(uncomputed or [])
 
 
 @dataclass
@@ -37,96 +90,378 @@ class RawTable:
     notes: list[str] = field(default_factory=list)
 
 
-def read_grid(path: Path, sheet: str | None) -> tuple[str | None, list[list[object]]]:
-    """All cells of a sheet (xlsx) or of a CSV file, row 1 first, as Python values."""
-    if path.suffix.lower() == ".xlsx":
-        return _read_xlsx(path, sheet)
-    if path.suffix.lower() == ".csv":
-        return None, _read_csv(path)
-    raise FileRejected(f"format de fichier non pris en charge : {path.suffix or '(sans extension)'}")
+def shorten(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
+    """A value as it may be quoted in a message: cut to `limit` characters, with its full length."""
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [{len(text):,} caractères]".replace(",", " ")
 
 
-def _read_xlsx(path: Path, sheet: str | None) -> tuple[str, list[list[object]]]:
-    from python_calamine import CalamineError, CalamineWorkbook
+def cell_ref(row: int, col: int) -> str:
+    """The Excel name of a 0-based (row, col) cell, e.g. (2, 3) -> 'D3'."""
+    letters = ""
+    col += 1
+    while col:
+        col, rest = divmod(col - 1, 26)
+        letters = chr(65 + rest) + letters
+    return f"{letters}{row + 1}"
 
+
+def read_grid(path: Path, sheet: str | None) -> tuple[str | None, Grid]:
+    """All cells of a sheet (xlsx) or of a CSV file, row 1 first, as Python values.
+
+    The file is checked before it is parsed: size on disk, and for a workbook the size it inflates
+    to. It is read by what it holds, not by its extension alone (a CSV named .xlsx is read as CSV,
+    with a note).
+    """
+    suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise FileRejected(f"format de fichier non pris en charge : {path.suffix or '(sans extension)'}")
     try:
-        workbook = CalamineWorkbook.from_path(str(path))
-        metadata = workbook.sheets_metadata
-    except (CalamineError, OSError, ValueError) as exc:
-        raise FileRejected(f"classeur Excel illisible ({type(exc).__name__})") from None
-    names = [m.name for m in metadata]
-    if sheet is None:
-        visible = [m.name for m in metadata if str(m.visible).endswith("Visible")]
-        if not visible:
-            raise FileRejected("le classeur n'a aucune feuille visible")
-        chosen = visible[0]
-    else:
-        wanted = fold(sheet)
-        matches = [n for n in names if fold(n) == wanted]
-        if not matches:
-            listed = ", ".join(f"« {n} »" for n in names)
-            raise FileRejected(f"feuille « {sheet} » introuvable (feuilles présentes : {listed})")
-        chosen = matches[0]
-    try:
-        rows = workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
-    except (CalamineError, ValueError) as exc:
-        raise FileRejected(f"feuille « {chosen} » illisible ({type(exc).__name__})") from None
-    return chosen, rows
+        size = limits.check_file_size(path)
+    except limits.FileRefused as exc:
+        raise FileRejected(str(exc)) from None
+    if size == 0:
+        raise FileRejected("fichier vide (0 octet) : le dépôt a sans doute échoué, déposez-le à nouveau")
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    kind = _sniff(head)
+    notes: list[str] = []
+    if kind in ("zip", "ole"):
+        if suffix == ".csv":
+            notes.append(
+                "le fichier est un classeur Excel, pas un CSV texte : lu comme classeur "
+                "(renommez-le en .xlsx)"
+            )
+        return _read_xlsx(path, sheet, kind, notes)
+    if kind == "text":
+        if suffix == ".xlsx":
+            if sheet is not None:
+                raise FileRejected(
+                    f"le fichier est un texte (CSV), pas un classeur Excel : la feuille « {sheet} » attendue "
+                    "ne peut pas s'y trouver ; enregistrez-le au format Excel (.xlsx)"
+                )
+            notes.append(
+                "le fichier est un texte (CSV), pas un classeur Excel : lu comme CSV "
+                "(enregistrez-le au format .xlsx)"
+            )
+        return None, _read_csv(path, notes)
+    expected = "un classeur Excel (.xlsx)" if suffix == ".xlsx" else "un CSV texte"
+    raise FileRejected(
+        f"le fichier n'est ni un classeur Excel ni un CSV texte (contenu binaire) : attendu {expected}"
+    )
 
 
-def _read_csv(path: Path) -> list[list[object]]:
-    data = path.read_bytes()
-    for encoding in CSV_ENCODINGS:
+def _sniff(head: bytes) -> str:
+    """What the first bytes say a file is: 'zip' (xlsx), 'ole' (xls), 'text' or 'binary'."""
+    if head.startswith(ZIP_MAGIC):
+        return "zip"
+    if head.startswith(OLE_MAGIC):
+        return "ole"
+    if _bom_encoding(head) or _utf16_without_bom(head):
+        return "text"
+    if b"\x00" in head:
+        return "binary"
+    controls = sum(1 for byte in head if byte < 0x20 and byte not in b"\t\n\r\x0c") + head.count(0x7F)
+    return "binary" if controls > len(head) // 100 else "text"
+
+
+def _bom_encoding(data: bytes) -> str | None:
+    return next((encoding for bom, encoding in BOMS if data.startswith(bom)), None)
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' when every other byte is NUL (UTF-16 text with no BOM)."""
+    if len(head) < 4:
+        return None
+    even, odd = head[0::2], head[1::2]
+    if odd.count(0) >= 0.3 * len(odd) and even.count(0) <= 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) >= 0.3 * len(even) and odd.count(0) <= 0.05 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def _decode_csv(data: bytes) -> str:
+    """The text of a CSV: by its BOM (UTF-8, UTF-16, UTF-32), else UTF-8, else Windows-1252."""
+    detected = _bom_encoding(data[:4]) or _utf16_without_bom(data[:SNIFF_BYTES])
+    for encoding in (detected,) if detected else CSV_ENCODINGS:
         try:
-            text = data.decode(encoding)
-            break
+            return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    else:  # pragma: no cover - cp1252 decodes almost anything
-        raise FileRejected("encodage du fichier CSV non reconnu (attendu UTF-8 ou Windows-1252)")
+    if detected:
+        label = ENCODING_LABELS.get(detected, detected.upper())
+        raise FileRejected(f"fichier CSV en {label} mal formé (tronqué ?) : enregistrez-le à nouveau")
+    raise FileRejected("encodage du fichier CSV non reconnu (attendu UTF-8, UTF-16 ou Windows-1252)")
+
+
+def _read_csv(path: Path, notes: list[str]) -> Grid:
+    text = _decode_csv(path.read_bytes())
     if "\x00" in text:
         raise FileRejected("le fichier n'est pas un CSV texte (octets binaires)")
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     if first_line.count("\t") > max(first_line.count(";"), first_line.count(",")):
         delimiter = "\t"
-    return [list(row) for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    # The csv module refuses fields over 128 KB by default; the file size limit already bounds them.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        rows = [list(row) for row in reader]
+    except csv.Error:
+        raise FileRejected(
+            f"CSV illisible à la ligne {reader.line_num} (guillemets ou séparateurs mal placés)"
+        ) from None
+    return Grid(rows, notes=notes)
+
+
+def _is_fatal(exc: BaseException) -> bool:
+    """Interrupts and exits pass through; any error of the workbook parser is the file's fault."""
+    return not isinstance(exc, Exception) and type(exc).__name__ != _PANIC
+
+
+def _read_xlsx(path: Path, sheet: str | None, kind: str, notes: list[str]) -> tuple[str, Grid]:
+    from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
+
+    if kind == "zip":
+        try:
+            limits.check_zip(path)
+        except limits.FileRefused as exc:
+            raise FileRejected(str(exc)) from None
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        metadata = workbook.sheets_metadata
+    except BaseException as exc:  # CalamineError and its kin, or a Rust panic on a malformed file
+        if _is_fatal(exc):
+            raise
+        if kind == "ole":
+            raise FileRejected(
+                "classeur illisible : protégé par mot de passe, ou ancien format Excel endommagé ; "
+                "enregistrez-le au format .xlsx sans mot de passe"
+            ) from None
+        raise FileRejected(f"classeur Excel illisible ({type(exc).__name__})") from None
+    names = [m.name for m in metadata]
+    if sheet is None:
+        visible = [
+            m.name
+            for m in metadata
+            if m.visible == SheetVisibleEnum.Visible and m.typ == SheetTypeEnum.WorkSheet
+        ]
+        if not visible:
+            raise FileRejected("le classeur n'a aucune feuille de calcul visible")
+        chosen = visible[0]
+    else:
+        wanted = fold(sheet)
+        matches = [m for m in metadata if fold(m.name) == wanted]
+        if not matches:
+            listed = ", ".join(f"« {shorten(n)} »" for n in names[:MAX_SHEETS_LISTED])
+            if len(names) > MAX_SHEETS_LISTED:
+                listed += f" et {len(names) - MAX_SHEETS_LISTED} autre(s)"
+            raise FileRejected(f"feuille « {sheet} » introuvable (feuilles présentes : {listed})")
+        chosen = matches[0].name
+        if matches[0].visible != SheetVisibleEnum.Visible:
+            notes.append(f"la feuille « {chosen} » est masquée dans le classeur : elle est lue quand même")
+    try:
+        calamine_sheet = workbook.get_sheet_by_name(chosen)
+        rows = calamine_sheet.to_python(skip_empty_area=False)
+        merged = list(calamine_sheet.merged_cell_ranges or [])
+    except BaseException as exc:
+        if _is_fatal(exc):
+            raise
+        raise FileRejected(f"feuille « {chosen} » illisible ({type(exc).__name__})") from None
+    finally:
+        workbook.close()
+    uncomputed = uncomputed_formulas(path, chosen) if kind == "zip" else []
+    return chosen, Grid(rows, notes=notes, merged=merged, uncomputed=uncomputed)
+
+
+def uncomputed_formulas(path: Path, sheet: str) -> list[tuple[int, int]]:
+    """(row, col), 0-based, of the sheet's formula cells saved without a computed value.
+
+    A file written by a program rather than by Excel or LibreOffice may hold formulas that were never
+    calculated: the workbook parser then sees an empty cell. The sheet XML tells them apart (an `<f>`
+    element without a `<v>` value); it is only parsed when it holds a formula at all.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            part = _sheet_part(archive, sheet)
+            if part is None or not _mentions_formula(archive, part):
+                return []
+            with archive.open(part) as stream:
+                return _scan_formulas(stream)
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, zlib.error, OSError, ValueError):
+        # The workbook parser read this sheet; a package we cannot follow only skips this check.
+        return []
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:
+    """The zip member holding a sheet's XML, following the package's relationships."""
+    workbook_part = "xl/workbook.xml"
+    if "_rels/.rels" in archive.namelist():
+        for rel in ElementTree.fromstring(archive.read("_rels/.rels")).iter():
+            if _local(rel.tag) == "Relationship" and rel.get("Type", "").endswith("/officeDocument"):
+                workbook_part = rel.get("Target", workbook_part).lstrip("/")
+                break
+    relation = None
+    for element in ElementTree.fromstring(archive.read(workbook_part)).iter():
+        if _local(element.tag) == "sheet" and element.get("name") == sheet:
+            relation = next((v for k, v in element.attrib.items() if k.endswith("}id")), None)
+            break
+    if relation is None:
+        return None
+    folder = posixpath.dirname(workbook_part)
+    rels_part = posixpath.join(folder, "_rels", posixpath.basename(workbook_part) + ".rels")
+    for rel in ElementTree.fromstring(archive.read(rels_part)).iter():
+        if _local(rel.tag) == "Relationship" and rel.get("Id") == relation:
+            target = rel.get("Target", "")
+            if target.startswith("/"):
+                return target.lstrip("/")
+            return posixpath.normpath(posixpath.join(folder, target))
+    return None
+
+
+def _mentions_formula(archive: zipfile.ZipFile, part: str) -> bool:
+    """Whether a sheet's XML holds an `<f>` element (a streamed byte scan, no XML parsing)."""
+    tail = b""
+    with archive.open(part) as stream:
+        while chunk := stream.read(1 << 20):
+            if _FORMULA_TAG.search(tail + chunk):
+                return True
+            tail = chunk[-64:]
+    return False
+
+
+def _scan_formulas(stream: IO[bytes]) -> list[tuple[int, int]]:
+    found: list[tuple[int, int]] = []
+    row, col = -1, -1
+    container = None
+    for event, element in ElementTree.iterparse(stream, events=("start", "end")):
+        name = _local(element.tag)
+        if event == "start":
+            if name == "sheetData":
+                container = element
+            elif name == "row":
+                number = element.get("r", "")
+                row, col = (int(number) - 1 if number.isdigit() else row + 1), -1
+            continue
+        if name == "c":
+            match = _CELL_REF.match(element.get("r", ""))
+            if match:
+                col = _column_index(match.group(1))
+                row = int(match.group(2)) - 1
+            else:
+                col += 1
+            children = {_local(child.tag): child for child in element}
+            if "f" in children and _uncomputed(element.get("t"), children.get("v")):
+                found.append((row, col))
+            element.clear()
+        elif name == "row" and container is not None:
+            container.clear()  # keep memory flat on long sheets
+    return found
+
+
+def _uncomputed(cell_type: str | None, value: ElementTree.Element | None) -> bool:
+    """A formula cell has no computed value: no <v>, or an empty <v> where a string is not expected."""
+    if value is None:
+        return True
+    return not value.text and cell_type != "str"
+
+
+def _column_index(letters: str) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + ord(letter) - 64
+    return index - 1
+
+
+def _refs(cells: list[tuple[int, int]]) -> str:
+    """'D3, D4 et 2 autre(s)': the first few cells of a list, by their Excel names."""
+    ordered = sorted(set(cells))
+    shown = ", ".join(cell_ref(r, c) for r, c in ordered[:MAX_LISTED])
+    return shown + (f" et {len(ordered) - MAX_LISTED} autre(s)" if len(ordered) > MAX_LISTED else "")
+
+
+def _range_ref(cells: tuple[tuple[int, int], tuple[int, int]]) -> str:
+    (r0, c0), (r1, c1) = cells
+    return f"{cell_ref(r0, c0)}:{cell_ref(r1, c1)}"
+
+
+def _fill_merged_header(
+    rows: list[list[object]], merged: list[tuple[tuple[int, int], tuple[int, int]]], width: int
+) -> list[list[object]]:
+    """A copy of the top rows where each merged range repeats its top-left value (multi-row headers)."""
+    filled = [list(r) for r in rows]
+    for (r0, c0), (r1, c1) in merged:
+        if r0 >= len(filled) or c0 >= len(filled[r0]):
+            continue
+        value = filled[r0][c0]
+        for r in range(r0, min(r1, len(filled) - 1) + 1):
+            for c in range(c0, min(c1, width - 1) + 1):
+                if c >= len(filled[r]):
+                    filled[r].extend([""] * (c + 1 - len(filled[r])))
+                if (r, c) != (r0, c0) and filled[r][c] in ("", None):
+                    filled[r][c] = value
+    return filled
 
 
 def locate_table(grid: list[list[object]], table: TableSpec, sheet: str | None) -> RawTable:
     """Find the header row, map headers to canonical columns and return the data rows."""
+    notes = list(getattr(grid, "notes", []))
+    merged = list(getattr(grid, "merged", []))
+    uncomputed = list(getattr(grid, "uncomputed", []))
+    width = max((len(r) for r in grid), default=0)
+    top = _fill_merged_header(grid[:HEADER_SCAN_ROWS], merged, width) if merged else grid[:HEADER_SCAN_ROWS]
     synonyms = {fold(h): col.name for col in table.columns for h in col.headers}
     best_row, best_hits = -1, 0
-    for index, row in enumerate(grid[:HEADER_SCAN_ROWS]):
+    for index, row in enumerate(top):
         hits = len({synonyms[f] for f in (fold(c) for c in row if c not in ("", None)) if f in synonyms})
         if hits > best_hits:
             best_row, best_hits = index, hits
-    where = f"feuille « {sheet} »" if sheet else "fichier"
+    where = f"feuille « {sheet} » : " if sheet else ""
     if best_hits < min(2, len(table.columns)):
         raise FileRejected(
-            f"{where} : ligne d'en-tête introuvable dans les {HEADER_SCAN_ROWS} premières lignes "
+            f"{where}ligne d'en-tête introuvable dans les {HEADER_SCAN_ROWS} premières lignes "
             f"(colonnes attendues : {', '.join(c.label for c in table.columns)})"
         )
-    header = grid[best_row]
+    header = top[best_row]
     positions: dict[str, int] = {}
     headers: dict[str, str] = {}
     extra: list[str] = []
-    notes: list[str] = []
+    doubled: dict[str, int] = {}
     for position, cell in enumerate(header):
         if cell in ("", None):
             continue
         name = synonyms.get(fold(cell))
         if name is None:
-            extra.append(str(cell).strip())
+            extra.append(shorten(str(cell).strip()))
         elif name in positions:
-            notes.append(f"colonne « {cell} » en double (ligne {best_row + 1}) : seule la première est lue")
+            doubled[name] = doubled.get(name, 0) + 1
         else:
             positions[name] = position
             headers[name] = str(cell).strip()
+    for name, count in doubled.items():
+        notes.append(
+            f"colonne « {shorten(headers[name])} » en double (ligne {best_row + 1}"
+            + (f", {count + 1} fois" if count > 1 else "")
+            + ") : seule la première est lue"
+        )
+    header_merges = [m for m in merged if m[0][0] <= best_row <= m[1][0] and m != (m[0], m[0])]
+    if header_merges:
+        notes.append(
+            "en-tête en cellules fusionnées ("
+            + ", ".join(_range_ref(m) for m in header_merges[:MAX_LISTED])
+            + ") : chaque colonne prend le libellé de sa cellule fusionnée"
+        )
     missing = [c.label for c in table.required_columns if c.name not in positions]
     if missing:
         raise FileRejected(
-            f"{where}, ligne d'en-tête {best_row + 1} : colonne(s) obligatoire(s) absente(s) : "
+            f"{where}ligne d'en-tête {best_row + 1} : colonne(s) obligatoire(s) absente(s) : "
             + ", ".join(f"« {m} »" for m in missing)
         )
     body = grid[best_row + 1 :]
@@ -136,19 +471,88 @@ def locate_table(grid: list[list[object]], table: TableSpec, sheet: str | None) 
         index=pd.RangeIndex(best_row + 2, best_row + 2 + len(body)),
         dtype=object,
     )
+    blank = pd.Series(True, index=frame.index)
+    if len(frame.columns):
+        blank = frame.apply(_blank_cells).all(axis=1)
+    notes.extend(_fill_merged_data(frame, blank, merged, positions, table, best_row))
     cells = pd.DataFrame(index=frame.index)
     for col in table.columns:
         position = positions.get(col.name)
         cells[col.name] = frame[position] if position is not None and position in frame else None
-    blank = frame.apply(_blank_cells).all(axis=1)
     cells = cells[~blank]
     cells, total_note = _drop_total_row(cells, frame)
     if total_note:
         notes.append(total_note)
+    if uncomputed:
+        notes.extend(_check_formulas(uncomputed, set(cells.index), positions, table, where))
     if extra:
         notes.append("colonne(s) ignorée(s) : " + ", ".join(f"« {e} »" for e in extra))
     cells = cells.astype(object)
+    for col in table.columns:
+        if col.type != "text" and col.name in positions:
+            cells[col.name] = cells[col.name].map(_shorten_typed, na_action="ignore").astype(object)
     return RawTable(sheet, best_row + 1, cells, headers, extra, notes)
+
+
+def _fill_merged_data(
+    frame: pd.DataFrame,
+    blank: pd.Series,
+    merged: list[tuple[tuple[int, int], tuple[int, int]]],
+    positions: dict[str, int],
+    table: TableSpec,
+    header_index: int,
+) -> list[str]:
+    """Repeat a merged data cell (a site or a date spanning rows) on each non-blank row it spans."""
+    read = {position: name for name, position in positions.items()}
+    filled: list[str] = []
+    for (r0, c0), (r1, c1) in merged:
+        first = r0 + 1  # frame rows are numbered as in Excel
+        if r0 <= header_index or r1 == r0 or c0 not in read or c0 not in frame or first not in frame.index:
+            continue
+        value = frame.at[first, c0]
+        spanned = [r for r in range(first + 1, r1 + 2) if r in frame.index and not blank[r]]
+        for r in spanned:
+            if frame.at[r, c0] in ("", None):
+                frame.at[r, c0] = value
+        if spanned:
+            filled.append(f"{_range_ref(((r0, c0), (r1, c1)))} (colonne « {table.column(read[c0]).label} »)")
+    if not filled:
+        return []
+    shown = ", ".join(filled[:MAX_LISTED])
+    if len(filled) > MAX_LISTED:
+        shown += f" et {len(filled) - MAX_LISTED} autre(s)"
+    return [f"cellules fusionnées {shown} : la valeur de la première ligne est reportée sur chaque ligne"]
+
+
+def _check_formulas(
+    uncomputed: list[tuple[int, int]],
+    data_rows: set[int],
+    positions: dict[str, int],
+    table: TableSpec,
+    where: str,
+) -> list[str]:
+    """Refuse a table whose data cells hold formulas never computed; note the ones outside the data."""
+    read = {position: name for name, position in positions.items()}
+    blocking = [(r, c) for r, c in uncomputed if r + 1 in data_rows and c in read]
+    if blocking:
+        labels = dict.fromkeys(table.column(read[c]).label for _, c in sorted(blocking))
+        raise FileRejected(
+            f"{where}{len(blocking)} cellule(s) contiennent une formule sans valeur calculée "
+            f"({_refs(blocking)} ; colonne(s) {', '.join(f'« {label} »' for label in labels)}) : "
+            "le classeur n'a jamais été recalculé. Ouvrez-le dans Excel ou LibreOffice, enregistrez-le, "
+            "puis déposez-le à nouveau"
+        )
+    return [
+        f"{len(uncomputed)} formule(s) sans valeur calculée hors des données lues, "
+        f"ignorée(s) : {_refs(uncomputed)}"
+    ]
+
+
+def _shorten_typed(value: object) -> object:
+    """A date, number or code cell too long to be valid, shortened: still unreadable, never huge."""
+    if isinstance(value, str) and len(value) > MAX_TYPED_CHARS:
+        return shorten(value)
+    return value
 
 
 def _blank_cells(column: pd.Series) -> pd.Series:

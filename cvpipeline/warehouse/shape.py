@@ -29,7 +29,12 @@ class SourceBatch:
 
 def stable_ids(prefix: str, parts: pd.DataFrame) -> pd.Series:
     """Deterministic ids: a hash of the row's origin (source, file, sheet, row or group key)."""
-    text = parts.astype("string").fillna("").agg("|".join, axis=1)
+    if parts.empty:
+        return pd.Series([], index=parts.index, dtype=object)
+    columns = [parts[c].astype("string").fillna("") for c in parts.columns]
+    text = columns[0]
+    for column in columns[1:]:
+        text = text + "|" + column
     digests = {v: hashlib.sha256(v.encode()).hexdigest()[:20] for v in text.unique()}
     return prefix + "_" + text.map(digests)
 
