@@ -121,6 +121,8 @@ def parse_decimal(values: pd.Series) -> tuple[pd.Series, pd.Series]:
             .str.replace(",", ".", regex=False)
         )
         numbers[text] = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    # 'inf', 'Infinity' or '1e400' are not amounts a partner can mean: unreadable.
+    numbers = numbers.where(~numbers.isin([float("inf"), float("-inf")]))
     return numbers, ~blank & numbers.isna()
 
 

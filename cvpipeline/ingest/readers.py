@@ -42,7 +42,13 @@ BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 ENCODING_LABELS = {"utf-32": "UTF-32", "utf-8-sig": "UTF-8", "utf-16": "UTF-16"}
-_FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]")
+# Sheet XML, scanned as bytes for formula cells (see `uncomputed_formulas`).
+_FORMULA_TAG = re.compile(rb"<f[\s/>]")
+_VALUE = re.compile(rb"<v(?:\s[^>]*)?(?:/>|>([^<]*)</v>)")
+_REF_ATTR = re.compile(rb'\sr="\$?([A-Z]{1,3})\$?(\d+)"')
+_TYPE_ATTR = re.compile(rb'\st="str"')
+_PREFIXED_ROOT = re.compile(rb"<[A-Za-z_][\w.-]*:worksheet[\s>]")
+_SCAN_CHUNK = 4 << 20
 _CELL_REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
 _PANIC = "PanicException"  # pyo3's Rust panic, a BaseException, from python-calamine on malformed input
 
@@ -282,15 +288,20 @@ def uncomputed_formulas(path: Path, sheet: str) -> list[tuple[int, int]]:
 
     A file written by a program rather than by Excel or LibreOffice may hold formulas that were never
     calculated: the workbook parser then sees an empty cell. The sheet XML tells them apart (an `<f>`
-    element without a `<v>` value); it is only parsed when it holds a formula at all.
+    element without a `<v>` value). The XML is scanned as bytes, in chunks, looking only at formula
+    cells; a cell without its `r` reference falls back to a full XML parse.
     """
     try:
         with zipfile.ZipFile(path) as archive:
             part = _sheet_part(archive, sheet)
-            if part is None or not _mentions_formula(archive, part):
+            if part is None:
                 return []
             with archive.open(part) as stream:
-                return _scan_formulas(stream)
+                found = _scan_formula_bytes(stream)
+            if found is None:
+                with archive.open(part) as stream:
+                    found = _scan_formulas_xml(stream)
+            return found
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, zlib.error, OSError, ValueError):
         # The workbook parser read this sheet; a package we cannot follow only skips this check.
         return []
@@ -326,18 +337,46 @@ def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:
     return None
 
 
-def _mentions_formula(archive: zipfile.ZipFile, part: str) -> bool:
-    """Whether a sheet's XML holds an `<f>` element (a streamed byte scan, no XML parsing)."""
-    tail = b""
-    with archive.open(part) as stream:
-        while chunk := stream.read(1 << 20):
-            if _FORMULA_TAG.search(tail + chunk):
-                return True
-            tail = chunk[-64:]
-    return False
+def _scan_formula_bytes(stream: IO[bytes]) -> list[tuple[int, int]] | None:
+    """Formula cells without a value, from the raw sheet XML; None when the XML parser must decide.
+
+    Chunks are cut before the last cell that starts in them, so that every cell is seen whole.
+    """
+    found: list[tuple[int, int]] = []
+    carry = b""
+    first = True
+    while True:
+        chunk = stream.read(_SCAN_CHUNK)
+        buffer = carry + chunk
+        if first and _PREFIXED_ROOT.search(buffer[:4096]):
+            return None  # namespace-prefixed tags (<x:c>): rare, left to the XML parser
+        first = False
+        if chunk:
+            last_cell = max(buffer.rfind(b"<c "), buffer.rfind(b"<c>"))
+            cut = last_cell if last_cell > 0 else max(0, len(buffer) - 16)
+        else:
+            cut = len(buffer)
+        piece, carry = buffer[:cut], buffer[cut:]
+        for match in _FORMULA_TAG.finditer(piece):
+            position = match.start()
+            start = piece.rfind(b"<c ", 0, position)
+            start = max(start, piece.rfind(b"<c>", max(start, 0), position))
+            end = piece.find(b"</c>", position)
+            ref = _REF_ATTR.search(piece, start, piece.find(b">", start)) if start >= 0 else None
+            if ref is None or end < 0:
+                return None
+            head = piece[start : piece.find(b">", start)]
+            value = _VALUE.search(piece, match.end(), end)
+            text = (value.group(1) or b"") if value else None
+            string_result = _TYPE_ATTR.search(head) is not None
+            if text is None or (not text.strip() and not string_result):
+                found.append((int(ref.group(2)) - 1, _column_index(ref.group(1).decode())))
+        if not chunk:
+            return found
 
 
-def _scan_formulas(stream: IO[bytes]) -> list[tuple[int, int]]:
+def _scan_formulas_xml(stream: IO[bytes]) -> list[tuple[int, int]]:
+    """The same as `_scan_formula_bytes`, by parsing the XML (cells may omit their reference)."""
     found: list[tuple[int, int]] = []
     row, col = -1, -1
     container = None
@@ -353,8 +392,7 @@ def _scan_formulas(stream: IO[bytes]) -> list[tuple[int, int]]:
         if name == "c":
             match = _CELL_REF.match(element.get("r", ""))
             if match:
-                col = _column_index(match.group(1))
-                row = int(match.group(2)) - 1
+                col, row = _column_index(match.group(1)), int(match.group(2)) - 1
             else:
                 col += 1
             children = {_local(child.tag): child for child in element}
