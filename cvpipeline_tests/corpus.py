@@ -688,6 +688,24 @@ CASES = [
         rows=(2, 2, 0),
     ),
     Case(
+        "excel_error_values",
+        "sport_dans_la_ville",
+        "inscrits_erreurs_2019.xlsx",
+        lambda p: write_xlsx(
+            p,
+            _sport_sheet(
+                [
+                    _row("#N/A", "SDV-9901", dt.date(2019, 7, 1)),
+                    _row("Bissy", "SDV-9902", dt.date(2019, 7, 2), age="#DIV/0!"),
+                    _row("Bissy", "SDV-9903", dt.date(2019, 7, 3), sex="#REF!"),
+                ]
+            ),
+        ),
+        "partially_loaded",
+        notes=("3 cellule(s) affichent une erreur Excel (#DIV/0!, #N/A, #REF!) : A2, D3, C4",),
+        rows=(3, 1, 2),
+    ),
+    Case(
         "hidden_first_sheet",
         "sport_dans_la_ville",
         "inscrits_masque_2019.xlsx",

@@ -122,7 +122,15 @@ def test_every_file_of_the_sample_and_of_the_corpus_has_one_ledger_row(run: dict
 
 
 @pytest.mark.parametrize("scope_type,scope,indicator,breakdown,year,expected", FIGURES)
-def test_the_sample_figures_hold(run: dict, scope_type, scope, indicator, breakdown, year, expected) -> None:
+def test_the_sample_figures_hold(
+    run: dict,
+    scope_type: str,
+    scope: str,
+    indicator: str,
+    breakdown: str | None,
+    year: int | None,
+    expected: float,
+) -> None:
     metrics = run["evaluation_metrics"]
     rows = metrics[
         (metrics["scope_type"] == scope_type)
@@ -216,6 +224,13 @@ def test_duplicated_header_keeps_the_first_column(run: dict) -> None:
 
 def test_formula_values_computed_by_excel_are_read(run: dict) -> None:
     assert list(participations_of(run, "inscrits_formules_calculees_2019.xlsx")["age"]) == [16, 17]
+
+
+def test_excel_error_values_are_not_silently_empty(run: dict) -> None:
+    assert list(participations_of(run, "inscrits_erreurs_2019.xlsx")["source_row"]) == [2]
+    quarantined = quarantine_of(run, "inscrits_erreurs_2019.xlsx")
+    assert "Âge" in quarantined.loc[3, "reason"] and "« #DIV/0! »" in quarantined.loc[3, "reason"]
+    assert "Sexe" in quarantined.loc[4, "reason"] and "« #REF! »" in quarantined.loc[4, "reason"]
 
 
 def test_hidden_sheet_is_skipped_for_the_first_visible_one(run: dict) -> None:
@@ -338,16 +353,21 @@ def test_an_infinite_amount_is_quarantined(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("chunk", [97, 4096, 4 << 20])
-def test_formula_byte_scan_agrees_with_the_xml_parse(
+def test_sheet_byte_scan_agrees_with_the_xml_parse(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
-    """The fast scan of the sheet XML finds the same uncomputed formulas as a full parse, whatever the chunking."""
-    rows = [["a", "b", "c"], *[[i, f"=A{i + 2}*2", '="x"&A1' if i % 3 else None] for i in range(500)]]
+    """The fast scan of the sheet XML finds what a full parse finds, whatever the chunking."""
+    rows = [["a", "b", "c"], *[[i, f"=A{i + 2}*2", '="x"&A1' if i % 3 else "#N/A"] for i in range(500)]]
     path = corpus.write_xlsx(tmp_path / "f.xlsx", {"S": rows}, cached={"S": {"B2": 0, "C3": "x", "B4": 5}})
     monkeypatch.setattr(readers, "_SCAN_CHUNK", chunk)
     with zipfile.ZipFile(path) as archive:
         part = readers._sheet_part(archive, "S")
-        fast = readers._scan_formula_bytes(archive.open(part))
-        slow = readers._scan_formulas_xml(archive.open(part))
-    assert fast == slow and len(fast) == 500 + 333 - 3 and (1, 1) not in fast and (2, 2) not in fast
-    assert readers.uncomputed_formulas(path, "S") == fast
+        fast = readers._scan_bytes(archive.open(part))
+        slow = readers._scan_xml(archive.open(part))
+    assert fast == slow == readers.scan_sheet(path, "S")
+    assert (
+        len(fast.uncomputed) == 500 + 333 - 3
+        and (1, 1) not in fast.uncomputed
+        and (2, 2) not in fast.uncomputed
+    )
+    assert fast.errors == {(i + 1, 2): "#N/A" for i in range(0, 500, 3)}

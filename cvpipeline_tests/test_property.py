@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +19,8 @@ from cvpipeline.warehouse.shape import shape_source
 from cvpipeline_tests.corpus import ENFANTS_HEADER, SPORT_HEADER, write_csv, write_xlsx
 
 CATALOG = load_catalog()
+Rows = list[tuple[list[object], str]]
+RowMaker = Callable[[st.DrawFn, str], list[object]]
 KEY = b"cle-de-test-des-proprietes"
 SETTINGS = settings(
     max_examples=25,
@@ -63,7 +66,7 @@ def plant(draw: st.DrawFn, kind: str, cells: list[object], dates: tuple[int, int
     return cells
 
 
-def fill(draw: st.DrawFn, make_row, size: int) -> list[tuple[list[object], str]]:
+def fill(draw: st.DrawFn, make_row: RowMaker, size: int) -> list[tuple[list[object], str]]:
     """Rows of a table: (cells, kind), duplicates copied from earlier non-blank rows."""
     rows: list[tuple[list[object], str]] = []
     for _ in range(size):
@@ -195,7 +198,7 @@ def check(rows: list[tuple[list[object], str]], first_row: int, source_id: str, 
 
 @SETTINGS
 @given(enfants_tables())
-def test_every_csv_row_is_loaded_or_quarantined_exactly_once(table) -> None:
+def test_every_csv_row_is_loaded_or_quarantined_exactly_once(table: tuple[Rows, str, str]) -> None:
     rows, encoding, delimiter = table
     with tempfile.TemporaryDirectory() as folder:
         path = write_csv(
@@ -209,7 +212,7 @@ def test_every_csv_row_is_loaded_or_quarantined_exactly_once(table) -> None:
 
 @SETTINGS
 @given(sport_tables())
-def test_every_xlsx_row_is_loaded_or_quarantined_exactly_once(table) -> None:
+def test_every_xlsx_row_is_loaded_or_quarantined_exactly_once(table: tuple[Rows, int, bool]) -> None:
     rows, title_rows, total = table
     top = [["Sport dans la ville : inscrits"]] + [[] for _ in range(title_rows - 1)] if title_rows else []
     body = [cells for cells, _ in rows] + ([["Total", None, None, len(rows), None, None]] if total else [])

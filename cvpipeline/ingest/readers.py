@@ -34,6 +34,8 @@ MAX_SHEETS_LISTED = 10
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls, or an .xlsx encrypted with a password
+# Bytes that text never holds (besides tab, line feed, form feed and carriage return).
+_CONTROL_BYTES = bytes(b for b in range(0x20) if b not in b"\t\n\x0c\r") + b"\x7f"
 BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -42,8 +44,9 @@ BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 ENCODING_LABELS = {"utf-32": "UTF-32", "utf-8-sig": "UTF-8", "utf-16": "UTF-16"}
-# Sheet XML, scanned as bytes for formula cells (see `uncomputed_formulas`).
+# Sheet XML, scanned as bytes for formula and error cells (see `scan_sheet`).
 _FORMULA_TAG = re.compile(rb"<f[\s/>]")
+_ERROR_CELL = re.compile(rb'<c\s[^>]*\st="e"[^>]*>')
 _VALUE = re.compile(rb"<v(?:\s[^>]*)?(?:/>|>([^<]*)</v>)")
 _REF_ATTR = re.compile(rb'\sr="\$?([A-Z]{1,3})\$?(\d+)"')
 _TYPE_ATTR = re.compile(rb'\st="str"')
@@ -61,8 +64,9 @@ class Grid(list):  # type: ignore[type-arg]  # a list of rows, so callers that e
     """The cells of a sheet or CSV, row 1 first, plus what the reader noticed about them.
 
     `notes` go to the ledger; `merged` holds merged ranges as ((row, col), (row, col)), 0-based and
-    inclusive; `uncomputed` holds the (row, col) of formula cells saved without a computed value
-    (the reader sees them as empty).
+    inclusive; `uncomputed` holds the (row, col) of formula cells saved without a computed value and
+    `errors` the Excel error shown by error cells (#N/A, #DIV/0!...): the workbook parser gives an
+    empty cell for both.
     """
 
     def __init__(
@@ -72,11 +76,21 @@ class Grid(list):  # type: ignore[type-arg]  # a list of rows, so callers that e
         notes: list[str] | None = None,
         merged: list[tuple[tuple[int, int], tuple[int, int]]] | None = None,
         uncomputed: list[tuple[int, int]] | None = None,
+        errors: dict[tuple[int, int], str] | None = None,
     ) -> None:
         super().__init__(rows)
         self.notes = list(notes or [])
         self.merged = list(merged or [])
         self.uncomputed = list(uncomputed or [])
+        self.errors = dict(errors or {})
+
+
+@dataclass
+class SheetScan:
+    """What a sheet's XML says that the workbook parser does not: formulas never computed, errors."""
+
+    uncomputed: list[tuple[int, int]] = field(default_factory=list)
+    errors: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,7 +115,8 @@ def shorten(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
     text = str(value)
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}… [{len(text):,} caractères]".replace(",", " ")
+    length = f"{len(text):,}".replace(",", " ")
+    return f"{text[:limit]}… [{length} caractères]"
 
 
 def cell_ref(row: int, col: int) -> str:
@@ -169,7 +184,7 @@ def _sniff(head: bytes) -> str:
         return "text"
     if b"\x00" in head:
         return "binary"
-    controls = sum(1 for byte in head if byte < 0x20 and byte not in b"\t\n\r\x0c") + head.count(0x7F)
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
     return "binary" if controls > len(head) // 100 else "text"
 
 
@@ -279,32 +294,33 @@ def _read_xlsx(path: Path, sheet: str | None, kind: str, notes: list[str]) -> tu
         raise FileRejected(f"feuille « {chosen} » illisible ({type(exc).__name__})") from None
     finally:
         workbook.close()
-    uncomputed = uncomputed_formulas(path, chosen) if kind == "zip" else []
-    return chosen, Grid(rows, notes=notes, merged=merged, uncomputed=uncomputed)
+    scan = scan_sheet(path, chosen) if kind == "zip" else SheetScan()
+    return chosen, Grid(rows, notes=notes, merged=merged, uncomputed=scan.uncomputed, errors=scan.errors)
 
 
-def uncomputed_formulas(path: Path, sheet: str) -> list[tuple[int, int]]:
-    """(row, col), 0-based, of the sheet's formula cells saved without a computed value.
+def scan_sheet(path: Path, sheet: str) -> SheetScan:
+    """Formula cells saved without a computed value, and error cells, of a sheet, 0-based.
 
     A file written by a program rather than by Excel or LibreOffice may hold formulas that were never
-    calculated: the workbook parser then sees an empty cell. The sheet XML tells them apart (an `<f>`
-    element without a `<v>` value). The XML is scanned as bytes, in chunks, looking only at formula
-    cells; a cell without its `r` reference falls back to a full XML parse.
+    calculated, and any workbook may show errors (#N/A, #DIV/0!): the workbook parser sees an empty
+    cell in both cases. The sheet XML tells them apart: an `<f>` element without a `<v>` value, a
+    cell of type `e`. It is scanned as bytes, in chunks, looking only at those cells; a cell
+    without its `r` reference falls back to a full XML parse.
     """
     try:
         with zipfile.ZipFile(path) as archive:
             part = _sheet_part(archive, sheet)
             if part is None:
-                return []
+                return SheetScan()
             with archive.open(part) as stream:
-                found = _scan_formula_bytes(stream)
+                found = _scan_bytes(stream)
             if found is None:
                 with archive.open(part) as stream:
-                    found = _scan_formulas_xml(stream)
+                    found = _scan_xml(stream)
             return found
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, zlib.error, OSError, ValueError):
         # The workbook parser read this sheet; a package we cannot follow only skips this check.
-        return []
+        return SheetScan()
 
 
 def _local(tag: str) -> str:
@@ -337,12 +353,12 @@ def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:
     return None
 
 
-def _scan_formula_bytes(stream: IO[bytes]) -> list[tuple[int, int]] | None:
-    """Formula cells without a value, from the raw sheet XML; None when the XML parser must decide.
+def _scan_bytes(stream: IO[bytes]) -> SheetScan | None:
+    """`scan_sheet` on the raw sheet XML; None when the XML parser must decide.
 
     Chunks are cut before the last cell that starts in them, so that every cell is seen whole.
     """
-    found: list[tuple[int, int]] = []
+    found = SheetScan()
     carry = b""
     first = True
     while True:
@@ -361,23 +377,40 @@ def _scan_formula_bytes(stream: IO[bytes]) -> list[tuple[int, int]] | None:
             position = match.start()
             start = piece.rfind(b"<c ", 0, position)
             start = max(start, piece.rfind(b"<c>", max(start, 0), position))
-            end = piece.find(b"</c>", position)
-            ref = _REF_ATTR.search(piece, start, piece.find(b">", start)) if start >= 0 else None
-            if ref is None or end < 0:
+            cell = _cell_at(piece, start, match.end()) if start >= 0 else None
+            if cell is None:
                 return None
-            head = piece[start : piece.find(b">", start)]
-            value = _VALUE.search(piece, match.end(), end)
-            text = (value.group(1) or b"") if value else None
-            string_result = _TYPE_ATTR.search(head) is not None
-            if text is None or (not text.strip() and not string_result):
-                found.append((int(ref.group(2)) - 1, _column_index(ref.group(1).decode())))
+            where, head, text = cell
+            if text is None or (not text.strip() and not _TYPE_ATTR.search(head)):
+                found.uncomputed.append(where)
+        for match in _ERROR_CELL.finditer(piece):
+            if match.group(0).endswith(b"/>"):
+                continue  # an empty error cell shows nothing
+            cell = _cell_at(piece, match.start(), match.end())
+            if cell is None:
+                return None
+            where, _, text = cell
+            if text and text.strip():
+                found.errors[where] = text.decode("utf-8", "replace").strip()[:MAX_SHOWN_CHARS]
         if not chunk:
             return found
 
 
-def _scan_formulas_xml(stream: IO[bytes]) -> list[tuple[int, int]]:
-    """The same as `_scan_formula_bytes`, by parsing the XML (cells may omit their reference)."""
-    found: list[tuple[int, int]] = []
+def _cell_at(piece: bytes, start: int, after: int) -> tuple[tuple[int, int], bytes, bytes | None] | None:
+    """((row, col), opening tag, text of <v> or None) of the cell opening at `start`; None if unsure."""
+    head_end = piece.find(b">", start)
+    end = piece.find(b"</c>", after)
+    ref = _REF_ATTR.search(piece, start, head_end) if head_end >= 0 else None
+    if ref is None or end < 0:
+        return None
+    value = _VALUE.search(piece, after, end)
+    text = (value.group(1) or b"") if value else None
+    return (int(ref.group(2)) - 1, _column_index(ref.group(1).decode())), piece[start:head_end], text
+
+
+def _scan_xml(stream: IO[bytes]) -> SheetScan:
+    """`scan_sheet` by parsing the XML (namespace prefixes, cells without their reference)."""
+    found = SheetScan()
     row, col = -1, -1
     container = None
     for event, element in ElementTree.iterparse(stream, events=("start", "end")):
@@ -396,8 +429,11 @@ def _scan_formulas_xml(stream: IO[bytes]) -> list[tuple[int, int]]:
             else:
                 col += 1
             children = {_local(child.tag): child for child in element}
-            if "f" in children and _uncomputed(element.get("t"), children.get("v")):
-                found.append((row, col))
+            value = children.get("v")
+            if "f" in children and _uncomputed(element.get("t"), value):
+                found.uncomputed.append((row, col))
+            if element.get("t") == "e" and value is not None and value.text and value.text.strip():
+                found.errors[(row, col)] = value.text.strip()[:MAX_SHOWN_CHARS]
             element.clear()
         elif name == "row" and container is not None:
             container.clear()  # keep memory flat on long sheets
@@ -453,6 +489,7 @@ def locate_table(grid: list[list[object]], table: TableSpec, sheet: str | None) 
     notes = list(getattr(grid, "notes", []))
     merged = list(getattr(grid, "merged", []))
     uncomputed = list(getattr(grid, "uncomputed", []))
+    errors = dict(getattr(grid, "errors", {}))
     width = max((len(r) for r in grid), default=0)
     top = _fill_merged_header(grid[:HEADER_SCAN_ROWS], merged, width) if merged else grid[:HEADER_SCAN_ROWS]
     synonyms = {fold(h): col.name for col in table.columns for h in col.headers}
@@ -526,6 +563,8 @@ def locate_table(grid: list[list[object]], table: TableSpec, sheet: str | None) 
     if extra:
         notes.append("colonne(s) ignorée(s) : " + ", ".join(f"« {e} »" for e in extra))
     cells = cells.astype(object)
+    if errors:
+        notes.extend(_error_cells(errors, cells, positions, table))
     for col in table.columns:
         if col.type != "text" and col.name in positions:
             cells[col.name] = cells[col.name].map(_shorten_typed, na_action="ignore").astype(object)
@@ -583,6 +622,31 @@ def _check_formulas(
     return [
         f"{len(uncomputed)} formule(s) sans valeur calculée hors des données lues, "
         f"ignorée(s) : {_refs(uncomputed)}"
+    ]
+
+
+def _error_cells(
+    errors: dict[tuple[int, int], str], cells: pd.DataFrame, positions: dict[str, int], table: TableSpec
+) -> list[str]:
+    """Show Excel errors (#N/A...) of date and number columns, so they are quarantined; note them all.
+
+    In a text column an error stays an empty cell: '#N/A' is no quartier, no name and no identifier.
+    """
+    read = {position: name for name, position in positions.items()}
+    seen: list[tuple[int, int]] = []
+    for (row, col), literal in sorted(errors.items()):
+        if row + 1 not in cells.index or col not in read:
+            continue
+        seen.append((row, col))
+        column = table.column(read[col])
+        if column.type != "text" and cells.at[row + 1, column.name] in ("", None):
+            cells.at[row + 1, column.name] = literal
+    if not seen:
+        return []
+    literals = ", ".join(sorted({errors[cell] for cell in seen})[:MAX_LISTED])
+    return [
+        f"{len(seen)} cellule(s) affichent une erreur Excel ({literals}) : {_refs(seen)} ; lue(s) comme "
+        "vide(s) dans une colonne de texte, en quarantaine dans une colonne de date ou de nombre"
     ]
 
 
