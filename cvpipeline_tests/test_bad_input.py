@@ -246,6 +246,7 @@ def test_very_long_cells_are_loaded_or_quarantined_with_a_short_reason(run: dict
     for reason in quarantined["reason"]:
         assert re.search(r"… \[[\d ]+ caractères\]", reason) and len(reason) < 300, reason
         assert "9" * (MAX_SHOWN_CHARS + 1) not in reason and "F" * (MAX_SHOWN_CHARS + 1) not in reason
+    assert all(len(raw) < 3000 for raw in quarantined["raw_row"])  # long cells are cut in raw_row too
 
 
 def test_every_field_wrong_goes_to_quarantine_with_reasons(run: dict) -> None:

@@ -116,6 +116,7 @@ def test_planted_fault_is_quarantined_with_a_reason(
         row,
     )
     assert len(rows) == 1 and column in rows[0][0]
+    assert "manquante" not in rows[0][0]  # an unreadable cell is reported once, as unreadable
 
 
 def test_file_missing_a_required_column_is_rejected_with_its_name(warehouse: dict) -> None:

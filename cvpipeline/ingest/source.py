@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from cvpipeline.catalog import Catalog, SourceSpec, TableSpec
-from cvpipeline.ingest import pseudonymise
+from cvpipeline.ingest import limits, pseudonymise
 from cvpipeline.ingest.french import PARSERS, fold_series
 from cvpipeline.ingest.quartiers import reference_qpv, resolve_series
 from cvpipeline.ingest.readers import FileRejected, locate_table, read_grid
@@ -21,6 +21,8 @@ from cvpipeline.validate.expectations import DUPLICATE_COLUMN, MASK, ROW_ID, UNP
 log = logging.getLogger("cvpipeline.ingest")
 LINEAGE = ["source_file", "source_sheet", "source_row", "file_sha256"]
 PERSON_FIELDS = ("last_name", "first_name", "birth_date")
+# A raw cell kept in the quarantine is cut to this length (a 32 000-character cell helps nobody).
+MAX_RAW_CHARS = 200
 
 
 @dataclass
@@ -93,6 +95,14 @@ def read_source(
     reports: list[FileReport] = []
     pieces: dict[str, list[pd.DataFrame]] = {t.name: [] for t in source.tables}
     for path in files:
+        try:
+            limits.check_file_size(path)
+        except limits.FileRefused as exc:
+            # Too big to hash, archive or read: refused before any of it, said in the ledger.
+            reports.append(
+                FileReport(source.source_id, path.name, "", errors=[f"fichier « {path.name} » : {exc}"])
+            )
+            continue
         sha = sha256_of(path)
         report = FileReport(source.source_id, path.name, sha)
         reports.append(report)
@@ -140,6 +150,16 @@ def _where(file: str, sheet: str | None) -> str:
 def mask_personal(table: TableSpec, raw: pd.DataFrame) -> pd.DataFrame:
     """Raw cells as text with personal fields masked (what quarantine may show)."""
     shown = raw.astype("string")
+    for column in shown.columns:
+        long = shown[column].str.len() > MAX_RAW_CHARS
+        if long.any():
+            cut = (
+                shown[column].str.slice(0, MAX_RAW_CHARS)
+                + "… ["
+                + shown[column].str.len().astype("string")
+                + " caractères]"
+            )
+            shown[column] = shown[column].where(~long, cut)
     for col in table.columns:
         if col.personal:
             shown[col.name] = shown[col.name].where(shown[col.name].isna(), MASK)
@@ -250,7 +270,7 @@ def _qpv_lists(quartiers: pd.Series) -> pd.Series:
     places, _ = resolve_series(parts.astype(object))
     ids = places["qpv_id"].dropna()
     joined = ids.groupby(level=0).agg(lambda s: ",".join(sorted(set(s))))
-    everything = fold_series(quartiers.astype(object)).fillna("").str.contains(r"\btous\b")
+    everything = fold_series(quartiers.astype(object)).astype(object).fillna("").str.contains(r"\btous\b")
     result = joined.reindex(quartiers.index).astype(object)
     result[everything] = all_qpv
     return result.where(result.notna(), None)

@@ -19,6 +19,8 @@ ROW_ID = "_rid"
 UNPARSED_PREFIX = "__unparsed__"
 DUPLICATE_COLUMN = "__duplicate_of_row"
 MASK = "***"
+# A value quoted in a quarantine reason is cut to this length.
+MAX_SHOWN_CHARS = 80
 SUITES_DIR_ENV = "CVPIPELINE_SUITES_DIR"
 
 
@@ -144,6 +146,7 @@ def quarantine_reasons(
         if value_column is not None and outcome.column not in personal:
             values = frame.set_index(ROW_ID).loc[ids, value_column].astype("string").to_numpy()
             shown = pd.Series(values, index=ids.index, dtype="string")
+            shown = shown.where(shown.str.len() <= MAX_SHOWN_CHARS, shown.str.slice(0, MAX_SHOWN_CHARS) + "…")
             with_value = reason + " (valeur : « " + shown.fillna("") + " »)"
             reason = reason.where(shown.isna(), with_value).astype(object)
         pieces.append(
@@ -152,6 +155,13 @@ def quarantine_reasons(
     if not pieces:
         return pd.DataFrame(columns=[ROW_ID, "rule", "column", "reason"])
     failures = pd.concat(pieces, ignore_index=True).astype({"column": "string"})
+    # An unreadable cell also fails "not null": its "illisible" reason says more, keep that one.
+    unreadable = failures.loc[failures["reason"].str.contains("illisible"), [ROW_ID, "column"]]
+    flagged = failures.merge(
+        unreadable.drop_duplicates().assign(_unreadable=True), on=[ROW_ID, "column"], how="left"
+    )
+    missing = flagged["rule"].eq("expect_column_values_to_not_be_null") & flagged["_unreadable"].eq(True)
+    failures = flagged[~missing].drop(columns="_unreadable")
     failures["reason"] = "colonne « " + failures["column"].fillna("?") + " » : " + failures["reason"]
     return failures.groupby(ROW_ID, as_index=False, sort=True).agg(
         {"rule": " ; ".join, "column": lambda s: " ; ".join(s.fillna("?")), "reason": " ; ".join}
