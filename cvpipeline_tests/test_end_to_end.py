@@ -250,3 +250,39 @@ def test_a_chosen_period_is_added_through_run_config(warehouse: dict) -> None:
     )
     assert len(rows) == 1 and 0 < rows[0][0] < 118
     assert metric(warehouse["db"], "action", "citeslab", "beneficiaries", None, None) == 118
+
+
+def test_a_source_without_any_loadable_file_blocks_the_warehouse(tmp_path: Path) -> None:
+    """A partner whose every file is unreadable stops the rebuild; the previous tables stay."""
+    data_dir = copy_sample(tmp_path)
+    db = tmp_path / "w.db"
+    assert run_pipeline(data_dir, f"sqlite:///{db}").success
+    before = query(db, "select count(*), min(run_id) from participations")
+    for path in (data_dir / "incoming" / "jardins_partages").iterdir():
+        path.write_bytes(b"PK\x03\x04 tronque")
+    result = run_pipeline(data_dir, f"sqlite:///{db}")
+    assert not result.success
+    checks = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+    assert checks[("jardins_partages", "fichier_chargeable")].passed is False
+    assert checks[("cites_lab", "fichier_chargeable")].passed is True
+    materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "cites_lab" in materialised and "participations" not in materialised
+    assert query(db, "select count(*), min(run_id) from participations") == before
+
+
+def test_quarantine_warning_threshold_is_per_source(tmp_path: Path) -> None:
+    import dataclasses
+    import logging
+
+    from cvpipeline.catalog import load_catalog
+    from cvpipeline.defs.steps import ingest_and_validate
+    from cvpipeline.settings import load_settings
+
+    catalog = load_catalog()
+    settings = load_settings(str(copy_sample(tmp_path)), f"sqlite:///{tmp_path / 'w.db'}")
+    strict = catalog.sources["sport_dans_la_ville"]  # 1 row of 103 in quarantine, about 1 %
+    for threshold, passed in ((0.0, False), (0.5, False), (2.0, True)):
+        source = dataclasses.replace(strict, quarantine_warning_pct=threshold)
+        _, checks, _ = ingest_and_validate(catalog, source, settings, logging.getLogger("test"))
+        rows_valid = next(c for c in checks if c.check_name == "lignes_valides")
+        assert rows_valid.passed is passed, threshold

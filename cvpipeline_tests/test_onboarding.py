@@ -17,8 +17,9 @@ from cvpipeline.definitions import CATALOG_ENV, configured_catalog
 from cvpipeline.defs import build_defs
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.sensors import SENSOR_SUFFIX
-from cvpipeline.defs.sources import FILES_READABLE, ROWS_VALID
+from cvpipeline.defs.sources import FILES_READABLE, HAS_LOADABLE_FILE, ROWS_VALID
 from cvpipeline.validate.expectations import SUITES_DIR_ENV
+from cvpipeline_tests.e2e import copy_sample
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = "bailleur_social"
@@ -92,7 +93,8 @@ def onboarding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Pat
     (suites / SOURCE / "animations.json").write_text(json.dumps(SUITE, ensure_ascii=False), encoding="utf-8")
     monkeypatch.setenv(SUITES_DIR_ENV, str(suites))
 
-    data = tmp_path / "data"
+    # The other partners' files are there too: a source without a loadable file blocks the warehouse.
+    data = copy_sample(tmp_path / "data")
     (data / "incoming" / SOURCE).mkdir(parents=True)
     (data / "incoming" / SOURCE / "animations_2018.csv").write_text(SAMPLE, encoding="utf-8")
     monkeypatch.setenv("CVPIPELINE_DATA_DIR", str(data))
@@ -105,7 +107,11 @@ def test_new_source_gets_its_asset_checks_and_sensor(onboarding: dict[str, Path]
     key = dg.AssetKey(SOURCE)
     assert key in graph.get_all_asset_keys()
     assert graph.get(key).group_name == "sources"
-    assert {c.name for c in graph.get_check_keys_for_assets({key})} == {FILES_READABLE, ROWS_VALID}
+    assert {c.name for c in graph.get_check_keys_for_assets({key})} == {
+        FILES_READABLE,
+        ROWS_VALID,
+        HAS_LOADABLE_FILE,
+    }
     assert key in graph.get(dg.AssetKey("activities")).parent_keys
     sensor = next(s for s in defs.sensors if s.name == f"{SOURCE}{SENSOR_SUFFIX}")
     target = defs.resolve_job_def(sensor.targets[0].job_name)
@@ -144,8 +150,7 @@ def test_new_source_rows_reach_the_warehouse(onboarding: dict[str, Path]) -> Non
     defs = build_defs(catalog)
     db = onboarding["data"] / "warehouse.db"
     settings = PipelineSettings(data_dir=str(onboarding["data"]), warehouse_url=f"sqlite:///{db}")
-    # The warehouse step takes every source's batch as input: the other sources run too, on
-    # empty folders, so the run needs no earlier materialisation.
+    # The warehouse step takes every source's batch as input: the other sources run too.
     selection = dg.AssetSelection.assets(SOURCE) | dg.AssetSelection.groups("sources", "warehouse", "metrics")
     result = dg.materialize(
         list(defs.assets or []),
@@ -158,12 +163,16 @@ def test_new_source_rows_reach_the_warehouse(onboarding: dict[str, Path]) -> Non
     checks = {
         c.check_name: c.passed for c in result.get_asset_check_evaluations() if c.asset_key.path == [SOURCE]
     }
-    assert checks == {FILES_READABLE: True, ROWS_VALID: False}  # the negative count is quarantined
+    assert checks == {
+        FILES_READABLE: True,
+        ROWS_VALID: False,
+        HAS_LOADABLE_FILE: True,
+    }  # the negative count is quarantined
 
     with sqlite3.connect(db) as con:
         activities = pd.read_sql("select * from activities where source_id = ?", con, params=[SOURCE])
         ledger = pd.read_sql("select * from ingestion_ledger where source_id = ?", con, params=[SOURCE])
-        quarantine = pd.read_sql("select * from quarantine", con)
+        quarantine = pd.read_sql("select * from quarantine where source_id = ?", con, params=[SOURCE])
         metrics = pd.read_sql(
             "select * from evaluation_metrics where scope_type = 'action' and scope_code = ?",
             con,

@@ -70,6 +70,7 @@ class SourceSpec:
     family: str
     description: str
     tables: tuple[TableSpec, ...]
+    quarantine_warning_pct: float = 0.0
 
     @property
     def file_patterns(self) -> tuple[str, ...]:
@@ -162,6 +163,9 @@ def parse_catalog(raw: dict[str, Any]) -> Catalog:
             family=s["family"],
             description=s["description"],
             tables=tuple(_table(sid, name, t) for name, t in s["tables"].items()),
+            quarantine_warning_pct=float(
+                s.get("quarantine_warning_pct", raw.get("quarantine_warning_pct", 0.0))
+            ),
         )
         for sid, s in raw["sources"].items()
     }

@@ -9,6 +9,7 @@ from cvpipeline.defs.resources import PipelineSettings
 
 FILES_READABLE = "fichiers_lisibles"
 ROWS_VALID = "lignes_valides"
+HAS_LOADABLE_FILE = "fichier_chargeable"
 OWNER = "team:politique_de_la_ville"
 
 
@@ -26,7 +27,15 @@ def source_check_specs(source: SourceSpec) -> list[dg.AssetCheckSpec]:
             ROWS_VALID,
             asset=key,
             description="Les lignes respectent la suite Great Expectations de la source ; "
-            "les lignes en échec partent en quarantaine (avertissement).",
+            "les lignes en échec partent en quarantaine. Avertissement au-delà de "
+            f"{source.quarantine_warning_pct:g} % de lignes en quarantaine.",
+        ),
+        dg.AssetCheckSpec(
+            HAS_LOADABLE_FILE,
+            asset=key,
+            blocking=True,
+            description="La source a au moins un fichier lisible. Sinon c'est une erreur bloquante : "
+            "l'entrepôt et les indicateurs ne sont pas reconstruits sans elle.",
         ),
     ]
 

@@ -9,7 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from cvpipeline.catalog import Catalog, SourceSpec
-from cvpipeline.defs.sources import FILES_READABLE, ROWS_VALID
+from cvpipeline.defs.sources import FILES_READABLE, HAS_LOADABLE_FILE, ROWS_VALID
 from cvpipeline.settings import Settings
 
 PREVIEW_ROWS = 5
@@ -41,6 +41,8 @@ def ingest_and_validate(
         if pd.notna(row.error):
             log.warning(f"{source.source_id} / {row.file} : {row.error}")
     rejected = ledger[ledger["status"] == "rejected"]
+    rows_read = int(ledger["rows_read"].sum()) if not ledger.empty else 0
+    quarantined_pct = 100.0 * len(validated.quarantine) / rows_read if rows_read else 0.0
     per_rule = _failures_per_expectation(validated.outcomes)
     checks = [
         dg.AssetCheckResult(
@@ -55,14 +57,26 @@ def ingest_and_validate(
         ),
         dg.AssetCheckResult(
             check_name=ROWS_VALID,
-            passed=validated.quarantine.empty,
+            passed=quarantined_pct <= source.quarantine_warning_pct,
             severity=dg.AssetCheckSeverity.WARN,
             metadata={
-                "lignes_lues": int(ledger["rows_read"].sum()) if not ledger.empty else 0,
+                "lignes_lues": rows_read,
                 "lignes_en_quarantaine": len(validated.quarantine),
+                "part_en_quarantaine_pct": round(quarantined_pct, 2),
+                "seuil_avertissement_pct": source.quarantine_warning_pct,
                 "echecs_par_attente": dg.MetadataValue.md(per_rule),
                 "exemples_masques": dg.MetadataValue.json(masked_examples(validated.quarantine)),
             },
+        ),
+        dg.AssetCheckResult(
+            check_name=HAS_LOADABLE_FILE,
+            passed=bool((ledger["status"] != "rejected").any()) if not ledger.empty else False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "fichiers": len(ledger),
+                "fichiers_lisibles": int((ledger["status"] != "rejected").sum()) if not ledger.empty else 0,
+            },
+            description=None if not ledger.empty else f"aucun fichier dans incoming/{source.source_id}/",
         ),
     ]
     metadata = {
