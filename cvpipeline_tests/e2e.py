@@ -10,6 +10,7 @@ import dagster as dg
 from cvpipeline.catalog import load_catalog
 from cvpipeline.defs import build_defs
 from cvpipeline.defs.resources import PipelineSettings
+from cvpipeline.defs.warehouse import YEARLY_METRICS
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_INCOMING = REPO / "data" / "incoming"
@@ -29,6 +30,7 @@ def run_pipeline(
     settings = PipelineSettings(data_dir=str(data_dir), warehouse_url=warehouse_url)
     return dg.materialize(
         list(defs.assets or []),
+        selection=dg.AssetSelection.all() - dg.AssetSelection.assets(YEARLY_METRICS),
         resources={"settings": settings},
         instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,

@@ -10,24 +10,26 @@ from cvpipeline.catalog import Catalog
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.sensors import build_refresh_schedule, build_source_sensor
 from cvpipeline.defs.sources import build_source_asset
-from cvpipeline.defs.warehouse import build_warehouse_assets
+from cvpipeline.defs.warehouse import YEARLY_METRICS, build_warehouse_assets
 
 FULL_REFRESH_JOB = "cvpipeline_full_refresh"
 
 
 def build_defs(catalog: Catalog) -> dg.Definitions:
     """All definitions of the project for a catalog."""
-    assets = [build_source_asset(catalog, s) for s in catalog.sources.values()]
-    assets += build_warehouse_assets(catalog)
+    with warnings.catch_warnings():
+        # Beta in Dagster 1.13: code references (show each asset's source file) and the
+        # single-run backfill policy of the year partitions.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        assets = [build_source_asset(catalog, s) for s in catalog.sources.values()]
+        assets += build_warehouse_assets(catalog)
+        assets = dg.with_source_code_references(assets)
     full_refresh = dg.define_asset_job(
         FULL_REFRESH_JOB,
-        selection=dg.AssetSelection.all(),
+        # The year partitions are refreshed on demand (or backfilled), not by the full refresh.
+        selection=dg.AssetSelection.all() - dg.AssetSelection.assets(YEARLY_METRICS),
         description="Relit tous les fichiers partenaires, reconstruit l'entrepôt et les indicateurs.",
     )
-    with warnings.catch_warnings():
-        # Code references are beta in Dagster 1.13; they still show each asset's source file.
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        assets = dg.with_source_code_references(assets)
     return dg.Definitions(
         assets=assets,
         jobs=[full_refresh],

@@ -17,6 +17,7 @@ from typing import Any
 import dagster as dg
 
 from cvpipeline.catalog import Catalog, SourceSpec
+from cvpipeline.defs.warehouse import YEARLY_METRICS
 from cvpipeline.settings import ConfigurationError, load_settings
 
 SENSOR_SUFFIX = "_nouveaux_fichiers"
@@ -179,7 +180,8 @@ def build_source_sensor(catalog: Catalog, source: SourceSpec, refresh_job: str) 
     """
     key = dg.AssetKey(source.source_id)
     siblings = [dg.AssetKey(s) for s in catalog.sources if s != source.source_id]
-    selection = dg.AssetSelection.assets(key).downstream()
+    # Everything downstream but the year partitions (a run of unpartitioned assets takes no key).
+    selection = dg.AssetSelection.assets(key).downstream() - dg.AssetSelection.assets(YEARLY_METRICS)
 
     @dg.sensor(
         name=f"{source.source_id}{SENSOR_SUFFIX}",

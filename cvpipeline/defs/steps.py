@@ -138,6 +138,25 @@ def load_warehouse(catalog: Catalog, batches: list[Any], settings: Settings, run
     engine.dispose()
 
 
+def compute_and_store_years(
+    catalog: Catalog, settings: Settings, run_id: str, log: Any, years: list[int]
+) -> dg.MaterializeResult:
+    """Recompute the indicators of some calendar years and replace only their rows."""
+    from cvpipeline.metrics.indicators import Period, compute_metrics
+    from cvpipeline.warehouse.writer import make_engine, read_table, replace_periods
+
+    engine = make_engine(settings.warehouse_url)
+    tables = [read_table(engine, t) for t in ("participations", "activities", "fundings")]
+    periods = [Period(pd.Timestamp(y, 1, 1), pd.Timestamp(y, 12, 31)) for y in years]
+    metrics = compute_metrics(catalog, *tables, periods=periods)
+    metrics["run_id"] = run_id
+    bounds = [(f"{y}-01-01", f"{y}-12-31") for y in years]
+    count = replace_periods(engine, "evaluation_metrics_by_year", metrics, bounds)
+    engine.dispose()
+    log.info(f"indicateurs par année : {count} valeurs pour {', '.join(map(str, years))}")
+    return dg.MaterializeResult(metadata={"dagster/row_count": count, "annees": ", ".join(map(str, years))})
+
+
 def compute_and_store_metrics(
     catalog: Catalog,
     settings: Settings,

@@ -17,6 +17,9 @@ class EvaluationPeriod(dg.Config):
     period_end: str = ""
 
 
+YEARLY_METRICS = "evaluation_metrics_by_year"
+YEARS = dg.TimeWindowPartitionsDefinition(cron_schedule="0 0 1 1 *", start="2015", fmt="%Y", end_offset=1)
+
 WAREHOUSE_TABLES = {
     "participations": "Une ligne par personne et par inscription ou séance, toutes sources (pseudonymisée).",
     "activities": "Une ligne par chose réalisée : séance, atelier, session, rencontre, jardin, chantier.",
@@ -62,6 +65,9 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
         group_name="metrics",
         kinds={"sql", "pandas"},
         owners=[OWNER],
+        # Declarative automation (with the default automation sensor switched on in the UI):
+        # the indicators follow whenever the warehouse tables are rebuilt.
+        automation_condition=dg.AutomationCondition.eager(),
         deps=[dg.AssetKey(t) for t in ("participations", "activities", "fundings", "ref_actions")],
         description="Indicateurs de l'évaluation (SPEC §4) pour le contrat, chaque pilier, action, "
         "source et QPV, sur toute la période et année par année.",
@@ -75,10 +81,32 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
         return compute_and_store_metrics(catalog, settings.resolve(), context.run.run_id, context.log, chosen)
 
     @dg.asset(
+        name=YEARLY_METRICS,
+        group_name="metrics",
+        kinds={"sql", "pandas"},
+        owners=[OWNER],
+        partitions_def=YEARS,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        automation_condition=dg.AutomationCondition.eager(),
+        deps=[dg.AssetKey(t) for t in ("participations", "activities", "fundings")],
+        description="Les indicateurs année par année, une partition par année civile : "
+        "recalcul d'une année ou rattrapage (backfill) sur plusieurs années depuis l'interface. "
+        "Chaque partition remplace seulement les lignes de son année.",
+    )
+    def evaluation_metrics_by_year(
+        context: dg.AssetExecutionContext, settings: PipelineSettings
+    ) -> dg.MaterializeResult:
+        from cvpipeline.defs.steps import compute_and_store_years
+
+        years = sorted(int(key) for key in context.partition_keys)
+        return compute_and_store_years(catalog, settings.resolve(), context.run.run_id, context.log, years)
+
+    @dg.asset(
         name="evaluation_workbook",
         group_name="report",
         kinds={"excel"},
         owners=[OWNER],
+        automation_condition=dg.AutomationCondition.eager(),
         deps=[dg.AssetKey("evaluation_metrics")],
         description="Classeur d'évaluation (data/reports/evaluation_contrat_de_ville.xlsx) : "
         "synthèse par action avec graphique, contrat année par année, tous les indicateurs.",
@@ -90,4 +118,4 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
 
         return write_report(catalog, settings.resolve(), context.log)
 
-    return [warehouse, evaluation_metrics, evaluation_workbook]
+    return [warehouse, evaluation_metrics, evaluation_metrics_by_year, evaluation_workbook]

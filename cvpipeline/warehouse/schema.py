@@ -49,6 +49,23 @@ OPERATIONS_SCHEMA = "cvpipeline_ops"
 OPERATIONS_TABLES = ("quarantine", "ingestion_ledger")
 
 
+def _metric_columns() -> list[Column]:
+    return [
+        Column("indicator_code", String(64), nullable=False),
+        Column("indicator_label", Text, nullable=False, comment="Libellé de l'indicateur"),
+        Column("scope_type", String(16), nullable=False, comment="contract, pillar, action, source ou qpv"),
+        Column("scope_code", String(64), nullable=False),
+        Column("breakdown", String(64), comment="Ventilation (type d'activité pour activities)"),
+        Column("period_start", Date, nullable=False),
+        Column("period_end", Date, nullable=False),
+        Column("value", Float),
+        Column("unit", String(32)),
+        Column("numerator", Float),
+        Column("denominator", Float),
+        Column("run_id", String(64)),
+    ]
+
+
 def build_metadata(schema: str | None = None, operations_schema: str | None = None) -> MetaData:
     """All warehouse tables; with schemas (PostgreSQL), quarantine and ledger apart from analysts'."""
     metadata = MetaData(schema=schema)
@@ -145,19 +162,14 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
     Table(
         "evaluation_metrics",
         metadata,
-        Column("indicator_code", String(64), nullable=False),
-        Column("indicator_label", Text, nullable=False, comment="Libellé de l'indicateur"),
-        Column("scope_type", String(16), nullable=False, comment="contract, pillar, action, source ou qpv"),
-        Column("scope_code", String(64), nullable=False),
-        Column("breakdown", String(64), comment="Ventilation (type d'activité pour activities)"),
-        Column("period_start", Date, nullable=False),
-        Column("period_end", Date, nullable=False),
-        Column("value", Float),
-        Column("unit", String(32)),
-        Column("numerator", Float),
-        Column("denominator", Float),
-        Column("run_id", String(64)),
+        *_metric_columns(),
         comment="Indicateurs de l'évaluation : catalogue d'indicateurs × périmètre × période",
+    )
+    Table(
+        "evaluation_metrics_by_year",
+        metadata,
+        *_metric_columns(),
+        comment="Les mêmes indicateurs recalculés année par année à la demande (partitions, rattrapage)",
     )
     Table(
         "quarantine",

@@ -158,6 +158,19 @@ def replace_table(engine: Engine, name: str, frame: pd.DataFrame) -> int:
         return insert_frame(conn, table, frame)
 
 
+def replace_periods(engine: Engine, name: str, frame: pd.DataFrame, periods: list[tuple[str, str]]) -> int:
+    """Replace only the rows of some periods (a partition's slice), atomically."""
+    with engine.begin() as conn:
+        _prepare(conn)
+        table = table_for(conn.dialect.name, name)
+        for start, end in periods:
+            bounds = (table.c.period_start == pd.Timestamp(start).date()) & (
+                table.c.period_end == pd.Timestamp(end).date()
+            )
+            conn.execute(table.delete().where(bounds))
+        return insert_frame(conn, table, frame)
+
+
 def read_table(engine: Engine, name: str) -> pd.DataFrame:
     """A whole warehouse table as a frame (empty with its columns if it does not exist yet)."""
     table = table_for(engine.dialect.name, name)
