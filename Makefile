@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: setup run ui test lint format sample clean
+.PHONY: setup run ui test lint format sample bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) introuvable : installez Python 3.11 ou lancez make PYTHON=python3"; exit 1; }
@@ -30,8 +30,8 @@ test: setup
 	$(PY) -m pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check cvpipeline cvpipeline_tests
-	$(VENV)/bin/ruff format --check cvpipeline cvpipeline_tests
+	$(VENV)/bin/ruff check cvpipeline cvpipeline_tests benchmarks
+	$(VENV)/bin/ruff format --check cvpipeline cvpipeline_tests benchmarks
 
 format: setup
 	$(VENV)/bin/ruff format cvpipeline cvpipeline_tests
@@ -39,6 +39,9 @@ format: setup
 
 sample: setup
 	$(PY) -m cvpipeline.sample --out data
+
+bench: setup
+	$(PY) benchmarks/ingest_benchmark.py
 
 clean:
 	rm -rf data/warehouse data/archive data/dagster_home data/reports

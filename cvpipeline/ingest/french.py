@@ -25,7 +25,8 @@ SEX_WORDS = {
     "masculin": "H",
     "garcon": "H",
 }
-_SPACES = re.compile(r"[\s\u00a0\u202f]+")
+# A pattern string, not a compiled regex: pandas then runs it in pyarrow rather than per cell.
+_SPACES = r"[\s\u00a0\u202f]+"
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
@@ -58,16 +59,24 @@ def _of_types(values: pd.Series, types: tuple[type, ...]) -> pd.Series:
 
 def clean_text(values: pd.Series) -> pd.Series:
     """Cells as trimmed text; blank cells become null; 12.0 read from Excel becomes '12'."""
-    out = values.map(_cell_text, na_action="ignore")
+    kinds = values.map(type)
+    present = values.notna()
+    is_number = kinds.isin(NUMBER_TYPES) & present
+    is_date = kinds.isin(DATE_TYPES) & present
+    other = present & ~is_number & ~is_date
+    out = pd.Series(None, index=values.index, dtype=object)
+    if other.any():
+        text = values[other].astype("string").str.replace(_SPACES, " ", regex=True).str.strip()
+        out[other] = text.astype(object)
+    if is_number.any():
+        numbers = pd.to_numeric(values[is_number], errors="coerce").astype("float64")
+        whole = numbers.notna() & (numbers.abs() < 2**53) & (numbers == numbers.round())
+        as_int = numbers.where(whole, 0).astype("int64").astype(str)
+        out[is_number] = as_int.where(whole, numbers.astype(str)).astype(object)
+    if is_date.any():
+        dates = pd.to_datetime(values[is_date].map(_as_datetime))
+        out[is_date] = dates.dt.strftime("%d/%m/%Y").astype(object)
     return out.where(out.notna() & (out != ""), None).astype(object)
-
-
-def _cell_text(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (dt.datetime, dt.date, pd.Timestamp)):
-        return value.strftime("%d/%m/%Y")
-    return _SPACES.sub(" ", str(value)).strip()
 
 
 def parse_date(values: pd.Series) -> tuple[pd.Series, pd.Series]:

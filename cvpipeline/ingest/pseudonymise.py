@@ -50,8 +50,11 @@ def source_keys(key: bytes, source_id: str, identifiers: pd.Series) -> pd.Series
 
 def _hash_distinct(key: bytes, namespace: str, material: pd.Series) -> pd.Series:
     """Hash each distinct value once (people recur across rows), then map back."""
-    digests = {
-        value: hmac.new(key, f"{namespace}|{value}".encode(), hashlib.sha256).hexdigest()[:KEY_LENGTH_HEX]
-        for value in material.unique()
-    }
-    return material.map(digests)
+    keyed = hmac.new(key, f"{namespace}|".encode(), hashlib.sha256)  # key schedule done once
+
+    def digest(value: str) -> str:
+        state = keyed.copy()
+        state.update(value.encode())
+        return state.hexdigest()[:KEY_LENGTH_HEX]
+
+    return material.map({value: digest(value) for value in material.unique()})
