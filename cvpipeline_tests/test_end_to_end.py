@@ -323,3 +323,31 @@ def test_year_partitions_backfill_matches_the_yearly_rows(warehouse: dict) -> No
     assert sorted(by_year) == sorted(yearly_rows)
     agglo = [r[6] for r in by_year if r[0] == "agglo_budget_eur" and r[1] == "contract"]
     assert agglo == [602000.0, 602000.0]
+
+
+def test_every_file_read_is_archived_by_content_hash(warehouse: dict) -> None:
+    hashes = {row[0] for row in query(warehouse["db"], "select sha256 from ingestion_ledger")}
+    archived = {p.stem for p in (warehouse["data_dir"] / "archive").rglob("*") if p.is_file()}
+    assert hashes and hashes <= archived
+
+
+def test_evaluation_workbook_has_figures_chart_and_no_live_formula(warehouse: dict) -> None:
+    import openpyxl
+
+    from cvpipeline.report.workbook import neutralise
+
+    path = warehouse["data_dir"] / "reports" / "evaluation_contrat_de_ville.xlsx"
+    workbook = openpyxl.load_workbook(path)
+    summary = workbook["Synthèse par action"]
+    assert len(summary._charts) == 1
+    header = [c.value for c in summary[1]]
+    rows = {r[0]: dict(zip(header, r, strict=False)) for r in summary.iter_rows(min_row=2, values_only=True)}
+    assert rows["CitésLab : accompagnement à la création d'entreprise"]["Bénéficiaires"] == 118
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            assert not any(c.data_type == "f" for c in row)
+    assert (
+        neutralise('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
+        and neutralise("-3") == "'-3"
+        and neutralise(3) == 3
+    )
