@@ -351,3 +351,16 @@ def test_evaluation_workbook_has_figures_chart_and_no_live_formula(warehouse: di
         and neutralise("-3") == "'-3"
         and neutralise(3) == 3
     )
+
+
+def test_misspelt_quartier_is_resolved_and_noted_in_the_ledger(warehouse: dict) -> None:
+    notes = dict(
+        query(warehouse["db"], "select file, notes from ingestion_ledger where source_id = 'centres_sociaux'")
+    )
+    assert "Bellevu" in notes["chantiers_maison_de_quartier_bellevue.xlsx"]
+    assert "Haut de Chambery" in notes["chantiers_centre_social_hauts_de_chambery.xlsx"]
+    resolved = query(
+        warehouse["db"],
+        "select qpv_id from participations where source_file = 'chantiers_maison_de_quartier_bellevue.xlsx' and source_row = 27",
+    )
+    assert resolved == [("bellevue",)]

@@ -74,10 +74,13 @@ def resolve(value: str | None) -> Resolution:
 
 
 def resolve_series(values: pd.Series) -> tuple[pd.DataFrame, list[str]]:
-    """Resolve a column: residence_status and qpv_id per row, plus warnings (once per value)."""
+    """Resolve a column: residence_status, qpv_id and place_warning per row, plus the warnings."""
     resolved = {v: resolve(v) for v in values.dropna().unique()}
     status = values.map({v: r.residence_status for v, r in resolved.items()}).fillna("inconnu")
     qpv = values.map({v: r.qpv_id for v, r in resolved.items()})
     qpv = qpv.where(qpv.notna(), None).astype(object)
+    warning = values.map({v: r.warning for v, r in resolved.items()})
+    warning = warning.where(warning.notna(), None).astype(object)
     warnings = sorted({r.warning for r in resolved.values() if r.warning})
-    return pd.DataFrame({"residence_status": status, "qpv_id": qpv}, index=values.index), warnings
+    places = {"residence_status": status, "qpv_id": qpv, "place_warning": warning}
+    return pd.DataFrame(places, index=values.index), warnings

@@ -21,6 +21,7 @@ from cvpipeline.validate.expectations import DUPLICATE_COLUMN, MASK, ROW_ID, UNP
 log = logging.getLogger("cvpipeline.ingest")
 LINEAGE = ["source_file", "source_sheet", "source_row", "file_sha256"]
 PERSON_FIELDS = ("last_name", "first_name", "birth_date")
+PLACE_WARNING = "__place_warning"
 # A raw cell kept in the quarantine is cut to this length (a 32 000-character cell helps nobody).
 MAX_RAW_CHARS = 200
 
@@ -139,8 +140,19 @@ def read_source(
         raw = pd.concat(pieces[table.name], ignore_index=True)
         frame, table_warnings = parse_table(catalog, table, raw, key)
         warnings.extend(table_warnings)
+        _note_place_warnings(frame, reports)
         parsed.append(ParsedTable(table, frame, mask_personal(table, raw)))
     return ParsedSource(source, parsed, reports, warnings)
+
+
+def _note_place_warnings(frame: pd.DataFrame, reports: list[FileReport]) -> None:
+    """Put each file's approximate or unknown quartier spellings in its ledger notes."""
+    if PLACE_WARNING not in frame:
+        return
+    warned = frame.dropna(subset=[PLACE_WARNING]).drop_duplicates(["source_file", PLACE_WARNING])
+    by_file = warned.groupby("source_file")[PLACE_WARNING].agg(lambda s: sorted(s))
+    for report in reports:
+        report.notes.extend(by_file.get(report.file, []))
 
 
 def _where(file: str, sheet: str | None) -> str:
@@ -193,7 +205,7 @@ def parse_table(
         frame["qpv_ids"] = _qpv_lists(frame["quartiers"])
     if "quartier" in frame:
         places, warnings = resolve_series(frame["quartier"])
-        frame[["residence_status", "qpv_id"]] = places
+        frame[["residence_status", "qpv_id", PLACE_WARNING]] = places
         warnings = [f"{table.suite_name} : {w}" for w in warnings]
     return frame.drop(columns=[c for c in PERSON_FIELDS if c in frame]), warnings
 
