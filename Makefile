@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: setup run ui test lint format sample bench clean
+.PHONY: setup run ui test lint format sample bench screenshot clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) introuvable : installez Python 3.11 ou lancez make PYTHON=python3"; exit 1; }
@@ -39,6 +39,9 @@ format: setup
 
 sample: setup
 	$(PY) -m cvpipeline.sample --out data
+
+screenshot: setup
+	CVPIPELINE_UPDATE_SCREENSHOT=1 $(PY) -m pytest -q cvpipeline_tests/test_browser.py
 
 bench: setup
 	$(PY) benchmarks/ingest_benchmark.py
