@@ -364,3 +364,32 @@ def test_misspelt_quartier_is_resolved_and_noted_in_the_ledger(warehouse: dict) 
         "select qpv_id from participations where source_file = 'chantiers_maison_de_quartier_bellevue.xlsx' and source_row = 27",
     )
     assert resolved == [("bellevue",)]
+
+
+def test_materialisations_carry_counts_schema_and_a_preview_without_names(warehouse: dict) -> None:
+    run = warehouse["runs"][1]
+    events = {
+        e.asset_key.to_user_string(): e.materialization.metadata
+        for e in run.get_asset_materialization_events()
+    }
+    for asset in (
+        "participations",
+        "quarantine",
+        "ingestion_ledger",
+        "evaluation_metrics",
+        "cites_lab",
+        "programmation",
+    ):
+        metadata = events[asset]
+        assert metadata["dagster/row_count"].value > 0, asset
+        columns = [c.name for c in metadata["dagster/column_schema"].schema.columns]
+        assert columns and not {"last_name", "first_name", "birth_date"} & set(columns)
+    participations = events["participations"]
+    assert (
+        participations["dagster/row_count"].value
+        == query(warehouse["db"], "select count(*) from participations")[0][0]
+    )
+    assert any(c.description for c in participations["dagster/column_schema"].schema.columns)
+    previews = " ".join(str(m["apercu"].value) for m in events.values() if "apercu" in m)
+    last_names = {last for last, _ in input_people() if len(last) > 2}
+    assert "participation_id" in previews and not last_names & set(fold(previews).split())

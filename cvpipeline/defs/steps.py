@@ -13,6 +13,22 @@ from cvpipeline.defs.sources import FILES_READABLE, HAS_LOADABLE_FILE, ROWS_VALI
 from cvpipeline.settings import Settings
 
 PREVIEW_ROWS = 5
+# Previews show what helps an operator and nothing more (raw quarantined rows stay in the table).
+PREVIEW_COLUMNS = {
+    "participations": [
+        "participation_id",
+        "source_id",
+        "action_code",
+        "sex",
+        "birth_year",
+        "residence_status",
+        "start_date",
+    ],
+    "activities": ["activity_id", "action_code", "activity_type", "activity_date", "participants_count"],
+    "fundings": ["year", "dossier_number", "porteur", "pillar", "amount_agglo_eur", "amount_state_eur"],
+    "quarantine": ["source_file", "source_sheet", "source_row", "column", "reason"],
+    "ingestion_ledger": ["file", "status", "rows_read", "rows_loaded", "rows_quarantined"],
+}
 
 
 def ingest_and_validate(
@@ -86,6 +102,15 @@ def ingest_and_validate(
         "lignes_en_quarantaine": len(validated.quarantine),
         **{f"lignes_{t}": len(f) for t, f in batch.tables.items() if not f.empty},
     }
+    loaded = {t: f for t, f in batch.tables.items() if not f.empty}
+    if loaded:
+        target, frame = next(iter(loaded.items()))  # the source's main table, pseudonymised
+        metadata["dagster/row_count"] = len(frame)
+        metadata["dagster/column_schema"] = dg.TableSchema(
+            columns=[dg.TableColumn(name=str(c), type=str(t)) for c, t in frame.dtypes.items()]
+        )
+        shown = [c for c in PREVIEW_COLUMNS[target] if c in frame]
+        metadata["apercu"] = dg.MetadataValue.md(markdown_preview(frame[shown]))
     return batch, checks, metadata
 
 
@@ -115,25 +140,31 @@ def markdown_preview(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
     return "\n".join(lines)
 
 
-def table_schema(frame: pd.DataFrame) -> dg.TableSchema:
-    """The column schema of a frame for Dagster metadata."""
-    return dg.TableSchema(columns=[dg.TableColumn(name=str(c), type=str(t)) for c, t in frame.dtypes.items()])
+def table_schema(table: Any) -> dg.TableSchema:
+    """The column schema of a warehouse table (SQL types and documentation) for Dagster."""
+    columns = [dg.TableColumn(name=c.name, type=str(c.type), description=c.comment) for c in table.columns]
+    return dg.TableSchema(columns=columns)
 
 
 def load_warehouse(catalog: Catalog, batches: list[Any], settings: Settings, run_id: str, log: Any) -> Any:
     """Write all source batches to the warehouse in one transaction; one result per table."""
-    from cvpipeline.warehouse.writer import make_engine, read_table, replace_warehouse
+    from cvpipeline.warehouse.schema import table_for
+    from cvpipeline.warehouse.writer import make_engine, replace_warehouse
 
     engine = make_engine(settings.warehouse_url)
     log.info(f"entrepôt : écriture de {len(batches)} source(s) dans {_safe_url(engine)}")
-    counts = replace_warehouse(engine, catalog, batches, run_id)
-    log.info("entrepôt : " + ", ".join(f"{t} {n}" for t, n in counts.items()))
-    for name, count in counts.items():
-        metadata: dict[str, Any] = {"dagster/row_count": count, "entrepot": _safe_url(engine)}
-        if name in ("participations", "activities", "fundings", "ref_actions", "ref_qpv"):
-            frame = read_table(engine, name)
-            metadata["dagster/column_schema"] = table_schema(frame)
-            metadata["apercu"] = dg.MetadataValue.md(markdown_preview(frame))
+    written = replace_warehouse(engine, catalog, batches, run_id)
+    log.info("entrepôt : " + ", ".join(f"{t} {len(f)}" for t, f in written.items()))
+    for name, frame in written.items():
+        table = table_for(engine.dialect.name, name)
+        shown = [c for c in PREVIEW_COLUMNS.get(name, frame.columns) if c in frame]
+        metadata: dict[str, Any] = {
+            "dagster/row_count": len(frame),
+            "dagster/column_schema": table_schema(table),
+            "dagster/table_name": f"{table.schema}.{name}" if table.schema else name,
+            "entrepot": _safe_url(engine),
+            "apercu": dg.MetadataValue.md(markdown_preview(frame[shown])),
+        }
         yield dg.MaterializeResult(asset_key=name, metadata=metadata)
     engine.dispose()
 
@@ -166,6 +197,7 @@ def compute_and_store_metrics(
 ) -> dg.MaterializeResult:
     """Compute every indicator from the warehouse (plus a chosen period) and replace the table."""
     from cvpipeline.metrics.indicators import Period, compute_metrics, periods_of
+    from cvpipeline.warehouse.schema import table_for
     from cvpipeline.warehouse.writer import make_engine, read_table, replace_table
 
     engine = make_engine(settings.warehouse_url)
@@ -185,6 +217,7 @@ def compute_and_store_metrics(
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": count,
+            "dagster/column_schema": table_schema(table_for(engine.dialect.name, "evaluation_metrics")),
             "indicateurs_cles": dg.MetadataValue.md(headline_markdown(catalog, metrics)),
         }
     )

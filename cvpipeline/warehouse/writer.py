@@ -123,8 +123,11 @@ def reference_frames(catalog: Catalog) -> dict[str, pd.DataFrame]:
 
 def replace_warehouse(
     engine: Engine, catalog: Catalog, batches: Iterable[SourceBatch], run_id: str
-) -> dict[str, int]:
-    """Replace facts, references and quarantine, append the ledger: all or nothing."""
+) -> dict[str, pd.DataFrame]:
+    """Replace facts, references and quarantine, append the ledger: all or nothing.
+
+    Returns the rows written per table (this run's rows for the ledger).
+    """
     batches = list(batches)
     loaded_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
     frames: dict[str, pd.DataFrame] = {}
@@ -137,16 +140,18 @@ def replace_warehouse(
     frames.update(reference_frames(catalog))
     frames["quarantine"] = _stack([b.quarantine for b in batches]).assign(run_id=run_id)
     ledger = _stack([b.ledger for b in batches]).assign(run_id=run_id)
-    counts: dict[str, int] = {}
+    written: dict[str, pd.DataFrame] = {}
     with engine.begin() as conn:
         _prepare(conn)
         for name in (*FACT_TABLES, *REFERENCE_TABLES, "quarantine"):
             table = table_for(conn.dialect.name, name)
             conn.execute(table.delete())
-            counts[name] = insert_frame(conn, table, frames[name])
+            insert_frame(conn, table, frames[name])
+            written[name] = frames[name]
         ledger_table = table_for(conn.dialect.name, "ingestion_ledger")
-        counts["ingestion_ledger"] = insert_frame(conn, ledger_table, ledger)
-    return counts
+        insert_frame(conn, ledger_table, ledger)
+        written["ingestion_ledger"] = ledger
+    return written
 
 
 def replace_table(engine: Engine, name: str, frame: pd.DataFrame) -> int:
