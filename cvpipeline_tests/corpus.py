@@ -17,6 +17,8 @@ from pathlib import Path
 
 import openpyxl
 
+from cvpipeline.sample.generator import CHANTIER_HEADER
+
 SPORT_HEADER = ["Site", "Code jeune", "Sexe", "Âge", "Date d'inscription", "Date de départ"]
 ENFANTS_HEADER = [
     "Identifiant enfant",
@@ -37,17 +39,7 @@ SPORT_ROWS = [
     ["Bissy", "SDV-9001", "F", 16, dt.date(2019, 1, 7), None],
     ["Biollay", "SDV-9002", "H", 17, dt.date(2019, 2, 4), dt.date(2019, 6, 28)],
 ]
-CHANTIERS_HEADER = [
-    "Chantier",
-    "Type",
-    "Date début",
-    "Date fin",
-    "Nom",
-    "Prénom",
-    "Date de naissance",
-    "Sexe",
-    "Quartier",
-]
+CHANTIERS_HEADER = CHANTIER_HEADER  # the layout of a centre social's file, as the sample writes it
 # A person who must never be named outside the input file.
 SECRET_LAST_NAME, SECRET_FIRST_NAME, SECRET_BIRTH_DATE = "Zébulonesco", "Quasimodine", "17/03/2001"
 LONG = 100_000
