@@ -39,7 +39,7 @@ def run(data_dir: str | None, warehouse_url: str | None) -> int:
 
     import dagster as dg
 
-    from cvpipeline.definitions import defs
+    from cvpipeline.definitions import configured_catalog, defs
     from cvpipeline.defs import FULL_REFRESH_JOB
 
     job = defs.resolve_job_def(FULL_REFRESH_JOB)
@@ -50,15 +50,15 @@ def run(data_dir: str | None, warehouse_url: str | None) -> int:
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
     failed = [e.step_key for e in result.all_events if e.is_step_failure]
-    print(summary(settings.warehouse_url, result.run_id), flush=True)
+    print(summary(settings.warehouse_url, result.run_id, list(configured_catalog().sources)), flush=True)
     if not result.success:
         print(f"cvpipeline : ÉCHEC des étapes {', '.join(failed) or '?'} (run {result.run_id})")
         return 1
     return 0
 
 
-def summary(warehouse_url: str, run_id: str) -> str:
-    """Per source: files, rows loaded, rows quarantined, from this run's ledger rows."""
+def summary(warehouse_url: str, run_id: str, source_ids: list[str] | None = None) -> str:
+    """Per source: this run's files by status, and the rows its slices hold now in the warehouse."""
     import sqlalchemy as sa
 
     from cvpipeline.warehouse.schema import table_for
@@ -66,38 +66,72 @@ def summary(warehouse_url: str, run_id: str) -> str:
 
     engine = make_engine(warehouse_url)
     ledger = table_for(engine.dialect.name, "ingestion_ledger")
-    rejected = sa.case((ledger.c.status == "rejected", 1), else_=0)
-    query = (
+    slices = table_for(engine.dialect.name, "file_slices")
+
+    def count(status: str) -> sa.ColumnElement:
+        return sa.func.sum(sa.case((ledger.c.status == status, 1), else_=0))
+
+    seen = (
         sa.select(
             ledger.c.source_id,
             sa.func.count().label("files"),
-            sa.func.sum(ledger.c.rows_loaded).label("loaded"),
-            sa.func.sum(ledger.c.rows_quarantined).label("quarantined"),
-            sa.func.sum(rejected).label("rejected"),
+            count("unchanged").label("unchanged"),
+            count("rejected").label("rejected"),
+            count("removed").label("removed"),
         )
         .where(ledger.c.run_id == run_id)
         .group_by(ledger.c.source_id)
-        .order_by(ledger.c.source_id)
     )
+    held = sa.select(
+        slices.c.source_id,
+        sa.func.sum(slices.c.rows_loaded).label("loaded"),
+        sa.func.sum(slices.c.rows_quarantined).label("quarantined"),
+    ).group_by(slices.c.source_id)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(query).all()
+            files = {r.source_id: r for r in conn.execute(seen)}
+            rows = {r.source_id: r for r in conn.execute(held)}
     except sa.exc.DBAPIError:
-        rows = []
-    lines = [
-        "",
-        "Résumé du chargement",
-        f"{'source':<26}{'fichiers':>9}{'chargées':>10}{'quarantaine':>13}{'rejetés':>9}",
-    ]
-    for row in rows:
-        lines.append(
-            f"{row.source_id:<26}{row.files:>9}{row.loaded:>10}{row.quarantined:>13}{row.rejected:>9}"
+        files, rows = {}, {}
+    header = (
+        f"{'source':<26}{'fichiers':>9}{'inchangés':>10}{'rejetés':>8}{'en place':>10}{'quarantaine':>12}"
+    )
+    lines = ["", "Résumé (fichiers vus par ce run ; lignes en place dans l'entrepôt)", header]
+    for source_id in sorted(set(files) | set(rows) | set(source_ids or [])):
+        f, r = files.get(source_id), rows.get(source_id)
+        loaded = int(r.loaded) if r else 0
+        line = (
+            f"{source_id:<26}{(f.files if f else 0):>9}{(int(f.unchanged) if f else 0):>10}"
+            f"{(int(f.rejected) if f else 0):>8}{loaded:>10}{(int(r.quarantined) if r else 0):>12}"
         )
-    if not rows:
-        lines.append("(aucun fichier chargé par ce run)")
+        if not r:
+            line += "   en attente de fichiers" if not f or f.files == f.removed else "   aucune donnée"
+        lines.append(line)
+    if not files and not rows:
+        lines.append("(aucun fichier vu par ce run)")
     lines.append(f"Entrepôt : {engine.url.render_as_string(hide_password=True)}")
     engine.dispose()
     return "\n".join(lines)
+
+
+def replay(target_url: str, data_dir: str | None, warehouse_url: str | None) -> int:
+    """Rebuild the whole warehouse from the archive into the empty warehouse at target_url."""
+    settings = load_settings(data_dir, warehouse_url)
+    from cvpipeline.definitions import configured_catalog
+    from cvpipeline.replay import ReplayError, replay_warehouse
+
+    print(f"cvpipeline : rejeu de {settings.warehouse_url} depuis {settings.archive_dir}", flush=True)
+    try:
+        report = replay_warehouse(configured_catalog(), settings, target_url, f"rejeu-{os.getpid()}")
+    except ReplayError as exc:
+        print(f"cvpipeline : rejeu impossible : {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"cvpipeline : {sum(report.slices.values())} fichier(s) rejoué(s) de {len(report.slices)} source(s)"
+    )
+    for table, rows in report.rows.items():
+        print(f"  {table:<22}{rows:>9}")
+    return 0
 
 
 def create_analyst_role(role: str, warehouse_url: str | None, print_only: bool) -> int:
@@ -131,6 +165,15 @@ def main(argv: list[str] | None = None) -> int:
     run_parser = commands.add_parser("run", help="matérialise tout le graphe (ingestion → indicateurs)")
     run_parser.add_argument("--data-dir", help="dossier contenant incoming/ (défaut : data/ du dépôt)")
     run_parser.add_argument("--warehouse-url", help="URL SQLAlchemy de l'entrepôt (défaut : SQLite)")
+    replay_parser = commands.add_parser(
+        "replay",
+        help="reconstruit tout l'entrepôt depuis l'archive dans un entrepôt vide (--to URL)",
+    )
+    replay_parser.add_argument("--to", required=True, help="URL SQLAlchemy de l'entrepôt vide à remplir")
+    replay_parser.add_argument("--data-dir", help="dossier contenant incoming/ et archive/ (défaut : data/)")
+    replay_parser.add_argument(
+        "--warehouse-url", help="l'entrepôt dont on rejoue les tranches (défaut : SQLite)"
+    )
     role_parser = commands.add_parser(
         "create-analyst-role",
         help="crée un rôle PostgreSQL en lecture seule sur les tables des analystes",
@@ -144,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("cvpipeline").setLevel(logging.INFO)
     try:
+        if args.command == "replay":
+            return replay(args.to, args.data_dir, args.warehouse_url)
         return run(args.data_dir, args.warehouse_url)
     except ConfigurationError as exc:
         print(f"cvpipeline : {exc}", file=sys.stderr)

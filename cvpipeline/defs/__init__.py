@@ -7,6 +7,7 @@ import warnings
 import dagster as dg
 
 from cvpipeline.catalog import Catalog
+from cvpipeline.defs.replay import build_replay_job
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.sensors import build_refresh_schedule, build_source_sensor
 from cvpipeline.defs.sources import build_source_asset
@@ -28,12 +29,13 @@ def build_defs(catalog: Catalog) -> dg.Definitions:
         FULL_REFRESH_JOB,
         # The year partitions are refreshed on demand (or backfilled), not by the full refresh.
         selection=dg.AssetSelection.all() - dg.AssetSelection.assets(YEARLY_METRICS),
-        description="Relit tous les fichiers partenaires, reconstruit l'entrepôt et les indicateurs.",
+        description="Met chaque source à jour avec son dossier (seuls les fichiers nouveaux ou modifiés "
+        "sont relus), puis les tables de référence, les indicateurs et le classeur.",
     )
     return dg.Definitions(
         assets=assets,
-        jobs=[full_refresh],
-        sensors=[build_source_sensor(catalog, s, FULL_REFRESH_JOB) for s in catalog.sources.values()],
+        jobs=[full_refresh, build_replay_job(catalog)],
+        sensors=[build_source_sensor(s) for s in catalog.sources.values()],
         schedules=[build_refresh_schedule(FULL_REFRESH_JOB)],
         resources={"settings": PipelineSettings()},
     )

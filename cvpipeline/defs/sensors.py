@@ -16,7 +16,7 @@ from typing import Any
 
 import dagster as dg
 
-from cvpipeline.catalog import Catalog, SourceSpec
+from cvpipeline.catalog import SourceSpec
 from cvpipeline.defs.warehouse import YEARLY_METRICS
 from cvpipeline.settings import ConfigurationError, load_settings
 
@@ -32,8 +32,8 @@ REFRESH_CRON_ENV = "CVPIPELINE_REFRESH_CRON"
 DEFAULT_REFRESH_CRON = "0 6 * * 1-5"
 REFRESH_TIMEZONE = "Europe/Paris"
 
-# Every run that writes the warehouse carries this tag; limit it to 1 in dagster.yaml
-# (concurrency.runs.tag_concurrency_limits) so two runs never rebuild the warehouse at once.
+# Every run that writes the warehouse carries this tag (a dagster.yaml can limit their concurrency with
+# concurrency.runs.tag_concurrency_limits); the warehouse serialises two writers of one source anyway.
 WAREHOUSE_TAG = "cvpipeline/entrepot"
 WAREHOUSE_TAG_VALUE = "ecriture"
 SOURCE_TAG = "cvpipeline/source"
@@ -152,15 +152,6 @@ def run_key(source_id: str, generation: int, hashes: Mapping[str, str]) -> str:
     return f"{source_id}:{generation}:{sha256(state.encode()).hexdigest()[:16]}"
 
 
-def _never_materialised(context: dg.SensorEvaluationContext, keys: list[dg.AssetKey]) -> list[str]:
-    """Assets of `keys` this instance never materialised (none when no instance is available)."""
-    try:
-        instance = context.instance
-    except dg.DagsterInvariantViolationError:
-        return []
-    return [k.to_user_string() for k in keys if instance.get_latest_materialization_event(k) is None]
-
-
 def _resolved(context: dg.SensorEvaluationContext, selection: dg.AssetSelection) -> list[dg.AssetKey] | None:
     """The selection's asset keys, spelled out when the definitions are at hand (else the target's)."""
     repository = context.repository_def
@@ -173,13 +164,12 @@ def _describe(changes: dict[str, list[str]]) -> str:
     return " ; ".join(f"{kind} : {', '.join(names)}" for kind, names in changes.items() if names)
 
 
-def build_source_sensor(catalog: Catalog, source: SourceSpec, refresh_job: str) -> dg.SensorDefinition:
+def build_source_sensor(source: SourceSpec) -> dg.SensorDefinition:
     """The sensor of one source: a run of the source and everything downstream when its files change.
 
-    `refresh_job` is the full-refresh job to run first on a fresh instance (named in messages).
+    The run rewrites only that source's changed slices: other sources need no run of their own.
     """
     key = dg.AssetKey(source.source_id)
-    siblings = [dg.AssetKey(s) for s in catalog.sources if s != source.source_id]
     # Everything downstream but the year partitions (a run of unpartitioned assets takes no key).
     selection = dg.AssetSelection.assets(key).downstream() - dg.AssetSelection.assets(YEARLY_METRICS)
 
@@ -191,11 +181,9 @@ def build_source_sensor(catalog: Catalog, source: SourceSpec, refresh_job: str) 
         description=(
             f"Surveille incoming/{source.source_id}/ (dossier de données : CVPIPELINE_DATA_DIR) toutes "
             f"les {MINIMUM_INTERVAL_SECONDS} s. Un fichier nouveau, au contenu modifié (SHA-256) ou "
-            f"supprimé lance {source.source_id} et tout l'aval (entrepôt, indicateurs, classeur) ; "
-            "un fichier seulement touché (date changée, même contenu) ne lance rien. "
-            "Arrêté par défaut : activez-le dans l'UI (Automation) une fois un premier "
-            f"{refresh_job} passé sur cette instance ; tant qu'une autre source n'a jamais "
-            "été matérialisée, il attend sans rien lancer."
+            f"supprimé lance {source.source_id} et tout l'aval (entrepôt, indicateurs, classeur) : "
+            "seule la tranche du fichier changé est réécrite. Un fichier seulement touché (date "
+            "changée, même contenu) ne lance rien. Arrêté par défaut : activez-le dans l'UI (Automation)."
         ),
         tags={SOURCE_TAG: source.source_id},
     )
@@ -209,14 +197,6 @@ def build_source_sensor(catalog: Catalog, source: SourceSpec, refresh_job: str) 
             reason = f"aucun changement dans {where}" if where.is_dir() else f"dossier absent : {where}"
             # The cursor still moves: it records the new mtimes of files that were only touched.
             return dg.SensorResult(skip_reason=reason, cursor=current.to_json())
-        missing = _never_materialised(context, siblings)
-        if missing:
-            # Keep the old cursor: the change is still pending once the full refresh has run.
-            return dg.SensorResult(
-                skip_reason=f"{_describe(changes)} — en attente : lancez d'abord {refresh_job}, "
-                f"sources jamais matérialisées sur cette instance : {', '.join(missing)}",
-                cursor=previous.to_json(),
-            )
         generation = previous.generation + 1
         context.log.info(f"{source.source_id} : {_describe(changes)}")
         request = dg.RunRequest(

@@ -1,4 +1,4 @@
-"""One Dagster asset per catalog source: ingest its files and run its GX suites as asset checks."""
+"""One Dagster asset per catalog source: its slices of the warehouse, with its GX suites as checks."""
 
 from collections.abc import Iterator
 
@@ -21,27 +21,32 @@ def source_check_specs(source: SourceSpec) -> list[dg.AssetCheckSpec]:
             FILES_READABLE,
             asset=key,
             description="Chaque fichier reçu est lisible (feuille, en-tête, colonnes obligatoires). "
-            "Un fichier rejeté est une erreur, les autres fichiers de la source sont chargés.",
+            "Un fichier rejeté est une erreur qui ne bloque rien : les autres fichiers sont chargés, "
+            "et la version précédente d'un fichier renvoyé reste en place.",
         ),
         dg.AssetCheckSpec(
             ROWS_VALID,
             asset=key,
             description="Les lignes respectent la suite Great Expectations de la source ; "
             "les lignes en échec partent en quarantaine. Avertissement au-delà de "
-            f"{source.quarantine_warning_pct:g} % de lignes en quarantaine.",
+            f"{source.quarantine_warning_pct:g} % de lignes en quarantaine (fichiers en place).",
         ),
         dg.AssetCheckSpec(
             HAS_LOADABLE_FILE,
             asset=key,
-            blocking=True,
-            description="La source a au moins un fichier lisible. Sinon c'est une erreur bloquante : "
-            "l'entrepôt et les indicateurs ne sont pas reconstruits sans elle.",
+            description="La source a des données dans l'entrepôt. Sans aucun fichier, elle est "
+            "« en attente de fichiers » (avertissement) ; si tous ses fichiers sont rejetés, c'est une "
+            "erreur. Ni l'un ni l'autre ne bloque les autres sources, les indicateurs ou le classeur.",
         ),
     ]
 
 
 def build_source_asset(catalog: Catalog, source: SourceSpec) -> dg.AssetsDefinition:
-    """The ingest + validate asset of one source, generated from its catalog entry."""
+    """The asset of one source (its slices of the warehouse), generated from its catalog entry.
+
+    It reads only new or changed files, validates them and writes their slices itself: nothing of
+    the data passes through Dagster's storage (it returns metadata, not a value).
+    """
 
     @dg.asset(
         name=source.source_id,
@@ -50,17 +55,20 @@ def build_source_asset(catalog: Catalog, source: SourceSpec) -> dg.AssetsDefinit
         owners=[OWNER],
         tags={"family": source.family},
         description=f"{source.partner} — {source.description} "
-        f"Fichiers lus dans incoming/{source.source_id}/ : {', '.join(source.file_patterns)}.",
+        f"Fichiers lus dans incoming/{source.source_id}/ : {', '.join(source.file_patterns)}. "
+        "Chaque fichier est une tranche de l'entrepôt, remplacée seulement quand son contenu change.",
         check_specs=source_check_specs(source),
         metadata={"partner": source.partner, "suites": [t.suite_name for t in source.tables]},
     )
     def _source_asset(
         context: dg.AssetExecutionContext, settings: PipelineSettings
-    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
-        from cvpipeline.defs.steps import ingest_and_validate
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        from cvpipeline.defs.steps import deliver_and_check
 
-        batch, checks, metadata = ingest_and_validate(catalog, source, settings.resolve(), context.log)
-        yield dg.Output(batch, metadata=metadata)
+        result, checks = deliver_and_check(
+            catalog, source, settings.resolve(), context.run.run_id, context.log
+        )
+        yield result
         yield from checks
 
     return _source_asset

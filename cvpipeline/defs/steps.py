@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -28,46 +30,68 @@ PREVIEW_COLUMNS = {
     "fundings": ["year", "dossier_number", "porteur", "pillar", "amount_agglo_eur", "amount_state_eur"],
     "quarantine": ["source_file", "source_sheet", "source_row", "column", "reason"],
     "ingestion_ledger": ["file", "status", "rows_read", "rows_loaded", "rows_quarantined"],
+    "file_slices": ["source_id", "file", "status", "rows_loaded", "rows_quarantined", "received_at"],
 }
+PREVIEW_ORDER = {
+    "participations": ["source_id", "source_file", "source_row"],
+    "activities": ["source_id", "source_file", "source_row"],
+    "fundings": ["source_file", "source_row"],
+    "quarantine": ["source_id", "source_file", "source_row"],
+    "ingestion_ledger": ["started_at", "source_id", "file"],
+    "file_slices": ["source_id", "file"],
+}
+PUBLISHED_TABLES = (
+    "participations",
+    "activities",
+    "fundings",
+    "quarantine",
+    "ingestion_ledger",
+    "file_slices",
+    "ref_sources",
+    "ref_actions",
+    "ref_qpv",
+)
 
 
-def ingest_and_validate(
-    catalog: Catalog, source: SourceSpec, settings: Settings, log: logging.Logger | Any
-) -> tuple[Any, list[dg.AssetCheckResult], dict[str, Any]]:
-    """Ingest a source, validate it with GX, shape it; return the batch, checks and metadata."""
-    from cvpipeline.ingest.source import discover_files, read_source
-    from cvpipeline.validate.batch import masked_examples, validate_source
-    from cvpipeline.warehouse.shape import shape_source
+def deliver_and_check(
+    catalog: Catalog, source: SourceSpec, settings: Settings, run_id: str, log: logging.Logger | Any
+) -> tuple[dg.MaterializeResult, list[dg.AssetCheckResult]]:
+    """Bring a source's slices up to date with its folder; return its materialisation and checks."""
+    from cvpipeline.validate.batch import masked_examples
+    from cvpipeline.warehouse.delivery import UP_TO_DATE, deliver_source
+    from cvpipeline.warehouse.schema import table_for
+    from cvpipeline.warehouse.slices import source_rows
+    from cvpipeline.warehouse.writer import make_engine
 
-    started = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    files = discover_files(source, settings.incoming_dir)
-    log.info(f"{source.source_id} : {len(files)} fichier(s) dans incoming/{source.source_id}/")
-    parsed = read_source(catalog, source, files, settings.pseudonymisation_key(), settings.archive_dir)
-    validated = validate_source(parsed)
-    batch = shape_source(catalog, parsed, validated, started)
-    ledger = batch.ledger
-    for warning in batch.warnings:
+    report = deliver_source(catalog, source, settings, run_id)
+    ledger = report.ledger
+    for warning in report.warnings:
         log.warning(warning)
     for row in ledger.itertuples():
         message = (
             f"{source.source_id} / {row.file} : {row.status}, {row.rows_read} lue(s), "
             f"{row.rows_loaded} chargée(s), {row.rows_quarantined} en quarantaine"
         )
-        (log.warning if row.status != "loaded" else log.info)(message)
+        (log.info if row.status in ("loaded", "unchanged") else log.warning)(message)
         if pd.notna(row.error):
             log.warning(f"{source.source_id} / {row.file} : {row.error}")
+    (log.info if report.state.startswith(UP_TO_DATE) else log.warning)(f"{source.source_id} : {report.state}")
     rejected = ledger[ledger["status"] == "rejected"]
-    rows_read = int(ledger["rows_read"].sum()) if not ledger.empty else 0
-    quarantined_pct = 100.0 * len(validated.quarantine) / rows_read if rows_read else 0.0
-    per_rule = _failures_per_expectation(validated.outcomes)
+    slices = report.slices
+    in_place_loaded = int(slices["rows_loaded"].sum()) if not slices.empty else 0
+    in_place_quarantined = int(slices["rows_quarantined"].sum()) if not slices.empty else 0
+    in_place = in_place_loaded + in_place_quarantined
+    quarantined_pct = 100.0 * in_place_quarantined / in_place if in_place else 0.0
+    waiting = ledger[ledger["status"] != "removed"].empty and slices.empty
     checks = [
         dg.AssetCheckResult(
             check_name=FILES_READABLE,
-            passed=rejected.empty and not ledger["error"].notna().any(),
+            passed=rejected.empty,
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={
                 "fichiers": len(ledger),
                 "fichiers_rejetes": len(rejected),
+                "versions_precedentes_conservees": ", ".join(report.kept_previous) or "aucune",
                 "erreurs": dg.MetadataValue.md(_error_table(ledger)),
             },
         ),
@@ -76,42 +100,49 @@ def ingest_and_validate(
             passed=quarantined_pct <= source.quarantine_warning_pct,
             severity=dg.AssetCheckSeverity.WARN,
             metadata={
-                "lignes_lues": rows_read,
-                "lignes_en_quarantaine": len(validated.quarantine),
+                "lignes_en_place": in_place,
+                "lignes_en_quarantaine": in_place_quarantined,
                 "part_en_quarantaine_pct": round(quarantined_pct, 2),
                 "seuil_avertissement_pct": source.quarantine_warning_pct,
-                "echecs_par_attente": dg.MetadataValue.md(per_rule),
-                "exemples_masques": dg.MetadataValue.json(masked_examples(validated.quarantine)),
+                "lignes_lues_ce_run": int(ledger["rows_read"].sum()),
+                "echecs_par_attente_ce_run": dg.MetadataValue.md(_failures_per_expectation(report.outcomes)),
+                "exemples_masques": dg.MetadataValue.json(masked_examples(report.quarantine_read)),
             },
         ),
         dg.AssetCheckResult(
             check_name=HAS_LOADABLE_FILE,
-            passed=bool((ledger["status"] != "rejected").any()) if not ledger.empty else False,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={
-                "fichiers": len(ledger),
-                "fichiers_lisibles": int((ledger["status"] != "rejected").sum()) if not ledger.empty else 0,
-            },
-            description=None if not ledger.empty else f"aucun fichier dans incoming/{source.source_id}/",
+            passed=not slices.empty,
+            severity=dg.AssetCheckSeverity.WARN if waiting else dg.AssetCheckSeverity.ERROR,
+            metadata={"etat": report.state, "fichiers_en_place": len(slices)},
+            description=report.state if slices.empty else None,
         ),
     ]
-    metadata = {
-        "fichiers": len(ledger),
-        "lignes_lues": int(ledger["rows_read"].sum()) if not ledger.empty else 0,
-        "lignes_chargees": int(ledger["rows_loaded"].sum()) if not ledger.empty else 0,
-        "lignes_en_quarantaine": len(validated.quarantine),
-        **{f"lignes_{t}": len(f) for t, f in batch.tables.items() if not f.empty},
+    metadata: dict[str, Any] = {
+        "etat": report.state,
+        "fichiers_en_place": len(slices),
+        "fichiers_inchanges": len(report.files_with("unchanged")),
+        "fichiers_relus": int(ledger["status"].isin(["loaded", "partially_loaded", "rejected"]).sum()),
+        "fichiers_rejetes": len(rejected),
+        "fichiers_retires": len(report.files_with("removed")),
+        "lignes_lues_ce_run": int(ledger["rows_read"].sum()),
+        "lignes_en_quarantaine": report.counts.get("quarantine", 0),
+        **{f"lignes_{t}": n for t, n in report.counts.items() if n and t != "quarantine"},
+        "dagster/row_count": report.fact_rows,
     }
-    loaded = {t: f for t, f in batch.tables.items() if not f.empty}
-    if loaded:
-        target, frame = next(iter(loaded.items()))  # the source's main table, pseudonymised
-        metadata["dagster/row_count"] = len(frame)
-        metadata["dagster/column_schema"] = dg.TableSchema(
-            columns=[dg.TableColumn(name=str(c), type=str(t)) for c, t in frame.dtypes.items()]
-        )
-        shown = [c for c in PREVIEW_COLUMNS[target] if c in frame]
-        metadata["apercu"] = dg.MetadataValue.md(markdown_preview(frame[shown]))
-    return batch, checks, metadata
+    targets = [t.target for t in source.tables]
+    main = next((t for t in ("participations", "activities", "fundings") if t in targets), None)
+    if main:
+        engine = make_engine(settings.warehouse_url)
+        table = table_for(engine.dialect.name, main)
+        metadata["dagster/column_schema"] = table_schema(table)
+        head = source_rows(engine, main, catalog.contract_code, source.source_id, PREVIEW_ROWS)
+        engine.dispose()
+        metadata["apercu"] = dg.MetadataValue.md(markdown_preview(head[PREVIEW_COLUMNS[main]]))
+    version = "\n".join(f"{r.file}\0{r.sha256}\0{r.rules_fingerprint}" for r in slices.itertuples())
+    result = dg.MaterializeResult(
+        metadata=metadata, data_version=dg.DataVersion(hashlib.sha256(version.encode()).hexdigest()[:24])
+    )
+    return result, checks
 
 
 def _failures_per_expectation(outcomes: dict[str, list]) -> str:
@@ -146,25 +177,37 @@ def table_schema(table: Any) -> dg.TableSchema:
     return dg.TableSchema(columns=columns)
 
 
-def load_warehouse(catalog: Catalog, batches: list[Any], settings: Settings, run_id: str, log: Any) -> Any:
-    """Write all source batches to the warehouse in one transaction; one result per table."""
+def publish_warehouse(catalog: Catalog, settings: Settings, log: Any) -> Iterator[dg.MaterializeResult]:
+    """Refresh the reference tables and report what each consolidated table holds (one result each).
+
+    The sources wrote their own slices; this step rewrites only the tables that follow the catalog.
+    """
+    import sqlalchemy as sa
+
     from cvpipeline.warehouse.schema import table_for
-    from cvpipeline.warehouse.writer import make_engine, replace_warehouse
+    from cvpipeline.warehouse.writer import make_engine, replace_references
 
     engine = make_engine(settings.warehouse_url)
-    log.info(f"entrepôt : écriture de {len(batches)} source(s) dans {_safe_url(engine)}")
-    written = replace_warehouse(engine, catalog, batches, run_id)
-    log.info("entrepôt : " + ", ".join(f"{t} {len(f)}" for t, f in written.items()))
-    for name, frame in written.items():
+    references = replace_references(engine, catalog)
+    log.info(f"entrepôt : tables de référence écrites dans {_safe_url(engine)}")
+    for name in PUBLISHED_TABLES:
         table = table_for(engine.dialect.name, name)
-        shown = [c for c in PREVIEW_COLUMNS.get(name, frame.columns) if c in frame]
+        shown = [c for c in PREVIEW_COLUMNS.get(name, [c.name for c in table.columns])]
+        with engine.connect() as conn:
+            count = int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)
+            order = [table.c[c] for c in PREVIEW_ORDER.get(name, [])]
+            head = pd.read_sql(
+                sa.select(*[table.c[c] for c in shown]).order_by(*order).limit(PREVIEW_ROWS), conn
+            )
         metadata: dict[str, Any] = {
-            "dagster/row_count": len(frame),
+            "dagster/row_count": count,
             "dagster/column_schema": table_schema(table),
             "dagster/table_name": f"{table.schema}.{name}" if table.schema else name,
             "entrepot": _safe_url(engine),
-            "apercu": dg.MetadataValue.md(markdown_preview(frame[shown])),
+            "apercu": dg.MetadataValue.md(markdown_preview(head)),
         }
+        if name in references:
+            metadata["dagster/row_count"] = len(references[name])
         yield dg.MaterializeResult(asset_key=name, metadata=metadata)
     engine.dispose()
 
@@ -173,13 +216,18 @@ def compute_and_store_years(
     catalog: Catalog, settings: Settings, run_id: str, log: Any, years: list[int]
 ) -> dg.MaterializeResult:
     """Recompute the indicators of some calendar years and replace only their rows."""
+    from cvpipeline.metrics.coverage import source_coverage
     from cvpipeline.metrics.indicators import Period, compute_metrics
+    from cvpipeline.metrics.refresh import FACTS
     from cvpipeline.warehouse.writer import make_engine, read_table, replace_periods
 
     engine = make_engine(settings.warehouse_url)
-    tables = [read_table(engine, t) for t in ("participations", "activities", "fundings")]
+    tables = [read_table(engine, t) for t in FACTS]
     periods = [Period(pd.Timestamp(y, 1, 1), pd.Timestamp(y, 12, 31)) for y in years]
-    metrics = compute_metrics(catalog, *tables, periods=periods)
+    metrics = pd.concat(
+        [compute_metrics(catalog, *tables, periods=periods), source_coverage(catalog, *tables, periods)],
+        ignore_index=True,
+    )
     metrics["run_id"] = run_id
     bounds = [(f"{y}-01-01", f"{y}-12-31") for y in years]
     count = replace_periods(engine, "evaluation_metrics_by_year", metrics, bounds)
@@ -196,29 +244,33 @@ def compute_and_store_metrics(
     chosen_period: tuple[str, str] | None = None,
 ) -> dg.MaterializeResult:
     """Compute every indicator from the warehouse (plus a chosen period) and replace the table."""
-    from cvpipeline.metrics.indicators import Period, compute_metrics, periods_of
+    from cvpipeline.metrics.coverage import sources_without_data
+    from cvpipeline.metrics.indicators import Period
+    from cvpipeline.metrics.refresh import refresh_metrics
     from cvpipeline.warehouse.schema import table_for
-    from cvpipeline.warehouse.writer import make_engine, read_table, replace_table
+    from cvpipeline.warehouse.writer import make_engine
 
-    engine = make_engine(settings.warehouse_url)
-    tables = [read_table(engine, t) for t in ("participations", "activities", "fundings")]
-    periods = periods_of(*tables)
+    extra: list[Period] = []
     if chosen_period:
         start, end = (pd.Timestamp(pd.to_datetime(d, dayfirst=True)) for d in chosen_period)
         if end < start:
             raise dg.Failure(f"période choisie invalide : fin {end:%d/%m/%Y} avant début {start:%d/%m/%Y}")
-        periods.append(Period(start, end))
+        extra.append(Period(start, end))
         log.info(f"indicateurs : période choisie du {start:%d/%m/%Y} au {end:%d/%m/%Y}")
-    metrics = compute_metrics(catalog, *tables, periods=periods)
-    metrics["run_id"] = run_id
-    count = replace_table(engine, "evaluation_metrics", metrics)
+    engine = make_engine(settings.warehouse_url)
+    metrics, coverage = refresh_metrics(engine, catalog, run_id, extra)
     engine.dispose()
-    log.info(f"indicateurs : {count} valeurs écrites")
+    missing = sources_without_data(catalog, coverage)
+    log.info(f"indicateurs : {len(metrics) + len(coverage)} valeurs écrites")
+    if missing:
+        log.warning("indicateurs : partenaires sans données sur la période : " + ", ".join(missing))
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": count,
+            "dagster/row_count": len(metrics) + len(coverage),
             "dagster/column_schema": table_schema(table_for(engine.dialect.name, "evaluation_metrics")),
             "indicateurs_cles": dg.MetadataValue.md(headline_markdown(catalog, metrics)),
+            "partenaires_sans_donnees": ", ".join(f"{catalog.sources[s].partner} ({s})" for s in missing)
+            or "aucun",
         }
     )
 
@@ -230,8 +282,11 @@ def write_report(catalog: Catalog, settings: Settings, log: Any) -> dg.Materiali
 
     engine = make_engine(settings.warehouse_url)
     metrics = read_table(engine, "evaluation_metrics")
+    slices = read_table(engine, "file_slices")
     engine.dispose()
-    path = write_workbook(catalog, metrics, settings.reports_dir / "evaluation_contrat_de_ville.xlsx")
+    path = write_workbook(
+        catalog, metrics, settings.reports_dir / "evaluation_contrat_de_ville.xlsx", slices=slices
+    )
     log.info(f"classeur d'évaluation : {path}")
     return dg.MaterializeResult(
         metadata={"chemin": dg.MetadataValue.path(str(path)), "indicateurs": len(metrics)}

@@ -1,7 +1,6 @@
 """Dagster assets of the warehouse and metrics steps: consolidated tables and indicators."""
 
 from collections.abc import Iterator
-from typing import Any
 
 import dagster as dg
 
@@ -24,8 +23,12 @@ WAREHOUSE_TABLES = {
     "participations": "Une ligne par personne et par inscription ou séance, toutes sources (pseudonymisée).",
     "activities": "Une ligne par chose réalisée : séance, atelier, session, rencontre, jardin, chantier.",
     "fundings": "Une ligne par projet financé et par an (programmation du contrat de ville).",
-    "quarantine": "Les lignes rejetées par les suites Great Expectations, avec leur motif.",
-    "ingestion_ledger": "Une ligne par fichier et par run : statut, lignes lues, chargées, en quarantaine.",
+    "quarantine": "Les lignes rejetées par les suites Great Expectations, avec leur motif "
+    "(celles des fichiers en place).",
+    "ingestion_ledger": "Une ligne par fichier et par run : statut (dont unchanged et removed), lignes lues, "
+    "chargées, en quarantaine.",
+    "file_slices": "Les tranches en place : pour chaque fichier partenaire, la version (SHA-256) dont les "
+    "lignes sont dans l'entrepôt, et quand elle a été reçue.",
     "ref_sources": "Les sources du catalogue.",
     "ref_actions": "Les actions du contrat et leur pilier.",
     "ref_qpv": "Les quartiers prioritaires du territoire.",
@@ -33,7 +36,7 @@ WAREHOUSE_TABLES = {
 
 
 def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
-    """The consolidation multi-asset (all tables in one transaction) and the metrics asset."""
+    """The consolidated tables (written slice by slice by the sources), the metrics and the workbook."""
     source_ids = list(catalog.sources)
 
     @dg.multi_asset(
@@ -49,16 +52,15 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
             )
             for name, text in WAREHOUSE_TABLES.items()
         ],
-        ins={s: dg.AssetIn(key=dg.AssetKey(s)) for s in source_ids},
+        description="Les tables consolidées. Chaque source y écrit ses propres tranches (une par "
+        "fichier) ; cette étape réécrit les tables de référence et publie l'état de chaque table.",
     )
     def warehouse(
-        context: dg.AssetExecutionContext, settings: PipelineSettings, **batches: Any
+        context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> Iterator[dg.MaterializeResult]:
-        from cvpipeline.defs.steps import load_warehouse
+        from cvpipeline.defs.steps import publish_warehouse
 
-        yield from load_warehouse(
-            catalog, list(batches.values()), settings.resolve(), context.run.run_id, context.log
-        )
+        yield from publish_warehouse(catalog, settings.resolve(), context.log)
 
     @dg.asset(
         name="evaluation_metrics",
@@ -69,8 +71,9 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
         # the indicators follow whenever the warehouse tables are rebuilt.
         automation_condition=dg.AutomationCondition.eager(),
         deps=[dg.AssetKey(t) for t in ("participations", "activities", "fundings", "ref_actions")],
-        description="Indicateurs de l'évaluation (SPEC §4) pour le contrat, chaque pilier, action, "
-        "source et QPV, sur toute la période et année par année.",
+        description="Indicateurs de l'évaluation pour le contrat, chaque pilier, action, source et QPV, "
+        "sur toute la période et année par année ; l'indicateur data_rows dit, pour chaque partenaire "
+        "et chaque période, s'il a des données (0 = aucune).",
     )
     def evaluation_metrics(
         context: dg.AssetExecutionContext, settings: PipelineSettings, config: EvaluationPeriod
@@ -109,7 +112,8 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
         automation_condition=dg.AutomationCondition.eager(),
         deps=[dg.AssetKey("evaluation_metrics")],
         description="Classeur d'évaluation (data/reports/evaluation_contrat_de_ville.xlsx) : "
-        "synthèse par action avec graphique, contrat année par année, tous les indicateurs.",
+        "synthèse par action avec graphique, contrat année par année, données reçues de chaque "
+        "partenaire, tous les indicateurs.",
     )
     def evaluation_workbook(
         context: dg.AssetExecutionContext, settings: PipelineSettings

@@ -38,6 +38,18 @@ class FileReport:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class IncomingFile:
+    """A file to read: its name in incoming/<source_id>/, where its bytes are, their SHA-256 if known.
+
+    A replay reads a slice's bytes from the archive under the name the partner gave the file.
+    """
+
+    name: str
+    path: Path
+    sha256: str | None = None
+
+
 @dataclass
 class ParsedTable:
     """A table's rows from all its files: typed canonical columns plus masked raw cells."""
@@ -74,46 +86,52 @@ def discover_files(source: SourceSpec, incoming_dir: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
 
 
+def archive_path(archive_dir: Path, source_id: str, sha256: str, file_name: str) -> Path:
+    """Where the archive keeps the bytes of a file of a source: by content hash, same extension."""
+    return archive_dir / source_id / f"{sha256}{Path(file_name).suffix.lower()}"
+
+
 def archive_file(path: Path, sha256: str, archive_dir: Path, source_id: str) -> Path:
     """Keep the exact bytes read, by content hash, before reading them."""
-    target = archive_dir / source_id / f"{sha256}{path.suffix.lower()}"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_suffix(target.suffix + ".part")
-        shutil.copyfile(path, temporary)
-        temporary.replace(target)
+    target = archive_path(archive_dir, source_id, sha256, path.name)
+    if target == path or target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(target.suffix + ".part")
+    shutil.copyfile(path, temporary)
+    temporary.replace(target)
     return target
 
 
 def read_source(
     catalog: Catalog,
     source: SourceSpec,
-    files: list[Path],
+    files: list[Path] | list[IncomingFile],
     key: bytes,
     archive_dir: Path | None = None,
 ) -> ParsedSource:
     """Read every file of a source into parsed tables, with a report per file."""
     reports: list[FileReport] = []
     pieces: dict[str, list[pd.DataFrame]] = {t.name: [] for t in source.tables}
-    for path in files:
+    for given in files:
+        incoming = given if isinstance(given, IncomingFile) else IncomingFile(given.name, given)
+        name, path = incoming.name, incoming.path
         try:
             limits.check_file_size(path)
         except limits.FileRefused as exc:
             # Too big to hash, archive or read: refused before any of it, said in the ledger.
-            reports.append(
-                FileReport(source.source_id, path.name, "", errors=[f"fichier « {path.name} » : {exc}"])
-            )
+            reports.append(FileReport(source.source_id, name, "", errors=[f"fichier « {name} » : {exc}"]))
             continue
-        sha = sha256_of(path)
-        report = FileReport(source.source_id, path.name, sha)
+        sha = incoming.sha256 or sha256_of(path)
+        report = FileReport(source.source_id, name, sha)
         reports.append(report)
         if archive_dir is not None:
             archive_file(path, sha, archive_dir, source.source_id)
-        tables = [t for t in source.tables if fnmatch.fnmatch(path.name.lower(), t.files.lower())]
+        tables = [t for t in source.tables if fnmatch.fnmatch(name.lower(), t.files.lower())]
         if not tables:
             expected = ", ".join(source.file_patterns)
             report.errors.append(
-                f"fichier « {path.name} » non reconnu pour cette source (noms attendus : {expected})"
+                f"fichier « {name} » non reconnu pour cette source (noms attendus : {expected})"
             )
             continue
         for table in tables:
@@ -121,14 +139,14 @@ def read_source(
                 sheet, grid = read_grid(path, table.sheet)
                 located = locate_table(grid, table, sheet)
             except FileRejected as exc:
-                report.errors.append(f"fichier « {path.name} » : {exc}")
+                report.errors.append(f"fichier « {name} » : {exc}")
                 continue
             if located.cells.empty:
-                report.notes.append(_where(path.name, sheet) + " : aucune ligne de données")
+                report.notes.append(_where(name, sheet) + " : aucune ligne de données")
             report.rows_read += len(located.cells)
-            report.notes.extend(f"{_where(path.name, sheet)} : {n}" for n in located.notes)
+            report.notes.extend(f"{_where(name, sheet)} : {n}" for n in located.notes)
             cells = located.cells.copy()
-            cells["source_file"] = path.name
+            cells["source_file"] = name
             cells["source_sheet"] = sheet
             cells["source_row"] = cells.index.astype("int64")
             cells["file_sha256"] = sha

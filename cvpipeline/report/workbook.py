@@ -11,6 +11,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from cvpipeline.catalog import Catalog
+from cvpipeline.metrics.coverage import DATA_ROWS
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 HEADLINE = {
@@ -24,6 +25,7 @@ HEADLINE = {
     "field_actors": "Acteurs de terrain",
 }
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+NO_DATA = "aucune donnée"
 
 
 def neutralise(value: object) -> object:
@@ -47,8 +49,38 @@ def _sheet(workbook: Workbook, title: str, frame: pd.DataFrame) -> None:
     sheet.freeze_panes = "A2"
 
 
-def write_workbook(catalog: Catalog, metrics: pd.DataFrame, path: Path) -> Path:
-    """Write the workbook from evaluation_metrics; returns its path."""
+def coverage_table(catalog: Catalog, metrics: pd.DataFrame, slices: pd.DataFrame | None) -> pd.DataFrame:
+    """Per partner: files in place, last reception, and its rows over all data and each year."""
+    rows = metrics[metrics["indicator_code"] == DATA_ROWS]
+    span = rows["period_end"] - rows["period_start"]
+    slices = slices if slices is not None else pd.DataFrame(columns=["source_id", "file", "received_at"])
+    records = []
+    for source_id, source in catalog.sources.items():
+        mine = rows[rows["scope_code"] == source_id]
+        own = slices[slices["source_id"] == source_id]
+        received = pd.to_datetime(own["received_at"]).max() if not own.empty else None
+        record: dict[str, object] = {
+            "Partenaire": source.partner,
+            "Source": source_id,
+            "Fichiers en place": len(own),
+            "Dernière réception": received.strftime("%d/%m/%Y") if received is not None else "en attente",
+        }
+        whole = mine[span.loc[mine.index] == span.max()] if not mine.empty else mine
+        total = int(whole["value"].iloc[0]) if not whole.empty else 0
+        record["Toute la période"] = total if total else NO_DATA
+        starts, ends = mine["period_start"], mine["period_end"]
+        calendar_year = (starts.dt.dayofyear == 1) & (ends == starts + pd.offsets.YearEnd(0))
+        for _, year_row in mine[calendar_year].iterrows():
+            value = int(year_row["value"])
+            record[str(year_row["period_start"].year)] = value if value else NO_DATA
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+def write_workbook(
+    catalog: Catalog, metrics: pd.DataFrame, path: Path, slices: pd.DataFrame | None = None
+) -> Path:
+    """Write the workbook from evaluation_metrics (and the slices in place); returns its path."""
     metrics = metrics.copy()
     metrics["period_start"] = pd.to_datetime(metrics["period_start"])
     metrics["period_end"] = pd.to_datetime(metrics["period_end"])
@@ -62,6 +94,9 @@ def write_workbook(catalog: Catalog, metrics: pd.DataFrame, path: Path) -> Path:
     summary.insert(
         0, "Action", [catalog.actions[a].label if a in catalog.actions else a for a in summary.index]
     )
+    coverage = coverage_table(catalog, metrics, slices)
+    metrics = metrics[metrics["indicator_code"] != DATA_ROWS]
+    span = metrics["period_end"] - metrics["period_start"]
     yearly = metrics[(metrics["scope_type"] == "contract") & (span < pd.Timedelta(days=366))]
     yearly = yearly[yearly["breakdown"].isna()].assign(Année=lambda f: f["period_start"].dt.year)
     by_year = yearly.pivot_table(index="indicator_label", columns="Année", values="value", aggfunc="first")
@@ -85,6 +120,7 @@ def write_workbook(catalog: Catalog, metrics: pd.DataFrame, path: Path) -> Path:
     workbook.remove(workbook.active)
     _sheet(workbook, "Synthèse par action", summary.reset_index(drop=True))
     _sheet(workbook, "Contrat année par année", by_year)
+    _sheet(workbook, "Données reçues", coverage)
     _sheet(
         workbook,
         "Tous les indicateurs",

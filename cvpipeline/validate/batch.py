@@ -20,6 +20,7 @@ QUARANTINE_COLUMNS = [
     "source_file",
     "source_sheet",
     "source_row",
+    "file_sha256",
     "rule",
     "column",
     "reason",
@@ -53,7 +54,7 @@ def validate_source(parsed: ParsedSource) -> ValidatedSource:
         bad = table.frame[ROW_ID].isin(reasons[ROW_ID])
         valid[table.spec.name] = table.frame[~bad].reset_index(drop=True)
         if bad.any():
-            rows = table.frame.loc[bad, [ROW_ID, "source_file", "source_sheet", "source_row"]]
+            rows = table.frame.loc[bad, [ROW_ID, "source_file", "source_sheet", "source_row", "file_sha256"]]
             rows = rows.merge(reasons, on=ROW_ID, how="left")
             raw = table.raw.loc[table.frame.index[bad]]
             rows["raw_row"] = raw.to_json(orient="records", lines=True, force_ascii=False).splitlines()

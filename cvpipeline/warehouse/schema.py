@@ -46,7 +46,12 @@ def _lineage() -> list[Column]:
 
 ANALYST_SCHEMA = "cvpipeline"
 OPERATIONS_SCHEMA = "cvpipeline_ops"
-OPERATIONS_TABLES = ("quarantine", "ingestion_ledger")
+OPERATIONS_TABLES = ("quarantine", "ingestion_ledger", "file_slices")
+LEDGER_STATUSES_DOC = (
+    "loaded, partially_loaded, rejected (avec « version précédente conservée » quand une version "
+    "antérieure reste en place), unchanged (même contenu que la tranche en place : pas relu), "
+    "removed (fichier retiré d'incoming/ : ses lignes sont retirées)"
+)
 
 
 def _metric_columns() -> list[Column]:
@@ -174,25 +179,28 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
     Table(
         "quarantine",
         metadata,
-        Column("run_id", String(64)),
+        Column("run_id", String(64), comment="Run Dagster qui a chargé la tranche du fichier"),
+        Column("contract_code", String(32), nullable=False, comment=LINEAGE_DOCS["contract_code"]),
         Column("source_id", String(64), nullable=False),
         Column("source_file", Text),
         Column("source_sheet", Text),
         Column("source_row", Integer, comment="Ligne telle qu'Excel l'affiche"),
+        Column("file_sha256", String(64), comment=LINEAGE_DOCS["file_sha256"]),
         Column("rule", Text, comment="Attente(s) Great Expectations non satisfaite(s)"),
         Column("column", Text, comment="Colonne(s) en cause, telles que nommées dans le fichier"),
         Column("reason", Text, comment="Motif lisible, à corriger par le partenaire"),
         Column("raw_row", Text, comment="La ligne brute en JSON, champs personnels masqués"),
-        comment="Les lignes rejetées du dernier chargement de chaque source",
+        comment="Les lignes rejetées des fichiers en place dans l'entrepôt (une tranche par fichier)",
         schema=operations_schema or schema,
     )
     Table(
         "ingestion_ledger",
         metadata,
+        Column("contract_code", String(32), nullable=False, comment=LINEAGE_DOCS["contract_code"]),
         Column("source_id", String(64), nullable=False),
         Column("file", Text, nullable=False),
         Column("sha256", String(64)),
-        Column("status", String(20), nullable=False, comment="loaded, partially_loaded ou rejected"),
+        Column("status", String(20), nullable=False, comment=LEDGER_STATUSES_DOC),
         Column("rows_read", BigInteger, nullable=False),
         Column("rows_loaded", BigInteger, nullable=False),
         Column("rows_quarantined", BigInteger, nullable=False),
@@ -202,6 +210,32 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         Column("finished_at", DateTime),
         Column("run_id", String(64)),
         comment="Une ligne par fichier et par run",
+        schema=operations_schema or schema,
+    )
+    Table(
+        "file_slices",
+        metadata,
+        Column("contract_code", String(32), primary_key=True, comment=LINEAGE_DOCS["contract_code"]),
+        Column("source_id", String(64), primary_key=True, comment="Source (partenaire)"),
+        Column("file", String(255), primary_key=True, comment="Nom du fichier dans incoming/<source_id>/"),
+        Column("sha256", String(64), nullable=False, comment="Empreinte de la version en place (archive)"),
+        Column(
+            "archive_path", Text, comment="Chemin de ses octets dans l'archive, relatif au dossier de données"
+        ),
+        Column(
+            "rules_fingerprint",
+            String(64),
+            comment="Empreinte du catalogue, des suites et du code de lecture qui ont produit la tranche",
+        ),
+        Column("status", String(20), nullable=False, comment="loaded ou partially_loaded"),
+        Column(
+            "rows_loaded", BigInteger, nullable=False, comment="Lignes du fichier dans les tables de faits"
+        ),
+        Column("rows_quarantined", BigInteger, nullable=False, comment="Lignes du fichier en quarantaine"),
+        Column("received_at", DateTime, comment="Quand cette version du fichier a été chargée (UTC)"),
+        Column("run_id", String(64), comment="Run Dagster qui a chargé cette version"),
+        comment="Les tranches en place : la version de chaque fichier partenaire dont les lignes sont "
+        "dans l'entrepôt",
         schema=operations_schema or schema,
     )
     return metadata

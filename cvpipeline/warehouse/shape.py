@@ -71,23 +71,27 @@ def shape_source(
         target: _conform(target, pd.concat(frames, ignore_index=True) if frames else None)
         for target, frames in out.items()
     }
-    ledger = build_ledger(parsed, validated, tables, started_at)
+    ledger = build_ledger(parsed, validated, tables, started_at).assign(contract_code=catalog.contract_code)
+    quarantine = validated.quarantine.assign(contract_code=catalog.contract_code)
     return SourceBatch(
-        parsed.source.source_id, tables, validated.quarantine, ledger, validated.outcomes, parsed.warnings
+        parsed.source.source_id, tables, quarantine, ledger, validated.outcomes, parsed.warnings
     )
 
 
 def derive_activities(spec: TableSpec, participations: pd.DataFrame) -> pd.DataFrame:
-    """One activity per group of participation rows (a Régie session day, a chantier)."""
+    """One activity per group of participation rows of a file (a Régie session day, a chantier).
+
+    Groups never span two files: each file's rows form a slice of the warehouse of their own.
+    """
     derive = spec.derive_activity or {}
-    group_by = list(derive["group_by"])
+    group_by = ["source_file", *[c for c in derive["group_by"] if c != "source_file"]]
     if participations.empty:
         return pd.DataFrame(columns=COLUMNS["activities"])
     ordered = participations.sort_values(["source_file", "source_sheet", "source_row"])
     groups = ordered.groupby(group_by, dropna=False, sort=True)
     first = groups.first().reset_index()
     activities = first[
-        [*group_by, "contract_code", "source_id", "action_code", "pillar", *LINEAGE[1:]]
+        [*group_by, "contract_code", "source_id", "action_code", "pillar", *LINEAGE[2:]]
     ].copy()
     activities["participants_count"] = groups["beneficiary_key"].nunique().to_numpy()
     if "duration_hours" in ordered:

@@ -1,9 +1,8 @@
-"""Write the warehouse through SQLAlchemy: atomic replacement of tables in one transaction."""
+"""Write the warehouse through SQLAlchemy: typed bulk inserts (COPY on PostgreSQL), atomic replaces."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 
 import pandas as pd
 import sqlalchemy as sa
@@ -13,13 +12,10 @@ from cvpipeline.catalog import Catalog
 from cvpipeline.ingest.quartiers import reference_qpv
 from cvpipeline.warehouse.schema import (
     ANALYST_SCHEMA,
-    FACT_TABLES,
     OPERATIONS_SCHEMA,
-    REFERENCE_TABLES,
     metadata_for,
     table_for,
 )
-from cvpipeline.warehouse.shape import SourceBatch
 
 log = logging.getLogger("cvpipeline.warehouse")
 
@@ -121,43 +117,24 @@ def reference_frames(catalog: Catalog) -> dict[str, pd.DataFrame]:
     return {"ref_sources": sources, "ref_actions": actions, "ref_qpv": qpv}
 
 
-def replace_warehouse(
-    engine: Engine, catalog: Catalog, batches: Iterable[SourceBatch], run_id: str
-) -> dict[str, pd.DataFrame]:
-    """Replace facts, references and quarantine, append the ledger: all or nothing.
-
-    Returns the rows written per table (this run's rows for the ledger).
-    """
-    batches = list(batches)
-    loaded_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    frames: dict[str, pd.DataFrame] = {}
-    for target in FACT_TABLES:
-        parts = [b.tables[target] for b in batches if not b.tables[target].empty]
-        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-        frame["run_id"] = run_id
-        frame["loaded_at"] = loaded_at
-        frames[target] = frame
-    frames.update(reference_frames(catalog))
-    frames["quarantine"] = _stack([b.quarantine for b in batches]).assign(run_id=run_id)
-    ledger = _stack([b.ledger for b in batches]).assign(run_id=run_id)
-    written: dict[str, pd.DataFrame] = {}
+def replace_references(engine: Engine, catalog: Catalog) -> dict[str, pd.DataFrame]:
+    """Replace the reference tables (they follow the catalog), in one transaction."""
+    frames = reference_frames(catalog)
     with engine.begin() as conn:
-        _prepare(conn)
-        for name in (*FACT_TABLES, *REFERENCE_TABLES, "quarantine"):
+        prepare(conn)
+        _lock(conn)
+        for name, frame in frames.items():
             table = table_for(conn.dialect.name, name)
             conn.execute(table.delete())
-            insert_frame(conn, table, frames[name])
-            written[name] = frames[name]
-        ledger_table = table_for(conn.dialect.name, "ingestion_ledger")
-        insert_frame(conn, ledger_table, ledger)
-        written["ingestion_ledger"] = ledger
-    return written
+            insert_frame(conn, table, frame)
+    return frames
 
 
 def replace_table(engine: Engine, name: str, frame: pd.DataFrame) -> int:
     """Replace one table's rows atomically (used for evaluation_metrics)."""
     with engine.begin() as conn:
-        _prepare(conn)
+        prepare(conn)
+        _lock(conn)
         table = table_for(conn.dialect.name, name)
         conn.execute(table.delete())
         return insert_frame(conn, table, frame)
@@ -166,7 +143,8 @@ def replace_table(engine: Engine, name: str, frame: pd.DataFrame) -> int:
 def replace_periods(engine: Engine, name: str, frame: pd.DataFrame, periods: list[tuple[str, str]]) -> int:
     """Replace only the rows of some periods (a partition's slice), atomically."""
     with engine.begin() as conn:
-        _prepare(conn)
+        prepare(conn)
+        _lock(conn)
         table = table_for(conn.dialect.name, name)
         for start, end in periods:
             bounds = (table.c.period_start == pd.Timestamp(start).date()) & (
@@ -185,18 +163,51 @@ def read_table(engine: Engine, name: str) -> pd.DataFrame:
         return pd.read_sql_table(name, conn, schema=table.schema)
 
 
-def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    frames = [f for f in frames if not f.empty]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _prepare(conn: Connection) -> None:
-    """Take the writers' lock, then create schemas and tables that do not exist yet."""
-    _lock(conn)
+def prepare(conn: Connection) -> None:
+    """Create the schemas and tables that do not exist yet, and bring older tables up to date."""
+    metadata = metadata_for(conn.dialect.name)
+    inspector = sa.inspect(conn)
+    if all(inspector.has_table(t.name, schema=t.schema) for t in metadata.tables.values()):
+        return
     if conn.dialect.name == "postgresql":
+        # Two first runs creating the tables at once must not race: DDL under the writers' lock.
+        _lock(conn)
         for schema in (ANALYST_SCHEMA, OPERATIONS_SCHEMA):
             conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
-    metadata_for(conn.dialect.name).create_all(conn)
+    _upgrade(conn, metadata)
+    metadata.create_all(conn)
+
+
+def _upgrade(conn: Connection, metadata: sa.MetaData) -> None:
+    """Add the columns a warehouse written by an earlier version lacks (nullable, then kept).
+
+    A warehouse from before the slices (no `file_slices` table) kept only the last load's
+    quarantine: it is cleared, and every file is read again into its own slice on the next run.
+    """
+    inspector = sa.inspect(conn)
+    slices = metadata.tables[next(k for k in metadata.tables if k.endswith("file_slices"))]
+    quarantine = metadata.tables[next(k for k in metadata.tables if k.endswith("quarantine"))]
+    if not inspector.has_table(quarantine.name, schema=quarantine.schema):
+        return
+    if inspector.has_table(slices.name, schema=slices.schema):
+        return
+    preparer = conn.dialect.identifier_preparer
+    for table in metadata.tables.values():
+        if not inspector.has_table(table.name, schema=table.schema):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(
+                sa.text(
+                    f"ALTER TABLE {preparer.format_table(table)} "
+                    f"ADD COLUMN {preparer.quote(column.name)} {kind}"
+                )
+            )
+    conn.execute(quarantine.delete())
+    log.warning("entrepôt d'une version antérieure : colonnes ajoutées, quarantaine vidée (relecture)")
 
 
 def _lock(conn: Connection) -> None:

@@ -1,0 +1,73 @@
+"""Which partners' data the indicators rest on: rows per source and period, zero when there are none."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cvpipeline.catalog import Catalog
+from cvpipeline.metrics.indicators import METRIC_COLUMNS, Period
+
+DATA_ROWS = "data_rows"
+DATA_ROWS_LABEL = "Données du partenaire dans l'entrepôt (lignes de faits sur la période)"
+DATA_ROWS_UNIT = "lignes"
+
+
+def _rows_in_period(frame: pd.DataFrame, table: str, period: Period) -> pd.Series:
+    """Rows of a fact table that fall in a period (same rules as the indicators)."""
+    if frame.empty:
+        return pd.Series(dtype="int64")
+    if table == "participations":
+        start, end = pd.to_datetime(frame["start_date"]), pd.to_datetime(frame["end_date"])
+        inside = (start <= period.end) & (end.isna() | (end >= period.start))
+    elif table == "activities":
+        date = pd.to_datetime(frame["activity_date"])
+        year = pd.to_numeric(frame["activity_year"], errors="coerce")
+        inside = ((date >= period.start) & (date <= period.end)) | (
+            date.isna() & year.between(period.start.year, period.end.year)
+        )
+    else:
+        inside = pd.to_numeric(frame["year"], errors="coerce").between(period.start.year, period.end.year)
+    return frame.loc[inside, "source_id"].value_counts()
+
+
+def source_coverage(
+    catalog: Catalog,
+    participations: pd.DataFrame,
+    activities: pd.DataFrame,
+    fundings: pd.DataFrame,
+    periods: list[Period],
+) -> pd.DataFrame:
+    """One `data_rows` value per catalog source and period: 0 says the partner has no data there."""
+    tables = {"participations": participations, "activities": activities, "fundings": fundings}
+    records = []
+    for period in periods:
+        counts = pd.Series(0, index=list(catalog.sources), dtype="int64")
+        for name, frame in tables.items():
+            found = _rows_in_period(frame, name, period)
+            counts = counts.add(found.reindex(counts.index, fill_value=0), fill_value=0)
+        for source_id, count in counts.items():
+            records.append(
+                {
+                    "indicator_code": DATA_ROWS,
+                    "indicator_label": DATA_ROWS_LABEL,
+                    "scope_type": "source",
+                    "scope_code": source_id,
+                    "breakdown": None,
+                    "period_start": period.start.normalize(),
+                    "period_end": period.end.normalize(),
+                    "value": float(count),
+                    "unit": DATA_ROWS_UNIT,
+                    "numerator": None,
+                    "denominator": None,
+                }
+            )
+    return pd.DataFrame(records, columns=METRIC_COLUMNS)
+
+
+def sources_without_data(catalog: Catalog, coverage: pd.DataFrame) -> list[str]:
+    """The partners with no data over the widest period (all of them when there is no data at all)."""
+    if coverage.empty:
+        return sorted(catalog.sources)
+    span = pd.to_datetime(coverage["period_end"]) - pd.to_datetime(coverage["period_start"])
+    widest = coverage[span == span.max()]
+    return sorted(widest.loc[widest["value"] == 0, "scope_code"])

@@ -1,0 +1,295 @@
+"""A source's delivery: compare its files with the slices in place, read what changed, write slices.
+
+The rules (SPEC §6, README "Livraisons"):
+- a file whose content (SHA-256) and reading rules are those of its slice is not read again
+  (ledger status `unchanged`);
+- a new or changed file replaces its own slice, and nothing else;
+- a new version that is rejected leaves the previous version's rows in place, and says so;
+- a file removed from incoming/ has its rows removed (ledger status `removed`);
+- a source without any file is waiting ("en attente de fichiers"), not failing.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cvpipeline.catalog import Catalog, SourceSpec
+from cvpipeline.ingest import limits
+from cvpipeline.ingest.source import IncomingFile, archive_path, discover_files, read_source, sha256_of
+from cvpipeline.settings import Settings
+from cvpipeline.validate.batch import validate_source
+from cvpipeline.validate.expectations import suite_path
+from cvpipeline.warehouse.schema import COLUMNS
+from cvpipeline.warehouse.shape import shape_source
+from cvpipeline.warehouse.slices import (
+    SLICE_COLUMNS,
+    SliceWrite,
+    current_slices,
+    source_row_counts,
+    write_slices,
+)
+from cvpipeline.warehouse.writer import make_engine, prepare
+
+PACKAGE = Path(__file__).resolve().parent.parent
+# The code that turns a file into rows: a change in it makes every slice be read again.
+READING_CODE = ("catalog/__init__.py", "ingest", "validate", "warehouse/shape.py", "reference")
+
+WAITING = "en attente de fichiers"
+ALL_REJECTED = "aucune donnée : tous les fichiers reçus sont rejetés"
+UP_TO_DATE = "à jour"
+
+
+@dataclass
+class DeliveryReport:
+    """What a source's run did and what the warehouse holds for it afterwards."""
+
+    contract_code: str
+    source_id: str
+    ledger: pd.DataFrame
+    slices: pd.DataFrame
+    counts: dict[str, int]
+    quarantine_read: pd.DataFrame
+    outcomes: dict[str, list] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    kept_previous: list[str] = field(default_factory=list)
+
+    def files_with(self, status: str) -> list[str]:
+        """This run's ledger files of a status."""
+        return sorted(self.ledger.loc[self.ledger["status"] == status, "file"])
+
+    @property
+    def state(self) -> str:
+        """The source's state in French, as the ledger tells it."""
+        if self.ledger.empty and self.slices.empty:
+            return WAITING
+        if self.slices.empty:
+            if set(self.ledger["status"]) <= {"removed"}:
+                return WAITING + " (fichiers retirés)"
+            return ALL_REJECTED
+        if self.kept_previous:
+            return "version précédente conservée pour " + ", ".join(self.kept_previous)
+        rejected = self.files_with("rejected")
+        if rejected:
+            return f"{UP_TO_DATE}, {len(rejected)} fichier(s) rejeté(s)"
+        return UP_TO_DATE
+
+    @property
+    def fact_rows(self) -> int:
+        """Rows of the source in the fact tables now."""
+        return sum(v for k, v in self.counts.items() if k != "quarantine")
+
+
+@functools.cache
+def _code_digest() -> str:
+    digest = hashlib.sha256()
+    for part in READING_CODE:
+        root = PACKAGE / part
+        paths = [root] if root.is_file() else sorted(root.rglob("*"))
+        for path in paths:
+            if path.is_file() and path.suffix in (".py", ".csv"):
+                digest.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def rules_fingerprint(catalog: Catalog, source: SourceSpec, key: bytes) -> str:
+    """What produced a slice besides the file: the source's catalog entry, suites, code and key.
+
+    A slice whose fingerprint differs from today's is read again even when its file is unchanged.
+    The key enters as a keyed digest, never as itself.
+    """
+    digest = hashlib.sha256()
+    digest.update(repr(source).encode())
+    digest.update(catalog.contract_code.encode())
+    digest.update(repr(sorted(catalog.pillars.items())).encode())
+    actions = {t.action for t in source.tables if t.action}
+    digest.update(repr(sorted((a, catalog.actions[a]) for a in actions if a in catalog.actions)).encode())
+    for table in source.tables:
+        path = suite_path(table)
+        digest.update(path.read_bytes() if path.is_file() else b"-")
+    digest.update(_code_digest().encode())
+    digest.update(hmac.new(key, b"cvpipeline/slices", hashlib.sha256).digest())
+    return digest.hexdigest()
+
+
+def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run_id: str) -> DeliveryReport:
+    """Bring a source's slices in line with its folder in incoming/, in one transaction."""
+    engine = make_engine(settings.warehouse_url)
+    try:
+        with engine.begin() as conn:
+            prepare(conn)
+        key = settings.pseudonymisation_key()
+        fingerprint = rules_fingerprint(catalog, source, key)
+        started = _now()
+        in_place = current_slices(engine, catalog.contract_code, source.source_id).set_index("file")
+        paths = discover_files(source, settings.incoming_dir)
+        unchanged, to_read = [], []
+        for path in paths:
+            incoming = _hashed(path)
+            known = in_place.loc[path.name] if path.name in in_place.index else None
+            if (
+                known is not None
+                and incoming.sha256 == known["sha256"]
+                and known["rules_fingerprint"] == fingerprint
+            ):
+                unchanged.append(_unchanged_row(source, path.name, known, started))
+            else:
+                to_read.append(incoming)
+        change, report = read_into_slices(
+            catalog, source, settings, to_read, in_place, fingerprint, started, key
+        )
+        present = {p.name for p in paths}
+        removed = [f for f in in_place.index if f not in present]
+        change.removed = removed
+        ledger_parts = [
+            report.ledger,
+            pd.DataFrame(unchanged),
+            pd.DataFrame([_removed_row(source, f, in_place.loc[f], started) for f in removed]),
+        ]
+        change.ledger = _ledger(catalog, ledger_parts)
+        write_slices(engine, change, run_id)
+        report.ledger = change.ledger
+        report.slices = current_slices(engine, catalog.contract_code, source.source_id)
+        report.counts = source_row_counts(engine, catalog.contract_code, source.source_id)
+        return report
+    finally:
+        engine.dispose()
+
+
+def read_into_slices(
+    catalog: Catalog,
+    source: SourceSpec,
+    settings: Settings,
+    files: list[IncomingFile],
+    in_place: pd.DataFrame,
+    fingerprint: str,
+    started: pd.Timestamp,
+    key: bytes,
+    received: dict[str, pd.Timestamp] | None = None,
+    archive: bool = True,
+) -> tuple[SliceWrite, DeliveryReport]:
+    """Read, validate and shape files into the slices that replace theirs (rejected ones keep theirs).
+
+    `in_place` holds the slices now in the warehouse, indexed by file; `received` gives a slice's
+    reception time when it is not now (a replay keeps the original one).
+    """
+    parsed = read_source(catalog, source, files, key, settings.archive_dir if archive else None)
+    validated = validate_source(parsed)
+    batch = shape_source(catalog, parsed, validated, started)
+    ledger = batch.ledger.copy()
+    kept: list[str] = []
+    for index, row in ledger.iterrows():
+        if row["status"] == "rejected" and row["file"] in in_place.index:
+            previous = in_place.loc[row["file"]]
+            when = pd.Timestamp(previous["received_at"])
+            note = (
+                f"version précédente conservée, reçue le {when:%d/%m/%Y à %H:%M} (UTC) : "
+                f"{int(previous['rows_loaded'])} ligne(s) restent dans l'entrepôt"
+            )
+            ledger.at[index, "notes"] = _join(row["notes"], note)
+            kept.append(row["file"])
+    replaced = ledger.loc[ledger["status"] != "rejected", "file"].tolist()
+    tables = {t: f[f["source_file"].isin(replaced)] for t, f in batch.tables.items()}
+    quarantine = batch.quarantine[batch.quarantine["source_file"].isin(replaced)]
+    slices = ledger[ledger["file"].isin(replaced)][
+        ["file", "sha256", "status", "rows_loaded", "rows_quarantined"]
+    ].copy()
+    slices["contract_code"] = catalog.contract_code
+    slices["source_id"] = source.source_id
+    slices["rules_fingerprint"] = fingerprint
+    slices["received_at"] = [(received or {}).get(f, started) for f in slices["file"]]
+    slices["archive_path"] = [
+        _relative(archive_path(settings.archive_dir, source.source_id, sha, name), settings.data_dir)
+        for name, sha in zip(slices["file"], slices["sha256"], strict=True)
+    ]
+    change = SliceWrite(
+        catalog.contract_code,
+        source.source_id,
+        tables=tables,
+        quarantine=quarantine,
+        slices=slices.reindex(columns=[c for c in SLICE_COLUMNS if c != "run_id"]),
+    )
+    report = DeliveryReport(
+        catalog.contract_code,
+        source.source_id,
+        ledger=ledger,
+        slices=pd.DataFrame(columns=SLICE_COLUMNS),
+        counts={},
+        quarantine_read=batch.quarantine,
+        outcomes=batch.outcomes,
+        warnings=batch.warnings,
+        kept_previous=sorted(kept),
+    )
+    return change, report
+
+
+def _hashed(path: Path) -> IncomingFile:
+    """The file with its SHA-256, unless it is too big to hash (the reader then refuses it)."""
+    try:
+        limits.check_file_size(path)
+    except limits.FileRefused:
+        return IncomingFile(path.name, path)
+    return IncomingFile(path.name, path, sha256_of(path))
+
+
+def _unchanged_row(source: SourceSpec, name: str, known: Any, now: pd.Timestamp) -> dict[str, Any]:
+    when = pd.Timestamp(known["received_at"])
+    return {
+        "source_id": source.source_id,
+        "file": name,
+        "sha256": known["sha256"],
+        "status": "unchanged",
+        "rows_read": 0,
+        "rows_loaded": 0,
+        "rows_quarantined": 0,
+        "notes": f"contenu identique à la version chargée le {when:%d/%m/%Y à %H:%M} (UTC), non relu : "
+        f"{int(known['rows_loaded'])} ligne(s) en place, {int(known['rows_quarantined'])} en quarantaine",
+        "started_at": now,
+        "finished_at": now,
+    }
+
+
+def _removed_row(source: SourceSpec, name: str, known: Any, now: pd.Timestamp) -> dict[str, Any]:
+    return {
+        "source_id": source.source_id,
+        "file": name,
+        "sha256": known["sha256"],
+        "status": "removed",
+        "rows_read": 0,
+        "rows_loaded": 0,
+        "rows_quarantined": 0,
+        "notes": f"fichier retiré de incoming/{source.source_id}/ : ses {int(known['rows_loaded'])} "
+        f"ligne(s) et {int(known['rows_quarantined'])} ligne(s) en quarantaine sont retirées de l'entrepôt",
+        "started_at": now,
+        "finished_at": now,
+    }
+
+
+def _ledger(catalog: Catalog, parts: list[pd.DataFrame]) -> pd.DataFrame:
+    columns = [c for c in COLUMNS["ingestion_ledger"] if c != "run_id"]
+    frames = [p for p in parts if not p.empty]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    ledger = pd.concat(frames, ignore_index=True).assign(contract_code=catalog.contract_code)
+    return ledger.reindex(columns=columns).sort_values("file", kind="stable").reset_index(drop=True)
+
+
+def _join(first: object, second: str) -> str:
+    return second if first is None or pd.isna(first) or not str(first) else f"{first} | {second}"
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC").tz_localize(None)

@@ -1,0 +1,141 @@
+"""The warehouse as slices: the rows one partner file produced, replaced on their own (SPEC §6).
+
+A slice is keyed by (contract_code, source_id, file). Its rows live in the fact tables and in
+`quarantine` (columns contract_code, source_id, source_file); `file_slices` records which version
+of the file (its SHA-256) is in place. Writing a source's slices is one transaction under a lock
+per source: readers never see a half-written slice and two runs of one source never interleave.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from cvpipeline.warehouse.schema import FACT_TABLES, table_for
+from cvpipeline.warehouse.writer import insert_frame, prepare, read_table
+
+SLICE_COLUMNS = [
+    "contract_code",
+    "source_id",
+    "file",
+    "sha256",
+    "archive_path",
+    "rules_fingerprint",
+    "status",
+    "rows_loaded",
+    "rows_quarantined",
+    "received_at",
+    "run_id",
+]
+SLICED_TABLES = (*FACT_TABLES, "quarantine")
+
+
+@dataclass
+class SliceWrite:
+    """What a source's run changes in the warehouse: slices replaced, slices removed, ledger rows."""
+
+    contract_code: str
+    source_id: str
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    quarantine: pd.DataFrame = field(default_factory=pd.DataFrame)
+    slices: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SLICE_COLUMNS))
+    removed: list[str] = field(default_factory=list)
+    ledger: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def replaced(self) -> list[str]:
+        """Files whose slice this write replaces (new or changed content)."""
+        return sorted(self.slices["file"]) if not self.slices.empty else []
+
+
+def current_slices(engine: Engine, contract_code: str, source_id: str | None = None) -> pd.DataFrame:
+    """The slices in place for a contract (and a source), one row per file."""
+    frame = read_table(engine, "file_slices")
+    frame = frame[frame["contract_code"] == contract_code]
+    if source_id is not None:
+        frame = frame[frame["source_id"] == source_id]
+    return frame.reset_index(drop=True)
+
+
+def lock_source(conn: Connection, contract_code: str, source_id: str) -> None:
+    """Serialise the runs that write one source's slices (PostgreSQL advisory lock).
+
+    SQLite lets one writing transaction at a time anyway (the others wait, busy timeout).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtext(:contract), hashtext(:source))"),
+            {"contract": contract_code, "source": source_id},
+        )
+
+
+def write_slices(engine: Engine, change: SliceWrite, run_id: str) -> None:
+    """Replace and remove a source's slices and append its ledger rows, in one transaction."""
+    loaded_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    touched = sorted(set(change.replaced) | set(change.removed))
+    with engine.begin() as conn:
+        prepare(conn)
+        lock_source(conn, change.contract_code, change.source_id)
+        dialect = conn.dialect.name
+        for start in range(0, len(touched), 500):
+            files = touched[start : start + 500]
+            for name in SLICED_TABLES:
+                table = table_for(dialect, name)
+                conn.execute(
+                    table.delete().where(
+                        (table.c.contract_code == change.contract_code)
+                        & (table.c.source_id == change.source_id)
+                        & table.c.source_file.in_(files)
+                    )
+                )
+            slices = table_for(dialect, "file_slices")
+            conn.execute(
+                slices.delete().where(
+                    (slices.c.contract_code == change.contract_code)
+                    & (slices.c.source_id == change.source_id)
+                    & slices.c.file.in_(files)
+                )
+            )
+        for name, frame in change.tables.items():
+            if frame.empty:
+                continue
+            insert_frame(conn, table_for(dialect, name), frame.assign(run_id=run_id, loaded_at=loaded_at))
+        if not change.quarantine.empty:
+            insert_frame(conn, table_for(dialect, "quarantine"), change.quarantine.assign(run_id=run_id))
+        if not change.slices.empty:
+            insert_frame(conn, table_for(dialect, "file_slices"), change.slices.assign(run_id=run_id))
+        # The ledger goes last: a run killed before this point has changed nothing.
+        if not change.ledger.empty:
+            insert_frame(conn, table_for(dialect, "ingestion_ledger"), change.ledger.assign(run_id=run_id))
+
+
+def source_row_counts(engine: Engine, contract_code: str, source_id: str) -> dict[str, int]:
+    """Rows of a source in each sliced table of the warehouse (what it holds now)."""
+    counts: dict[str, int] = {}
+    dialect = engine.dialect.name
+    with engine.connect() as conn:
+        for name in SLICED_TABLES:
+            table = table_for(dialect, name)
+            query = (
+                sa.select(sa.func.count())
+                .select_from(table)
+                .where((table.c.contract_code == contract_code) & (table.c.source_id == source_id))
+            )
+            counts[name] = int(conn.execute(query).scalar() or 0)
+    return counts
+
+
+def source_rows(engine: Engine, name: str, contract_code: str, source_id: str, limit: int) -> pd.DataFrame:
+    """The first rows of a source in a warehouse table (for a preview in Dagster's metadata)."""
+    table = table_for(engine.dialect.name, name)
+    query = (
+        sa.select(table)
+        .where((table.c.contract_code == contract_code) & (table.c.source_id == source_id))
+        .order_by(table.c.source_file, table.c.source_sheet, table.c.source_row)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return pd.read_sql(query, conn)
