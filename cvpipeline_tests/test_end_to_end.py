@@ -131,22 +131,24 @@ def test_file_missing_a_required_column_is_rejected_with_its_name(warehouse: dic
 
 def test_extra_column_is_noted_and_total_rows_skipped(warehouse: dict) -> None:
     (notes,) = query(
-        warehouse["db"], "select notes from ingestion_ledger where file = 'inscrits_2016-2018.xlsx' limit 1"
+        warehouse["db"],
+        "select notes from ingestion_ledger where file = 'inscrits_2016-2018.xlsx' and status != 'unchanged'",
     )[0]
     assert "Commentaire" in notes
     (total,) = query(
-        warehouse["db"], "select notes from ingestion_ledger where file = 'jardins_2018.xlsx' limit 1"
+        warehouse["db"],
+        "select notes from ingestion_ledger where file = 'jardins_2018.xlsx' and status != 'unchanged'",
     )[0]
     assert "Total" in total
 
 
 def test_ledger_identity_and_every_file_has_a_row(warehouse: dict) -> None:
     files = {p.name for p in SAMPLE_INCOMING.rglob("*") if p.is_file()}
-    run_id = warehouse["runs"][1].run_id
+    first, second = (r.run_id for r in warehouse["runs"])
     ledger = query(
         warehouse["db"],
         "select file, rows_read, rows_loaded, rows_quarantined from ingestion_ledger where run_id = ?",
-        run_id,
+        first,
     )
     assert {r[0] for r in ledger} == files
     assert all(read == loaded + quarantined for _, read, loaded, quarantined in ledger)
@@ -157,9 +159,17 @@ def test_ledger_identity_and_every_file_has_a_row(warehouse: dict) -> None:
         "union all select source_file, source_row, source_sheet from activities where activity_type not in ('seance_permis', 'chantier'))",
     )[0][0]
     assert loaded_facts == sum(r[2] for r in ledger)
+    in_place = query(warehouse["db"], "select sum(rows_loaded), sum(rows_quarantined) from file_slices")[0]
+    assert in_place == (loaded_facts, query(warehouse["db"], "select count(*) from quarantine")[0][0])
+    # The second run saw every file again: unchanged ones are not re-read, the rejected one is.
+    statuses = dict(
+        query(warehouse["db"], "select file, status from ingestion_ledger where run_id = ?", second)
+    )
+    assert set(statuses) == files
+    assert {f for f, s in statuses.items() if s != "unchanged"} == {"chantiers_centre_incomplet.xlsx"}
 
 
-def test_second_run_gives_the_same_tables(warehouse: dict) -> None:
+def test_second_run_gives_the_same_tables_without_rewriting_them(warehouse: dict) -> None:
     with sqlite3.connect(warehouse["db"]) as con:
         for table, before in warehouse["before"].items():
             after = pd.read_sql(f"select * from {table}", con)
@@ -167,6 +177,11 @@ def test_second_run_gives_the_same_tables(warehouse: dict) -> None:
             key = after.columns[0] if table != "evaluation_metrics" else None
             if key:
                 assert after[key].is_unique and set(after[key]) == set(before[key])
+                # Unchanged files are not written again: same run_id and loaded_at.
+                pd.testing.assert_frame_equal(
+                    after.sort_values(key).reset_index(drop=True),
+                    before.sort_values(key).reset_index(drop=True),
+                )
             stable = [c for c in after.columns if c not in ("run_id", "loaded_at")]
             pd.testing.assert_frame_equal(
                 after[stable].sort_values(stable[:6]).reset_index(drop=True),
@@ -252,30 +267,12 @@ def test_a_chosen_period_is_added_through_run_config(warehouse: dict) -> None:
     assert metric(warehouse["db"], "action", "citeslab", "beneficiaries", None, None) == 118
 
 
-def test_a_source_without_any_loadable_file_blocks_the_warehouse(tmp_path: Path) -> None:
-    """A partner whose every file is unreadable stops the rebuild; the previous tables stay."""
-    data_dir = copy_sample(tmp_path)
-    db = tmp_path / "w.db"
-    assert run_pipeline(data_dir, f"sqlite:///{db}").success
-    before = query(db, "select count(*), min(run_id) from participations")
-    for path in (data_dir / "incoming" / "jardins_partages").iterdir():
-        path.write_bytes(b"PK\x03\x04 tronque")
-    result = run_pipeline(data_dir, f"sqlite:///{db}")
-    assert not result.success
-    checks = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
-    assert checks[("jardins_partages", "fichier_chargeable")].passed is False
-    assert checks[("cites_lab", "fichier_chargeable")].passed is True
-    materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert "cites_lab" in materialised and "participations" not in materialised
-    assert query(db, "select count(*), min(run_id) from participations") == before
-
-
 def test_quarantine_warning_threshold_is_per_source(tmp_path: Path) -> None:
     import dataclasses
     import logging
 
     from cvpipeline.catalog import load_catalog
-    from cvpipeline.defs.steps import ingest_and_validate
+    from cvpipeline.defs.steps import deliver_and_check
     from cvpipeline.settings import load_settings
 
     catalog = load_catalog()
@@ -283,7 +280,7 @@ def test_quarantine_warning_threshold_is_per_source(tmp_path: Path) -> None:
     strict = catalog.sources["sport_dans_la_ville"]  # 1 row of 103 in quarantine, about 1 %
     for threshold, passed in ((0.0, False), (0.5, False), (2.0, True)):
         source = dataclasses.replace(strict, quarantine_warning_pct=threshold)
-        _, checks, _ = ingest_and_validate(catalog, source, settings, logging.getLogger("test"))
+        _, checks = deliver_and_check(catalog, source, settings, "run", logging.getLogger("test"))
         rows_valid = next(c for c in checks if c.check_name == "lignes_valides")
         assert rows_valid.passed is passed, threshold
 
@@ -355,7 +352,10 @@ def test_evaluation_workbook_has_figures_chart_and_no_live_formula(warehouse: di
 
 def test_misspelt_quartier_is_resolved_and_noted_in_the_ledger(warehouse: dict) -> None:
     notes = dict(
-        query(warehouse["db"], "select file, notes from ingestion_ledger where source_id = 'centres_sociaux'")
+        query(
+            warehouse["db"],
+            "select file, notes from ingestion_ledger where source_id = 'centres_sociaux' and status != 'unchanged'",
+        )
     )
     assert "Bellevu" in notes["chantiers_maison_de_quartier_bellevue.xlsx"]
     assert "Haut de Chambery" in notes["chantiers_centre_social_hauts_de_chambery.xlsx"]

@@ -69,7 +69,7 @@ def coverage_table(catalog: Catalog, metrics: pd.DataFrame, slices: pd.DataFrame
         total = int(whole["value"].iloc[0]) if not whole.empty else 0
         record["Toute la période"] = total if total else NO_DATA
         starts, ends = mine["period_start"], mine["period_end"]
-        calendar_year = (starts.dt.dayofyear == 1) & (ends == starts + pd.offsets.YearEnd(0))
+        calendar_year = (starts.dt.day_of_year == 1) & (ends == starts + pd.offsets.YearEnd(0))
         for _, year_row in mine[calendar_year].iterrows():
             value = int(year_row["value"])
             record[str(year_row["period_start"].year)] = value if value else NO_DATA
