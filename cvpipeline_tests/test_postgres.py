@@ -76,7 +76,11 @@ def test_postgres_tables_identical_to_sqlite(both: dict, name: str) -> None:
 def test_tables_live_in_their_own_schemas(both: dict) -> None:
     inspector = sa.inspect(sa.create_engine(both["pg"]))
     assert {"participations", "evaluation_metrics", "ref_qpv"} <= set(inspector.get_table_names("cvpipeline"))
-    assert set(inspector.get_table_names("cvpipeline_ops")) == {"quarantine", "ingestion_ledger"}
+    assert set(inspector.get_table_names("cvpipeline_ops")) == {
+        "quarantine",
+        "ingestion_ledger",
+        "file_slices",
+    }
     assert inspector.get_table_names("public") == []
 
 
@@ -108,26 +112,30 @@ def test_production_warehouse_refuses_to_run_without_a_key(
         settings.pseudonymisation_key()
 
 
-def test_run_killed_while_loading_leaves_previous_tables(both: dict, tmp_path: Path) -> None:
-    """SIGKILL a run in the middle of its load transaction, then check and re-run."""
-    url = both["pg"]
-    engine = sa.create_engine(url)
+def test_run_killed_while_writing_a_slice_leaves_the_previous_one(postgres_server, tmp_path: Path) -> None:
+    """SIGKILL a run in the middle of a changed file's slice transaction, then check and re-run."""
+    url = postgres_server.create_database("killed")
+    env = {**os.environ, "CVPIPELINE_PSEUDONYMISATION_KEY": KEY, "DAGSTER_HOME": str(tmp_path / "home")}
+    data_dir = copy_sample(tmp_path / "data")
+    os.environ["CVPIPELINE_PSEUDONYMISATION_KEY"] = KEY
+    try:
+        assert run_pipeline(data_dir, url).success
+    finally:
+        os.environ.pop("CVPIPELINE_PSEUDONYMISATION_KEY", None)
     before = read(url, "participations")
-    env = {
-        **os.environ,
-        "CVPIPELINE_PSEUDONYMISATION_KEY": KEY,
-        "DAGSTER_HOME": str(tmp_path),
-        "CVPIPELINE_DATA_DIR": str(both["data_dir"]),
-    }
+    changed = data_dir / "incoming" / "cites_lab" / "accompagnes_2016-2018.csv"
+    with changed.open("a", encoding="utf-8") as handle:
+        handle.write("CL-900,03/12/2018,F,31,Chambéry,Biollay,Porteur de projet,Traiteur\n")
+    command = [sys.executable, "-m", "cvpipeline", "run", "--data-dir", str(data_dir), "--warehouse-url", url]
+    engine = sa.create_engine(url)
     with engine.connect() as blocker:
-        # Hold the ledger (written last): the run deletes and reloads every other table, then waits.
-        blocker.execute(sa.text("lock table cvpipeline_ops.ingestion_ledger in access exclusive mode"))
+        # Hold the slice row of the changed file: its transaction deletes the old rows, then waits.
+        blocker.execute(
+            sa.text("select * from cvpipeline_ops.file_slices where file = :f for update"),
+            {"f": changed.name},
+        )
         child = subprocess.Popen(
-            [sys.executable, "-m", "cvpipeline", "run", "--warehouse-url", url],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         waiting = 0
         deadline = time.monotonic() + 120
@@ -137,25 +145,28 @@ def test_run_killed_while_loading_leaves_previous_tables(both: dict, tmp_path: P
                 waiting = probe.execute(
                     sa.text(
                         "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
-                        "and query ilike '%ingestion_ledger%'"
+                        "and query ilike '%file_slices%'"
                     )
                 ).scalar()
-        assert waiting, "the run never reached its load transaction"
+        with engine.connect() as probe:  # the old rows are deleted inside the waiting transaction
+            deleting = probe.execute(
+                sa.text("select count(*) from pg_locks where mode = 'RowExclusiveLock' and granted")
+            ).scalar()
+        assert waiting and deleting, "the run never reached the changed file's slice"
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
         blocker.rollback()
     assert child.returncode == -signal.SIGKILL
     pd.testing.assert_frame_equal(read(url, "participations"), before)
-    again = subprocess.run(
-        [sys.executable, "-m", "cvpipeline", "run", "--warehouse-url", url],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
-    pd.testing.assert_frame_equal(read(url, "participations"), before)
+    after = read(url, "participations")
+    assert len(after) == len(before) + 1
+    with engine.connect() as conn:
+        writers = conn.execute(
+            sa.text("select source_file, count(distinct run_id) from cvpipeline.participations group by 1")
+        ).all()
+    assert all(n == 1 for _, n in writers)
     engine.dispose()
 
 
@@ -180,33 +191,35 @@ def test_dagster_instance_on_postgres(postgres_server, tmp_path: Path) -> None:
     assert stored == 1
 
 
-def test_two_concurrent_loads_do_not_interleave(both: dict, postgres_server) -> None:
-    """Two loads started together: the second waits for the first, the result is one whole load."""
-    import logging
+def test_two_concurrent_writes_of_a_source_do_not_interleave(both: dict, postgres_server) -> None:
+    """Two writes of one source's slices started together: the second waits, the result is one whole."""
     import threading
 
     from cvpipeline.catalog import load_catalog
-    from cvpipeline.defs.steps import ingest_and_validate
-    from cvpipeline.warehouse.writer import make_engine, replace_warehouse
+    from cvpipeline.ingest.source import IncomingFile, discover_files
+    from cvpipeline.warehouse.delivery import read_into_slices, rules_fingerprint
+    from cvpipeline.warehouse.slices import write_slices
+    from cvpipeline.warehouse.writer import make_engine
 
     catalog = load_catalog()
+    source = catalog.sources["cites_lab"]
     url = postgres_server.create_database("concurrent")
-    os.environ["CVPIPELINE_PSEUDONYMISATION_KEY"] = KEY
-    try:
-        settings = load_settings(str(both["data_dir"]), url)
-        batches = [
-            ingest_and_validate(catalog, s, settings, logging.getLogger("t"))[0]
-            for s in catalog.sources.values()
-        ]
-    finally:
-        os.environ.pop("CVPIPELINE_PSEUDONYMISATION_KEY", None)
+    settings = load_settings(str(both["data_dir"]), url)
+    key = KEY.encode()
+    files = [IncomingFile(p.name, p) for p in discover_files(source, settings.incoming_dir)]
+    none = pd.DataFrame(columns=["file"]).set_index("file")
+    now = pd.Timestamp("2026-01-01")
+    change, report = read_into_slices(
+        catalog, source, settings, files, none, rules_fingerprint(catalog, source, key), now, key
+    )
+    change.ledger = report.ledger
     engine = make_engine(url)
-    replace_warehouse(engine, catalog, batches, "run-0")
+    write_slices(engine, change, "run-0")
     errors: list[BaseException] = []
 
     def load(run_id: str) -> None:
         try:
-            replace_warehouse(make_engine(url), catalog, batches, run_id)
+            write_slices(make_engine(url), change, run_id)
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 
@@ -226,7 +239,7 @@ def test_two_concurrent_loads_do_not_interleave(both: dict, postgres_server) -> 
                 "select run_id, count(*), count(distinct participation_id) from cvpipeline.participations group by run_id"
             )
         ).all()
-    assert len(rows) == 1 and rows[0][1] == rows[0][2] == sum(
-        len(b.tables["participations"]) for b in batches
-    )
+        slices = conn.execute(sa.text("select count(*) from cvpipeline_ops.file_slices")).scalar()
+    assert len(rows) == 1 and rows[0][1] == rows[0][2] == len(change.tables["participations"]) > 100
+    assert slices == len(files)
     engine.dispose()

@@ -229,13 +229,13 @@ def test_a_cursor_of_plain_hashes_is_accepted(data_dir: Path, instance: dg.Dagst
     assert parse_cursor('{"files": {"a.csv": {"sha256": "x", "size": "gros"}}}').files == {}
 
 
-def test_waits_for_a_first_full_refresh_on_a_fresh_instance(data_dir: Path) -> None:
+def test_runs_at_once_on_a_fresh_instance(data_dir: Path) -> None:
+    """Sources write their own slices: a source's run needs no earlier run of the others."""
     write(data_dir / "incoming" / SOURCE / "sessions_2019.csv", ROW_A)
     with dg.DagsterInstance.ephemeral() as fresh:
         result = tick(fresh)
-    assert result.run_requests == []
-    assert FULL_REFRESH_JOB in result.skip_message and "programmation" in result.skip_message
-    assert parse_cursor(result.cursor).files == {}  # the change stays pending
+    assert len(result.run_requests) == 1
+    assert set(parse_cursor(result.cursor).files) == {"sessions_2019.csv"}
 
 
 def test_schedule_requests_the_full_refresh_and_is_off_by_default() -> None:
@@ -264,8 +264,8 @@ def test_schedule_cron_comes_from_the_environment(monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_sensor_run_after_a_full_refresh_updates_the_warehouse(data_dir: Path, tmp_path: Path) -> None:
-    """The requested run really executes: the other sources' batches come from Dagster's storage."""
-    for folder in SAMPLE_INCOMING.iterdir():  # every partner has files: none blocks the warehouse
+    """The requested run really executes, and rewrites only the changed file's slice."""
+    for folder in SAMPLE_INCOMING.iterdir():
         if folder.name != SOURCE:
             shutil.copytree(folder, data_dir / "incoming" / folder.name, dirs_exist_ok=True)
     sample = next((SAMPLE_INCOMING / SOURCE).glob("*.csv"))
@@ -302,5 +302,10 @@ def test_a_sensor_run_after_a_full_refresh_updates_the_warehouse(data_dir: Path,
     with sqlite3.connect(db) as con:
         after = pd.read_sql("select count(*) as n from activities", con)["n"].item()
         ledger = pd.read_sql("select run_id from ingestion_ledger", con)
+        writers = pd.read_sql("select source_id, run_id from activities", con)
+        quiet = pd.read_sql("select distinct run_id from participations", con)
     assert after == before + 1
     assert run.run_id in set(ledger["run_id"])
+    assert set(writers.loc[writers["source_id"] == SOURCE, "run_id"]) == {run.run_id}
+    assert set(writers.loc[writers["source_id"] != SOURCE, "run_id"]) == {refresh.run_id}
+    assert set(quiet["run_id"]) == {refresh.run_id}

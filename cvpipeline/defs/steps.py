@@ -86,7 +86,7 @@ def deliver_and_check(
     checks = [
         dg.AssetCheckResult(
             check_name=FILES_READABLE,
-            passed=rejected.empty,
+            passed=rejected.empty and not ledger["error"].notna().any(),
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={
                 "fichiers": len(ledger),
