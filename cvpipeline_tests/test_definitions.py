@@ -39,3 +39,14 @@ def test_one_asset_with_checks_per_catalog_source() -> None:
         assert node.group_name == "sources" and node.description and node.owners
         checks = {c.name for c in graph.get_check_keys_for_assets({dg.AssetKey(source_id)})}
         assert checks == {FILES_READABLE, ROWS_VALID, HAS_LOADABLE_FILE}
+
+
+def test_every_warehouse_column_is_documented_and_the_doc_is_current() -> None:
+    from cvpipeline.warehouse.schema import METADATA
+    from cvpipeline.warehouse.tables_doc import DOC_PATH, render
+
+    undocumented = [
+        f"{t.name}.{c.name}" for t in METADATA.tables.values() for c in t.columns if not c.comment
+    ]
+    assert undocumented == []
+    assert DOC_PATH.read_text(encoding="utf-8") == render(), "python -m cvpipeline.warehouse.tables_doc"

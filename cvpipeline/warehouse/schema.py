@@ -56,18 +56,23 @@ LEDGER_STATUSES_DOC = (
 
 def _metric_columns() -> list[Column]:
     return [
-        Column("indicator_code", String(64), nullable=False),
+        Column("indicator_code", String(64), nullable=False, comment="Code de l'indicateur"),
         Column("indicator_label", Text, nullable=False, comment="Libellé de l'indicateur"),
         Column("scope_type", String(16), nullable=False, comment="contract, pillar, action, source ou qpv"),
-        Column("scope_code", String(64), nullable=False),
+        Column(
+            "scope_code",
+            String(64),
+            nullable=False,
+            comment="Code du périmètre : contract_code, pilier, action_code, source_id ou qpv_id",
+        ),
         Column("breakdown", String(64), comment="Ventilation (type d'activité pour activities)"),
-        Column("period_start", Date, nullable=False),
-        Column("period_end", Date, nullable=False),
-        Column("value", Float),
-        Column("unit", String(32)),
-        Column("numerator", Float),
-        Column("denominator", Float),
-        Column("run_id", String(64)),
+        Column("period_start", Date, nullable=False, comment="Début de la période (inclus)"),
+        Column("period_end", Date, nullable=False, comment="Fin de la période (incluse)"),
+        Column("value", Float, comment="Valeur (vide quand elle ne se calcule pas, ex. part sur 0 personne)"),
+        Column("unit", String(32), comment="Unité : personnes, %, €, activités, lignes…"),
+        Column("numerator", Float, comment="Numérateur d'une part (%)"),
+        Column("denominator", Float, comment="Dénominateur d'une part (%)"),
+        Column("run_id", String(64), comment="Run Dagster qui a calculé la valeur"),
     ]
 
 
@@ -138,29 +143,31 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
     Table(
         "ref_sources",
         metadata,
-        Column("source_id", String(64), primary_key=True),
+        Column(
+            "source_id", String(64), primary_key=True, comment="Identifiant de la source (dossier incoming/)"
+        ),
         Column("partner", Text, comment="Partenaire"),
         Column("family", String(32), comment="régie, association, État, agglomération"),
-        Column("description", Text),
+        Column("description", Text, comment="Ce que la source envoie"),
         Column("file_patterns", Text, comment="Noms de fichiers attendus dans incoming/<source_id>/"),
         comment="Les sources (partenaires) du catalogue",
     )
     Table(
         "ref_actions",
         metadata,
-        Column("action_code", String(64), primary_key=True),
-        Column("label", Text, nullable=False),
-        Column("pillar", String(32), nullable=False),
-        Column("pillar_label", Text),
-        Column("source_id", String(64)),
+        Column("action_code", String(64), primary_key=True, comment="Code de l'action"),
+        Column("label", Text, nullable=False, comment="Libellé de l'action"),
+        Column("pillar", String(32), nullable=False, comment="Code du pilier du contrat"),
+        Column("pillar_label", Text, comment="Libellé du pilier"),
+        Column("source_id", String(64), comment="Source qui renseigne l'action"),
         comment="Les actions du contrat et leur pilier",
     )
     Table(
         "ref_qpv",
         metadata,
-        Column("qpv_id", String(64), primary_key=True),
-        Column("name", Text, nullable=False),
-        Column("commune_insee", String(5)),
+        Column("qpv_id", String(64), primary_key=True, comment="Identifiant stable du QPV (slug)"),
+        Column("name", Text, nullable=False, comment="Nom du QPV"),
+        Column("commune_insee", String(5), comment="Code INSEE de la commune"),
         Column("official_code", String(16), comment="Code officiel ANCT (vide tant qu'il n'est pas chargé)"),
         comment="Quartiers prioritaires de la politique de la ville du territoire",
     )
@@ -181,9 +188,9 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         metadata,
         Column("run_id", String(64), comment="Run Dagster qui a chargé la tranche du fichier"),
         Column("contract_code", String(32), nullable=False, comment=LINEAGE_DOCS["contract_code"]),
-        Column("source_id", String(64), nullable=False),
-        Column("source_file", Text),
-        Column("source_sheet", Text),
+        Column("source_id", String(64), nullable=False, comment="Source (partenaire) d'origine"),
+        Column("source_file", Text, comment=LINEAGE_DOCS["source_file"]),
+        Column("source_sheet", Text, comment=LINEAGE_DOCS["source_sheet"]),
         Column("source_row", Integer, comment="Ligne telle qu'Excel l'affiche"),
         Column("file_sha256", String(64), comment=LINEAGE_DOCS["file_sha256"]),
         Column("rule", Text, comment="Attente(s) Great Expectations non satisfaite(s)"),
@@ -197,19 +204,28 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         "ingestion_ledger",
         metadata,
         Column("contract_code", String(32), nullable=False, comment=LINEAGE_DOCS["contract_code"]),
-        Column("source_id", String(64), nullable=False),
-        Column("file", Text, nullable=False),
-        Column("sha256", String(64)),
+        Column("source_id", String(64), nullable=False, comment="Source (partenaire)"),
+        Column("file", Text, nullable=False, comment="Nom du fichier dans incoming/<source_id>/"),
+        Column("sha256", String(64), comment="Empreinte SHA-256 du contenu (vide si refusé avant lecture)"),
         Column("status", String(20), nullable=False, comment=LEDGER_STATUSES_DOC),
-        Column("rows_read", BigInteger, nullable=False),
-        Column("rows_loaded", BigInteger, nullable=False),
-        Column("rows_quarantined", BigInteger, nullable=False),
+        Column(
+            "rows_read",
+            BigInteger,
+            nullable=False,
+            comment="Lignes de données lues par ce run (0 si non relu)",
+        ),
+        Column(
+            "rows_loaded", BigInteger, nullable=False, comment="Lignes chargées dans les faits par ce run"
+        ),
+        Column(
+            "rows_quarantined", BigInteger, nullable=False, comment="Lignes mises en quarantaine par ce run"
+        ),
         Column("error", Text, comment="Pourquoi le fichier (ou une feuille) n'a pas été lu"),
         Column("notes", Text, comment="Remarques : colonnes ignorées, ligne Total, quartiers approchés"),
-        Column("started_at", DateTime),
-        Column("finished_at", DateTime),
-        Column("run_id", String(64)),
-        comment="Une ligne par fichier et par run",
+        Column("started_at", DateTime, comment="Début du traitement de la source (UTC)"),
+        Column("finished_at", DateTime, comment="Fin du traitement du fichier (UTC)"),
+        Column("run_id", String(64), comment="Run Dagster"),
+        comment="Une ligne par fichier et par run (rows_read = rows_loaded + rows_quarantined)",
         schema=operations_schema or schema,
     )
     Table(
