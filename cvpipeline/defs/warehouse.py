@@ -49,6 +49,9 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
                 owners=[OWNER],
                 description=text,
                 deps=[dg.AssetKey(s) for s in source_ids],
+                # A source materialised on its own (from the UI, a sensor) publishes its tables,
+                # and the indicators follow (with the automation sensor switched on).
+                automation_condition=dg.AutomationCondition.eager(),
             )
             for name, text in WAREHOUSE_TABLES.items()
         ],
