@@ -52,11 +52,18 @@ class IncomingFile:
 
 @dataclass
 class ParsedTable:
-    """A table's rows from all its files: typed canonical columns plus masked raw cells."""
+    """A table's rows from all its files: typed canonical columns, and the raw cells as read.
+
+    The raw cells hold personal values: they never leave this object unmasked (see masked_rows).
+    """
 
     spec: TableSpec
     frame: pd.DataFrame
     raw: pd.DataFrame
+
+    def masked_rows(self, index: pd.Index) -> pd.DataFrame:
+        """Some rows' raw cells as text, personal fields masked (what quarantine may show)."""
+        return mask_personal(self.spec, self.raw.loc[index])
 
 
 @dataclass
@@ -159,7 +166,7 @@ def read_source(
         frame, table_warnings = parse_table(catalog, table, raw, key)
         warnings.extend(table_warnings)
         _note_place_warnings(frame, reports)
-        parsed.append(ParsedTable(table, frame, mask_personal(table, raw)))
+        parsed.append(ParsedTable(table, frame, raw))
     return ParsedSource(source, parsed, reports, warnings)
 
 

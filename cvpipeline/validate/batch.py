@@ -56,7 +56,7 @@ def validate_source(parsed: ParsedSource) -> ValidatedSource:
         if bad.any():
             rows = table.frame.loc[bad, [ROW_ID, "source_file", "source_sheet", "source_row", "file_sha256"]]
             rows = rows.merge(reasons, on=ROW_ID, how="left")
-            raw = table.raw.loc[table.frame.index[bad]]
+            raw = table.masked_rows(table.frame.index[bad])
             rows["raw_row"] = raw.to_json(orient="records", lines=True, force_ascii=False).splitlines()
             rows["source_id"] = parsed.source.source_id
             quarantined.append(rows[QUARANTINE_COLUMNS])

@@ -39,6 +39,21 @@ def stable_ids(prefix: str, parts: pd.DataFrame) -> pd.Series:
     return prefix + "_" + text.map(digests)
 
 
+def row_ids(prefix: str, rows: pd.DataFrame) -> pd.Series:
+    """Deterministic ids of rows read from files: a hash of (source, file, sheet) and the row number.
+
+    "p_" + 14 hex digits + the row number on 8 digits (24 characters): unique within a sheet by
+    construction, computed once per sheet rather than once per row.
+    """
+    if rows.empty:
+        return pd.Series([], index=rows.index, dtype=object)
+    origin = rows[["source_id", "source_file", "source_sheet"]].astype("string").fillna("")
+    text = origin["source_id"] + "|" + origin["source_file"] + "|" + origin["source_sheet"]
+    digests = {v: hashlib.sha256(v.encode()).hexdigest()[:14] for v in text.unique()}
+    number = pd.to_numeric(rows["source_row"]).astype("int64").astype("string").str.zfill(8)
+    return (prefix + "_" + text.map(digests) + number).astype(object)
+
+
 def shape_source(
     catalog: Catalog, parsed: ParsedSource, validated: ValidatedSource, started_at: pd.Timestamp
 ) -> SourceBatch:
@@ -50,7 +65,7 @@ def shape_source(
         rows["contract_code"] = catalog.contract_code
         rows["source_id"] = spec.source_id
         if spec.target == "fundings":
-            rows["funding_id"] = stable_ids("f", rows[["source_id", *LINEAGE[1:4]]])
+            rows["funding_id"] = row_ids("f", rows)
             out["fundings"].append(rows)
             continue
         rows["action_code"] = spec.action
@@ -58,12 +73,12 @@ def shape_source(
         if spec.target == "participations":
             status = rows.get("residence_status", pd.Series(None, index=rows.index, dtype=object))
             rows["residence_status"] = status.fillna("inconnu")
-            rows["participation_id"] = stable_ids("p", rows[["source_id", *LINEAGE[1:4]]])
+            rows["participation_id"] = row_ids("p", rows)
             out["participations"].append(rows)
             if spec.derive_activity:
                 out["activities"].append(derive_activities(spec, rows))
         else:
-            rows["activity_id"] = stable_ids("a", rows[["source_id", *LINEAGE[1:4]]])
+            rows["activity_id"] = row_ids("a", rows)
             if "title" in rows and "label" not in rows:
                 rows["label"] = rows["title"]
             out["activities"].append(rows)

@@ -33,12 +33,6 @@ def make_engine(url: str) -> Engine:
     return sa.create_engine(url, hide_parameters=True)
 
 
-def table_records(table: sa.Table, frame: pd.DataFrame) -> list[dict[str, object]]:
-    """Rows as dicts of plain Python values typed for the table's columns (None for missing)."""
-    out = typed_frame(table, frame)
-    return out.astype(object).where(out.notna(), None).to_dict("records")
-
-
 def typed_frame(table: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
     """The frame's columns that the table has, converted to the column types (vectorised)."""
     out = pd.DataFrame(index=frame.index)
@@ -59,31 +53,57 @@ def typed_frame(table: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# Rows converted and sent at a time: bounds the memory of a load whatever the file's size.
+CHUNK_ROWS = 50_000
+# SQLAlchemy's storage formats for dates and timestamps on SQLite (what it reads back).
+SQLITE_DATE = "%Y-%m-%d"
+SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
 def insert_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
-    """Bulk-insert a frame into a table inside the caller's transaction (COPY on PostgreSQL)."""
+    """Bulk-insert a frame into a table inside the caller's transaction, in chunks.
+
+    PostgreSQL: COPY FROM STDIN (psycopg 3). SQLite: the driver's executemany on plain tuples,
+    values in SQLAlchemy's own storage formats, so that SQLAlchemy reads them back as it wrote them.
+    """
     if frame.empty:
         return 0
-    if conn.dialect.name == "postgresql":
-        return _copy_frame(conn, table, frame)
-    conn.execute(table.insert(), table_records(table, frame))
-    return len(frame)
-
-
-COPY_CHUNK_ROWS = 50_000
-
-
-def _copy_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
-    """PostgreSQL's bulk path: COPY FROM STDIN fed with CSV chunks, in the open transaction."""
     columns = [c.name for c in table.columns if c.name in frame]
-    typed = typed_frame(table, frame[columns])
-    quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
-    target = f"{conn.dialect.identifier_preparer.format_table(table)} ({quoted})"
+    preparer = conn.dialect.identifier_preparer
+    target = f"{preparer.format_table(table)} ({', '.join(preparer.quote(c) for c in columns)})"
     cursor = conn.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {target} FROM STDIN WITH (FORMAT csv)") as copy:
-        for start in range(0, len(typed), COPY_CHUNK_ROWS):
-            chunk = typed.iloc[start : start + COPY_CHUNK_ROWS]
-            copy.write(chunk.to_csv(index=False, header=False))
+    if conn.dialect.name == "postgresql":
+        with cursor.copy(f"COPY {target} FROM STDIN WITH (FORMAT csv)") as copy:
+            for start in range(0, len(frame), CHUNK_ROWS):
+                chunk = typed_frame(table, frame[columns].iloc[start : start + CHUNK_ROWS])
+                copy.write(chunk.to_csv(index=False, header=False))
+        return len(frame)
+    statement = f"INSERT INTO {target} VALUES ({', '.join('?' * len(columns))})"
+    for start in range(0, len(frame), CHUNK_ROWS):
+        chunk = frame[columns].iloc[start : start + CHUNK_ROWS]
+        cursor.executemany(
+            statement, zip(*(_sqlite_values(table.c[c], chunk[c]) for c in columns), strict=True)
+        )
     return len(frame)
+
+
+def _sqlite_values(column: sa.Column, values: pd.Series) -> list[object]:
+    """A column's values as SQLite takes them: None for missing, dates as SQLAlchemy stores them."""
+    if isinstance(column.type, (sa.Date, sa.DateTime)):
+        moments = pd.to_datetime(values)
+        text = moments.dt.strftime(
+            SQLITE_DATE if not isinstance(column.type, sa.DateTime) else SQLITE_DATETIME
+        )
+        converted = text.astype(object).where(moments.notna(), None)
+    elif isinstance(column.type, (sa.Integer, sa.BigInteger)):
+        numbers = pd.to_numeric(values, errors="coerce").astype("Int64")
+        converted = numbers.astype(object).where(numbers.notna(), None)
+    elif isinstance(column.type, sa.Float):
+        numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+        converted = numbers.astype(object).where(numbers.notna(), None)
+    else:
+        converted = values.astype(object).where(values.notna(), None)
+    return converted.tolist()
 
 
 def reference_frames(catalog: Catalog) -> dict[str, pd.DataFrame]:
