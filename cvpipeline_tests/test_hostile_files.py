@@ -1,0 +1,147 @@
+"""Hostile partner files (issue 9): each class of fault, on real files written at test time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from cvpipeline.catalog import load_catalog
+from cvpipeline.ingest.readers import FileRejected, locate_table, read_grid
+from cvpipeline_tests.corpus import ENFANTS_HEADER
+
+CATALOG = load_catalog()
+SEANCES = CATALOG.sources["regie_coup_de_pouce"].tables[0]
+ENFANTS = CATALOG.sources["ma_chance_moi_aussi"].tables[0]
+SEANCES_HEADER = [
+    "Date séance",
+    "Nom",
+    "Prénom",
+    "Date de naissance",
+    "Sexe",
+    "Quartier",
+    "Type",
+    "Durée (h)",
+]
+# Address space allowed to the child process that reads a hostile workbook: a regression that
+# asks for the sheet's whole declared range (512 GiB) fails there, never in pytest's own process.
+CHILD_MEMORY = 3 << 30
+
+
+def _stray_workbook(path: Path, stray: str = "XFD1048576") -> Path:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Séances"
+    sheet.append(SEANCES_HEADER)
+    for day in (5, 6, 7):
+        sheet.append([dt.date(2017, 1, day), "A", "B", dt.date(1990, 1, 1), "F", "Biollay", "Code", 2])
+    sheet[stray] = "x"
+    workbook.save(path)
+    return path
+
+
+def _read_in_child(path: Path) -> dict[str, object]:
+    """read_grid + locate_table in a child process under an address-space limit; its verdict as JSON."""
+    code = textwrap.dedent(
+        f"""
+        import json, resource, sys
+        resource.setrlimit(resource.RLIMIT_AS, ({CHILD_MEMORY}, {CHILD_MEMORY}))
+        from pathlib import Path
+        from cvpipeline.catalog import load_catalog
+        from cvpipeline.ingest.readers import FileRejected, locate_table, read_grid
+        table = load_catalog().sources["regie_coup_de_pouce"].tables[0]
+        try:
+            sheet, grid = read_grid(Path(sys.argv[1]), "Séances")
+            located = locate_table(grid, table, sheet)
+        except FileRejected as exc:
+            print(json.dumps({{"rejected": str(exc)}}))
+        else:
+            print(json.dumps({{"rows": list(map(int, located.cells.index)), "notes": located.notes}}))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, f"the reader took the process down ({done.returncode}): {done.stderr[-800:]}"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("stray", ["XFD1048576", "XFD5000"])
+def test_one_stray_cell_far_away_does_not_take_the_process_down(tmp_path: Path, stray: str) -> None:
+    verdict = _read_in_child(_stray_workbook(tmp_path / "suivi_permis_2017.xlsx", stray))
+    assert verdict.get("rows") == [2, 3, 4], verdict
+    notes = " ".join(verdict["notes"])  # type: ignore[arg-type]
+    assert f"1 cellule(s) isolée(s) loin du tableau ignorée(s) : {stray}" in notes
+
+
+def test_sheet_too_wide_even_without_stray_cells_is_refused_in_french(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _stray_workbook(tmp_path / "suivi_permis_2017.xlsx", "J5")  # a dense 5 x 10 sheet
+    monkeypatch.setenv("CVPIPELINE_MAX_GRID_CELLS", "40")
+    with pytest.raises(FileRejected, match="trop étendu.*5 lignes × 10 colonnes.*CVPIPELINE_MAX_GRID_CELLS"):
+        read_grid(path, "Séances")
+    monkeypatch.setenv("CVPIPELINE_MAX_GRID_CELLS", "50")
+    assert len(read_grid(path, "Séances")[1]) == 5
+
+
+def test_csv_wider_than_the_budget_is_refused_but_trailing_separators_are_not_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CVPIPELINE_MAX_GRID_CELLS", "100")
+    text = ";".join(ENFANTS_HEADER) + "\r\nMC-1;F;2010;École;Biollay;01/09/2016;" + ";" * 200 + "\r\n"
+    (tmp_path / "trailing.csv").write_bytes(text.encode("cp1252"))
+    _, grid = read_grid(tmp_path / "trailing.csv", None)
+    assert locate_table(grid, ENFANTS, None).cells.loc[2, "person_id"] == "MC-1"
+    (tmp_path / "wide.csv").write_bytes((text[:-2] + "x\r\n").encode("cp1252"))
+    with pytest.raises(FileRejected, match="fichier CSV trop étendu"):
+        read_grid(tmp_path / "wide.csv", None)
+
+
+ENFANTS_LINES = [
+    ";".join(ENFANTS_HEADER),
+    "MC-1;F;2010;École Pasteur;Hauts-de-Chambéry;01/09/2016;",
+    "MC-2;H;2011;École du Cœur;Biollay;02/09/2016;",
+]
+
+
+def test_utf8_file_with_one_cp1252_line_reads_each_line_in_its_encoding(tmp_path: Path) -> None:
+    data = b"".join(
+        (line.encode("cp1252") if n == 2 else line.encode("utf-8")) + b"\r\n"
+        for n, line in enumerate(ENFANTS_LINES)
+    )
+    (tmp_path / "enfants_mixed.csv").write_bytes(data)
+    _, grid = read_grid(tmp_path / "enfants_mixed.csv", None)
+    table = locate_table(grid, ENFANTS, None)
+    assert list(table.cells["school"]) == ["École Pasteur", "École du Cœur"]
+    assert list(table.cells["quartier"]) == ["Hauts-de-Chambéry", "Biollay"]
+    assert "encodage : UTF-8 avec 1 ligne(s) en Windows-1252 (ligne(s) 3)" in " ".join(table.notes)
+
+
+def test_latin9_text_is_not_read_as_windows_1252(tmp_path: Path) -> None:
+    (tmp_path / "enfants_latin9.csv").write_bytes("\r\n".join(ENFANTS_LINES).encode("iso-8859-15"))
+    _, grid = read_grid(tmp_path / "enfants_latin9.csv", None)
+    table = locate_table(grid, ENFANTS, None)
+    assert list(table.cells["school"]) == ["École Pasteur", "École du Cœur"]
+    assert any("ISO-8859-15" in note for note in table.notes)
+    # The same text in Windows-1252 stays Windows-1252, without a note.
+    (tmp_path / "enfants_cp1252.csv").write_bytes("\r\n".join(ENFANTS_LINES).encode("cp1252"))
+    _, grid = read_grid(tmp_path / "enfants_cp1252.csv", None)
+    cp1252 = locate_table(grid, ENFANTS, None)
+    assert list(cp1252.cells["school"]) == ["École Pasteur", "École du Cœur"] and not cp1252.notes
+
+
+def test_cp1252_csv_with_a_title_line_guesses_the_delimiter_from_the_header(tmp_path: Path) -> None:
+    lines = ["Suivi des enfants, année 2016-2017, Ma chance moi aussi", "", *ENFANTS_LINES]
+    (tmp_path / "enfants_titre.csv").write_bytes("\r\n".join(lines).encode("cp1252"))
+    _, grid = read_grid(tmp_path / "enfants_titre.csv", None)
+    table = locate_table(grid, ENFANTS, None)
+    assert table.header_row == 3
+    assert list(table.cells["person_id"]) == ["MC-1", "MC-2"]
+    assert list(table.cells["start_date"]) == ["01/09/2016", "02/09/2016"]
