@@ -14,7 +14,7 @@ import pytest
 
 from cvpipeline.catalog import load_catalog
 from cvpipeline.ingest.readers import FileRejected, locate_table, read_grid
-from cvpipeline_tests.corpus import ENFANTS_HEADER
+from cvpipeline_tests.corpus import CHANTIERS_HEADER, ENFANTS_HEADER
 
 CATALOG = load_catalog()
 SEANCES = CATALOG.sources["regie_coup_de_pouce"].tables[0]
@@ -145,3 +145,45 @@ def test_cp1252_csv_with_a_title_line_guesses_the_delimiter_from_the_header(tmp_
     assert table.header_row == 3
     assert list(table.cells["person_id"]) == ["MC-1", "MC-2"]
     assert list(table.cells["start_date"]) == ["01/09/2016", "02/09/2016"]
+
+
+def test_implausible_dates_reach_quarantine_with_a_french_reason_that_quotes_no_birth_date(
+    tmp_path: Path,
+) -> None:
+    from cvpipeline.ingest.source import read_source
+    from cvpipeline.validate.batch import validate_source
+
+    future = f"17/03/{dt.date.today().year + 1}"
+    rows = [
+        ["Chantier A", "Job d'été", "05/07/2018", "20/07/2018", "Un", "Alpha", "17/03/2001", "F", "Biollay"],
+        ["Chantier A", "Job d'été", "05/07/2018", "20/07/2018", "Deux", "Beta", future, "H", "Biollay"],
+        ["Chantier A", "Job d'été", "05/07/2018", "20/07/2018", "Trois", "Gamma", 1990, "H", "Biollay"],
+        [
+            "Chantier B",
+            "Job d'été",
+            "05/07/1918",
+            "20/07/2018",
+            "Quatre",
+            "Delta",
+            "17/03/2001",
+            "F",
+            "Biollay",
+        ],
+    ]
+    path = tmp_path / "chantiers_test.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.append(CHANTIERS_HEADER)
+    for row in rows:
+        workbook.active.append(row)
+    workbook.save(path)
+    source = CATALOG.sources["centres_sociaux"]
+    validated = validate_source(read_source(CATALOG, source, [path], b"k" * 32))
+    quarantine = validated.quarantine.set_index("source_row")
+    assert sorted(quarantine.index) == [3, 4, 5]
+    for row in (3, 4):
+        reason = quarantine.loc[row, "reason"]
+        assert "colonne « Date de naissance » : valeur illisible, attendu une date de naissance" in reason
+        assert future not in reason and "1990" not in reason and "valeur :" not in reason
+        assert future not in quarantine.loc[row, "raw_row"]
+    assert "colonne « Date début » : valeur illisible" in quarantine.loc[5, "reason"]
+    assert "05/07/1918" in quarantine.loc[5, "reason"]  # not personal: shown to the partner

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from cvpipeline.catalog import TableSpec
-from cvpipeline.ingest.french import TYPE_HINTS
+from cvpipeline.ingest.french import type_hint
 
 ROW_ID = "_rid"
 UNPARSED_PREFIX = "__unparsed__"
@@ -57,14 +57,15 @@ def load_suite_definition(table: TableSpec) -> dict[str, Any]:
     suite = json.loads(path.read_text(encoding="utf-8"))
     expectations = list(suite.get("expectations", []))
     for col in table.columns:
-        if col.type in TYPE_HINTS:
+        hint = type_hint(col.name, col.type)
+        if hint:
             expectations.append(
                 {
                     "type": "expect_column_values_to_be_null",
                     "kwargs": {"column": UNPARSED_PREFIX + col.name},
                     "meta": {
                         "column_label": col.label,
-                        "reason_fr": f"valeur illisible, attendu {TYPE_HINTS[col.type]}",
+                        "reason_fr": f"valeur illisible, attendu {hint}",
                         "generated": "parse",
                     },
                 }
