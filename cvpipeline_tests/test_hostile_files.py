@@ -187,3 +187,65 @@ def test_implausible_dates_reach_quarantine_with_a_french_reason_that_quotes_no_
         assert future not in quarantine.loc[row, "raw_row"]
     assert "colonne « Date début » : valeur illisible" in quarantine.loc[5, "reason"]
     assert "05/07/1918" in quarantine.loc[5, "reason"]  # not personal: shown to the partner
+
+
+def test_totals_anywhere_are_set_aside_but_rows_that_merely_say_total_are_data(tmp_path: Path) -> None:
+    def young(chantier: str, name: str, quartier: str = "Biollay") -> list[object]:
+        return [chantier, "Job d'été", "05/07/2018", "20/07/2018", name, "Alpha", "17/03/2001", "F", quartier]
+
+    rows = [
+        ["Chantiers jeunes 2018"],  # title row
+        CHANTIERS_HEADER,
+        young("Totalement vert", "Un"),  # 3: data
+        young("Total énergie", "Deux"),  # 4: data, though it starts with the word
+        young("Peinture", "Trois", "Rue du Total"),  # 5: data
+        ["Sous-total juillet", None, None, None, None, None, None, 3],  # 6
+        young("Peinture", "Quatre"),  # 7: data
+        ["TOTAL formation", None, None, None, None, None, None, 1],  # 8
+        ["Total janvier"],  # 9
+        young("Peinture", "Cinq"),  # 10: data
+        [None, "Total", None, None, None, None, None, 5],  # 11: the word in the first cell written
+        [],
+        ["Source : centre social, données au 31/12/2018"],  # 13: a note under the table
+        ["NB : deux jeunes ont abandonné"],  # 14
+    ]
+    path = tmp_path / "chantiers_totaux.xlsx"
+    workbook = openpyxl.Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    workbook.save(path)
+    table = CATALOG.sources["centres_sociaux"].tables[0]
+    sheet, grid = read_grid(path, None)
+    located = locate_table(grid, table, sheet)
+    assert list(located.cells.index) == [3, 4, 5, 7, 10]
+    assert list(located.cells["activity_label"]) == [
+        "Totalement vert",
+        "Total énergie",
+        "Peinture",
+        "Peinture",
+        "Peinture",
+    ]
+    notes = " | ".join(located.notes)
+    assert (
+        "lignes 6 « Sous-total juillet », 8 « TOTAL formation », 9 « Total janvier », 11 « Total »" in notes
+    )
+    assert "ligne(s) 13, 14 sous le total ignorée(s) (notes)" in notes
+
+
+def test_a_one_cell_row_inside_the_table_is_not_taken_for_a_note(tmp_path: Path) -> None:
+    rows = [
+        SEANCES_HEADER,
+        [dt.date(2017, 1, 5), "A", "B", dt.date(1990, 1, 1)],
+        ["oubli"],
+        ["Total", None, 2],
+    ]
+    path = tmp_path / "suivi_permis_2017.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Séances"
+    for row in rows:
+        workbook.active.append(row)
+    workbook.save(path)
+    sheet, grid = read_grid(path, "Séances")
+    located = locate_table(grid, SEANCES, sheet)
+    assert list(located.cells.index) == [2, 3]  # row 3 reaches the suite (and quarantine)
+    assert located.notes == ["ligne 4 « Total » ignorée (ligne de synthèse)"]

@@ -20,7 +20,7 @@ import pandas as pd
 
 from cvpipeline.catalog import TableSpec
 from cvpipeline.ingest import limits
-from cvpipeline.ingest.french import fold
+from cvpipeline.ingest.french import fold, fold_series
 
 HEADER_SCAN_ROWS = 30
 SNIFF_BYTES = 1 << 16
@@ -68,6 +68,8 @@ _ROW_REF = re.compile(rb'<row\s[^>]*?\br="(\d{1,9})"')
 STRAY_ROW_GAP = 1000
 STRAY_COLUMN_GAP = 50
 _PANIC = "PanicException"  # pyo3's Rust panic, a BaseException, from python-calamine on malformed input
+# The first words of a total row, folded: 'Total', 'TOTAL formation', 'Totaux', 'Sous-total', 'S/total'.
+_TOTAL_WORD = r"(?:sous |s )?tota(?:l|ux)(?: |$)"
 
 
 class FileRejected(Exception):
@@ -815,9 +817,8 @@ def locate_table(grid: list[list[object]], table: TableSpec, sheet: str | None) 
         position = positions.get(col.name)
         cells[col.name] = frame[position] if position is not None and position in frame else None
     cells = cells[~blank]
-    cells, total_note = _drop_total_row(cells, frame)
-    if total_note:
-        notes.append(total_note)
+    cells, total_notes = _drop_total_rows(cells, frame, table, positions)
+    notes.extend(total_notes)
     if uncomputed:
         notes.extend(_check_formulas(uncomputed, set(cells.index), positions, table, where))
     if extra:
@@ -922,12 +923,48 @@ def _blank_cells(column: pd.Series) -> pd.Series:
     return column.isna() | column.astype("string").str.strip().eq("").fillna(True)
 
 
-def _drop_total_row(cells: pd.DataFrame, frame: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
-    """Drop a trailing 'Total' row (a summary, not data) and say so."""
+def _drop_total_rows(
+    cells: pd.DataFrame, frame: pd.DataFrame, table: TableSpec, positions: dict[str, int]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Set aside total and sub-total rows anywhere in the table, and notes rows after the last one.
+
+    A row is a total when its first non-empty cell starts with the word 'Total', 'Totaux' or
+    'Sous-total' ('TOTAL formation', 'Total janvier', 'Sous total 2017'; not 'Totalement vert' nor
+    'Rue du Total') and at least one required column, other than the one holding that word, is
+    empty: a chantier named 'Total énergie' with its young people is data. Rows after the last total
+    that hold a single cell are notes under the table ('Source : ...'). Vectorised over the rows.
+    """
     if cells.empty:
-        return cells, None
-    last = cells.index[-1]
-    first_text = next((v for v in frame.loc[last] if isinstance(v, str) and v.strip()), "")
-    if fold(first_text).startswith("total"):
-        return cells.drop(index=last), f"ligne {last} « Total » ignorée (ligne de synthèse)"
-    return cells, None
+        return cells, []
+    rows = frame.loc[cells.index]
+    texts = rows.astype("string").apply(lambda column: column.str.strip())
+    texts = texts.where(texts != "")
+    filled = texts.notna()
+    first_position = filled.idxmax(axis=1).where(filled.any(axis=1))
+    first_text = texts.bfill(axis=1).iloc[:, 0]
+    folded = fold_series(first_text.astype(object))
+    word = folded.fillna("").str.match(_TOTAL_WORD)
+    required = [positions[c.name] for c in table.required_columns if c.name in positions]
+    other_missing = pd.Series(False, index=rows.index)
+    for position in required:
+        empty = ~filled[position] if position in filled else pd.Series(True, index=rows.index)
+        other_missing |= empty & first_position.ne(position)
+    total = word & other_missing
+    if not total.any():
+        return cells, []
+    after_last = rows.index > total[total].index.max()
+    notes_rows = pd.Series(after_last, index=rows.index) & filled.sum(axis=1).eq(1) & ~total
+    shown = [f"{row} « {shorten(first_text[row])} »" for row in total[total].index]
+    listed = ", ".join(shown[:MAX_LISTED]) + (
+        f" et {len(shown) - MAX_LISTED} autre(s)" if len(shown) > MAX_LISTED else ""
+    )
+    notes = [
+        f"ligne {listed} ignorée (ligne de synthèse)"
+        if len(shown) == 1
+        else f"lignes {listed} ignorées (lignes de total et de sous-total)"
+    ]
+    if notes_rows.any():
+        numbers = [str(r) for r in notes_rows[notes_rows].index]
+        more = f" et {len(numbers) - MAX_LISTED} autre(s)" if len(numbers) > MAX_LISTED else ""
+        notes.append(f"ligne(s) {', '.join(numbers[:MAX_LISTED])}{more} sous le total ignorée(s) (notes)")
+    return cells[~(total | notes_rows)], notes
