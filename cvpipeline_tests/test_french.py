@@ -7,6 +7,7 @@ import pandas as pd
 from cvpipeline.ingest.french import (
     clean_text,
     fold,
+    fold_series,
     parse_bool,
     parse_date,
     parse_decimal,
@@ -127,3 +128,25 @@ def test_birth_dates_refuse_the_future_old_ages_plain_numbers_and_short_years() 
     assert values.iloc[0] == values.iloc[7] == pd.Timestamp(2001, 3, 17)
     years, bad_years = parse_year(pd.Series([2001, today.year + 1, today.year - 120], name="birth_year"))
     assert list(bad_years) == [False, True, True] and years.iloc[0] == 2001
+
+
+def test_fold_transliterates_letters_without_a_decomposition() -> None:
+    pairs = {
+        "Lætitia": "LAETITIA",
+        "Yıldız": "YILDIZ",
+        "Œdipe": "oedipe",
+        "Øyvind": "Oyvind",
+        "Straße": "strasse",
+        "Łukasz": "Lukasz",
+        "Đorđe": "Dorde",
+        "Þórunn": "Thorunn",
+        "ﬁlle": "fille",
+    }
+    for written, plain in pairs.items():
+        assert fold(written) == fold(plain), written
+        assert fold(written).isascii() and len(fold(written)) >= len(plain) - 1, written
+    assert list(fold_series(pd.Series(["Lætitia", None, "LAETITIA"], dtype=object)).fillna("-")) == [
+        "laetitia",
+        "-",
+        "laetitia",
+    ]

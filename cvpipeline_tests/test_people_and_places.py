@@ -77,3 +77,14 @@ def test_only_known_places_are_outside_an_unplaceable_value_is_unknown_with_a_wa
     assert places["qpv_id"].isna().all() and warnings == [
         "quartier « Rue du Total » non reconnu : résidence inconnue"
     ]
+
+
+def test_person_keys_link_transliterated_names() -> None:
+    birth = pd.Series(pd.to_datetime(["1999-05-06"] * 4))
+    keys = person_keys(
+        b"k",
+        pd.Series(["YILDIZ", "Yıldız", "Sørensen", "SORENSEN"]),
+        pd.Series(["LAETITIA", "Lætitia", "Þóra", "Thora"]),
+        birth,
+    )
+    assert keys[0] == keys[1] and keys[2] == keys[3] and keys[0] != keys[2]
