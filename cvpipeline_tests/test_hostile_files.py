@@ -249,3 +249,62 @@ def test_a_one_cell_row_inside_the_table_is_not_taken_for_a_note(tmp_path: Path)
     located = locate_table(grid, SEANCES, sheet)
     assert list(located.cells.index) == [2, 3]  # row 3 reaches the suite (and quarantine)
     assert located.notes == ["ligne 4 « Total » ignorée (ligne de synthèse)"]
+
+
+def _suite_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: dict[str, object]) -> Path:
+    """A copy of the shipped suite of the children's CSV plus one expectation, in CVPIPELINE_SUITES_DIR."""
+    from importlib import resources
+
+    shipped = resources.files("cvpipeline.validate").joinpath("suites", "ma_chance_moi_aussi", "enfants.json")
+    suite = json.loads(shipped.read_text(encoding="utf-8"))
+    suite["expectations"].append(extra)
+    folder = tmp_path / "suites" / "ma_chance_moi_aussi"
+    folder.mkdir(parents=True)
+    path = folder / "enfants.json"
+    path.write_text(json.dumps(suite, ensure_ascii=False), encoding="utf-8")
+    monkeypatch.setenv("CVPIPELINE_SUITES_DIR", str(tmp_path / "suites"))
+    return path
+
+
+def _validate_children(tmp_path: Path) -> None:
+    from cvpipeline.ingest.source import read_source
+    from cvpipeline.validate.batch import validate_source
+
+    csv_path = tmp_path / "enfants_suivis_2019.csv"
+    csv_path.write_bytes("\r\n".join(ENFANTS_LINES).encode("cp1252"))
+    validate_source(read_source(CATALOG, CATALOG.sources["ma_chance_moi_aussi"], [csv_path], b"k" * 32))
+
+
+def test_an_expectation_on_a_column_the_table_lacks_stops_validation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cvpipeline.validate.expectations import SuiteError
+
+    expectation = {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "ecole_typo"}}
+    suite = _suite_run(tmp_path, monkeypatch, expectation)
+    with pytest.raises(SuiteError) as caught:
+        _validate_children(tmp_path)
+    message = str(caught.value)
+    assert f"suite d'attentes « {suite} »" in message
+    assert (
+        "« expect_column_values_to_not_be_null » (colonne « ecole_typo ») : colonne(s) « ecole_typo »"
+        in message
+    )
+    assert "absente(s) de la table" in message and "ne vérifie rien" in message
+
+
+def test_an_expectation_that_raised_inside_gx_stops_validation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cvpipeline.validate.expectations import SuiteError
+
+    expectation = {
+        "type": "expect_column_values_to_match_regex",
+        "kwargs": {"column": "school", "regex": "(["},
+    }
+    suite = _suite_run(tmp_path, monkeypatch, expectation)
+    with pytest.raises(SuiteError) as caught:
+        _validate_children(tmp_path)
+    message = str(caught.value)
+    assert f"suite d'attentes « {suite} » : 1 attente(s) n'ont pas pu s'exécuter" in message
+    assert "« expect_column_values_to_match_regex » (colonne « school ») :" in message
