@@ -308,3 +308,22 @@ def test_an_expectation_that_raised_inside_gx_stops_validation(
     message = str(caught.value)
     assert f"suite d'attentes « {suite} » : 1 attente(s) n'ont pas pu s'exécuter" in message
     assert "« expect_column_values_to_match_regex » (colonne « school ») :" in message
+
+
+def test_cells_written_without_their_reference_are_read_by_the_bounded_streaming_reader(
+    tmp_path: Path,
+) -> None:
+    import re
+    import zipfile
+
+    written = _stray_workbook(tmp_path / "written.xlsx", "H5")  # 4 rows of data, no stray cell
+    path = tmp_path / "suivi_permis_2017.xlsx"
+    with zipfile.ZipFile(written) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                content, count = re.subn(rb'(<c) r="[A-Z]+\d+"', rb"\1", content)
+                assert count == 4 * 8 + 1
+            target.writestr(info, content)
+    verdict = _read_in_child(path)
+    assert verdict == {"rows": [2, 3, 4, 5], "notes": []}

@@ -64,6 +64,7 @@ _CELL_REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
 _CELL_REFS = re.compile(rb'\sr="([A-Z]{1,3})(\d{1,9})"')
 _CELL_OPEN = re.compile(rb"<c[\s>/]")
 _ROW_REF = re.compile(rb'<row\s[^>]*?\br="(\d{1,9})"')
+_ROW_NUMBER = re.compile(rb'\s[^>]*?\br="\d')  # after '<row': the row has its number
 # Beyond this many wholly empty rows (or columns) after the table, a cell is taken as stray.
 STRAY_ROW_GAP = 1000
 STRAY_COLUMN_GAP = 50
@@ -399,6 +400,8 @@ def _read_xlsx(path: Path, sheet: str | None, kind: str, notes: list[str]) -> tu
             notes.append(f"la feuille « {chosen} » est masquée dans le classeur : elle est lue quand même")
     budget = limits.max_grid_cells()
     extent = sheet_extent(path, chosen) if kind == "zip" else None
+    if extent is not None and extent.unplaced:
+        extent = _with_unplaced_cells(path, chosen, extent)
     bounds = _bounds(chosen, extent, budget) if extent is not None else None
     if bounds is not None:
         workbook.close()
@@ -448,8 +451,9 @@ def _bounds(sheet: str, extent: SheetExtent, budget: int) -> tuple[int, int] | N
     with a note. A table that does not fit the budget even so is refused.
     """
     if extent.unplaced:
-        height = max(extent.height, 1)
-        return height, max(1, min(16_384, budget // height))
+        if extent.height * extent.width > budget:
+            raise FileRejected(_too_large(f"feuille « {sheet} »", extent.height, extent.width, budget))
+        return max(extent.height, 1), max(extent.width, 1)
     if extent.height * extent.width <= budget:
         return None
     height = _block_end(sorted(extent.rows), STRAY_ROW_GAP) + 1
@@ -551,6 +555,28 @@ def sheet_extent(path: Path, sheet: str) -> SheetExtent | None:
     extent.columns = {_column_index(c.decode()) for c in letters}
     extent.unplaced = max(0, opened - referenced)
     return extent
+
+
+def _with_unplaced_cells(path: Path, sheet: str, extent: SheetExtent) -> SheetExtent:
+    """An extent that bounds cells written without their reference (placed after the previous cell).
+
+    Rows: the last row reference plus the rows written without one; columns: the last column
+    reference plus the most cells any row holds. An upper bound, counted in a second streamed pass.
+    """
+    widest = running = rows_unnumbered = 0
+    for piece in _sheet_chunks(path, sheet) or ():
+        parts = piece.split(b"<row")
+        running += len(_CELL_OPEN.findall(parts[0]))
+        for part in parts[1:]:
+            widest, running = max(widest, running), len(_CELL_OPEN.findall(part))
+            if not _ROW_NUMBER.match(part):
+                rows_unnumbered += 1
+    widest = max(widest, running)
+    height = min(extent.height + rows_unnumbered, 1_048_576)
+    width = min(extent.width + widest, 16_384)
+    return SheetExtent(
+        set(range(height)) if height <= 1 else {0, height - 1}, {0, width - 1}, extent.unplaced
+    )
 
 
 def _cell_refs(path: Path, sheet: str) -> Iterable[tuple[int, int]]:
