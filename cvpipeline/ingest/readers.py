@@ -574,9 +574,10 @@ def _with_unplaced_cells(path: Path, sheet: str, extent: SheetExtent) -> SheetEx
     widest = max(widest, running)
     height = min(extent.height + rows_unnumbered, 1_048_576)
     width = min(extent.width + widest, 16_384)
-    return SheetExtent(
-        set(range(height)) if height <= 1 else {0, height - 1}, {0, width - 1}, extent.unplaced
-    )
+    # Only the bounds matter from here on: the first and last row and column.
+    bounds = SheetExtent(unplaced=extent.unplaced)
+    bounds.rows, bounds.columns = {0, height - 1} - {-1}, {0, width - 1} - {-1}
+    return bounds
 
 
 def _cell_refs(path: Path, sheet: str) -> Iterable[tuple[int, int]]:
