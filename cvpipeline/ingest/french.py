@@ -15,6 +15,7 @@ DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d/%m/%y")
 # A two-digit year names no century: refused where a century is in doubt (birth dates).
 SHORT_YEAR_FORMATS = ("%d/%m/%y",)
 # A time of day after a date ('05/02/2019 14:30', '2019-02-05T00:00:00'): dropped, the day is kept.
+_TIME_MARK = r"\d[:h]\d"
 _TIME_OF_DAY = r"(?:\s+|T)\d{1,2}[:h]\d{2}(?::\d{2}(?:[.,]\d+)?)?$"
 # Plausible dates. Activity and session dates: from 1990 to a year from today. Birth dates: not in
 # the future, and at most MAX_AGE years ago. Columns are told apart by their canonical name.
@@ -176,13 +177,10 @@ def parse_date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         result[is_number] = (EXCEL_EPOCH + days).astype("datetime64[us]")
     text = ~blank & ~is_date & ~is_number
     if text.any():
-        remaining = (
-            values[text]
-            .astype("string")
-            .str.replace(_SPACES, " ", regex=True)
-            .str.strip()
-            .str.replace(_TIME_OF_DAY, "", regex=True)
-        )
+        remaining = values[text].astype("string").str.replace(_SPACES, " ", regex=True).str.strip()
+        timed = remaining.str.contains(_TIME_MARK, regex=True).fillna(False).astype(bool)
+        if timed.any():  # the regex only where a time may be (a cheap test first)
+            remaining[timed] = remaining[timed].str.replace(_TIME_OF_DAY, "", regex=True)
         parsed = pd.Series(pd.NaT, index=remaining.index, dtype="datetime64[us]")
         for fmt in DATE_FORMATS:
             if birth and fmt in SHORT_YEAR_FORMATS:
