@@ -135,6 +135,11 @@ def test_latin9_text_is_not_read_as_windows_1252(tmp_path: Path) -> None:
     _, grid = read_grid(tmp_path / "enfants_cp1252.csv", None)
     cp1252 = locate_table(grid, ENFANTS, None)
     assert list(cp1252.cells["school"]) == ["École Pasteur", "École du Cœur"] and not cp1252.notes
+    # Windows-1252 without œ nor €, with ´ typed as an apostrophe: not taken for Latin-9 (Ž).
+    lines = [ENFANTS_LINES[0], "MC-3;F;2010;Groupe scolaire de l´Albanne;Bellevue;03/09/2016;"]
+    (tmp_path / "enfants_acute.csv").write_bytes("\r\n".join(lines).encode("cp1252"))
+    _, grid = read_grid(tmp_path / "enfants_acute.csv", None)
+    assert locate_table(grid, ENFANTS, None).cells.loc[2, "school"] == "Groupe scolaire de l´Albanne"
 
 
 def test_cp1252_csv_with_a_title_line_guesses_the_delimiter_from_the_header(tmp_path: Path) -> None:

@@ -48,9 +48,9 @@ ENCODING_NAMES = {"cp1252": "Windows-1252", "iso-8859-15": "ISO-8859-15 (Latin-9
 # A multi-byte UTF-8 sequence: a file holding none is wholly in a legacy encoding.
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _CP1252_ONLY = re.compile(rb"[\x80-\x9f]")
-_LATIN9_SIGNS = re.compile(
-    rb"[A-Za-z\xc0-\xff][\xa6\xa8\xb4\xb8\xbc-\xbe]|[\xa6\xa8\xb4\xb8\xbc-\xbe][a-z\xe0-\xff]|\d ?\xa4"
-)
+# Latin-9's œ/Œ (0xBD/0xBC, ½/¼ in Windows-1252) by a letter, or its € (0xA4, ¤) after a number. Its
+# other letters (Š, Ž, Ÿ at 0xA6, 0xB4, 0xBE...) are left out: ´ is typed as an apostrophe in cp1252.
+_LATIN9_SIGNS = re.compile(rb"[A-Za-z\xc0-\xff][\xbc\xbd]|[\xbc\xbd][a-z\xe0-\xff]|\d ?\xa4")
 # Sheet XML, scanned as bytes for formula and error cells (see `scan_sheet`).
 _FORMULA_TAG = re.compile(rb"<f[\s/>]")
 _ERROR_CELL = re.compile(rb'<c\s[^>]*\st="e"[^>]*>')
