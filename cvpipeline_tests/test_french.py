@@ -150,3 +150,10 @@ def test_fold_transliterates_letters_without_a_decomposition() -> None:
         "-",
         "laetitia",
     ]
+
+
+def test_activity_years_must_be_plausible_too() -> None:
+    next_year = dt.date.today().year + 1
+    years, unreadable = parse_year(cells(1989, 1990, next_year, next_year + 1, "2018"))
+    assert list(unreadable) == [True, False, False, True, False]
+    assert list(years.dropna()) == [1990, next_year, 2018]

@@ -255,16 +255,15 @@ def parse_int(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def parse_year(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Four-digit years (a date cell gives its year); outside 1900-2100 counts as unreadable.
+    """Four-digit years (a date cell gives its year); implausible years count as unreadable.
 
-    A birth year (a column of `BIRTH_COLUMNS`) is not in the future and at most 110 years ago.
+    An activity or budget year runs from 1990 to next year, like activity dates; a birth year (a
+    column of `BIRTH_COLUMNS`) is not in the future and at most 110 years ago.
     """
     is_date = _of_types(values, DATE_TYPES)
     years, unreadable = parse_int(values.where(~is_date, values[is_date].map(lambda d: d.year)))
-    first, last = (1900, 2100)
-    if is_birth_column(values):
-        today = dt.date.today().year
-        first, last = today - MAX_AGE, today
+    today = dt.date.today().year
+    first, last = (today - MAX_AGE, today) if is_birth_column(values) else (FIRST_ACTIVITY_YEAR, today + 1)
     out_of_range = years.notna() & ~years.between(first, last)
     return years.where(~out_of_range), unreadable | out_of_range
 
@@ -299,7 +298,7 @@ TYPE_HINTS = {
     "date": "une date jj/mm/aaaa plausible (de 1990 à un an d'ici)",
     "decimal": "un nombre (virgule décimale)",
     "int": "un nombre entier",
-    "year": "une année sur quatre chiffres",
+    "year": "une année sur quatre chiffres (de 1990 à l'an prochain)",
     "bool": "Oui ou Non",
 }
 
