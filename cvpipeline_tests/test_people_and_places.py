@@ -43,3 +43,48 @@ def test_source_keys_are_namespaced() -> None:
     ids = pd.Series(["A-1", None])
     a, b = source_keys(b"k", "s1", ids), source_keys(b"k", "s2", ids)
     assert a[0] != b[0] and a[1] is None
+
+
+def test_affirmative_answers_are_qpv_without_saying_which() -> None:
+    for text in ("Oui", "OUI", "QPV", "oui qpv", "x"):
+        assert (resolve(text).residence_status, resolve(text).qpv_id, resolve(text).warning) == (
+            "qpv",
+            None,
+            None,
+        )
+    for text in ("Non", "NON", "hors QPV", "Hors quartier prioritaire", "pas en QPV"):
+        assert resolve(text).residence_status == "hors_qpv", text
+
+
+def test_a_former_qpv_name_is_that_qpv() -> None:
+    for text in ("Chambéry-le-Haut", "chambery le haut", "CHAMBÉRY LE HAUT"):
+        assert (resolve(text).residence_status, resolve(text).qpv_id) == ("qpv", "hauts_de_chambery"), text
+    # Its neighbour, outside the QPVs, stays outside (it is not a spelling of the former name).
+    assert resolve("Chambéry-le-Vieux").residence_status == "hors_qpv"
+
+
+def test_only_known_places_are_outside_an_unplaceable_value_is_unknown_with_a_warning() -> None:
+    for text in ("Cognin", "Bissy", "Chambéry centre", "Saint-Alban-Leysse"):
+        assert (resolve(text).residence_status, resolve(text).warning) == ("hors_qpv", None), text
+    for text in ("Rue du Total", "Chambéry", "Paris 15e"):
+        place = resolve(text)
+        assert (place.residence_status, place.qpv_id) == ("inconnu", None), text
+        assert place.warning and "non reconnu" in place.warning
+    typo = resolve("Coignin")
+    assert typo.residence_status == "hors_qpv" and "Cognin" in (typo.warning or "")
+    places, warnings = resolve_series(pd.Series(["Oui", "Rue du Total", "Non"], dtype=object))
+    assert list(places["residence_status"]) == ["qpv", "inconnu", "hors_qpv"]
+    assert places["qpv_id"].isna().all() and warnings == [
+        "quartier « Rue du Total » non reconnu : résidence inconnue"
+    ]
+
+
+def test_person_keys_link_transliterated_names() -> None:
+    birth = pd.Series(pd.to_datetime(["1999-05-06"] * 4))
+    keys = person_keys(
+        b"k",
+        pd.Series(["YILDIZ", "Yıldız", "Sørensen", "SORENSEN"]),
+        pd.Series(["LAETITIA", "Lætitia", "Þóra", "Thora"]),
+        birth,
+    )
+    assert keys[0] == keys[1] and keys[2] == keys[3] and keys[0] != keys[2]

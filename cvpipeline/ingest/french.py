@@ -11,7 +11,19 @@ import pandas as pd
 
 # Excel's day zero for serial dates (with its 1900 leap-year quirk folded in).
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
-DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d/%m/%y", "%Y-%m-%d %H:%M:%S")
+DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d/%m/%y")
+# A two-digit year names no century: refused where a century is in doubt (birth dates).
+SHORT_YEAR_FORMATS = ("%d/%m/%y",)
+# A time of day after a date ('05/02/2019 14:30', '2019-02-05T00:00:00'): dropped, the day is kept.
+_TIME_MARK = r"\d[:h]\d"
+_TIME_OF_DAY = r"(?:\s+|T)\d{1,2}[:h]\d{2}(?::\d{2}(?:[.,]\d+)?)?$"
+# Plausible dates. Activity and session dates: from 1990 to a year from today. Birth dates: not in
+# the future, and at most MAX_AGE years ago. Columns are told apart by their canonical name.
+FIRST_ACTIVITY_YEAR = 1990
+MAX_AGE = 110
+BIRTH_COLUMNS = {"birth_date", "birth_year"}
+# Amount columns (canonical names ending in _eur) read '12.500' as 12 500: see `parse_decimal`.
+AMOUNT_SUFFIX = "_eur"
 TRUE_WORDS = {"oui", "o", "yes", "y", "vrai", "x", "1", "true"}
 FALSE_WORDS = {"non", "n", "no", "faux", "0", "false"}
 SEX_WORDS = {
@@ -28,17 +40,56 @@ SEX_WORDS = {
 # A pattern string, not a compiled regex: pandas then runs it in pyarrow rather than per cell.
 _SPACES = r"[\s\u00a0\u202f]+"
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+# Letters that Unicode does not decompose into a base letter and an accent: without this table
+# they would vanish ('Lætitia' -> 'ltitia'), and 'Lætitia' and 'LAETITIA' would be two people.
+TRANSLITERATION = str.maketrans(
+    {
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ı": "i",
+        "ø": "o",
+        "Ø": "O",
+        "ß": "ss",
+        "ẞ": "SS",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "ð": "d",
+        "Ð": "D",
+        "þ": "th",
+        "Þ": "TH",
+        "ħ": "h",
+        "Ħ": "H",
+        "ŧ": "t",
+        "Ŧ": "T",
+        "ŋ": "ng",
+        "Ŋ": "NG",
+        "ĸ": "k",
+    }
+)
 
 
 def fold(text: str) -> str:
-    """Lower-case, strip accents and collapse anything not a letter or digit to one space."""
-    decomposed = unicodedata.normalize("NFKD", str(text))
+    """Lower-case, transliterate, strip accents and collapse anything not a letter or digit to one space.
+
+    The normalisation, in order: letters without a Unicode decomposition are transliterated
+    (`TRANSLITERATION`: æ->ae, œ->oe, ı->i, ø->o, ß->ss, ł->l, đ->d, þ->th...); then NFKD
+    compatibility decomposition, which splits accented letters (é -> e + accent) and ligatures
+    (ﬁ -> fi); accents (combining marks) are dropped; the text is lower-cased; every run of
+    characters other than a-z and 0-9 becomes one space, trimmed at both ends. So 'Lætitia' and
+    'LAETITIA', 'Yıldız' and 'YILDIZ', 'Øyvind' and 'Oyvind' fold alike. Letters of other scripts
+    (Greek, Cyrillic...) are not transliterated and are dropped.
+    """
+    decomposed = unicodedata.normalize("NFKD", str(text).translate(TRANSLITERATION))
     ascii_text = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
     return _NON_ALNUM.sub(" ", ascii_text).strip()
 
 
 def fold_series(values: pd.Series) -> pd.Series:
-    """`fold` applied to the distinct values of a series (nulls stay null)."""
+    """`fold` applied to the distinct values of a series (nulls stay null), each folded once."""
     uniques = values.dropna().unique()
     mapping = {v: fold(v) for v in uniques}
     return values.map(mapping)
@@ -79,18 +130,47 @@ def clean_text(values: pd.Series) -> pd.Series:
     return out.where(out.notna() & (out != ""), None).astype(object)
 
 
-def parse_date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Dates from Excel dates, Excel serials or text (jj/mm/aaaa and a few others).
+def is_birth_column(values: pd.Series) -> bool:
+    """Whether a column holds birth dates or years (by its canonical name, the series' name)."""
+    return values.name in BIRTH_COLUMNS
 
-    Returns the parsed dates (datetime64) and a mask of the non-blank cells that could not be read.
+
+def date_range(birth: bool, today: dt.date | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The plausible dates of a column, both ends included: birth dates or activity dates."""
+    today = today or dt.date.today()
+    if birth:
+        return pd.Timestamp(today.replace(year=today.year - MAX_AGE, day=min(today.day, 28))), pd.Timestamp(
+            today
+        )
+    last = today.replace(year=today.year + 1, day=min(today.day, 28))
+    return pd.Timestamp(FIRST_ACTIVITY_YEAR, 1, 1), pd.Timestamp(last)
+
+
+def parse_date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Dates from Excel dates, Excel serials or text (jj/mm/aaaa and a few others), within a plausible range.
+
+    Returns the parsed dates (datetime64, at midnight) and a mask of the non-blank cells that could
+    not be read. The rules, in order to refuse what is ambiguous rather than guess:
+
+    - a time of day after a date is dropped, the day is kept: '05/02/2019 00:00:00' and
+      '05/02/2019 14:30' are 5 February 2019 (a session's time is harmless; a birth date's too);
+    - a plain number is an Excel serial date (days since 1899-12-30), except in a birth-date column,
+      where it is refused: it is a year or an age typed in a cell without a date format, and read as
+      a serial '1990' would be 12 June 1905;
+    - a two-digit year ('05/02/45') is refused in a birth-date column (1945 or 2045?);
+    - out of range is unreadable: activity and session dates from 1 January 1990 to a year from
+      today; birth dates not in the future and at most 110 years ago (`date_range`).
+
+    A birth-date column is told by the series' name (`BIRTH_COLUMNS`).
     """
+    birth = is_birth_column(values)
     result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
     blank = _is_blank(values)
     is_date = _of_types(values, DATE_TYPES)
     if is_date.any():
         result[is_date] = pd.to_datetime(values[is_date].map(_as_datetime)).astype("datetime64[us]")
     is_number = _of_types(values, NUMBER_TYPES) & ~blank
-    if is_number.any():
+    if is_number.any() and not birth:
         serial = pd.to_numeric(values[is_number], errors="coerce")
         plausible = serial.between(1, 2958465)
         days = pd.to_timedelta(serial.where(plausible).round(), unit="D")
@@ -98,13 +178,21 @@ def parse_date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = ~blank & ~is_date & ~is_number
     if text.any():
         remaining = values[text].astype("string").str.replace(_SPACES, " ", regex=True).str.strip()
+        timed = remaining.str.contains(_TIME_MARK, regex=True).fillna(False).astype(bool)
+        if timed.any():  # the regex only where a time may be (a cheap test first)
+            remaining[timed] = remaining[timed].str.replace(_TIME_OF_DAY, "", regex=True)
         parsed = pd.Series(pd.NaT, index=remaining.index, dtype="datetime64[us]")
         for fmt in DATE_FORMATS:
+            if birth and fmt in SHORT_YEAR_FORMATS:
+                continue
             todo = parsed.isna()
             if not todo.any():
                 break
             parsed[todo] = pd.to_datetime(remaining[todo], format=fmt, errors="coerce")
         result[text] = parsed
+    result = result.dt.normalize()
+    first, last = date_range(birth)
+    result = result.where(result.isna() | result.between(first, last))
     unreadable = ~blank & result.isna()
     return result, unreadable
 
@@ -115,29 +203,50 @@ def _as_datetime(value: object) -> dt.datetime:
     return dt.datetime.combine(value, dt.time())  # type: ignore[arg-type]
 
 
-def parse_decimal(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Numbers from numeric cells or French text ('1 500,50 €'); returns values and unreadable mask."""
+def parse_decimal(values: pd.Series, *, amount: bool | None = None) -> tuple[pd.Series, pd.Series]:
+    """Numbers from numeric cells or French text ('1 500,50 €'); returns values and unreadable mask.
+
+    The comma is the decimal mark; spaces (also non-breaking) and dots before a comma group
+    thousands ('1.234,5'). A dot without a comma:
+
+    - followed by several groups of exactly three digits ('1.250.000') groups thousands;
+    - followed by exactly one group of three digits, after 1 to 3 digits not starting with 0
+      ('12.500', '1.250'), groups thousands in an amount column (`amount`, by default a canonical
+      name ending in '_eur'): a French-formatted amount, 12 500 €. Elsewhere that is ambiguous
+      (1.25 hours, or 1 250?) and the cell is unreadable rather than guessed;
+    - otherwise is a decimal mark ('12.5', '0.500', '3.14159').
+    """
+    if amount is None:
+        amount = str(values.name).endswith(AMOUNT_SUFFIX)
     blank = _is_blank(values)
     is_number = _of_types(values, NUMBER_TYPES)
     numbers = pd.to_numeric(values.where(is_number), errors="coerce").astype("float64")
     text = ~blank & ~is_number
     if text.any():
+        compact = values[text].astype("string").str.replace(r"[\s\u00a0\u202f€]|EUR", "", regex=True)
+        grouped = compact.str.fullmatch(r"[-+]?[1-9]\d{0,2}(?:\.\d{3}){2,}")
+        one_group = compact.str.fullmatch(r"[-+]?[1-9]\d{0,2}\.\d{3}")
+        thousands = grouped | one_group if amount else grouped
         cleaned = (
-            values[text]
-            .astype("string")
-            .str.replace(r"[\s\u00a0\u202f€]|EUR", "", regex=True)
+            compact.where(~thousands, compact.str.replace(".", "", regex=False))
             .str.replace(r"\.(?=.*,)", "", regex=True)
             .str.replace(",", ".", regex=False)
         )
-        numbers[text] = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+        parsed = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+        if not amount:
+            parsed = parsed.where(~one_group.fillna(False).astype(bool))
+        numbers[text] = parsed
     # 'inf', 'Infinity' or '1e400' are not amounts a partner can mean: unreadable.
     numbers = numbers.where(~numbers.isin([float("inf"), float("-inf")]))
     return numbers, ~blank & numbers.isna()
 
 
 def parse_int(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Whole numbers (as nullable Int64); a fractional value counts as unreadable."""
-    numbers, unreadable = parse_decimal(values)
+    """Whole numbers (as nullable Int64); a fractional value counts as unreadable.
+
+    A count has no decimals, so '1.250' is 1 250 (a dot then three digits groups thousands).
+    """
+    numbers, unreadable = parse_decimal(values, amount=True)
     # Infinite or huge values (beyond exact float integers) cannot be a count: unreadable, not a crash.
     out_of_range = numbers.notna() & ~(numbers.abs() <= 2**53)
     fractional = numbers.notna() & ~out_of_range & (numbers != numbers.round())
@@ -146,10 +255,16 @@ def parse_int(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def parse_year(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Four-digit years (a date cell gives its year); outside 1900-2100 counts as unreadable."""
+    """Four-digit years (a date cell gives its year); implausible years count as unreadable.
+
+    An activity or budget year runs from 1990 to next year, like activity dates; a birth year (a
+    column of `BIRTH_COLUMNS`) is not in the future and at most 110 years ago.
+    """
     is_date = _of_types(values, DATE_TYPES)
     years, unreadable = parse_int(values.where(~is_date, values[is_date].map(lambda d: d.year)))
-    out_of_range = years.notna() & ~years.between(1900, 2100)
+    today = dt.date.today().year
+    first, last = (today - MAX_AGE, today) if is_birth_column(values) else (FIRST_ACTIVITY_YEAR, today + 1)
+    out_of_range = years.notna() & ~years.between(first, last)
     return years.where(~out_of_range), unreadable | out_of_range
 
 
@@ -180,9 +295,22 @@ PARSERS = {
 }
 
 TYPE_HINTS = {
-    "date": "une date jj/mm/aaaa",
+    "date": "une date jj/mm/aaaa plausible (de 1990 à un an d'ici)",
     "decimal": "un nombre (virgule décimale)",
     "int": "un nombre entier",
-    "year": "une année sur quatre chiffres",
+    "year": "une année sur quatre chiffres (de 1990 à l'an prochain)",
     "bool": "Oui ou Non",
 }
+
+# Birth columns say what a plausible birth date or year is (the value itself is never quoted).
+BIRTH_HINTS = {
+    "date": f"une date de naissance jj/mm/aaaa (ni future, ni plus de {MAX_AGE} ans)",
+    "year": f"une année de naissance sur quatre chiffres (ni future, ni plus de {MAX_AGE} ans)",
+}
+
+
+def type_hint(column: str, column_type: str) -> str | None:
+    """What a readable value of a column looks like, in French (for quarantine reasons)."""
+    if column in BIRTH_COLUMNS and column_type in BIRTH_HINTS:
+        return BIRTH_HINTS[column_type]
+    return TYPE_HINTS.get(column_type)

@@ -17,6 +17,10 @@ MAX_FILE_MB = 200.0
 MAX_UNCOMPRESSED_MB = 1024.0
 FILE_MB_VARIABLE = "CVPIPELINE_MAX_FILE_MB"
 UNCOMPRESSED_MB_VARIABLE = "CVPIPELINE_MAX_UNCOMPRESSED_MB"
+# A sheet or CSV is read as a dense grid (rows x columns); above this many cells it is not.
+# 25 million cells is a full Excel sheet of 1 048 576 rows x 24 columns, about 1 GB once read.
+MAX_GRID_CELLS = 25_000_000
+GRID_CELLS_VARIABLE = "CVPIPELINE_MAX_GRID_CELLS"
 # An .xlsx holds a dozen parts; tens of thousands of members is a crafted archive.
 MAX_ZIP_MEMBERS = 10_000
 MEGABYTE = 1 << 20
@@ -60,6 +64,24 @@ def max_file_bytes() -> int:
 def max_uncompressed_bytes() -> int:
     """Largest unzipped content accepted for an .xlsx, in bytes (CVPIPELINE_MAX_UNCOMPRESSED_MB, 1 GB)."""
     return int(_limit_mb(UNCOMPRESSED_MB_VARIABLE, MAX_UNCOMPRESSED_MB) * MEGABYTE)
+
+
+def max_grid_cells() -> int:
+    """Largest grid (rows x columns) a reader builds for one sheet or CSV (CVPIPELINE_MAX_GRID_CELLS)."""
+    raw = os.environ.get(GRID_CELLS_VARIABLE, "").replace(" ", "").replace("\u202f", "").strip()
+    if not raw:
+        return MAX_GRID_CELLS
+    if not raw.isdigit() or int(raw) == 0:
+        log.warning(
+            f"{GRID_CELLS_VARIABLE}={raw!r} n'est pas un nombre de cellules positif : {MAX_GRID_CELLS}"
+        )
+        return MAX_GRID_CELLS
+    return int(raw)
+
+
+def thousands(number: int) -> str:
+    """An integer as people read it in French: '1 048 576'."""
+    return f"{number:,}".replace(",", "\u202f")
 
 
 def megabytes(size: int) -> str:

@@ -21,7 +21,10 @@ def person_keys(
     """HMAC-SHA256 of normalised last name, first name and birth date (or year), per row.
 
     Names are compared case-, accent-, hyphen- and space-insensitively, so 'LE GALL Hélène' and
-    'Le Gall Helene' born the same day are the same person in every source.
+    'Le Gall Helene' born the same day are the same person in every source. Each name goes through
+    `french.fold` (letters without a decomposition transliterated: æ->ae, œ->oe, ı->i, ø->o, ß->ss,
+    ł->l, đ->d, þ->th; then accents dropped, lower case, a-z and 0-9 only), then its spaces are
+    removed: 'Lætitia' is 'LAETITIA', 'Yıldız' is 'YILDIZ'. Each distinct name is folded once.
     """
     if pd.api.types.is_datetime64_any_dtype(birth):
         birth_text = birth.dt.strftime("%Y-%m-%d")

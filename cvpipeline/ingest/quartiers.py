@@ -15,8 +15,44 @@ from cvpipeline.ingest.french import fold
 # thresholds it is too doubtful to place, so the residence is unknown (with a warning).
 CLOSE_MATCH = 0.85
 DOUBTFUL_MATCH = 0.7
-NOT_QPV_WORDS = {"non", "hors qpv", "hors quartier", "aucun", "hors quartier prioritaire"}
-UNKNOWN_WORDS = {"", "inconnu", "nc", "n c", "ne sait pas", "nsp", "non renseigne", "?"}
+# Explicit answers, folded. Only these, or a place known to be outside the QPVs, give `hors_qpv`;
+# an affirmative answer gives `qpv` without saying which QPV (empty qpv_id).
+NOT_QPV_WORDS = {
+    "non",
+    "n",
+    "no",
+    "0",
+    "faux",
+    "aucun",
+    "hors qpv",
+    "hors quartier",
+    "hors quartier prioritaire",
+    "hors quartiers prioritaires",
+    "hors zone",
+    "non qpv",
+    "pas qpv",
+    "pas en qpv",
+    "non resident qpv",
+    "non residente qpv",
+}
+QPV_WORDS = {
+    "oui",
+    "o",
+    "yes",
+    "x",
+    "1",
+    "vrai",
+    "qpv",
+    "en qpv",
+    "oui qpv",
+    "resident qpv",
+    "residente qpv",
+    "quartier prioritaire",
+    "quartier prioritaire de la ville",
+}
+UNKNOWN_WORDS = {"", "inconnu", "inconnue", "nc", "n c", "ne sait pas", "nsp", "non renseigne", "?"}
+# A quoted value is cut to this length in a warning.
+MAX_SHOWN_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -45,32 +81,79 @@ def _spellings() -> dict[str, str]:
     return spellings
 
 
+def places_outside() -> pd.DataFrame:
+    """The shipped places known to lie outside every QPV (communes, quartiers, streets)."""
+    path = resources.files("cvpipeline.reference").joinpath("places_hors_qpv.csv")
+    with path.open(encoding="utf-8") as handle:
+        return pd.read_csv(handle, dtype=str, keep_default_na=False)
+
+
+@functools.cache
+def _outside() -> dict[str, str]:
+    """Folded keys of the places known to be outside the QPVs -> their reference name."""
+    outside: dict[str, str] = {}
+    for row in places_outside().itertuples():
+        for spelling in [row.name, *filter(None, row.variants.split("|"))]:
+            outside[_key(spelling)] = row.name
+    return outside
+
+
 def _key(text: str) -> str:
     """Fold, then drop articles and spaces so 'les hauts-de-chambéry' ~ 'Hauts de Chambéry'."""
     words = [w for w in fold(text).split() if w not in {"le", "la", "les", "l", "quartier", "du"}]
     return "".join(words)
 
 
+def _closest(key: str, spellings: dict[str, str]) -> tuple[str | None, float]:
+    best, score = None, 0.0
+    for spelling, target in spellings.items():
+        ratio = difflib.SequenceMatcher(None, key, spelling).ratio()
+        if ratio > score:
+            best, score = target, ratio
+    return best, score
+
+
 def resolve(value: str | None) -> Resolution:
-    """Resolve one quartier value."""
+    """Resolve one quartier value: a QPV, outside the QPVs, or unknown.
+
+    In order: an empty or 'inconnu' value is unknown; an explicit no ('Non', 'hors QPV'...) is
+    `hors_qpv`; an affirmative answer ('Oui', 'QPV'...) is `qpv` with an empty qpv_id; a QPV's
+    name, variant or former name (reference table) is that QPV; a place of the reference of places
+    outside the QPVs (communes, quartiers, streets) is `hors_qpv`; a spelling close to a QPV's is
+    that QPV, and close to an outside place is `hors_qpv`, both with a warning. Anything else cannot
+    be placed: `inconnu`, with a warning (never `hors_qpv` by default).
+    """
     if value is None or fold(value) in UNKNOWN_WORDS:
         return Resolution("inconnu", None)
-    if fold(value) in NOT_QPV_WORDS:
+    folded = fold(value)
+    if folded in NOT_QPV_WORDS:
         return Resolution("hors_qpv", None)
+    if folded in QPV_WORDS:
+        return Resolution("qpv", None)
     key = _key(value)
     spellings = _spellings()
     if key in spellings:
         return Resolution("qpv", spellings[key])
-    best, score = None, 0.0
-    for spelling, qpv_id in spellings.items():
-        ratio = difflib.SequenceMatcher(None, key, spelling).ratio()
-        if ratio > score:
-            best, score = qpv_id, ratio
-    if score >= CLOSE_MATCH:
-        return Resolution("qpv", best, f"quartier « {value} » lu comme {best} (orthographe approchée)")
+    outside = _outside()
+    if key in outside:
+        return Resolution("hors_qpv", None)
+    shown = _shown(value)
+    best, score = _closest(key, spellings)
+    place, place_score = _closest(key, outside)
+    if score >= CLOSE_MATCH and score >= place_score:
+        return Resolution("qpv", best, f"quartier « {shown} » lu comme {best} (orthographe approchée)")
+    if place_score >= CLOSE_MATCH:
+        return Resolution(
+            "hors_qpv", None, f"quartier « {shown} » lu comme {place}, hors QPV (orthographe approchée)"
+        )
     if score >= DOUBTFUL_MATCH:
-        return Resolution("inconnu", None, f"quartier « {value} » non reconnu (proche de {best})")
-    return Resolution("hors_qpv", None)
+        return Resolution("inconnu", None, f"quartier « {shown} » non reconnu (proche de {best})")
+    return Resolution("inconnu", None, f"quartier « {shown} » non reconnu : résidence inconnue")
+
+
+def _shown(value: str) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + "…"
 
 
 def resolve_series(values: pd.Series) -> tuple[pd.DataFrame, list[str]]:

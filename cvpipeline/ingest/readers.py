@@ -9,6 +9,7 @@ import posixpath
 import re
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +20,9 @@ import pandas as pd
 
 from cvpipeline.catalog import TableSpec
 from cvpipeline.ingest import limits
-from cvpipeline.ingest.french import fold
+from cvpipeline.ingest.french import fold, fold_series
 
 HEADER_SCAN_ROWS = 30
-CSV_ENCODINGS = ("utf-8-sig", "cp1252")
 SNIFF_BYTES = 1 << 16
 # A value quoted in a message is cut to this many characters; a date, number or code cell longer
 # than MAX_TYPED_CHARS cannot be valid, so it is shortened before parsing (it stays unreadable).
@@ -44,6 +44,13 @@ BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 ENCODING_LABELS = {"utf-32": "UTF-32", "utf-8-sig": "UTF-8", "utf-16": "UTF-16"}
+ENCODING_NAMES = {"cp1252": "Windows-1252", "iso-8859-15": "ISO-8859-15 (Latin-9)"}
+# A multi-byte UTF-8 sequence: a file holding none is wholly in a legacy encoding.
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_CP1252_ONLY = re.compile(rb"[\x80-\x9f]")
+# Latin-9's œ/Œ (0xBD/0xBC, ½/¼ in Windows-1252) by a letter, or its € (0xA4, ¤) after a number. Its
+# other letters (Š, Ž, Ÿ at 0xA6, 0xB4, 0xBE...) are left out: ´ is typed as an apostrophe in cp1252.
+_LATIN9_SIGNS = re.compile(rb"[A-Za-z\xc0-\xff][\xbc\xbd]|[\xbc\xbd][a-z\xe0-\xff]|\d ?\xa4")
 # Sheet XML, scanned as bytes for formula and error cells (see `scan_sheet`).
 _FORMULA_TAG = re.compile(rb"<f[\s/>]")
 _ERROR_CELL = re.compile(rb'<c\s[^>]*\st="e"[^>]*>')
@@ -53,7 +60,17 @@ _TYPE_ATTR = re.compile(rb'\st="str"')
 _PREFIXED_ROOT = re.compile(rb"<[A-Za-z_][\w.-]*:worksheet[\s>]")
 _SCAN_CHUNK = 4 << 20
 _CELL_REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
+# Cell references (r="B7") and cell openings, to measure what a sheet holds before it is parsed.
+_CELL_REFS = re.compile(rb'\sr="([A-Z]{1,3})(\d{1,9})"')
+_CELL_OPEN = re.compile(rb"<c[\s>/]")
+_ROW_REF = re.compile(rb'<row\s[^>]*?\br="(\d{1,9})"')
+_ROW_NUMBER = re.compile(rb'\s[^>]*?\br="\d')  # after '<row': the row has its number
+# Beyond this many wholly empty rows (or columns) after the table, a cell is taken as stray.
+STRAY_ROW_GAP = 1000
+STRAY_COLUMN_GAP = 50
 _PANIC = "PanicException"  # pyo3's Rust panic, a BaseException, from python-calamine on malformed input
+# The first words of a total row, folded: 'Total', 'TOTAL formation', 'Totaux', 'Sous-total', 'S/total'.
+_TOTAL_WORD = r"(?:sous |s )?tota(?:l|ux)(?: |$)"
 
 
 class FileRejected(Exception):
@@ -91,6 +108,25 @@ class SheetScan:
 
     uncomputed: list[tuple[int, int]] = field(default_factory=list)
     errors: dict[tuple[int, int], str] = field(default_factory=dict)
+
+
+@dataclass
+class SheetExtent:
+    """Where a sheet's cells are, from its XML, before any parser builds a grid of them (0-based)."""
+
+    rows: set[int] = field(default_factory=set)
+    columns: set[int] = field(default_factory=set)
+    unplaced: int = 0  # cells written without their reference (placed by position)
+
+    @property
+    def height(self) -> int:
+        """Rows from row 1 to the last row holding a cell."""
+        return max(self.rows, default=-1) + 1
+
+    @property
+    def width(self) -> int:
+        """Columns from column A to the last column holding a cell."""
+        return max(self.columns, default=-1) + 1
 
 
 @dataclass
@@ -204,28 +240,76 @@ def _utf16_without_bom(head: bytes) -> str | None:
     return None
 
 
-def _decode_csv(data: bytes) -> str:
-    """The text of a CSV: by its BOM (UTF-8, UTF-16, UTF-32), else UTF-8, else Windows-1252."""
+def _decode_csv(data: bytes, notes: list[str] | None = None) -> str:
+    """The text of a CSV: by its BOM (UTF-16, UTF-32), else UTF-8, else line by line.
+
+    A file that is not wholly UTF-8 is decoded line by line: each line that is valid UTF-8 is read as
+    UTF-8, the others in the legacy encoding of the file, Windows-1252 or, when the bytes say so,
+    ISO-8859-15 (Latin-9, see `_legacy_encoding`). A mixed file, or a Latin-9 one, gets a note.
+    """
     detected = _bom_encoding(data[:4]) or _utf16_without_bom(data[:SNIFF_BYTES])
-    for encoding in (detected,) if detected else CSV_ENCODINGS:
+    if detected and detected != "utf-8-sig":
         try:
-            return data.decode(encoding)
+            return data.decode(detected)
         except UnicodeDecodeError:
-            continue
+            label = ENCODING_LABELS.get(detected, detected.upper())
+            raise FileRejected(
+                f"fichier CSV en {label} mal formé (tronqué ?) : enregistrez-le à nouveau"
+            ) from None
     if detected:
-        label = ENCODING_LABELS.get(detected, detected.upper())
-        raise FileRejected(f"fichier CSV en {label} mal formé (tronqué ?) : enregistrez-le à nouveau")
-    raise FileRejected("encodage du fichier CSV non reconnu (attendu UTF-8, UTF-16 ou Windows-1252)")
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    shown = notes if notes is not None else []
+    if not _UTF8_MULTIBYTE.search(data):
+        legacy = _legacy_encoding(data)
+        if legacy != "cp1252" or detected:
+            shown.append(
+                f"encodage : {ENCODING_NAMES[legacy]}" + (" (après une marque UTF-8)" if detected else "")
+            )
+        return data.decode(legacy)
+    lines = data.splitlines(keepends=True)
+    legacy_lines: list[int] = []
+    decoded: list[str | None] = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            decoded.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            decoded.append(None)
+            legacy_lines.append(number)
+    legacy = _legacy_encoding(b"".join(lines[n - 1] for n in legacy_lines))
+    for number in legacy_lines:
+        decoded[number - 1] = lines[number - 1].decode(legacy)
+    listed = ", ".join(str(n) for n in legacy_lines[:MAX_LISTED])
+    if len(legacy_lines) > MAX_LISTED:
+        listed += f" et {len(legacy_lines) - MAX_LISTED} autre(s)"
+    shown.append(
+        f"encodage : UTF-8 avec {len(legacy_lines)} ligne(s) en {ENCODING_NAMES[legacy]} "
+        f"(ligne(s) {listed}), chaque ligne lue dans son encodage"
+    )
+    return "".join(decoded)  # type: ignore[arg-type]
+
+
+def _legacy_encoding(data: bytes) -> str:
+    """'iso-8859-15' when bytes only make sense as Latin-9 (œ, € by a letter or a number), else 'cp1252'.
+
+    Windows-1252 puts œ, Œ and € at 0x9C, 0x8C, 0x80; Latin-9 at 0xBD, 0xBC, 0xA4, where Windows-1252
+    has ½, ¼ and ¤. Latin-9 is chosen only when the file has no byte in 0x80-0x9F (control codes in
+    Latin-9, letters and signs in Windows-1252) and one of those bytes sits where only a letter or
+    the euro sign makes sense ('c\xbdur', '12 \xa4').
+    """
+    if _CP1252_ONLY.search(data) or not _LATIN9_SIGNS.search(data):
+        return "cp1252"
+    return "iso-8859-15"
 
 
 def _read_csv(path: Path, notes: list[str]) -> Grid:
-    text = _decode_csv(path.read_bytes())
+    text = _decode_csv(path.read_bytes(), notes)
     if "\x00" in text:
         raise FileRejected("le fichier n'est pas un CSV texte (octets binaires)")
-    first_line = next((line for line in text.splitlines() if line.strip()), "")
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    if first_line.count("\t") > max(first_line.count(";"), first_line.count(",")):
-        delimiter = "\t"
+    delimiter = _guess_delimiter(text[:SNIFF_BYTES])
     # The csv module refuses fields over 128 KB by default; the file size limit already bounds them.
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -235,7 +319,37 @@ def _read_csv(path: Path, notes: list[str]) -> Grid:
         raise FileRejected(
             f"CSV illisible à la ligne {reader.line_num} (guillemets ou séparateurs mal placés)"
         ) from None
+    budget = limits.max_grid_cells()
+    if len(rows) * max((len(r) for r in rows), default=0) > budget:
+        for row in rows:  # trailing empty fields (';;;;' written by a spreadsheet) hold nothing
+            while row and not row[-1].strip():
+                row.pop()
+        width = max((len(r) for r in rows), default=0)
+        if len(rows) * width > budget:
+            raise FileRejected(_too_large("fichier CSV", len(rows), width, budget))
     return Grid(rows, notes=notes)
+
+
+def _guess_delimiter(head: str) -> str:
+    """';', ',' or tab: the one that splits most of the first lines into the same number of fields.
+
+    Title lines above the header ('Suivi, année 2017') have their own commas: the delimiter is the
+    one on which the header and data lines agree, not the one of line 1. Ties go to ';' (Excel in
+    French), then ','.
+    """
+    lines = [line for line in head.splitlines()[:-1] or head.splitlines() if line.strip()][
+        : HEADER_SCAN_ROWS * 2
+    ]
+    best, best_score = ",", (0, 0)
+    for delimiter in (";", ",", "\t"):
+        widths = [len(row) for row in csv.reader(lines, delimiter=delimiter) if len(row) > 1]
+        if not widths:
+            continue
+        width, agreeing = Counter(widths).most_common(1)[0]
+        score = (agreeing, width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
 
 
 def _is_fatal(exc: BaseException) -> bool:
@@ -284,18 +398,193 @@ def _read_xlsx(path: Path, sheet: str | None, kind: str, notes: list[str]) -> tu
         chosen = matches[0].name
         if matches[0].visible != SheetVisibleEnum.Visible:
             notes.append(f"la feuille « {chosen} » est masquée dans le classeur : elle est lue quand même")
-    try:
-        calamine_sheet = workbook.get_sheet_by_name(chosen)
-        rows = calamine_sheet.to_python(skip_empty_area=False)
-        merged = list(calamine_sheet.merged_cell_ranges or [])
-    except BaseException as exc:
-        if _is_fatal(exc):
-            raise
-        raise FileRejected(f"feuille « {chosen} » illisible ({type(exc).__name__})") from None
-    finally:
+    budget = limits.max_grid_cells()
+    extent = sheet_extent(path, chosen) if kind == "zip" else None
+    if extent is not None and extent.unplaced:
+        extent = _with_unplaced_cells(path, chosen, extent)
+    bounds = _bounds(chosen, extent, budget) if extent is not None else None
+    if bounds is not None:
         workbook.close()
+        rows = _read_bounded(path, chosen, *bounds)
+        merged: list[tuple[tuple[int, int], tuple[int, int]]] = []
+        if extent is not None and not extent.unplaced:
+            notes.append(_stray_note(path, chosen, extent, *bounds))
+    else:
+        try:
+            calamine_sheet = workbook.get_sheet_by_name(chosen)
+            if calamine_sheet.height * calamine_sheet.width > budget:  # legacy .xls: known only now
+                raise FileRejected(
+                    _too_large(f"feuille « {chosen} »", calamine_sheet.height, calamine_sheet.width, budget)
+                )
+            rows = calamine_sheet.to_python(skip_empty_area=False)
+            merged = list(calamine_sheet.merged_cell_ranges or [])
+        except FileRejected:
+            raise
+        except BaseException as exc:
+            if _is_fatal(exc):
+                raise
+            raise FileRejected(f"feuille « {chosen} » illisible ({type(exc).__name__})") from None
+        finally:
+            workbook.close()
     scan = scan_sheet(path, chosen) if kind == "zip" else SheetScan()
     return chosen, Grid(rows, notes=notes, merged=merged, uncomputed=scan.uncomputed, errors=scan.errors)
+
+
+def _too_large(what: str, height: int, width: int, budget: int) -> str:
+    """The refusal of a sheet (or CSV) whose cells span more than the grid budget."""
+    return (
+        f"{what} trop étendu(e)  : {limits.thousands(height)} lignes × {limits.thousands(width)} "
+        f"colonnes occupées (limite {limits.thousands(budget)} cellules, réglable par "
+        f"{limits.GRID_CELLS_VARIABLE}) ; supprimez les lignes et colonnes inutilisées, "
+        "puis déposez le fichier à nouveau"
+    )
+
+
+def _bounds(sheet: str, extent: SheetExtent, budget: int) -> tuple[int, int] | None:
+    """(rows, columns) to read instead of the whole sheet, or None when the whole sheet fits the budget.
+
+    The workbook parser builds a dense grid from A1 to the last cell: one stray value typed in
+    XFD1048576 would make it allocate hundreds of GB and abort the process. Cells written without
+    their reference are read by a streaming parser, bounded by the budget. Otherwise, when the
+    sheet's cells span more than the budget, the table is taken to end before the first run of
+    STRAY_ROW_GAP empty rows (STRAY_COLUMN_GAP empty columns); cells beyond are stray and ignored,
+    with a note. A table that does not fit the budget even so is refused.
+    """
+    if extent.unplaced:
+        if extent.height * extent.width > budget:
+            raise FileRejected(_too_large(f"feuille « {sheet} »", extent.height, extent.width, budget))
+        return max(extent.height, 1), max(extent.width, 1)
+    if extent.height * extent.width <= budget:
+        return None
+    height = _block_end(sorted(extent.rows), STRAY_ROW_GAP) + 1
+    width = _block_end(sorted(extent.columns), STRAY_COLUMN_GAP) + 1
+    if height * width > budget:
+        raise FileRejected(_too_large(f"feuille « {sheet} »", height, width, budget))
+    return height, width
+
+
+def _block_end(occupied: list[int], gap: int) -> int:
+    """The last occupied index before the first run of more than `gap` empty ones (from index 0)."""
+    last = -1
+    for index in occupied:
+        if index - last > gap + 1 and last >= 0:
+            break
+        last = index
+    return last
+
+
+def _read_bounded(path: Path, sheet: str, height: int, width: int) -> list[list[object]]:
+    """The cells of rows 1..height and columns 1..width of a sheet, streamed (never the whole sheet)."""
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            worksheet = workbook[sheet]
+            return [
+                list(row)
+                for row in worksheet.iter_rows(min_row=1, max_row=height, max_col=width, values_only=True)
+            ]
+        finally:
+            workbook.close()
+    except Exception as exc:
+        raise FileRejected(f"feuille « {sheet} » illisible ({type(exc).__name__})") from None
+
+
+def _stray_note(path: Path, sheet: str, extent: SheetExtent, height: int, width: int) -> str:
+    """The ledger note for cells ignored far from the table: how many and where."""
+    outside = [(r, c) for r, c in _cell_refs(path, sheet) if r >= height or c >= width]
+    return (
+        f"{len(outside)} cellule(s) isolée(s) loin du tableau ignorée(s) : {_refs(outside)} "
+        f"(la feuille s'étendait jusqu'à la ligne {limits.thousands(extent.height)}, colonne "
+        f"{cell_ref(0, extent.width - 1)[:-1]} ; seules les lignes 1 à {limits.thousands(height)} et "
+        f"les colonnes A à {cell_ref(0, width - 1)[:-1]} sont lues)"
+    )
+
+
+def _sheet_chunks(path: Path, sheet: str) -> Iterable[bytes] | None:
+    """A sheet's XML in pieces that never cut a tag, or None when the package cannot be followed."""
+    try:
+        archive = zipfile.ZipFile(path)
+        part = _sheet_part(archive, sheet)
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, zlib.error, OSError, ValueError):
+        return None
+    if part is None:
+        archive.close()
+        return None
+
+    def pieces() -> Iterable[bytes]:
+        with archive, archive.open(part) as stream:
+            carry = b""
+            while chunk := stream.read(_SCAN_CHUNK):
+                buffer = carry + chunk
+                cut = buffer.rfind(b"<")
+                cut = cut if cut > 0 else len(buffer)
+                yield buffer[:cut]
+                carry = buffer[cut:]
+            yield carry
+
+    return pieces()
+
+
+def sheet_extent(path: Path, sheet: str) -> SheetExtent | None:
+    """Rows and columns holding a cell, read from the sheet's XML; None when it cannot be followed.
+
+    Scanned as bytes in chunks (about 0.3 s per 100 000 rows of 12 columns); a package we cannot
+    follow, or a damaged archive, gives None.
+    """
+    chunks = _sheet_chunks(path, sheet)
+    if chunks is None:
+        return None
+    extent = SheetExtent()
+    letters: set[bytes] = set()
+    rows: set[bytes] = set()
+    opened = referenced = 0
+    try:
+        for piece in chunks:
+            refs = _CELL_REFS.findall(piece)
+            referenced += len(refs)
+            opened += len(_CELL_OPEN.findall(piece))
+            letters.update(ref[0] for ref in refs)
+            rows.update(ref[1] for ref in refs)
+            if opened > referenced:
+                rows.update(_ROW_REF.findall(piece))
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError):
+        return None
+    extent.rows = {int(r) - 1 for r in rows}
+    extent.columns = {_column_index(c.decode()) for c in letters}
+    extent.unplaced = max(0, opened - referenced)
+    return extent
+
+
+def _with_unplaced_cells(path: Path, sheet: str, extent: SheetExtent) -> SheetExtent:
+    """An extent that bounds cells written without their reference (placed after the previous cell).
+
+    Rows: the last row reference plus the rows written without one; columns: the last column
+    reference plus the most cells any row holds. An upper bound, counted in a second streamed pass.
+    """
+    widest = running = rows_unnumbered = 0
+    for piece in _sheet_chunks(path, sheet) or ():
+        parts = piece.split(b"<row")
+        running += len(_CELL_OPEN.findall(parts[0]))
+        for part in parts[1:]:
+            widest, running = max(widest, running), len(_CELL_OPEN.findall(part))
+            if not _ROW_NUMBER.match(part):
+                rows_unnumbered += 1
+    widest = max(widest, running)
+    height = min(extent.height + rows_unnumbered, 1_048_576)
+    width = min(extent.width + widest, 16_384)
+    # Only the bounds matter from here on: the first and last row and column.
+    bounds = SheetExtent(unplaced=extent.unplaced)
+    bounds.rows, bounds.columns = {0, height - 1} - {-1}, {0, width - 1} - {-1}
+    return bounds
+
+
+def _cell_refs(path: Path, sheet: str) -> Iterable[tuple[int, int]]:
+    """Every cell reference of a sheet as a 0-based (row, col), streamed."""
+    for piece in _sheet_chunks(path, sheet) or ():
+        for letters, number in _CELL_REFS.findall(piece):
+            yield int(number) - 1, _column_index(letters.decode())
 
 
 def scan_sheet(path: Path, sheet: str) -> SheetScan:
@@ -555,9 +844,8 @@ def locate_table(grid: list[list[object]], table: TableSpec, sheet: str | None) 
         position = positions.get(col.name)
         cells[col.name] = frame[position] if position is not None and position in frame else None
     cells = cells[~blank]
-    cells, total_note = _drop_total_row(cells, frame)
-    if total_note:
-        notes.append(total_note)
+    cells, total_notes = _drop_total_rows(cells, frame, table, positions)
+    notes.extend(total_notes)
     if uncomputed:
         notes.extend(_check_formulas(uncomputed, set(cells.index), positions, table, where))
     if extra:
@@ -662,12 +950,48 @@ def _blank_cells(column: pd.Series) -> pd.Series:
     return column.isna() | column.astype("string").str.strip().eq("").fillna(True)
 
 
-def _drop_total_row(cells: pd.DataFrame, frame: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
-    """Drop a trailing 'Total' row (a summary, not data) and say so."""
+def _drop_total_rows(
+    cells: pd.DataFrame, frame: pd.DataFrame, table: TableSpec, positions: dict[str, int]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Set aside total and sub-total rows anywhere in the table, and notes rows after the last one.
+
+    A row is a total when its first non-empty cell starts with the word 'Total', 'Totaux' or
+    'Sous-total' ('TOTAL formation', 'Total janvier', 'Sous total 2017'; not 'Totalement vert' nor
+    'Rue du Total') and at least one required column, other than the one holding that word, is
+    empty: a chantier named 'Total énergie' with its young people is data. Rows after the last total
+    that hold a single cell are notes under the table ('Source : ...'). Vectorised over the rows.
+    """
     if cells.empty:
-        return cells, None
-    last = cells.index[-1]
-    first_text = next((v for v in frame.loc[last] if isinstance(v, str) and v.strip()), "")
-    if fold(first_text).startswith("total"):
-        return cells.drop(index=last), f"ligne {last} « Total » ignorée (ligne de synthèse)"
-    return cells, None
+        return cells, []
+    rows = frame.loc[cells.index]
+    texts = rows.astype("string").apply(lambda column: column.str.strip())
+    texts = texts.where(texts != "")
+    filled = texts.notna()
+    first_position = filled.idxmax(axis=1).where(filled.any(axis=1))
+    first_text = texts.bfill(axis=1).iloc[:, 0]
+    folded = fold_series(first_text.astype(object))
+    word = folded.fillna("").str.match(_TOTAL_WORD)
+    required = [positions[c.name] for c in table.required_columns if c.name in positions]
+    other_missing = pd.Series(False, index=rows.index)
+    for position in required:
+        empty = ~filled[position] if position in filled else pd.Series(True, index=rows.index)
+        other_missing |= empty & first_position.ne(position)
+    total = word & other_missing
+    if not total.any():
+        return cells, []
+    after_last = rows.index > total[total].index.max()
+    notes_rows = pd.Series(after_last, index=rows.index) & filled.sum(axis=1).eq(1) & ~total
+    shown = [f"{row} « {shorten(first_text[row])} »" for row in total[total].index]
+    listed = ", ".join(shown[:MAX_LISTED]) + (
+        f" et {len(shown) - MAX_LISTED} autre(s)" if len(shown) > MAX_LISTED else ""
+    )
+    notes = [
+        f"ligne {listed} ignorée (ligne de synthèse)"
+        if len(shown) == 1
+        else f"lignes {listed} ignorées (lignes de total et de sous-total)"
+    ]
+    if notes_rows.any():
+        numbers = [str(r) for r in notes_rows[notes_rows].index]
+        more = f" et {len(numbers) - MAX_LISTED} autre(s)" if len(numbers) > MAX_LISTED else ""
+        notes.append(f"ligne(s) {', '.join(numbers[:MAX_LISTED])}{more} sous le total ignorée(s) (notes)")
+    return cells[~(total | notes_rows)], notes

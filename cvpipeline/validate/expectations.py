@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from cvpipeline.catalog import TableSpec
-from cvpipeline.ingest.french import TYPE_HINTS
+from cvpipeline.ingest.french import type_hint
 
 ROW_ID = "_rid"
 UNPARSED_PREFIX = "__unparsed__"
@@ -22,6 +22,14 @@ MASK = "***"
 # A value quoted in a quarantine reason is cut to this length.
 MAX_SHOWN_CHARS = 80
 SUITES_DIR_ENV = "CVPIPELINE_SUITES_DIR"
+# Expectation arguments that name one column, or a list of columns, of the batch.
+COLUMN_KWARGS = ("column", "column_A", "column_B")
+COLUMN_LIST_KWARGS = ("column_list",)
+MAX_COLUMNS_LISTED = 12
+
+
+class SuiteError(RuntimeError):
+    """A suite that cannot check what it says (an unknown column, an expectation that raised)."""
 
 
 @dataclass
@@ -57,14 +65,15 @@ def load_suite_definition(table: TableSpec) -> dict[str, Any]:
     suite = json.loads(path.read_text(encoding="utf-8"))
     expectations = list(suite.get("expectations", []))
     for col in table.columns:
-        if col.type in TYPE_HINTS:
+        hint = type_hint(col.name, col.type)
+        if hint:
             expectations.append(
                 {
                     "type": "expect_column_values_to_be_null",
                     "kwargs": {"column": UNPARSED_PREFIX + col.name},
                     "meta": {
                         "column_label": col.label,
-                        "reason_fr": f"valeur illisible, attendu {TYPE_HINTS[col.type]}",
+                        "reason_fr": f"valeur illisible, attendu {hint}",
                         "generated": "parse",
                     },
                 }
@@ -80,7 +89,12 @@ def load_suite_definition(table: TableSpec) -> dict[str, Any]:
             },
         }
     )
-    return {"name": table.suite_name, "expectations": expectations}
+    return {
+        "name": table.suite_name,
+        "expectations": expectations,
+        "path": str(path),
+        "written": len(suite.get("expectations", [])),
+    }
 
 
 @functools.cache
@@ -95,10 +109,17 @@ def _gx_context() -> Any:
 
 
 def run_suite(table: TableSpec, frame: pd.DataFrame) -> list[ExpectationOutcome]:
-    """Validate a parsed table (one row per input row, `_rid` as row id) with its GX suite."""
+    """Validate a parsed table (one row per input row, `_rid` as row id) with its GX suite.
+
+    Raises `SuiteError` (in French, naming the suite file and the expectation) when an expectation
+    names a column the table does not have, or when GX reports that an expectation raised: GX 1.x
+    keeps such an error inside the result (`exception_info` keyed by metric), where the expectation
+    would otherwise fail with no row to quarantine and be taken for a check that ran.
+    """
     import great_expectations as gx
 
     definition = load_suite_definition(table)
+    check_suite_columns(definition, frame)
     context = _gx_context()
     name = f"{table.suite_name}"
     source = context.data_sources.add_or_update_pandas(name)
@@ -110,14 +131,15 @@ def run_suite(table: TableSpec, frame: pd.DataFrame) -> list[ExpectationOutcome]
         result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]},
     )
     outcomes = []
+    broken = []
     for item in result.results:
         config = item.expectation_config
         meta = config.meta or {}
         column = config.kwargs.get("column") or config.kwargs.get("column_A")
         failed = [int(entry[ROW_ID]) for entry in item.result.get("unexpected_index_list") or []]
-        error = None
-        if item.exception_info and item.exception_info.get("raised_exception"):
-            error = str(item.exception_info.get("exception_message"))
+        error = raised_exception(item.exception_info)
+        if error is not None:
+            broken.append(f"{_describe(config.type, config.kwargs)} : {error}")
         outcomes.append(
             ExpectationOutcome(
                 rule=config.type,
@@ -128,7 +150,63 @@ def run_suite(table: TableSpec, frame: pd.DataFrame) -> list[ExpectationOutcome]
                 error=error,
             )
         )
+    if broken:
+        raise SuiteError(
+            f"suite d'attentes « {definition['path']} » : {len(broken)} attente(s) n'ont pas pu s'exécuter, "
+            "la validation est arrêtée (erreur de la suite, pas du fichier du partenaire) : "
+            + " ; ".join(broken)
+        )
     return outcomes
+
+
+def raised_exception(info: Any) -> str | None:
+    """The message of an error GX caught while running an expectation, or None.
+
+    GX 1.x reports it either at the top level ({'raised_exception': True, 'exception_message': ...})
+    or, for metric errors such as an unknown column, in a dict keyed by metric configuration whose
+    values hold 'raised_exception'.
+    """
+    if not info:
+        return None
+    if not isinstance(info, dict):
+        info = getattr(info, "to_json_dict", lambda: {})()
+    candidates = [info, *(v for v in info.values() if isinstance(v, dict))]
+    for candidate in candidates:
+        if candidate.get("raised_exception"):
+            return str(candidate.get("exception_message") or "erreur sans message")[:300]
+    return None
+
+
+def check_suite_columns(definition: dict[str, Any], frame: pd.DataFrame) -> None:
+    """Refuse a suite whose expectations name columns the table does not have (in French)."""
+    present = set(frame.columns)
+    problems = []
+    for number, expectation in enumerate(definition["expectations"], start=1):
+        kwargs = expectation.get("kwargs", {})
+        named = [kwargs[k] for k in COLUMN_KWARGS if k in kwargs]
+        named += [c for k in COLUMN_LIST_KWARGS for c in kwargs.get(k) or []]
+        unknown = [str(c) for c in named if c not in present]
+        if unknown:
+            where = f"n° {number}" if number <= definition.get("written", number) else "générée"
+            problems.append(
+                f"attente {where} {_describe(expectation.get('type', '?'), kwargs)} : colonne(s) "
+                + ", ".join(f"« {c} »" for c in unknown)
+                + " absente(s) de la table"
+            )
+    if problems:
+        columns = sorted(str(c) for c in present if not str(c).startswith(("_", UNPARSED_PREFIX)))
+        shown = ", ".join(columns[:MAX_COLUMNS_LISTED]) + (" …" if len(columns) > MAX_COLUMNS_LISTED else "")
+        raise SuiteError(
+            f"suite d'attentes « {definition['path']} » : "
+            + " ; ".join(problems)
+            + f" (colonnes disponibles : {shown}) ; "
+            "corrigez la suite : une attente sur une colonne absente ne vérifie rien"
+        )
+
+
+def _describe(rule: str, kwargs: dict[str, Any]) -> str:
+    column = kwargs.get("column") or kwargs.get("column_A") or kwargs.get("column_list")
+    return f"« {rule} »" + (f" (colonne « {column} »)" if column else "")
 
 
 def quarantine_reasons(
