@@ -114,21 +114,22 @@ def scan_folder(source: SourceSpec, incoming_dir: Path, previous: FolderCursor) 
 
     The files are the ones the source asset reads (cvpipeline.ingest.source.discover_files).
     """
-    from cvpipeline.ingest.source import discover_files, sha256_of
+    from cvpipeline.ingest.source import discover_files, sha256_of, source_file_name
 
     files: dict[str, FileState] = {}
     for path in discover_files(source, incoming_dir):
         try:
             stat = path.stat()
-            known = previous.files.get(path.name)
+            name = source_file_name(source, incoming_dir, path)
+            known = previous.files.get(name)
             if known is not None and known.unchanged(stat):
-                files[path.name] = known
+                files[name] = known
                 continue
             digest = sha256_of(path)
         except FileNotFoundError:  # removed between listing and reading: it is simply gone
             continue
         racy = time.time_ns() - stat.st_mtime_ns < RACY_WINDOW_NS
-        files[path.name] = FileState(digest, stat.st_size, None if racy else stat.st_mtime_ns)
+        files[name] = FileState(digest, stat.st_size, None if racy else stat.st_mtime_ns)
     return FolderCursor(files, previous.generation)
 
 

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
@@ -85,12 +85,73 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def discover_files(source: SourceSpec, incoming_dir: Path) -> list[Path]:
-    """Every regular file in incoming/<source_id>/ (hidden and lock files aside), sorted."""
+# Files a computer leaves beside the partner's (Office lock files, desktop metadata): ignored quietly.
+SYSTEM_FILES = {".ds_store", "thumbs.db", "desktop.ini", "icon\r"}
+SYSTEM_FOLDERS = {"__macosx", ".git", "$recycle.bin"}
+LINK_REFUSED = "lien symbolique refusé : il n'est ni suivi ni archivé ; déposez le fichier lui-même"
+SPECIAL_REFUSED = "fichier spécial refusé (ni fichier ordinaire ni dossier) : il n'est pas lu"
+# Sub-folders are read down to this depth (incoming/<source>/2019/juin/fichier.xlsx is depth 2).
+MAX_DEPTH = 3
+
+
+@dataclass(frozen=True)
+class FolderContent:
+    """What incoming/<source_id>/ holds: the files to read and the entries refused, with a reason."""
+
+    files: list[Path]
+    refused: list[tuple[str, str]]
+
+
+def _ignored(name: str) -> bool:
+    """Hidden files, Office lock files and system files are nobody's data."""
+    return name.startswith((".", "~$")) or name.lower() in SYSTEM_FILES
+
+
+def scan_source_folder(source: SourceSpec, incoming_dir: Path) -> FolderContent:
+    """The regular files of incoming/<source_id>/ and its sub-folders, and what is refused.
+
+    Links (to a file or a folder) and special files are refused, never followed, read or archived;
+    sub-folders are read down to MAX_DEPTH levels, deeper ones refused.
+    """
     folder = incoming_dir / source.source_id
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
+    files: list[Path] = []
+    refused: list[tuple[str, str]] = []
+    if not folder.is_dir() or folder.is_symlink():
+        return FolderContent(files, refused)
+
+    def walk(directory: Path, depth: int) -> None:
+        for entry in sorted(directory.iterdir()):
+            name = file_name(entry, folder)
+            if _ignored(entry.name) or (entry.is_dir() and entry.name.lower() in SYSTEM_FOLDERS):
+                continue
+            if entry.is_symlink():
+                refused.append((name, LINK_REFUSED))
+            elif entry.is_dir() and depth >= MAX_DEPTH:
+                refused.append((name, f"sous-dossier refusé : plus de {MAX_DEPTH} niveaux sous le dossier"))
+            elif entry.is_dir():
+                walk(entry, depth + 1)
+            elif entry.is_file():
+                files.append(entry)
+            else:
+                refused.append((name, SPECIAL_REFUSED))
+
+    walk(folder, 0)
+    return FolderContent(sorted(files, key=lambda p: file_name(p, folder)), refused)
+
+
+def discover_files(source: SourceSpec, incoming_dir: Path) -> list[Path]:
+    """The regular files a source reads (see scan_source_folder), sorted by their name in the folder."""
+    return scan_source_folder(source, incoming_dir).files
+
+
+def file_name(path: Path, folder: Path) -> str:
+    """A file's name as the ledger and the warehouse know it: its path below incoming/<source_id>/."""
+    return path.relative_to(folder).as_posix()
+
+
+def source_file_name(source: SourceSpec, incoming_dir: Path, path: Path) -> str:
+    """The name of one of a source's files (sub-folders included), as in the ledger."""
+    return file_name(path, incoming_dir / source.source_id)
 
 
 def archive_path(archive_dir: Path, source_id: str, sha256: str, file_name: str) -> Path:
@@ -134,7 +195,8 @@ def read_source(
         reports.append(report)
         if archive_dir is not None:
             archive_file(path, sha, archive_dir, source.source_id)
-        tables = [t for t in source.tables if fnmatch.fnmatch(name.lower(), t.files.lower())]
+        base = PurePosixPath(name).name.lower()
+        tables = [t for t in source.tables if fnmatch.fnmatch(base, t.files.lower())]
         if not tables:
             expected = ", ".join(source.file_patterns)
             report.errors.append(

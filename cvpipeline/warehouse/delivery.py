@@ -22,7 +22,14 @@ import pandas as pd
 
 from cvpipeline.catalog import Catalog, SourceSpec
 from cvpipeline.ingest import limits
-from cvpipeline.ingest.source import IncomingFile, archive_path, discover_files, read_source, sha256_of
+from cvpipeline.ingest.source import (
+    IncomingFile,
+    archive_path,
+    file_name,
+    read_source,
+    scan_source_folder,
+    sha256_of,
+)
 from cvpipeline.settings import Settings
 from cvpipeline.validate.batch import validate_source
 from cvpipeline.validate.expectations import suite_path
@@ -128,29 +135,45 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
         fingerprint = rules_fingerprint(catalog, source, key)
         started = _now()
         in_place = current_slices(engine, catalog.contract_code, source.source_id).set_index("file")
-        paths = discover_files(source, settings.incoming_dir)
+        folder = scan_source_folder(source, settings.incoming_dir)
+        base = settings.incoming_dir / source.source_id
+        hashed = [_hashed(path, file_name(path, base)) for path in folder.files]
+        duplicates = _identical_copies(hashed, in_place)
         unchanged, to_read = [], []
-        for path in paths:
-            incoming = _hashed(path)
-            known = in_place.loc[path.name] if path.name in in_place.index else None
+        for incoming in hashed:
+            if incoming.name in duplicates:
+                continue
+            known = in_place.loc[incoming.name] if incoming.name in in_place.index else None
             if (
                 known is not None
                 and incoming.sha256 == known["sha256"]
                 and known["rules_fingerprint"] == fingerprint
             ):
-                unchanged.append(_unchanged_row(source, path.name, known, started))
+                unchanged.append(_unchanged_row(source, incoming.name, known, started))
             else:
                 to_read.append(incoming)
         change, report = read_into_slices(
             catalog, source, settings, to_read, in_place, fingerprint, started, key
         )
-        present = {p.name for p in paths}
+        refused = [_refused_row(source, name, reason, in_place, started) for name, reason in folder.refused]
+        report.kept_previous += [r["file"] for r in refused if r["file"] in in_place.index]
+        present = {f.name for f in hashed if f.name not in duplicates} | {name for name, _ in folder.refused}
         removed = [f for f in in_place.index if f not in present]
         change.removed = removed
+        copies = {f.name: f for f in hashed if f.name in duplicates}
         ledger_parts = [
             report.ledger,
             pd.DataFrame(unchanged),
-            pd.DataFrame([_removed_row(source, f, in_place.loc[f], started) for f in removed]),
+            pd.DataFrame(refused),
+            pd.DataFrame(
+                [_removed_row(source, f, in_place.loc[f], started) for f in removed if f not in duplicates]
+            ),
+            pd.DataFrame(
+                [
+                    _duplicate_row(source, name, copies[name].sha256 or "", original, in_place, started)
+                    for name, original in duplicates.items()
+                ]
+            ),
         ]
         change.ledger = _ledger(catalog, ledger_parts)
         write_slices(engine, change, run_id)
@@ -186,13 +209,7 @@ def read_into_slices(
     kept: list[str] = []
     for index, row in ledger.iterrows():
         if row["status"] == "rejected" and row["file"] in in_place.index:
-            previous = in_place.loc[row["file"]]
-            when = pd.Timestamp(previous["received_at"])
-            note = (
-                f"version précédente conservée, reçue le {when:%d/%m/%Y à %H:%M} (UTC) : "
-                f"{int(previous['rows_loaded'])} ligne(s) restent dans l'entrepôt"
-            )
-            ledger.at[index, "notes"] = _join(row["notes"], note)
+            ledger.at[index, "notes"] = _join(row["notes"], _kept_note(in_place.loc[row["file"]]))
             kept.append(row["file"])
     replaced = ledger.loc[ledger["status"] != "rejected", "file"].tolist()
     tables = {t: f[f["source_file"].isin(replaced)] for t, f in batch.tables.items()}
@@ -229,13 +246,85 @@ def read_into_slices(
     return change, report
 
 
-def _hashed(path: Path) -> IncomingFile:
+def _hashed(path: Path, name: str) -> IncomingFile:
     """The file with its SHA-256, unless it is too big to hash (the reader then refuses it)."""
     try:
         limits.check_file_size(path)
     except limits.FileRefused:
-        return IncomingFile(path.name, path)
-    return IncomingFile(path.name, path, sha256_of(path))
+        return IncomingFile(name, path)
+    return IncomingFile(name, path, sha256_of(path))
+
+
+def _identical_copies(files: list[IncomingFile], in_place: pd.DataFrame) -> dict[str, str]:
+    """Files whose content another file of the folder already brings: copy name -> original name.
+
+    The original is the file whose slice already holds that content, else the oldest (then the first
+    by name): a "… - Copie.csv" beside its original counts once.
+    """
+
+    def holds(incoming: IncomingFile) -> bool:
+        return incoming.name in in_place.index and in_place.loc[incoming.name, "sha256"] == incoming.sha256
+
+    originals: dict[str, str] = {}
+    copies: dict[str, str] = {}
+    for incoming in sorted(files, key=lambda f: (not holds(f), f.path.stat().st_mtime_ns, f.name)):
+        if incoming.sha256 is None:
+            continue
+        if incoming.sha256 in originals:
+            copies[incoming.name] = originals[incoming.sha256]
+        else:
+            originals[incoming.sha256] = incoming.name
+    return copies
+
+
+def _refused_row(
+    source: SourceSpec, name: str, reason: str, in_place: pd.DataFrame, now: pd.Timestamp
+) -> dict[str, Any]:
+    notes = None
+    if name in in_place.index:
+        previous = in_place.loc[name]
+        notes = _kept_note(previous)
+    return {
+        "source_id": source.source_id,
+        "file": name,
+        "sha256": None,
+        "status": "rejected",
+        "rows_read": 0,
+        "rows_loaded": 0,
+        "rows_quarantined": 0,
+        "error": f"« {name} » : {reason}",
+        "notes": notes,
+        "started_at": now,
+        "finished_at": now,
+    }
+
+
+def _duplicate_row(
+    source: SourceSpec, name: str, sha: str, original: str, in_place: pd.DataFrame, now: pd.Timestamp
+) -> dict[str, Any]:
+    note = f"contenu identique à « {original} » (même empreinte SHA-256) : compté une seule fois"
+    if name in in_place.index:
+        note += f" ; ses {int(in_place.loc[name, 'rows_loaded'])} ligne(s) déjà chargées sont retirées"
+    return {
+        "source_id": source.source_id,
+        "file": name,
+        "sha256": sha,
+        "status": "duplicate",
+        "rows_read": 0,
+        "rows_loaded": 0,
+        "rows_quarantined": 0,
+        "notes": note,
+        "started_at": now,
+        "finished_at": now,
+    }
+
+
+def _kept_note(previous: Any) -> str:
+    when = pd.Timestamp(previous["received_at"])
+    return (
+        f"version précédente conservée, reçue le {when:%d/%m/%Y à %H:%M} (UTC) : "
+        f"{int(previous['rows_loaded'])} ligne(s) restent dans l'entrepôt"
+    )
 
 
 def _unchanged_row(source: SourceSpec, name: str, known: Any, now: pd.Timestamp) -> dict[str, Any]:

@@ -50,7 +50,8 @@ OPERATIONS_TABLES = ("quarantine", "ingestion_ledger", "file_slices")
 LEDGER_STATUSES_DOC = (
     "loaded, partially_loaded, rejected (avec « version précédente conservée » quand une version "
     "antérieure reste en place), unchanged (même contenu que la tranche en place : pas relu), "
-    "removed (fichier retiré d'incoming/ : ses lignes sont retirées)"
+    "removed (fichier retiré d'incoming/ : ses lignes sont retirées), duplicate (même contenu qu'un autre "
+    "fichier de la source, nommé dans notes : compté une seule fois)"
 )
 
 
