@@ -44,6 +44,7 @@ def replay_warehouse(catalog: Catalog, settings: Settings, target_url: str, run_
         key = settings.pseudonymisation_key()
         replace_references(target, catalog)
         written: dict[str, int] = {}
+        in_place = in_place.sort_values(["source_id", "received_at", "file"], kind="stable")
         for source_id, slices in in_place.groupby("source_id", sort=True):
             source = catalog.sources.get(str(source_id))
             if source is None:

@@ -100,3 +100,38 @@ def test_a_copy_that_arrived_first_keeps_its_rows_and_the_later_original_counts_
     assert ledger["accompagnes_copie.csv"][0] == "unchanged"
     assert ledger["accompagnes_2016-2018.csv"][0] == "duplicate"
     assert count(db, "select count(*) from participations") == 118
+
+
+def test_a_revision_beside_its_original_sets_aside_one_side_only(tmp_path: Path) -> None:
+    import openpyxl
+
+    source = CATALOG.sources["programmation"]
+    folder = tmp_path / "incoming" / "programmation"
+    folder.mkdir(parents=True)
+    original = folder / "programmation_2017.xlsx"
+    shutil.copyfile(SAMPLE_INCOMING / "programmation" / original.name, original)
+    settings = load_settings(str(tmp_path), f"sqlite:///{tmp_path / 'w.db'}")
+    db = tmp_path / "w.db"
+    deliver_source(CATALOG, source, settings, "run-1")
+    loaded = count(db, "select count(*) from fundings")
+    budget = count(db, "select sum(amount_agglo_eur) from fundings")
+    workbook = openpyxl.load_workbook(original)
+    workbook.active["H4"] = 21000  # the revision changes one amount: not an identical copy
+    workbook.save(folder / "programmation_2017_v2.xlsx")
+
+    report = deliver_source(CATALOG, source, settings, "run-2")
+    ledger = {r.file: r for r in report.ledger.itertuples()}
+    revision = ledger["programmation_2017_v2.xlsx"]
+    assert revision.status == "partially_loaded" and revision.rows_quarantined == loaded
+    assert count(db, "select count(*) from fundings") == loaded  # not doubled, not lost
+    assert count(db, "select sum(amount_agglo_eur) from fundings") == budget
+    with sqlite3.connect(db) as con:
+        reasons = {r for (r,) in con.execute("select reason from quarantine where source_file like '%_v2%'")}
+    assert reasons and all("programmation_2017.xlsx" in r and "N° dossier" in r for r in reasons)
+
+    original.unlink()  # the team says the revision replaces it: the revision's rows come in
+    report = deliver_source(CATALOG, source, settings, "run-3")
+    statuses = {r.file: r.status for r in report.ledger.itertuples()}
+    assert statuses == {"programmation_2017.xlsx": "removed", "programmation_2017_v2.xlsx": "loaded"}
+    assert count(db, "select count(*) from fundings") == loaded
+    assert count(db, "select count(*) from quarantine") == 0

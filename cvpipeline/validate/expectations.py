@@ -54,6 +54,17 @@ def suite_path(table: TableSpec) -> Any:
     return resources.files("cvpipeline.validate").joinpath("suites", table.source_id, f"{table.name}.json")
 
 
+def _within_file(expectation: dict[str, Any]) -> dict[str, Any]:
+    """A compound uniqueness holds within each file: across files, warehouse/records.py decides."""
+    if expectation.get("type") != "expect_compound_columns_to_be_unique":
+        return expectation
+    kwargs = dict(expectation.get("kwargs", {}))
+    columns = list(kwargs.get("column_list", []))
+    if "source_file" not in columns:
+        kwargs["column_list"] = [*columns, "source_file"]
+    return {**expectation, "kwargs": kwargs}
+
+
 def load_suite_definition(table: TableSpec) -> dict[str, Any]:
     """The suite as written in the repo, plus the parse and duplicate rules every table gets."""
     path = suite_path(table)
@@ -63,7 +74,7 @@ def load_suite_definition(table: TableSpec) -> dict[str, Any]:
             f"{table.name}.json dans cvpipeline/validate/suites/ (ou dans {SUITES_DIR_ENV})"
         )
     suite = json.loads(path.read_text(encoding="utf-8"))
-    expectations = list(suite.get("expectations", []))
+    expectations = [_within_file(e) for e in suite.get("expectations", [])]
     for col in table.columns:
         hint = type_hint(col.name, col.type)
         if hint:

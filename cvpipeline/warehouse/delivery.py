@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sqlalchemy.engine import Engine
 
 from cvpipeline.catalog import Catalog, SourceSpec
 from cvpipeline.ingest import limits
@@ -33,6 +34,7 @@ from cvpipeline.ingest.source import (
 from cvpipeline.settings import Settings
 from cvpipeline.validate.batch import validate_source
 from cvpipeline.validate.expectations import suite_path
+from cvpipeline.warehouse.records import existing_records, record_keys, set_aside_repeated_records
 from cvpipeline.warehouse.schema import COLUMNS
 from cvpipeline.warehouse.shape import shape_source
 from cvpipeline.warehouse.slices import (
@@ -148,17 +150,30 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
                 known is not None
                 and incoming.sha256 == known["sha256"]
                 and known["rules_fingerprint"] == fingerprint
+                # Rows set aside as records of another file are weighed again each run.
+                and not known["cross_file_conflicts"]
             ):
                 unchanged.append(_unchanged_row(source, incoming.name, known, started))
             else:
                 to_read.append(incoming)
+        present = {f.name for f in hashed if f.name not in duplicates} | {name for name, _ in folder.refused}
+        removed = [f for f in in_place.index if f not in present]
+        # Files read now rank after the slices in place, the oldest first (a revision comes later).
+        to_read.sort(key=lambda f: (f.path.stat().st_mtime_ns, f.name))
         change, report = read_into_slices(
-            catalog, source, settings, to_read, in_place, fingerprint, started, key
+            catalog,
+            source,
+            settings,
+            to_read,
+            in_place,
+            fingerprint,
+            started,
+            key,
+            engine=engine,
+            leaving=set(removed),
         )
         refused = [_refused_row(source, name, reason, in_place, started) for name, reason in folder.refused]
         report.kept_previous += [r["file"] for r in refused if r["file"] in in_place.index]
-        present = {f.name for f in hashed if f.name not in duplicates} | {name for name, _ in folder.refused}
-        removed = [f for f in in_place.index if f not in present]
         change.removed = removed
         copies = {f.name: f for f in hashed if f.name in duplicates}
         ledger_parts = [
@@ -196,11 +211,15 @@ def read_into_slices(
     key: bytes,
     received: dict[str, pd.Timestamp] | None = None,
     archive: bool = True,
+    engine: Engine | None = None,
+    leaving: set[str] | None = None,
 ) -> tuple[SliceWrite, DeliveryReport]:
     """Read, validate and shape files into the slices that replace theirs (rejected ones keep theirs).
 
-    `in_place` holds the slices now in the warehouse, indexed by file; `received` gives a slice's
-    reception time when it is not now (a replay keeps the original one).
+    `in_place` holds the slices now in the warehouse, indexed by file, and `leaving` those about to
+    be removed; `files` come in the order they take precedence when two carry the same record (the
+    slices kept in `engine` come first); `received` gives a slice's reception time when it is not
+    now (a replay keeps the original one).
     """
     parsed = read_source(catalog, source, files, key, settings.archive_dir if archive else None)
     validated = validate_source(parsed)
@@ -213,10 +232,41 @@ def read_into_slices(
             kept.append(row["file"])
     replaced = ledger.loc[ledger["status"] != "rejected", "file"].tolist()
     tables = {t: f[f["source_file"].isin(replaced)] for t, f in batch.tables.items()}
-    quarantine = batch.quarantine[batch.quarantine["source_file"].isin(replaced)]
+    kept_files = [f for f in in_place.index if f not in replaced and f not in (leaving or set())]
+    existing = {}
+    for table in parsed.tables:
+        for columns in record_keys(table.spec):
+            existing[(table.spec.target, tuple(columns))] = (
+                existing_records(
+                    engine, table.spec.target, catalog.contract_code, source.source_id, kept_files, columns
+                )
+                if engine is not None
+                else None
+            )
+    order = [f.name for f in files if f.name in replaced]
+    tables, repeated = set_aside_repeated_records(
+        parsed, tables, order, {k: v for k, v in existing.items() if v is not None}, catalog.contract_code
+    )
+    conflicts = repeated.groupby("source_file").size()
+    for index, row in ledger.iterrows():
+        moved = int(conflicts.get(row["file"], 0))
+        if moved:
+            ledger.at[index, "rows_loaded"] = row["rows_loaded"] - moved
+            ledger.at[index, "rows_quarantined"] = row["rows_quarantined"] + moved
+            ledger.at[index, "status"] = "partially_loaded"
+    quarantine = pd.concat(
+        [
+            q
+            for q in (batch.quarantine[batch.quarantine["source_file"].isin(replaced)], repeated)
+            if not q.empty
+        ]
+        or [batch.quarantine.iloc[:0]],
+        ignore_index=True,
+    )
     slices = ledger[ledger["file"].isin(replaced)][
         ["file", "sha256", "status", "rows_loaded", "rows_quarantined"]
     ].copy()
+    slices["cross_file_conflicts"] = [int(conflicts.get(f, 0)) for f in slices["file"]]
     slices["contract_code"] = catalog.contract_code
     slices["source_id"] = source.source_id
     slices["rules_fingerprint"] = fingerprint

@@ -249,6 +249,11 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
             "rows_loaded", BigInteger, nullable=False, comment="Lignes du fichier dans les tables de faits"
         ),
         Column("rows_quarantined", BigInteger, nullable=False, comment="Lignes du fichier en quarantaine"),
+        Column(
+            "cross_file_conflicts",
+            BigInteger,
+            comment="Lignes écartées : un fichier chargé avant porte le même enregistrement (relu au run suivant)",
+        ),
         Column("received_at", DateTime, comment="Quand cette version du fichier a été chargée (UTC)"),
         Column("run_id", String(64), comment="Run Dagster qui a chargé cette version"),
         comment="Les tranches en place : la version de chaque fichier partenaire dont les lignes sont "

@@ -27,6 +27,7 @@ SLICE_COLUMNS = [
     "status",
     "rows_loaded",
     "rows_quarantined",
+    "cross_file_conflicts",
     "received_at",
     "run_id",
 ]

@@ -187,7 +187,8 @@ def prepare(conn: Connection) -> None:
     """Create the schemas and tables that do not exist yet, and bring older tables up to date."""
     metadata = metadata_for(conn.dialect.name)
     inspector = sa.inspect(conn)
-    if all(inspector.has_table(t.name, schema=t.schema) for t in metadata.tables.values()):
+    existing = {t: inspector.has_table(t.name, schema=t.schema) for t in metadata.tables.values()}
+    if all(existing.values()) and not _missing_columns(inspector, metadata):
         return
     if conn.dialect.name == "postgresql":
         # Two first runs creating the tables at once must not race: DDL under the writers' lock.
@@ -198,36 +199,40 @@ def prepare(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
+def _missing_columns(inspector: sa.Inspector, metadata: sa.MetaData) -> list[tuple[sa.Table, sa.Column]]:
+    """Columns of the current schema that an existing table lacks (written by an earlier version)."""
+    missing = []
+    for table in metadata.tables.values():
+        if not inspector.has_table(table.name, schema=table.schema):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
+        missing += [(table, column) for column in table.columns if column.name not in present]
+    return missing
+
+
 def _upgrade(conn: Connection, metadata: sa.MetaData) -> None:
-    """Add the columns a warehouse written by an earlier version lacks (nullable, then kept).
+    """Add the columns a warehouse written by an earlier version lacks (nullable).
 
     A warehouse from before the slices (no `file_slices` table) kept only the last load's
     quarantine: it is cleared, and every file is read again into its own slice on the next run.
     """
     inspector = sa.inspect(conn)
-    slices = metadata.tables[next(k for k in metadata.tables if k.endswith("file_slices"))]
-    quarantine = metadata.tables[next(k for k in metadata.tables if k.endswith("quarantine"))]
-    if not inspector.has_table(quarantine.name, schema=quarantine.schema):
-        return
-    if inspector.has_table(slices.name, schema=slices.schema):
-        return
+    slices = next(t for t in metadata.tables.values() if t.name == "file_slices")
+    quarantine = next(t for t in metadata.tables.values() if t.name == "quarantine")
+    legacy = inspector.has_table(quarantine.name, schema=quarantine.schema) and not inspector.has_table(
+        slices.name, schema=slices.schema
+    )
     preparer = conn.dialect.identifier_preparer
-    for table in metadata.tables.values():
-        if not inspector.has_table(table.name, schema=table.schema):
-            continue
-        present = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            kind = column.type.compile(dialect=conn.dialect)
-            conn.execute(
-                sa.text(
-                    f"ALTER TABLE {preparer.format_table(table)} "
-                    f"ADD COLUMN {preparer.quote(column.name)} {kind}"
-                )
+    for table, column in _missing_columns(inspector, metadata):
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(
+            sa.text(
+                f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {preparer.quote(column.name)} {kind}"
             )
-    conn.execute(quarantine.delete())
-    log.warning("entrepôt d'une version antérieure : colonnes ajoutées, quarantaine vidée (relecture)")
+        )
+    if legacy:
+        conn.execute(quarantine.delete())
+        log.warning("entrepôt d'une version antérieure : colonnes ajoutées, quarantaine vidée (relecture)")
 
 
 def _lock(conn: Connection) -> None:
