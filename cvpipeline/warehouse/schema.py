@@ -252,7 +252,7 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         Column(
             "cross_file_conflicts",
             BigInteger,
-            comment="Lignes écartées : un fichier chargé avant porte le même enregistrement (relu au run suivant)",
+            comment="Lignes écartées : un fichier chargé avant porte le même enregistrement",
         ),
         Column("received_at", DateTime, comment="Quand cette version du fichier a été chargée (UTC)"),
         Column("run_id", String(64), comment="Run Dagster qui a chargé cette version"),
