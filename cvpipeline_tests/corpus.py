@@ -106,7 +106,10 @@ def _with_cached_values(data: bytes, names: list[str], cached: dict[str, dict[st
             for ref, value in parts.get(info.filename, {}).items():
                 text = str(value)
                 kind = "" if isinstance(value, int | float) else ' t="str"'
-                pattern = re.compile(rf'<c r="{ref}"([^>]*)>(<f>.*?</f>)<v\s*/>'.encode())
+                # openpyxl writes <v/> after the formula, or <v></v> when lxml is installed.
+                pattern = re.compile(
+                    rf'<c r="{ref}"([^>]*)>(<f>.*?</f>)(?:<v\s*/>|<v></v>|<v\s*>\s*</v>)?'.encode()
+                )
                 replacement = f'<c r="{ref}"\\1{kind}>\\2<v>{text}</v>'.encode()
                 content, count = pattern.subn(replacement, content)
                 assert count == 1, f"no formula cell {ref} to give a value"

@@ -332,3 +332,20 @@ def test_cells_written_without_their_reference_are_read_by_the_bounded_streaming
             target.writestr(info, content)
     verdict = _read_in_child(path)
     assert verdict == {"rows": [2, 3, 4, 5], "notes": []}
+
+
+def test_messages_quote_only_values_that_cannot_name_anyone() -> None:
+    import pandas as pd
+
+    from cvpipeline.ingest.readers import listed_sheets
+    from cvpipeline.validate.expectations import quotable
+
+    values = pd.Series(
+        ["X", "12/05/1990", "Martin", "Bellevue chez Dupont", "#DIV/0!", "1 250,50", "F" * 500]
+    )
+    assert list(quotable(values, "sex")) == [True, False, False, False, True, True, False]
+    assert list(quotable(pd.Series(["05/02/2019", "13 janvier 2019"]), "date")) == [True, True]
+    assert list(quotable(pd.Series(["mille euros"]), "decimal")) == [True]
+    listed = listed_sheets(["Feuil1", "Séances 2019", "Dupont Kevin", "MARTIN"])
+    assert "« Feuil1 »" in listed and "« Séances 2019 »" in listed
+    assert "Dupont" not in listed and "MARTIN" not in listed and "2 feuille(s) au nom non affiché" in listed

@@ -74,9 +74,11 @@ def test_only_known_places_are_outside_an_unplaceable_value_is_unknown_with_a_wa
     assert typo.residence_status == "hors_qpv" and "Cognin" in (typo.warning or "")
     places, warnings = resolve_series(pd.Series(["Oui", "Rue du Total", "Non"], dtype=object))
     assert list(places["residence_status"]) == ["qpv", "inconnu", "hors_qpv"]
+    # An unplaced value is never quoted (it may be an address or hold a name).
     assert places["qpv_id"].isna().all() and warnings == [
-        "quartier « Rue du Total » non reconnu : résidence inconnue"
+        "quartier non reconnu (valeur non citée, 12 caractères) : résidence inconnue"
     ]
+    assert "Dupont" not in (resolve("Bellevue chez Dupont").warning or "")
 
 
 def test_person_keys_link_transliterated_names() -> None:

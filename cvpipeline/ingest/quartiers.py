@@ -146,9 +146,11 @@ def resolve(value: str | None) -> Resolution:
         return Resolution(
             "hors_qpv", None, f"quartier « {shown} » lu comme {place}, hors QPV (orthographe approchée)"
         )
+    # An unplaced value is not quoted: it may hold a name or an address ("Bellevue chez ...").
+    masked = f"quartier non reconnu (valeur non citée, {len(str(value).strip())} caractères)"
     if score >= DOUBTFUL_MATCH:
-        return Resolution("inconnu", None, f"quartier « {shown} » non reconnu (proche de {best})")
-    return Resolution("inconnu", None, f"quartier « {shown} » non reconnu : résidence inconnue")
+        return Resolution("inconnu", None, f"{masked}, proche de {best} : résidence inconnue")
+    return Resolution("inconnu", None, f"{masked} : résidence inconnue")
 
 
 def _shown(value: str) -> str:

@@ -357,6 +357,79 @@ def _is_fatal(exc: BaseException) -> bool:
     return not isinstance(exc, Exception) and type(exc).__name__ != _PANIC
 
 
+# Words a sheet name may hold and still be shown in a message: a sheet named after a person (one
+# sheet per trainee) must not be. Any other word masks the name.
+SHEET_WORDS = {
+    "feuil",
+    "feuille",
+    "sheet",
+    "tabelle",
+    "hoja",
+    "donnees",
+    "data",
+    "synthese",
+    "recapitulatif",
+    "recap",
+    "total",
+    "totaux",
+    "liste",
+    "seances",
+    "seance",
+    "ateliers",
+    "atelier",
+    "personnes",
+    "formees",
+    "inscrits",
+    "accompagnes",
+    "sessions",
+    "jardins",
+    "programmation",
+    "chantiers",
+    "enfants",
+    "relais",
+    "education",
+    "aux",
+    "medias",
+    "annexe",
+    "notes",
+    "parametres",
+    "suivi",
+    "bilan",
+    "tableau",
+    "export",
+    "base",
+    "des",
+    "de",
+    "du",
+    "la",
+    "le",
+    "les",
+    "et",
+    "copie",
+}
+
+
+def listed_sheets(names: list[str]) -> str:
+    """Sheet names for a message: generic names shown, the others only counted (they may name people)."""
+    shown, masked = [], 0
+    for name in names:
+        words = re.findall(r"[a-z]+|\d+", fold(name))
+        if words and all(w in SHEET_WORDS or w.isdigit() for w in words):
+            shown.append(f"« {shorten(name)} »")
+        else:
+            masked += 1
+    listed = shown[:MAX_SHEETS_LISTED]
+    hidden = len(shown) - len(listed)
+    text = ", ".join(listed)
+    if hidden:
+        text += f" et {hidden} autre(s)"
+    if masked:
+        text += (
+            ", " if text else ""
+        ) + f"{masked} feuille(s) au nom non affiché (il peut nommer une personne)"
+    return text
+
+
 def _read_xlsx(path: Path, sheet: str | None, kind: str, notes: list[str]) -> tuple[str, Grid]:
     from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
@@ -391,10 +464,9 @@ def _read_xlsx(path: Path, sheet: str | None, kind: str, notes: list[str]) -> tu
         wanted = fold(sheet)
         matches = [m for m in metadata if fold(m.name) == wanted]
         if not matches:
-            listed = ", ".join(f"« {shorten(n)} »" for n in names[:MAX_SHEETS_LISTED])
-            if len(names) > MAX_SHEETS_LISTED:
-                listed += f" et {len(names) - MAX_SHEETS_LISTED} autre(s)"
-            raise FileRejected(f"feuille « {sheet} » introuvable (feuilles présentes : {listed})")
+            raise FileRejected(
+                f"feuille « {sheet} » introuvable (feuilles présentes : {listed_sheets(names)})"
+            )
         chosen = matches[0].name
         if matches[0].visible != SheetVisibleEnum.Visible:
             notes.append(f"la feuille « {chosen} » est masquée dans le classeur : elle est lue quand même")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pandas as pd
@@ -62,7 +61,7 @@ def validate_source(parsed: ParsedSource) -> ValidatedSource:
 
 
 def masked_examples(quarantine: pd.DataFrame, limit: int = 3) -> list[dict[str, object]]:
-    """A few quarantined rows for Dagster metadata: where and why, raw values masked."""
+    """A few quarantined rows for Dagster metadata: where and why (never the raw row, kept in quarantine)."""
     examples = []
     for row in quarantine.head(limit).itertuples(index=False):
         examples.append(
@@ -71,7 +70,6 @@ def masked_examples(quarantine: pd.DataFrame, limit: int = 3) -> list[dict[str, 
                 "feuille": row.source_sheet,
                 "ligne": int(row.source_row),
                 "motif": row.reason,
-                "ligne_brute": json.loads(row.raw_row),
             }
         )
     return examples

@@ -235,8 +235,11 @@ def quarantine_reasons(
         if value_column is not None and outcome.column not in personal:
             values = frame.set_index(ROW_ID).loc[ids, value_column].astype("string").to_numpy()
             shown = pd.Series(values, index=ids.index, dtype="string")
-            shown = shown.where(shown.str.len() <= MAX_SHOWN_CHARS, shown.str.slice(0, MAX_SHOWN_CHARS) + "…")
-            with_value = reason + " (valeur : « " + shown.fillna("") + " »)"
+            spec = next((c for c in table.columns if c.label == outcome.column), None)
+            safe = quotable(shown, spec.type if spec else None)
+            with_value = (reason + " (valeur : « " + shown.fillna("") + " »)").where(
+                safe, reason + MASKED_VALUE
+            )
             reason = reason.where(shown.isna(), with_value).astype(object)
         pieces.append(
             pd.DataFrame({ROW_ID: ids, "rule": outcome.rule, "column": outcome.column, "reason": reason})
@@ -255,6 +258,50 @@ def quarantine_reasons(
     return failures.groupby(ROW_ID, as_index=False, sort=True).agg(
         {"rule": " ; ".join, "column": lambda s: " ; ".join(s.fillna("?")), "reason": " ; ".join}
     )
+
+
+# What may be quoted in a message: numbers, short codes, Excel error codes, numbers in words, and
+# dates in a (non-personal) date column. Never a date elsewhere (a birth date shifted into another
+# column) nor other words (a name, a street, "Bellevue chez ...").
+NUMBER_LIKE = r"[\d\s.,;:%€$+\-()]{1,20}"
+DATE_LIKE = r"\d{1,4}\s*[/.\-]\s*\d{1,2}\s*[/.\-]\s*\d{1,4}"
+EXCEL_ERROR = r"#[A-Z0-9/!?.]{2,10}"
+SAFE_WORDS = (
+    "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre "
+    "janv fevr avr juil sept oct nov dec le er un une deux trois quatre cinq six sept huit neuf dix "
+    "onze douze vingt trente quarante cinquante soixante cent cents mille million millions euro euros "
+    "eur k ke h heure heures et"
+).split()
+SAFE_TOKENS = r"\b(?:" + "|".join(SAFE_WORDS) + r")\b|\d+|[\s.,/'\-]+"
+MONTHS = r"\b(?:" + "|".join(SAFE_WORDS[:18]) + r")\b"
+MAX_QUOTABLE_CHARS = 40
+MASKED_VALUE = " (valeur non citée : elle pourrait identifier une personne)"
+
+
+def quotable(values: pd.Series, column_type: str | None = None) -> pd.Series:
+    """True where a cell's text can be quoted in a message without any risk of naming someone."""
+    from cvpipeline.ingest.french import fold_series
+
+    text = values.astype("string").str.strip()
+    safe = pd.Series(False, index=values.index)
+    short = text.notna() & (text.str.len() <= MAX_QUOTABLE_CHARS)
+    if not short.any():
+        return safe
+    text = text[short]
+    words = fold_series(text.astype(object)).astype("string").fillna("")
+    # Linear checks only (a cell may hold anything): strip the safe words and digits, see what is left.
+    leftover = words.str.replace(SAFE_TOKENS, "", regex=True).str.strip()
+    only_safe_words = leftover.eq("")
+    date = text.str.contains(DATE_LIKE, regex=True) | words.str.contains(MONTHS, regex=True)
+    in_date_column = column_type in ("date", "year")
+    safe[short] = (
+        (text.str.len() <= 3)
+        | (text.str.fullmatch(NUMBER_LIKE) & ~date)
+        | text.str.fullmatch(EXCEL_ERROR)
+        | (only_safe_words & ~date)
+        | (date & in_date_column)
+    ).fillna(False)
+    return safe.astype(bool)
 
 
 def _value_column(table: TableSpec, outcome: ExpectationOutcome) -> str | None:
