@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from cvpipeline.catalog import Catalog
@@ -108,49 +109,264 @@ def periods_of(
 def scopes(catalog: Catalog, frame: pd.DataFrame) -> Iterator[tuple[str, str, pd.Series]]:
     """(scope_type, scope_code, row mask) for the contract, each pillar, action, source and QPV."""
     yield "contract", catalog.contract_code, pd.Series(True, index=frame.index)
-    for scope_type, column in (
-        ("pillar", "pillar"),
-        ("action", "action_code"),
-        ("source", "source_id"),
-        ("qpv", "qpv_id"),
-    ):
+    for scope_type, column in SCOPE_COLUMNS:
         if column in frame:
             for code in sorted(frame[column].dropna().unique()):
                 yield scope_type, str(code), frame[column] == code
 
 
-def _in_period(frame: pd.DataFrame, table: str, period: Period) -> pd.Series:
+SCOPE_COLUMNS = (("pillar", "pillar"), ("action", "action_code"), ("source", "source_id"), ("qpv", "qpv_id"))
+MULTI_ACTION_SCOPES = ("contract", "pillar", "qpv")
+
+# How the indicators are computed. Each table is "exploded" once: one entry per (row, period the
+# row belongs to), periods being few. For each scope type, a stable sort of the entries on
+# group = scope * n_periods + period (a small integer, so a radix sort) lines up every
+# (scope, period) group; counts are bincounts over the groups. For participations the rows are
+# first ordered by (person, start_date, row), so that within a group a person's entries are
+# consecutive and in date order: distinct people are runs, a person's last known sex or residence
+# is the last flagged entry of the run. Sums of amounts are taken per group slice, in row order,
+# with the same NumPy summation as pandas (so the rounded figures are identical).
+
+
+@dataclass(frozen=True)
+class _ScopeType:
+    """The scopes of one type in a table: codes in output order, and each row's scope (-1: none)."""
+
+    scope_type: str
+    labels: list[str]
+    codes: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """A table's (row, period) entries of one scope type, sorted by group = scope * periods + period."""
+
+    scope: _ScopeType
+    rows: np.ndarray  # table row of each entry, grouped
+    group: np.ndarray  # group of each entry (non-decreasing)
+    entries: np.ndarray  # position of each entry among the exploded entries
+    sizes: np.ndarray  # entries per group, n_scopes * n_periods long
+
+    def slices(self) -> Iterator[np.ndarray]:
+        """The table rows of each group, in group order."""
+        bounds = np.concatenate([[0], np.cumsum(self.sizes)])
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            yield self.rows[lo:hi]
+
+
+def _scope_types(catalog: Catalog, frame: pd.DataFrame) -> list[_ScopeType]:
+    """The contract, then each scope column present, its codes sorted as the values sort."""
+    found = [_ScopeType("contract", [catalog.contract_code], np.zeros(len(frame), dtype=np.int64))]
+    for scope_type, column in SCOPE_COLUMNS:
+        if column not in frame:
+            continue
+        codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
+        values = list(uniques)
+        order = sorted(range(len(values)), key=values.__getitem__)
+        rank = np.empty(len(values) + 1, dtype=np.int64)
+        rank[order] = np.arange(len(values))
+        rank[-1] = -1  # the missing value's code, -1, picks the last slot
+        found.append(_ScopeType(scope_type, [str(values[i]) for i in order], rank[codes]))
+    return found
+
+
+def _memberships(frame: pd.DataFrame, table: str, periods: list[Period]) -> list[np.ndarray]:
+    """For each period, which rows belong to it (dates overlap; activities by year when undated)."""
     if table == "participations":
         start = pd.to_datetime(frame["start_date"])
         end = pd.to_datetime(frame["end_date"])
-        return (start <= period.end) & (end.isna() | (end >= period.start))
-    if table == "activities":
+        open_end = end.isna()
+        masks = [(start <= p.end) & (open_end | (end >= p.start)) for p in periods]
+    elif table == "activities":
         date = pd.to_datetime(frame["activity_date"])
         year = pd.to_numeric(frame["activity_year"], errors="coerce")
-        dated = (date >= period.start) & (date <= period.end)
-        return dated | (date.isna() & year.between(period.start.year, period.end.year))
-    year = pd.to_numeric(frame["year"], errors="coerce")
-    return year.between(period.start.year, period.end.year)
+        undated = date.isna()
+        masks = [
+            ((date >= p.start) & (date <= p.end)) | (undated & year.between(p.start.year, p.end.year))
+            for p in periods
+        ]
+    else:
+        year = pd.to_numeric(frame["year"], errors="coerce")
+        masks = [year.between(p.start.year, p.end.year) for p in periods]
+    return [_flags(mask) for mask in masks]
 
 
-def _people(
-    rows: pd.DataFrame, period: Period
-) -> Iterator[tuple[str, str | None, float, float | None, float | None]]:
-    """Participation indicators: (code, breakdown, value, numerator, denominator)."""
-    people = rows.dropna(subset=["beneficiary_key"])
-    yield "participations", None, float(len(rows)), None, None
-    yield "beneficiaries", None, float(people["beneficiary_key"].nunique()), None, None
-    end = pd.to_datetime(people["end_date"])
-    active = (pd.to_datetime(people["start_date"]) <= period.end) & (end.isna() | (end >= period.end))
-    yield "active_beneficiaries", None, float(people.loc[active, "beneficiary_key"].nunique()), None, None
-    # A person's last known sex and residence stand for the person.
-    sex = people.dropna(subset=["sex"]).sort_values("start_date").groupby("beneficiary_key")["sex"].last()
-    yield _share("share_women_pct", (sex == "F").sum(), len(sex))
-    known = people[people["residence_status"].isin(["qpv", "hors_qpv"])]
-    residence = known.sort_values("start_date").groupby("beneficiary_key")["residence_status"].last()
-    yield _share("share_qpv_residents_pct", (residence == "qpv").sum(), len(residence))
-    actions = people.groupby("beneficiary_key")["action_code"].nunique()
-    yield "multi_action_beneficiaries", None, float((actions >= 2).sum()), None, None
+def _flags(values: pd.Series) -> np.ndarray:
+    """A boolean Series as a NumPy bool array, missing values counted as False (as indexing does)."""
+    return values.to_numpy(dtype=bool, na_value=False)
+
+
+def _explode(masks: list[np.ndarray], order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(row, period) of every row in every period it belongs to; rows taken in `order` if given."""
+    if order is None:
+        rows = [np.flatnonzero(mask) for mask in masks]
+    else:
+        rows = [order[mask[order]] for mask in masks]
+    period = np.repeat(np.arange(len(masks)), [len(r) for r in rows])
+    return np.concatenate(rows) if rows else np.empty(0, dtype=np.intp), period
+
+
+def _group(scope: _ScopeType, rows: np.ndarray, period: np.ndarray, n_periods: int) -> _Groups:
+    """Sort the exploded entries of a table on (scope, period), keeping their order within a group."""
+    codes = scope.codes[rows]
+    entries = np.flatnonzero(codes >= 0)
+    group = codes[entries] * n_periods + period[entries]
+    n_groups = len(scope.labels) * n_periods
+    small = group.astype(np.int16) if n_groups <= np.iinfo(np.int16).max else group
+    order = np.argsort(small, kind="stable")  # a radix sort on int16
+    entries, group = entries[order], group[order]
+    return _Groups(scope, rows[entries], group, entries, np.bincount(group, minlength=n_groups))
+
+
+def _person_order(person: np.ndarray, start: pd.Series) -> np.ndarray:
+    """Row order by (person, start_date, row): a person's rows together, oldest first."""
+    day, _ = pd.factorize(start, sort=True, use_na_sentinel=True)
+    n = len(person)
+    span = int(day.max(initial=-1)) + 2
+    if (int(person.max(initial=-1)) + 2) * span * max(n, 1) < 2**62:
+        key = ((person.astype(np.int64) + 1) * span + (day + 1)) * n + np.arange(n)
+        return np.argsort(key)  # the keys are unique: any sort is stable
+    return np.lexsort((np.arange(n), day, person))
+
+
+def _last_flagged(run: np.ndarray, flagged: np.ndarray) -> np.ndarray:
+    """Positions of the last flagged entry of each run (runs are consecutive equal values)."""
+    positions = np.flatnonzero(flagged)
+    runs = run[positions]
+    last = np.ones(len(positions), dtype=bool)
+    last[:-1] = runs[:-1] != runs[1:]
+    return positions[last]
+
+
+def _people_values(
+    frame: pd.DataFrame, periods: list[Period], scope_types: list[_ScopeType]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Participation indicators per scope type: arrays of n_scopes * n_periods (group order)."""
+    n_periods = len(periods)
+    person, _ = pd.factorize(frame["beneficiary_key"], use_na_sentinel=True)
+    action, _ = pd.factorize(frame["action_code"], use_na_sentinel=True)
+    has_sex = frame["sex"].notna().to_numpy()
+    woman = _flags(frame["sex"] == "F")
+    known_residence = _flags(frame["residence_status"].isin(["qpv", "hors_qpv"]))
+    in_qpv = _flags(frame["residence_status"] == "qpv")
+    start = pd.to_datetime(frame["start_date"])
+    end = pd.to_datetime(frame["end_date"])
+    rows, period = _explode(_memberships(frame, "participations", periods), _person_order(person, start))
+    # Enrolled at the period's end: start <= end of period and (no end or end >= end of period).
+    active = np.zeros(len(rows), dtype=bool)
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(period, minlength=n_periods))])
+    open_end = end.isna()
+    for p, bounds in enumerate(periods):
+        enrolled = _flags((start <= bounds.end) & (open_end | (end >= bounds.end)))
+        active[offsets[p] : offsets[p + 1]] = enrolled[rows[offsets[p] : offsets[p + 1]]]
+    values = {}
+    for scope in scope_types:
+        groups = _group(scope, rows, period, n_periods)
+        n_groups = len(groups.sizes)
+        known = person[groups.rows] >= 0
+        entries, group = groups.rows[known], groups.group[known]
+        who = person[entries]
+        starts_run = np.ones(len(entries), dtype=bool)
+        starts_run[1:] = (group[1:] != group[:-1]) | (who[1:] != who[:-1])
+        run = np.cumsum(starts_run)
+        enrolled = active[groups.entries[known]]
+        firsts = np.flatnonzero(starts_run)
+
+        def count(picked: np.ndarray, group: np.ndarray = group, n_groups: int = n_groups) -> np.ndarray:
+            return np.bincount(group[picked], minlength=n_groups)
+
+        sexed = _last_flagged(run, has_sex[entries])
+        resident = _last_flagged(run, known_residence[entries])
+        found = {
+            "participations": groups.sizes,
+            "beneficiaries": count(firsts),
+            "active_beneficiaries": count(_last_flagged(run, enrolled)),
+            "women": count(sexed[woman[entries[sexed]]]),
+            "sex_known": count(sexed),
+            "qpv_residents": count(resident[in_qpv[entries[resident]]]),
+            "residence_known": count(resident),
+        }
+        if scope.scope_type in MULTI_ACTION_SCOPES:
+            codes = action[entries]
+            if len(entries):
+                lowest = np.minimum.reduceat(np.where(codes < 0, np.iinfo(np.int64).max, codes), firsts)
+                highest = np.maximum.reduceat(codes, firsts)
+                found["multi_action"] = count(firsts[(highest >= 0) & (lowest != highest)])
+            else:
+                found["multi_action"] = np.zeros(n_groups, dtype=np.int64)
+        values[scope.scope_type] = found
+    return values
+
+
+def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as numbers, unreadable or missing ones as 0 (their place kept, as pandas sums them)."""
+    values = pd.to_numeric(frame[column], errors="coerce").fillna(0)
+    return values.to_numpy(dtype=values.dtype if values.dtype.kind in "iuf" else np.float64)
+
+
+def _sums(groups: _Groups, values: np.ndarray) -> list:
+    """The sum of `values` over each group's rows, in row order (NumPy's pairwise sum, as pandas)."""
+    return [values[rows].sum() for rows in groups.slices()]
+
+
+def _activity_values(
+    frame: pd.DataFrame, periods: list[Period], scope_types: list[_ScopeType]
+) -> tuple[list[str], dict[str, dict[str, np.ndarray | list]]]:
+    """Activity indicators per scope type (group order), and the activity types in breakdown order."""
+    n_periods = len(periods)
+    rows, period = _explode(_memberships(frame, "activities", periods))
+    kind, kinds = pd.factorize(frame["activity_type"], use_na_sentinel=True)
+    kinds = list(kinds)
+    order = sorted(range(len(kinds)), key=kinds.__getitem__)
+    rank = np.empty(len(kinds) + 1, dtype=np.int64)
+    rank[order] = np.arange(len(kinds))
+    rank[-1] = -1
+    kind = rank[kind]
+    day, days = pd.factorize(pd.to_datetime(frame["activity_date"]), use_na_sentinel=True)
+    participants = _numbers(frame, "participants_count")
+    actors = _numbers(frame, "field_actors_count")
+    n_kinds, n_days = len(kinds), max(len(days), 1)
+    values = {}
+    for scope in scope_types:
+        groups = _group(scope, rows, period, n_periods)
+        n_groups = len(groups.sizes)
+        typed = kind[groups.rows] >= 0
+        by_kind = np.bincount(
+            groups.group[typed] * n_kinds + kind[groups.rows[typed]], minlength=n_groups * n_kinds
+        )
+        dated = day[groups.rows] >= 0
+        distinct = np.unique(groups.group[dated].astype(np.int64) * n_days + day[groups.rows[dated]])
+        values[scope.scope_type] = {
+            "activities": groups.sizes,
+            "by_kind": by_kind.reshape(n_groups, n_kinds),
+            "activity_days": np.bincount(distinct // n_days, minlength=n_groups),
+            "activity_participants": _sums(groups, participants),
+            "field_actors": _sums(groups, actors),
+        }
+    return [str(kinds[i]) for i in order], values
+
+
+def _funding_values(
+    frame: pd.DataFrame, periods: list[Period], scope_types: list[_ScopeType]
+) -> dict[str, dict[str, np.ndarray | list]]:
+    """Funding indicators per scope type (group order)."""
+    rows, period = _explode(_memberships(frame, "fundings", periods))
+    agglo = _numbers(frame, "amount_agglo_eur")
+    state = _numbers(frame, "amount_state_eur")
+    values = {}
+    for scope in scope_types:
+        groups = _group(scope, rows, period, len(periods))
+        funded = agglo[groups.rows] > 0
+        values[scope.scope_type] = {
+            "funded_projects": groups.sizes,
+            "agglo_funded_projects": np.bincount(groups.group[funded], minlength=len(groups.sizes)),
+            "agglo_budget_eur": _sums(groups, agglo),
+            "state_budget_eur": _sums(groups, state),
+        }
+    return values
+
+
+Computed = tuple[str, "str | None", "float | None", "float | None", "float | None"]
 
 
 def _share(code: str, numerator: int, denominator: int) -> tuple[str, None, float | None, float, float]:
@@ -158,31 +374,39 @@ def _share(code: str, numerator: int, denominator: int) -> tuple[str, None, floa
     return code, None, value, float(numerator), float(denominator)
 
 
-def _activities(rows: pd.DataFrame, period: Period) -> Iterator[tuple[str, str | None, float, None, None]]:
-    yield "activities", None, float(len(rows)), None, None
-    for activity_type, count in rows.groupby("activity_type").size().items():
-        yield "activities", str(activity_type), float(count), None, None
-    yield "activity_days", None, float(pd.to_datetime(rows["activity_date"]).dropna().nunique()), None, None
-    participants = pd.to_numeric(rows["participants_count"], errors="coerce").sum()
-    yield "activity_participants", None, float(participants), None, None
-    actors = pd.to_numeric(rows["field_actors_count"], errors="coerce").sum()
-    yield "field_actors", None, float(actors), None, None
+def _people_rows(found: dict, g: int, scope_type: str) -> Iterator[Computed]:
+    yield "participations", None, float(found["participations"][g]), None, None
+    yield "beneficiaries", None, float(found["beneficiaries"][g]), None, None
+    yield "active_beneficiaries", None, float(found["active_beneficiaries"][g]), None, None
+    yield _share("share_women_pct", found["women"][g], found["sex_known"][g])
+    yield _share("share_qpv_residents_pct", found["qpv_residents"][g], found["residence_known"][g])
+    if scope_type in MULTI_ACTION_SCOPES:
+        yield "multi_action_beneficiaries", None, float(found["multi_action"][g]), None, None
 
 
-def _fundings(rows: pd.DataFrame, period: Period) -> Iterator[tuple[str, str | None, float, None, None]]:
-    agglo = pd.to_numeric(rows["amount_agglo_eur"], errors="coerce").fillna(0)
-    state = pd.to_numeric(rows["amount_state_eur"], errors="coerce").fillna(0)
-    yield "funded_projects", None, float(len(rows)), None, None
-    yield "agglo_funded_projects", None, float((agglo > 0).sum()), None, None
-    yield "agglo_budget_eur", None, round(float(agglo.sum()), 2), None, None
-    yield "state_budget_eur", None, round(float(state.sum()), 2), None, None
+def _activity_rows(found: dict, g: int, kinds: list[str]) -> Iterator[Computed]:
+    yield "activities", None, float(found["activities"][g]), None, None
+    for kind, count in zip(kinds, found["by_kind"][g], strict=True):
+        if count:
+            yield "activities", kind, float(count), None, None
+    yield "activity_days", None, float(found["activity_days"][g]), None, None
+    yield "activity_participants", None, float(found["activity_participants"][g]), None, None
+    yield "field_actors", None, float(found["field_actors"][g]), None, None
 
 
-COMPUTERS: dict[str, Callable] = {
-    "participations": _people,
-    "activities": _activities,
-    "fundings": _fundings,
-}
+def _funding_rows(found: dict, g: int) -> Iterator[Computed]:
+    yield "funded_projects", None, float(found["funded_projects"][g]), None, None
+    yield "agglo_funded_projects", None, float(found["agglo_funded_projects"][g]), None, None
+    yield "agglo_budget_eur", None, round(float(found["agglo_budget_eur"][g]), 2), None, None
+    yield "state_budget_eur", None, round(float(found["state_budget_eur"][g]), 2), None, None
+
+
+def _computed(table: str, found: dict, g: int, scope_type: str, kinds: list[str]) -> Iterator[Computed]:
+    if table == "participations":
+        return _people_rows(found, g, scope_type)
+    if table == "activities":
+        return _activity_rows(found, g, kinds)
+    return _funding_rows(found, g)
 
 
 def compute_metrics(
@@ -195,37 +419,43 @@ def compute_metrics(
     """Every indicator for every scope that has data of its kind, over each period."""
     tables = {"participations": participations, "activities": activities, "fundings": fundings}
     periods = periods if periods is not None else periods_of(participations, activities, fundings)
+    n_periods = len(periods)
     records = []
     for table, frame in tables.items():
-        if frame.empty:
+        if frame.empty or not periods:
             continue
-        for period in periods:
-            in_period = _in_period(frame, table, period)
-            for scope_type, scope_code, mask in scopes(catalog, frame):
-                if not mask.any():
-                    continue
-                rows = frame[mask & in_period]
-                for code, breakdown, value, numerator, denominator in COMPUTERS[table](rows, period):
-                    if code == "multi_action_beneficiaries" and scope_type not in (
-                        "contract",
-                        "pillar",
-                        "qpv",
+        frame = frame.reset_index(drop=True)
+        scope_types = _scope_types(catalog, frame)
+        kinds: list[str] = []
+        if table == "participations":
+            values = _people_values(frame, periods, scope_types)
+        elif table == "activities":
+            kinds, values = _activity_values(frame, periods, scope_types)
+        else:
+            values = _funding_values(frame, periods, scope_types)
+        for p, period in enumerate(periods):
+            period_start, period_end = period.start.normalize(), period.end.normalize()
+            for scope in scope_types:
+                found = values[scope.scope_type]
+                for s, scope_code in enumerate(scope.labels):
+                    group = s * n_periods + p
+                    for code, breakdown, value, numerator, denominator in _computed(
+                        table, found, group, scope.scope_type, kinds
                     ):
-                        continue
-                    indicator = INDICATORS[code]
-                    records.append(
-                        {
-                            "indicator_code": code,
-                            "indicator_label": indicator.label,
-                            "scope_type": scope_type,
-                            "scope_code": scope_code,
-                            "breakdown": breakdown,
-                            "period_start": period.start.normalize(),
-                            "period_end": period.end.normalize(),
-                            "value": value,
-                            "unit": indicator.unit,
-                            "numerator": numerator,
-                            "denominator": denominator,
-                        }
-                    )
+                        indicator = INDICATORS[code]
+                        records.append(
+                            {
+                                "indicator_code": code,
+                                "indicator_label": indicator.label,
+                                "scope_type": scope.scope_type,
+                                "scope_code": scope_code,
+                                "breakdown": breakdown,
+                                "period_start": period_start,
+                                "period_end": period_end,
+                                "value": value,
+                                "unit": indicator.unit,
+                                "numerator": numerator,
+                                "denominator": denominator,
+                            }
+                        )
     return pd.DataFrame(records, columns=METRIC_COLUMNS)
