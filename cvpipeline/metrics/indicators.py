@@ -154,16 +154,21 @@ class _Groups:
             yield self.rows[lo:hi]
 
 
+def _code_type(count: int) -> type[np.signedinteger]:
+    """The narrowest integer type for codes 0..count-1 and -1 (narrow arrays move faster)."""
+    return np.int16 if count < np.iinfo(np.int16).max else np.int64
+
+
 def _scope_types(catalog: Catalog, frame: pd.DataFrame) -> list[_ScopeType]:
     """The contract, then each scope column present, its codes sorted as the values sort."""
-    found = [_ScopeType("contract", [catalog.contract_code], np.zeros(len(frame), dtype=np.int64))]
+    found = [_ScopeType("contract", [catalog.contract_code], np.zeros(len(frame), dtype=np.int16))]
     for scope_type, column in SCOPE_COLUMNS:
         if column not in frame:
             continue
         codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
         values = list(uniques)
         order = sorted(range(len(values)), key=values.__getitem__)
-        rank = np.empty(len(values) + 1, dtype=np.int64)
+        rank = np.empty(len(values) + 1, dtype=_code_type(len(values)))
         rank[order] = np.arange(len(values))
         rank[-1] = -1  # the missing value's code, -1, picks the last slot
         found.append(_ScopeType(scope_type, [str(values[i]) for i in order], rank[codes]))
@@ -202,20 +207,37 @@ def _explode(masks: list[np.ndarray], order: np.ndarray | None = None) -> tuple[
         rows = [np.flatnonzero(mask) for mask in masks]
     else:
         rows = [order[mask[order]] for mask in masks]
-    period = np.repeat(np.arange(len(masks)), [len(r) for r in rows])
+    period = np.repeat(np.arange(len(masks), dtype=_code_type(len(masks))), [len(r) for r in rows])
     return np.concatenate(rows) if rows else np.empty(0, dtype=np.intp), period
 
 
 def _group(scope: _ScopeType, rows: np.ndarray, period: np.ndarray, n_periods: int) -> _Groups:
     """Sort the exploded entries of a table on (scope, period), keeping their order within a group."""
-    codes = scope.codes[rows]
-    entries = np.flatnonzero(codes >= 0)
-    group = codes[entries] * n_periods + period[entries]
     n_groups = len(scope.labels) * n_periods
-    small = group.astype(np.int16) if n_groups <= np.iinfo(np.int16).max else group
-    order = np.argsort(small, kind="stable")  # a radix sort on int16
-    entries, group = entries[order], group[order]
-    return _Groups(scope, rows[entries], group, entries, np.bincount(group, minlength=n_groups))
+    chosen, sizes = _sorted_groups(scope.codes[rows], period, n_periods, n_groups)
+    group = np.repeat(np.arange(n_groups, dtype=np.intp), sizes)
+    return _Groups(scope, rows[chosen], group, chosen, sizes)
+
+
+def _sorted_groups(
+    codes: np.ndarray, period: np.ndarray, n_periods: int, n_groups: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Entries with a scope, sorted stably by group = scope * n_periods + period, and group sizes.
+
+    `period` is non-decreasing; a type with one scope (the contract) needs no sort.
+    """
+    kind = _code_type(n_groups)
+    if codes.min(initial=0) < 0:
+        chosen = np.flatnonzero(codes >= 0)
+        group = codes[chosen].astype(kind) * kind(n_periods) + period[chosen].astype(kind)
+    else:
+        chosen, group = None, codes.astype(kind) * kind(n_periods) + period.astype(kind)
+    if codes.max(initial=0) > 0:
+        order = np.argsort(group, kind="stable")  # a radix sort when int16
+        chosen = order if chosen is None else chosen[order]
+    elif chosen is None:
+        chosen = np.arange(len(codes))
+    return chosen, np.bincount(group.astype(np.intp), minlength=n_groups)  # faster than from int16
 
 
 def _person_order(person: np.ndarray, start: pd.Series) -> np.ndarray:
@@ -230,12 +252,16 @@ def _person_order(person: np.ndarray, start: pd.Series) -> np.ndarray:
 
 
 def _last_flagged(run: np.ndarray, flagged: np.ndarray) -> np.ndarray:
-    """Positions of the last flagged entry of each run (runs are consecutive equal values)."""
+    """Positions of the last flagged entry of each run (`run`: the run number of each entry)."""
     positions = np.flatnonzero(flagged)
     runs = run[positions]
     last = np.ones(len(positions), dtype=bool)
     last[:-1] = runs[:-1] != runs[1:]
     return positions[last]
+
+
+# Facts about a participation row, one bit each, so that one gather moves them all.
+SEXED, WOMAN, RESIDENCE_KNOWN, QPV_RESIDENT, ENROLLED = 1, 2, 4, 8, 16
 
 
 def _people_values(
@@ -244,58 +270,81 @@ def _people_values(
     """Participation indicators per scope type: arrays of n_scopes * n_periods (group order)."""
     n_periods = len(periods)
     person, _ = pd.factorize(frame["beneficiary_key"], use_na_sentinel=True)
-    action, _ = pd.factorize(frame["action_code"], use_na_sentinel=True)
-    has_sex = frame["sex"].notna().to_numpy()
-    woman = _flags(frame["sex"] == "F")
-    known_residence = _flags(frame["residence_status"].isin(["qpv", "hors_qpv"]))
-    in_qpv = _flags(frame["residence_status"] == "qpv")
-    start = pd.to_datetime(frame["start_date"])
-    end = pd.to_datetime(frame["end_date"])
-    rows, period = _explode(_memberships(frame, "participations", periods), _person_order(person, start))
-    # Enrolled at the period's end: start <= end of period and (no end or end >= end of period).
-    active = np.zeros(len(rows), dtype=bool)
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(period, minlength=n_periods))])
+    # Every row-wise array below is in (person, start_date, row) order: a person's rows together.
+    order = _person_order(person, pd.to_datetime(frame["start_date"]))
+    person = person[order].astype(np.int32)
+    dates = frame[["start_date", "end_date"]].take(order).reset_index(drop=True)
+    start, end = pd.to_datetime(dates["start_date"]), pd.to_datetime(dates["end_date"])
+    bits = (
+        _flags(frame["sex"].notna()) * np.uint8(SEXED)
+        | _flags(frame["sex"] == "F") * np.uint8(WOMAN)
+        | _flags(frame["residence_status"].isin(["qpv", "hors_qpv"])) * np.uint8(RESIDENCE_KNOWN)
+        | _flags(frame["residence_status"] == "qpv") * np.uint8(QPV_RESIDENT)
+    )[order]
+    known = person >= 0
+    bits[~known] = 0  # rows without a person count as participations only
+    # The entries: one per row and period it belongs to, periods one after the other.
     open_end = end.isna()
-    for p, bounds in enumerate(periods):
-        enrolled = _flags((start <= bounds.end) & (open_end | (end >= bounds.end)))
-        active[offsets[p] : offsets[p + 1]] = enrolled[rows[offsets[p] : offsets[p + 1]]]
+    positions, entry_bits = [], []
+    for in_period, bounds in zip(_memberships(dates, "participations", periods), periods, strict=True):
+        rows = np.flatnonzero(in_period)
+        # Enrolled at the period's end: start <= end of period and (no end or end >= end of period).
+        enrolled = _flags((start <= bounds.end) & (open_end | (end >= bounds.end)))[rows]
+        positions.append(rows)
+        entry_bits.append(bits[rows] | (enrolled & known[rows]) * np.uint8(ENROLLED))
+    sizes = [len(rows) for rows in positions]
+    position = np.concatenate(positions) if positions else np.empty(0, dtype=np.intp)
+    period = np.repeat(np.arange(n_periods, dtype=_code_type(n_periods)), sizes)
+    entry_bits = np.concatenate(entry_bits) if entry_bits else np.empty(0, dtype=np.uint8)
+    entry_person = person[position]
+    actions = [s.codes for s in scope_types if s.scope_type == "action"] or [np.full(len(frame), -1)]
+    action = actions[0][order][position]
     values = {}
     for scope in scope_types:
-        groups = _group(scope, rows, period, n_periods)
-        n_groups = len(groups.sizes)
-        known = person[groups.rows] >= 0
-        entries, group = groups.rows[known], groups.group[known]
-        who = person[entries]
-        starts_run = np.ones(len(entries), dtype=bool)
-        starts_run[1:] = (group[1:] != group[:-1]) | (who[1:] != who[:-1])
-        run = np.cumsum(starts_run)
-        enrolled = active[groups.entries[known]]
+        n_groups = len(scope.labels) * n_periods
+        chosen, sizes = _sorted_groups(scope.codes[order][position], period, n_periods, n_groups)
+        who, facts = entry_person[chosen], entry_bits[chosen]
+        # Runs: a person's entries in one group (consecutive, oldest first); unknown people are one run.
+        edges = np.concatenate([[0], np.cumsum(sizes)])
+        starts_run = np.ones(len(chosen), dtype=bool)
+        starts_run[1:] = who[1:] != who[:-1]
+        starts_run[edges[1:-1][edges[1:-1] < len(chosen)]] = True
+        run = np.cumsum(starts_run, dtype=np.int32 if len(chosen) < 2**31 else np.int64)
         firsts = np.flatnonzero(starts_run)
+        firsts = firsts[who[firsts] >= 0]
 
-        def count(picked: np.ndarray, group: np.ndarray = group, n_groups: int = n_groups) -> np.ndarray:
-            return np.bincount(group[picked], minlength=n_groups)
+        def count(positions: np.ndarray, edges: np.ndarray = edges) -> np.ndarray:
+            """How many of these ascending entry positions fall in each group."""
+            return np.diff(np.searchsorted(positions, edges))
 
-        sexed = _last_flagged(run, has_sex[entries])
-        resident = _last_flagged(run, known_residence[entries])
+        sexed = _last_flagged(run, facts & SEXED)
+        resident = _last_flagged(run, facts & RESIDENCE_KNOWN)
         found = {
-            "participations": groups.sizes,
+            "participations": sizes,
             "beneficiaries": count(firsts),
-            "active_beneficiaries": count(_last_flagged(run, enrolled)),
-            "women": count(sexed[woman[entries[sexed]]]),
+            "active_beneficiaries": count(_last_flagged(run, facts & ENROLLED)),
+            "women": count(sexed[(facts[sexed] & WOMAN) > 0]),
             "sex_known": count(sexed),
-            "qpv_residents": count(resident[in_qpv[entries[resident]]]),
+            "qpv_residents": count(resident[(facts[resident] & QPV_RESIDENT) > 0]),
             "residence_known": count(resident),
         }
         if scope.scope_type in MULTI_ACTION_SCOPES:
-            codes = action[entries]
-            if len(entries):
-                lowest = np.minimum.reduceat(np.where(codes < 0, np.iinfo(np.int64).max, codes), firsts)
-                highest = np.maximum.reduceat(codes, firsts)
-                found["multi_action"] = count(firsts[(highest >= 0) & (lowest != highest)])
-            else:
-                found["multi_action"] = np.zeros(n_groups, dtype=np.int64)
+            found["multi_action"] = count(_varied_runs(run, who, action[chosen]))
         values[scope.scope_type] = found
     return values
+
+
+def _varied_runs(run: np.ndarray, who: np.ndarray, action: np.ndarray) -> np.ndarray:
+    """One entry position per run of a known person holding two actions or more (missing ones aside).
+
+    A run holds two distinct actions exactly when two of its successive (non-missing) actions differ.
+    """
+    entries = np.flatnonzero((action >= 0) & (who >= 0))
+    run, action = run[entries], action[entries]
+    changes = np.flatnonzero((action[1:] != action[:-1]) & (run[1:] == run[:-1])) + 1
+    once = np.ones(len(changes), dtype=bool)
+    once[1:] = run[changes[1:]] != run[changes[:-1]]
+    return entries[changes[once]]
 
 
 def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
