@@ -216,15 +216,17 @@ def _group(scope: _ScopeType, rows: np.ndarray, period: np.ndarray, n_periods: i
     n_groups = len(scope.labels) * n_periods
     chosen, sizes = _sorted_groups(scope.codes[rows], period, n_periods, n_groups)
     group = np.repeat(np.arange(n_groups, dtype=np.intp), sizes)
-    return _Groups(scope, rows[chosen], group, chosen, sizes)
+    entries = np.arange(len(rows)) if chosen is None else chosen
+    return _Groups(scope, rows[entries], group, entries, sizes)
 
 
 def _sorted_groups(
     codes: np.ndarray, period: np.ndarray, n_periods: int, n_groups: int
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray | None, np.ndarray]:
     """Entries with a scope, sorted stably by group = scope * n_periods + period, and group sizes.
 
-    `period` is non-decreasing; a type with one scope (the contract) needs no sort.
+    `period` is non-decreasing, so a type with one scope (the contract) needs no sort: the entries
+    are then None, meaning all of them, in place.
     """
     kind = _code_type(n_groups)
     if codes.min(initial=0) < 0:
@@ -235,9 +237,12 @@ def _sorted_groups(
     if codes.max(initial=0) > 0:
         order = np.argsort(group, kind="stable")  # a radix sort when int16
         chosen = order if chosen is None else chosen[order]
-    elif chosen is None:
-        chosen = np.arange(len(codes))
     return chosen, np.bincount(group.astype(np.intp), minlength=n_groups)  # faster than from int16
+
+
+def _take(values: np.ndarray, chosen: np.ndarray | None) -> np.ndarray:
+    """values[chosen], None choosing every entry in place."""
+    return values if chosen is None else values[chosen]
 
 
 def _person_order(person: np.ndarray, start: pd.Series) -> np.ndarray:
@@ -303,13 +308,14 @@ def _people_values(
     for scope in scope_types:
         n_groups = len(scope.labels) * n_periods
         chosen, sizes = _sorted_groups(scope.codes[order][position], period, n_periods, n_groups)
-        who, facts = entry_person[chosen], entry_bits[chosen]
+        who, facts = _take(entry_person, chosen), _take(entry_bits, chosen)
+        n_entries = len(who)
         # Runs: a person's entries in one group (consecutive, oldest first); unknown people are one run.
         edges = np.concatenate([[0], np.cumsum(sizes)])
-        starts_run = np.ones(len(chosen), dtype=bool)
+        starts_run = np.ones(n_entries, dtype=bool)
         starts_run[1:] = who[1:] != who[:-1]
-        starts_run[edges[1:-1][edges[1:-1] < len(chosen)]] = True
-        run = np.cumsum(starts_run, dtype=np.int32 if len(chosen) < 2**31 else np.int64)
+        starts_run[edges[1:-1][edges[1:-1] < n_entries]] = True
+        run = np.cumsum(starts_run, dtype=np.int32 if n_entries < 2**31 else np.int64)
         firsts = np.flatnonzero(starts_run)
         firsts = firsts[who[firsts] >= 0]
 
@@ -329,22 +335,27 @@ def _people_values(
             "residence_known": count(resident),
         }
         if scope.scope_type in MULTI_ACTION_SCOPES:
-            found["multi_action"] = count(_varied_runs(run, who, action[chosen]))
+            found["multi_action"] = count(_varied_runs(run, starts_run, who, _take(action, chosen)))
         values[scope.scope_type] = found
     return values
 
 
-def _varied_runs(run: np.ndarray, who: np.ndarray, action: np.ndarray) -> np.ndarray:
+def _varied_runs(run: np.ndarray, starts_run: np.ndarray, who: np.ndarray, action: np.ndarray) -> np.ndarray:
     """One entry position per run of a known person holding two actions or more (missing ones aside).
 
     A run holds two distinct actions exactly when two of its successive (non-missing) actions differ.
     """
-    entries = np.flatnonzero((action >= 0) & (who >= 0))
-    run, action = run[entries], action[entries]
-    changes = np.flatnonzero((action[1:] != action[:-1]) & (run[1:] == run[:-1])) + 1
+    if action.min(initial=0) < 0:
+        entries = np.flatnonzero(action >= 0)
+        run, action = run[entries], action[entries]
+        same_run = run[1:] == run[:-1]
+    else:
+        entries, same_run = None, ~starts_run[1:]
+    changes = np.flatnonzero((action[1:] != action[:-1]) & same_run) + 1
     once = np.ones(len(changes), dtype=bool)
     once[1:] = run[changes[1:]] != run[changes[:-1]]
-    return entries[changes[once]]
+    changes = changes[once] if entries is None else entries[changes[once]]
+    return changes[who[changes] >= 0]
 
 
 def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
