@@ -289,9 +289,11 @@ def test_random_tables_give_the_reference_metrics(rows: int, seed: int) -> None:
 
 
 def test_default_periods_and_no_period() -> None:
-    """Without periods the data's own; with an empty list of periods, an empty frame."""
+    """Without periods the data's own (also with shuffled rows); with an empty list, an empty frame."""
     tables = (synthetic_participations(800, 11), synthetic_activities(200, 12), synthetic_fundings(40, 13))
     assert_same_metrics(*both(*tables, None))
+    shuffled = tuple(t.sample(frac=1, random_state=5) for t in tables)  # rows and index labels in disorder
+    assert_same_metrics(*both(*shuffled, None))
     new, old = both(*tables, [])
     assert_same_metrics(new, old)
     assert new.empty

@@ -246,7 +246,10 @@ def _take(values: np.ndarray, chosen: np.ndarray | None) -> np.ndarray:
 
 
 def _person_order(person: np.ndarray, start: pd.Series) -> np.ndarray:
-    """Row order by (person, start_date, row): a person's rows together, oldest first."""
+    """Row order by (person, start_date, row): a person's rows together, oldest first.
+
+    start_date ranks as its column sorts (as sort_values did); equal dates keep the table's order.
+    """
     day, _ = pd.factorize(start, sort=True, use_na_sentinel=True)
     n = len(person)
     span = int(day.max(initial=-1)) + 2
@@ -276,7 +279,7 @@ def _people_values(
     n_periods = len(periods)
     person, _ = pd.factorize(frame["beneficiary_key"], use_na_sentinel=True)
     # Every row-wise array below is in (person, start_date, row) order: a person's rows together.
-    order = _person_order(person, pd.to_datetime(frame["start_date"]))
+    order = _person_order(person, frame["start_date"])
     person = person[order].astype(np.int32)
     dates = frame[["start_date", "end_date"]].take(order).reset_index(drop=True)
     start, end = pd.to_datetime(dates["start_date"]), pd.to_datetime(dates["end_date"])
@@ -360,8 +363,8 @@ def _varied_runs(run: np.ndarray, starts_run: np.ndarray, who: np.ndarray, actio
 
 def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
     """A column as numbers, unreadable or missing ones as 0 (their place kept, as pandas sums them)."""
-    values = pd.to_numeric(frame[column], errors="coerce").fillna(0)
-    return values.to_numpy(dtype=values.dtype if values.dtype.kind in "iuf" else np.float64)
+    values = pd.to_numeric(frame[column], errors="coerce").fillna(0).to_numpy()
+    return values if values.dtype.kind in "iuf" else values.astype(np.float64)
 
 
 def _sums(groups: _Groups, values: np.ndarray) -> list:
