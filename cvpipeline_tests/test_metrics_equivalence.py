@@ -316,7 +316,10 @@ def test_empty_tables_and_unknown_people() -> None:
 
 
 def test_scopes_without_rows_in_a_period_and_odd_dates() -> None:
-    """A scope whose only rows have no start date still appears, with zeros, in every period."""
+    """A scope whose only rows have no start date still appears, with zeros, in every period.
+
+    A scope column without any value (or absent) gives no scope of its type.
+    """
     participations = synthetic_participations(400, 31)
     lost = participations.index[:3]
     participations.loc[lost, "action_code"] = "action_sans_date"
@@ -331,6 +334,10 @@ def test_scopes_without_rows_in_a_period_and_odd_dates() -> None:
     new, old = both(participations, activities, fundings, periods)
     assert_same_metrics(new, old)
     assert (new["scope_code"] == "action_sans_date").any()
+    no_qpv = participations.assign(qpv_id=pd.Series(pd.NA, index=participations.index, dtype="str"))
+    new, old = both(no_qpv, activities.drop(columns="qpv_id"), fundings, periods)
+    assert_same_metrics(new, old)
+    assert "qpv" not in set(new["scope_type"])
 
 
 def test_last_known_values_break_ties_by_row_order() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -106,6 +107,10 @@ def periods_of(
     return [Period(start, end), *yearly]
 
 
+SCOPE_COLUMNS = (("pillar", "pillar"), ("action", "action_code"), ("source", "source_id"), ("qpv", "qpv_id"))
+MULTI_ACTION_SCOPES = ("contract", "pillar", "qpv")
+
+
 def scopes(catalog: Catalog, frame: pd.DataFrame) -> Iterator[tuple[str, str, pd.Series]]:
     """(scope_type, scope_code, row mask) for the contract, each pillar, action, source and QPV."""
     yield "contract", catalog.contract_code, pd.Series(True, index=frame.index)
@@ -115,17 +120,15 @@ def scopes(catalog: Catalog, frame: pd.DataFrame) -> Iterator[tuple[str, str, pd
                 yield scope_type, str(code), frame[column] == code
 
 
-SCOPE_COLUMNS = (("pillar", "pillar"), ("action", "action_code"), ("source", "source_id"), ("qpv", "qpv_id"))
-MULTI_ACTION_SCOPES = ("contract", "pillar", "qpv")
-
-# How the indicators are computed. Each table is "exploded" once: one entry per (row, period the
-# row belongs to), periods being few. For each scope type, a stable sort of the entries on
-# group = scope * n_periods + period (a small integer, so a radix sort) lines up every
-# (scope, period) group; counts are bincounts over the groups. For participations the rows are
-# first ordered by (person, start_date, row), so that within a group a person's entries are
-# consecutive and in date order: distinct people are runs, a person's last known sex or residence
-# is the last flagged entry of the run. Sums of amounts are taken per group slice, in row order,
-# with the same NumPy summation as pandas (so the rounded figures are identical).
+# How compute_metrics works (the same figures as one mask per scope and period, without the cost).
+# Each table is exploded once: one entry per (row, period the row belongs to), periods being few
+# (all data and each year). For each scope type, a stable sort of the entries on
+# group = scope * n_periods + period (a small integer, hence a radix sort) lines up each
+# (scope, period) group in one contiguous slice, rows kept in their order. Participations are first
+# ordered by (person, start_date, row): within a group a person's entries then form one run, in date
+# order, so distinct people are runs and a person's last known sex or residence is the run's last
+# entry that knows it. Sums of amounts are taken per group slice, in row order, with the NumPy
+# summation pandas uses, so that rounded euros are identical to the last cent.
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,6 @@ class _Groups:
     scope: _ScopeType
     rows: np.ndarray  # table row of each entry, grouped
     group: np.ndarray  # group of each entry (non-decreasing)
-    entries: np.ndarray  # position of each entry among the exploded entries
     sizes: np.ndarray  # entries per group, n_scopes * n_periods long
 
     def slices(self) -> Iterator[np.ndarray]:
@@ -165,14 +167,20 @@ def _scope_types(catalog: Catalog, frame: pd.DataFrame) -> list[_ScopeType]:
     for scope_type, column in SCOPE_COLUMNS:
         if column not in frame:
             continue
-        codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
-        values = list(uniques)
-        order = sorted(range(len(values)), key=values.__getitem__)
-        rank = np.empty(len(values) + 1, dtype=_code_type(len(values)))
-        rank[order] = np.arange(len(values))
-        rank[-1] = -1  # the missing value's code, -1, picks the last slot
-        found.append(_ScopeType(scope_type, [str(values[i]) for i in order], rank[codes]))
+        codes, values = _sorted_codes(frame[column])
+        found.append(_ScopeType(scope_type, [str(v) for v in values], codes))
     return found
+
+
+def _sorted_codes(column: pd.Series) -> tuple[np.ndarray, list]:
+    """Each row's rank among the column's distinct values sorted (-1 when missing), and those values."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    values = list(uniques)
+    order = sorted(range(len(values)), key=values.__getitem__)
+    rank = np.empty(len(values) + 1, dtype=_code_type(len(values)))
+    rank[order] = np.arange(len(values))
+    rank[-1] = -1  # the missing value's code, -1, picks the last slot
+    return rank[codes], [values[i] for i in order]
 
 
 def _memberships(frame: pd.DataFrame, table: str, periods: list[Period]) -> list[np.ndarray]:
@@ -201,12 +209,9 @@ def _flags(values: pd.Series) -> np.ndarray:
     return values.to_numpy(dtype=bool, na_value=False)
 
 
-def _explode(masks: list[np.ndarray], order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(row, period) of every row in every period it belongs to; rows taken in `order` if given."""
-    if order is None:
-        rows = [np.flatnonzero(mask) for mask in masks]
-    else:
-        rows = [order[mask[order]] for mask in masks]
+def _explode(masks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(row, period) of every row in every period it belongs to, period after period."""
+    rows = [np.flatnonzero(mask) for mask in masks]
     period = np.repeat(np.arange(len(masks), dtype=_code_type(len(masks))), [len(r) for r in rows])
     return np.concatenate(rows) if rows else np.empty(0, dtype=np.intp), period
 
@@ -216,8 +221,7 @@ def _group(scope: _ScopeType, rows: np.ndarray, period: np.ndarray, n_periods: i
     n_groups = len(scope.labels) * n_periods
     chosen, sizes = _sorted_groups(scope.codes[rows], period, n_periods, n_groups)
     group = np.repeat(np.arange(n_groups, dtype=np.intp), sizes)
-    entries = np.arange(len(rows)) if chosen is None else chosen
-    return _Groups(scope, rows[entries], group, entries, sizes)
+    return _Groups(scope, _take(rows, chosen), group, sizes)
 
 
 def _sorted_groups(
@@ -231,13 +235,15 @@ def _sorted_groups(
     kind = _code_type(n_groups)
     if codes.min(initial=0) < 0:
         chosen = np.flatnonzero(codes >= 0)
-        group = codes[chosen].astype(kind) * kind(n_periods) + period[chosen].astype(kind)
+        codes, period = codes[chosen], period[chosen]
     else:
-        chosen, group = None, codes.astype(kind) * kind(n_periods) + period.astype(kind)
+        chosen = None
+    group = codes.astype(kind, copy=False) * kind(n_periods) + period.astype(kind, copy=False)
     if codes.max(initial=0) > 0:
         order = np.argsort(group, kind="stable")  # a radix sort when int16
         chosen = order if chosen is None else chosen[order]
-    return chosen, np.bincount(group.astype(np.intp), minlength=n_groups)  # faster than from int16
+        group = group[order]
+    return chosen, np.diff(np.searchsorted(group, np.arange(n_groups + 1, dtype=kind)))
 
 
 def _take(values: np.ndarray, chosen: np.ndarray | None) -> np.ndarray:
@@ -259,13 +265,17 @@ def _person_order(person: np.ndarray, start: pd.Series) -> np.ndarray:
     return np.lexsort((np.arange(n), day, person))
 
 
-def _last_flagged(run: np.ndarray, flagged: np.ndarray) -> np.ndarray:
-    """Positions of the last flagged entry of each run (`run`: the run number of each entry)."""
-    positions = np.flatnonzero(flagged)
-    runs = run[positions]
-    last = np.ones(len(positions), dtype=bool)
-    last[:-1] = runs[:-1] != runs[1:]
-    return positions[last]
+def _per_group(positions: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """How many of these ascending entry positions fall in each group (group g: edges[g]..edges[g+1])."""
+    return np.diff(np.searchsorted(positions, edges))
+
+
+def _last_flagged(flagged: np.ndarray, firsts: np.ndarray, ends: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Position of the last flagged entry of each run having one; run i spans firsts[i]..ends[i]."""
+    last = np.where(flagged, index, -1)
+    np.maximum.accumulate(last, out=last)  # the last flagged position up to each entry
+    last = last[ends]
+    return last[last >= firsts]
 
 
 # Facts about a participation row, one bit each, so that one gather moves them all.
@@ -307,6 +317,7 @@ def _people_values(
     entry_person = person[position]
     actions = [s.codes for s in scope_types if s.scope_type == "action"] or [np.full(len(frame), -1)]
     action = actions[0][order][position]
+    index = np.arange(len(position), dtype=np.int32 if len(position) < 2**31 else np.int64)
     values = {}
     for scope in scope_types:
         n_groups = len(scope.labels) * n_periods
@@ -314,30 +325,28 @@ def _people_values(
         who, facts = _take(entry_person, chosen), _take(entry_bits, chosen)
         n_entries = len(who)
         # Runs: a person's entries in one group (consecutive, oldest first); unknown people are one run.
-        edges = np.concatenate([[0], np.cumsum(sizes)])
+        edges = np.concatenate([[0], np.cumsum(sizes)]).astype(index.dtype)
         starts_run = np.ones(n_entries, dtype=bool)
         starts_run[1:] = who[1:] != who[:-1]
         starts_run[edges[1:-1][edges[1:-1] < n_entries]] = True
-        run = np.cumsum(starts_run, dtype=np.int32 if n_entries < 2**31 else np.int64)
-        firsts = np.flatnonzero(starts_run)
-        firsts = firsts[who[firsts] >= 0]
-
-        def count(positions: np.ndarray, edges: np.ndarray = edges) -> np.ndarray:
-            """How many of these ascending entry positions fall in each group."""
-            return np.diff(np.searchsorted(positions, edges))
-
-        sexed = _last_flagged(run, facts & SEXED)
-        resident = _last_flagged(run, facts & RESIDENCE_KNOWN)
+        firsts = np.flatnonzero(starts_run).astype(index.dtype)
+        ends = np.append(firsts[1:] - 1, n_entries - 1).astype(index.dtype) if n_entries else firsts
+        runs = (firsts, ends, index[:n_entries])
+        people = firsts[who[firsts] >= 0]  # a run each
+        count = functools.partial(_per_group, edges=edges)
+        sexed = _last_flagged(facts & SEXED, *runs)
+        resident = _last_flagged(facts & RESIDENCE_KNOWN, *runs)
         found = {
             "participations": sizes,
-            "beneficiaries": count(firsts),
-            "active_beneficiaries": count(_last_flagged(run, facts & ENROLLED)),
+            "beneficiaries": count(people),
+            "active_beneficiaries": count(_last_flagged(facts & ENROLLED, *runs)),
             "women": count(sexed[(facts[sexed] & WOMAN) > 0]),
             "sex_known": count(sexed),
             "qpv_residents": count(resident[(facts[resident] & QPV_RESIDENT) > 0]),
             "residence_known": count(resident),
         }
         if scope.scope_type in MULTI_ACTION_SCOPES:
+            run = np.cumsum(starts_run, dtype=index.dtype)
             found["multi_action"] = count(_varied_runs(run, starts_run, who, _take(action, chosen)))
         values[scope.scope_type] = found
     return values
@@ -378,13 +387,8 @@ def _activity_values(
     """Activity indicators per scope type (group order), and the activity types in breakdown order."""
     n_periods = len(periods)
     rows, period = _explode(_memberships(frame, "activities", periods))
-    kind, kinds = pd.factorize(frame["activity_type"], use_na_sentinel=True)
-    kinds = list(kinds)
-    order = sorted(range(len(kinds)), key=kinds.__getitem__)
-    rank = np.empty(len(kinds) + 1, dtype=np.int64)
-    rank[order] = np.arange(len(kinds))
-    rank[-1] = -1
-    kind = rank[kind]
+    kind, kinds = _sorted_codes(frame["activity_type"])  # breakdowns come in groupby's sorted order
+    kind = kind.astype(np.int64)
     day, days = pd.factorize(pd.to_datetime(frame["activity_date"]), use_na_sentinel=True)
     participants = _numbers(frame, "participants_count")
     actors = _numbers(frame, "field_actors_count")
@@ -406,7 +410,7 @@ def _activity_values(
             "activity_participants": _sums(groups, participants),
             "field_actors": _sums(groups, actors),
         }
-    return [str(kinds[i]) for i in order], values
+    return [str(k) for k in kinds], values
 
 
 def _funding_values(
@@ -429,7 +433,9 @@ def _funding_values(
     return values
 
 
-Computed = tuple[str, "str | None", "float | None", "float | None", "float | None"]
+Computed = tuple[
+    str, str | None, float | None, float | None, float | None
+]  # code, breakdown, value, num., den.
 
 
 def _share(code: str, numerator: int, denominator: int) -> tuple[str, None, float | None, float, float]:
