@@ -1,6 +1,6 @@
 """Benchmark: compute_metrics on 250 000, 500 000 and 1 000 000 synthetic participations.
 
-Usage: PYTHONPATH=. .venv/bin/python benchmarks/metrics_benchmark.py [--sizes 250000 500000 1000000]
+Usage: .venv/bin/python benchmarks/metrics_benchmark.py [--sizes 250000 500000 1000000]
        [--repeat 3]    (runs per size: best and worst times are printed; the machine is shared)
        [--reference]   (time the pre-issue-8 implementation kept in the equivalence test instead)
 Goal (2-core machine): 1 000 000 participations, with a tenth as many activities and a
@@ -16,6 +16,10 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the cvpipeline next to this script, whatever the venv installed
 
 GOAL_SECONDS = 3.0
 GOAL_ROWS = 1_000_000
