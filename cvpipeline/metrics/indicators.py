@@ -127,8 +127,10 @@ def scopes(catalog: Catalog, frame: pd.DataFrame) -> Iterator[tuple[str, str, pd
 # (scope, period) group in one contiguous slice, rows kept in their order. Participations are first
 # ordered by (person, start_date, row): within a group a person's entries then form one run, in date
 # order, so distinct people are runs and a person's last known sex or residence is the run's last
-# entry that knows it. Sums of amounts are taken per group slice, in row order, with the NumPy
-# summation pandas uses, so that rounded euros are identical to the last cent.
+# entry that knows it (between rows of the same start_date, the later row of the table; the former
+# code sorted with an unstable quicksort, which left that choice to chance). Sums of amounts are
+# taken per group slice, in row order, with the NumPy summation pandas uses, so that rounded euros
+# are identical to the last cent.
 
 
 @dataclass(frozen=True)
