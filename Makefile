@@ -45,6 +45,7 @@ screenshot: setup
 
 bench: setup
 	$(PY) benchmarks/ingest_benchmark.py
+	$(PY) benchmarks/metrics_benchmark.py
 
 clean:
 	rm -rf data/warehouse data/archive data/dagster_home data/reports
