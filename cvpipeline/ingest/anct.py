@@ -69,6 +69,11 @@ def _text(values: pd.Series) -> pd.Series:
     return text.where(text.notna() & (text != ""), None).astype(object)
 
 
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value json can write."""
+    return value.item() if hasattr(value, "item") else str(value)
+
+
 def _row_ids(frame: pd.DataFrame) -> pd.Series:
     """A stable id per post, year and contract (unique once duplicates are set aside)."""
     keys = frame["post_kind"] + "|" + frame["post_id"] + "|" + frame["year"].astype(str) + "|"
@@ -81,7 +86,9 @@ def _set_aside(
 ) -> pd.DataFrame:
     raw_rows = raw.loc[rows.index].apply(
         lambda r: json.dumps(
-            {k: v for k, v in r.items() if v is not None and not pd.isna(v)}, ensure_ascii=False
+            {k: v for k, v in r.items() if v is not None and not pd.isna(v)},
+            ensure_ascii=False,
+            default=_plain,
         ),
         axis=1,
     )

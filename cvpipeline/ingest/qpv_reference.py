@@ -256,25 +256,28 @@ def resolve_quartiers(
     best_rank = matches.groupby("value")["rank"].transform("min")
     matches = matches[matches["rank"] == best_rank]
     found = matches.groupby("value")["official_code"].agg(lambda c: sorted(set(c)))
-    for value, codes in found.items():
-        row = table.index[table["value"] == value]
-        if len(codes) == 1:
-            table.loc[row, ["residence_status", "official_code"]] = ["qpv", codes[0]]
-        else:
-            table.loc[row, "warning"] = (
-                f"quartier « {_shown(value)} » ambigu : {len(codes)} QPV portent ce nom "
-                f"({_listed(codes, ref)}) ; précisez la commune"
-            )
+    single = found[found.map(len) == 1].map(lambda c: c[0])
+    hit = table["value"].isin(single.index)
+    table.loc[hit, "residence_status"] = "qpv"
+    table.loc[hit, "official_code"] = table.loc[hit, "value"].map(single)
+    several = found[found.map(len) > 1].map(
+        lambda codes: f"{len(codes)} QPV portent ce nom ({_listed(codes, ref)}) ; précisez la commune"
+    )
+    shared = table["value"].isin(several.index)
+    table.loc[shared, "warning"] = [
+        f"quartier « {_shown(v)} » ambigu : {several[v]}" for v in table.loc[shared, "value"]
+    ]
     todo &= ~table["value"].isin(found.index)
 
     elsewhere = table.loc[todo, ["value", "key"]].merge(all_spellings, on="key")
     elsewhere = elsewhere.groupby("value")["official_code"].agg(lambda c: sorted(set(c)))
-    for value, codes in elsewhere.items():
-        table.loc[table["value"] == value, "warning"] = (
-            f"quartier « {_shown(value)} » : QPV hors des communes du contrat ({_listed(codes, ref)}) "
-            "- résidence inconnue"
-        )
-    todo &= ~table["value"].isin(elsewhere.index)
+    outside = table["value"].isin(elsewhere.index)
+    table.loc[outside, "warning"] = [
+        f"quartier « {_shown(v)} » : QPV hors des communes du contrat ({_listed(elsewhere[v], ref)}) "
+        "- résidence inconnue"
+        for v in table.loc[outside, "value"]
+    ]
+    todo &= ~outside
 
     keys = in_scope[["key", "official_code"]].drop_duplicates()
     for index in table.index[todo]:
