@@ -1,1 +1,1 @@
-"""Reference data shipped with the package (QPV of the territory)."""
+"""Reference data shipped with the package: the territory's QPVs, official QPV lists and ANCT data."""

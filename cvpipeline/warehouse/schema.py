@@ -173,6 +173,104 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         comment="Quartiers prioritaires de la politique de la ville du territoire",
     )
     Table(
+        "ref_qpv_official",
+        metadata,
+        Column(
+            "geography_year",
+            Integer,
+            primary_key=True,
+            comment="Géographie prioritaire : 2015 (contrats 2015-2023) ou 2024 (contrats 2024-2030)",
+        ),
+        Column(
+            "official_code",
+            String(16),
+            primary_key=True,
+            comment="Code officiel du QPV, tel que le fichier ANCT ou INSEE le donne (QP031007)",
+        ),
+        Column("name", Text, nullable=False, comment="Nom officiel du QPV"),
+        Column("communes", Text, comment="Commune(s) du QPV, séparées par des virgules (« Séméac, Tarbes »)"),
+        Column("communes_insee", Text, comment="Codes INSEE des communes, quand le fichier les donne"),
+        Column("population", Integer, comment="Population municipale du QPV, quand le fichier la donne"),
+        Column("source_file", Text, comment="Fichier officiel d'origine (liste ANCT ou données INSEE)"),
+        comment="Les listes officielles des QPV, une ligne par géographie et par code officiel",
+    )
+    Table(
+        "ref_qpv_variants",
+        metadata,
+        Column("geography_year", Integer, primary_key=True, comment="Géographie prioritaire du QPV"),
+        Column(
+            "official_code", String(16), primary_key=True, comment="Code officiel du QPV (ref_qpv_official)"
+        ),
+        Column(
+            "variant",
+            String(255),
+            primary_key=True,
+            comment="Autre nom du QPV ou d'une de ses parties, comme l'écrivent les équipes",
+        ),
+        comment="Les variantes d'orthographe des QPV (fichier de l'équipe), à part des noms officiels",
+    )
+    Table(
+        "ref_contracts",
+        metadata,
+        Column(
+            "contract_code",
+            String(32),
+            primary_key=True,
+            comment="Code du contrat de ville (CV262, CN07302M)",
+        ),
+        Column("label", Text, comment="Libellé du contrat (territoire), sans le département qui le précède"),
+        Column(
+            "territory_code",
+            String(9),
+            comment="SIREN de l'EPCI signataire (9 chiffres) ou code INSEE de la commune (5 chiffres)",
+        ),
+        Column("territory_kind", String(8), comment="epci ou commune, selon territory_code"),
+        Column("departements", Text, comment="Département(s) du contrat, séparés par des virgules"),
+        Column("qpv_population", Integer, comment="Habitants des QPV du contrat (liste ANCT)"),
+        Column(
+            "geography_year",
+            Integer,
+            comment="Géographie prioritaire du contrat : 2015 pour CV…, 2024 pour CN…",
+        ),
+        Column("source_file", Text, comment="Fichier ANCT d'origine"),
+        comment="Les contrats de ville de la liste nationale de l'ANCT",
+    )
+    Table(
+        "funded_posts",
+        metadata,
+        Column(
+            "post_row_id",
+            String(24),
+            primary_key=True,
+            comment="Identifiant stable : type de poste, id_poste, année et contrat",
+        ),
+        Column("source_id", String(64), nullable=False, comment="Source nationale d'origine (fichier ANCT)"),
+        Column("post_kind", String(16), nullable=False, comment="adulte_relais ou fonjep"),
+        Column("post_id", String(32), nullable=False, comment="Identifiant du poste (id_poste de l'ANCT)"),
+        Column("year", Integer, nullable=False, comment="Année de financement du poste"),
+        Column(
+            "amount_eur",
+            Float,
+            nullable=False,
+            comment="Montant de l'aide de l'État pour le poste et l'année (€)",
+        ),
+        Column(
+            "employer_siret",
+            String(14),
+            comment="SIRET de l'employeur (vide quand le fichier ne le donne pas)",
+        ),
+        Column("structure", Text, comment="Structure employeuse, telle que l'ANCT l'écrit"),
+        Column("insee_dep", String(3), comment="Département de la structure"),
+        Column("insee_reg", String(2), comment="Région de la structure"),
+        Column(
+            "other_contracts",
+            Text,
+            comment="Autres contrats où ce poste figure la même année (une seule fois au national)",
+        ),
+        *_lineage(),
+        comment="Une ligne par poste financé (adulte-relais, FONJEP) et par an, sous le contrat de l'ANCT",
+    )
+    Table(
         "evaluation_metrics",
         metadata,
         *_metric_columns(),
@@ -283,4 +381,13 @@ def table_for(dialect_name: str, name: str) -> Table:
 
 
 FACT_TABLES = ("participations", "activities", "fundings")
-REFERENCE_TABLES = ("ref_sources", "ref_actions", "ref_qpv")
+REFERENCE_TABLES = (
+    "ref_sources",
+    "ref_actions",
+    "ref_qpv",
+    "ref_qpv_official",
+    "ref_qpv_variants",
+    "ref_contracts",
+)
+# National sources (one file covering many contracts), kept apart from the contracts' own facts.
+NATIONAL_TABLES = ("funded_posts",)
