@@ -1,7 +1,5 @@
 """Dagster assets of the objectives file and the evaluation note (the workbook is in defs/warehouse.py)."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import dagster as dg
