@@ -106,7 +106,8 @@ class Sheet:
         self.ws.sheet_properties.pageSetUpPr.fitToPage = True
         self.ws.print_options.horizontalCentered = True
         self.ws.page_margins.left = self.ws.page_margins.right = 0.5
-        self.ws.page_margins.top = self.ws.page_margins.bottom = 0.6
+        self.ws.page_margins.top = self.ws.page_margins.bottom = 0.75
+        self.ws.page_margins.header = self.ws.page_margins.footer = 0.3
         self.ws.oddHeader.left.text = neutralise(heading)
         self.ws.oddHeader.left.size = 8
         self.ws.oddFooter.left.text = "&A"
@@ -144,7 +145,7 @@ class Sheet:
             cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
             cell.border = BORDER
         self.ws.row_dimensions[self.row].height = 15 * max(
-            3, max(self._lines(h, c) for c, h in enumerate(headers, start=1))
+            2, max(self._lines(h, c) for c, h in enumerate(headers, start=1))
         )
         first = self.row + 1
         for index, values in enumerate(rows):
@@ -155,7 +156,7 @@ class Sheet:
                 cell.border = BORDER
                 if value is None and kind not in ("text", "blank"):
                     cell.value = NOT_APPLICABLE
-                    cell.alignment = Alignment(horizontal="center")
+                    cell.alignment = Alignment(horizontal="center", vertical="top")
                     cell.font = Font(italic=True, color="808080")
                 elif kind in ("text", "blank"):
                     cell.value = neutralise(value) if value is not None else None
@@ -165,6 +166,7 @@ class Sheet:
                         _number(value, kind) if isinstance(value, (int, float)) else neutralise(value)
                     )
                     cell.number_format = FORMATS[kind]
+                    cell.alignment = Alignment(vertical="top")
                 if style == "pillar":
                     cell.fill = PILLAR_FILL
                     cell.font = Font(bold=True)
@@ -421,7 +423,7 @@ def _by_year(workbook: Workbook, data: ReportData) -> None:
         "Année par année",
         "Le contrat année par année",
         _subtitle(data),
-        [46] + [14] * max(len(years), 1),
+        [54] + [14] * max(len(years), 1),
     )
     contract = data.contract
     _year_block(
@@ -547,7 +549,8 @@ def _objectives(workbook: Workbook, data: ReportData) -> None:
     rows = rows.sort_values(["scope_type", "scope_code", "indicator_code", "period_start"])
     notes = {}
     for t in data.targets.itertuples():
-        notes[(t.indicator_code, t.scope_type, t.scope_code, t.breakdown or "", t.period_kind)] = t.note
+        breakdown = "" if pd.isna(t.breakdown) else t.breakdown
+        notes[(t.indicator_code, t.scope_type, t.scope_code, breakdown, t.period_kind)] = t.note
     table = []
     for r in rows.itertuples():
         unit = "eur" if r.unit == "€" else ("pct" if r.unit == "%" else "int")
@@ -641,14 +644,8 @@ def _quality(workbook: Workbook, data: ReportData) -> None:
     if rejected.empty:
         sheet.text("Aucun fichier rejeté.", span=6)
     else:
-        sheet.table(
-            ["Partenaire", "Fichier", "Motif"],
-            [[data.label("source", r.source_id), r.file, r.error] for r in rejected.itertuples()],
-            ["text", "text", "text"],
-        )
-        sheet.ws.column_dimensions["C"].width = max(sheet.ws.column_dimensions["C"].width, 16)
-        for row in sheet.ws.iter_rows(min_row=sheet.row - 1 - len(rejected), max_row=sheet.row - 2):
-            row[2].alignment = Alignment(wrap_text=True, vertical="top")
+        for r in rejected.itertuples():
+            sheet.text(f"• {data.label('source', r.source_id)} — {r.file} : {r.error}", span=6 + len(years))
     sheet.text(
         "Une ligne écartée (quarantaine) ne compte dans aucun "
         "indicateur ; son motif est dans la table quarantine "
