@@ -162,8 +162,12 @@ def test_partner_text_is_neutralised_in_the_workbook(sample: dict) -> None:
     texts = [
         c.value for s in workbook.worksheets for r in s.iter_rows() for c in r if isinstance(c.value, str)
     ]
-    assert "'=1+1" in texts and not any(t.startswith(("=", "@", "+", "-")) for t in texts)
-    assert any("'@SUM(A1)" in t for t in texts)
+    assert any("=1+1" in t for t in texts) and any(t.startswith("'@SUM(A1)") for t in texts)
+    assert not any(t.startswith(("=", "@", "+", "-")) for t in texts)
+    data.slices = data.slices.assign(file="=1+1")
+    data.slices = data.slices.iloc[:1]
+    cover = build_workbook(data)["Présentation"]
+    assert "'=1+1" in [c.value for r in cover.iter_rows() for c in r]
 
 
 def note_text(path: Path) -> str:
@@ -200,6 +204,19 @@ def test_the_note_states_the_seed_figures(sample: dict) -> None:
         "illustratifs",
     ):
         assert phrase in text, phrase
+
+
+def test_the_note_has_two_native_charts_with_their_figures(sample: dict) -> None:
+    from docx import Document
+
+    document = Document(str(sample["data_dir"] / "reports" / NOTE))
+    charts = [p for p in document.part.package.iter_parts() if str(p.partname).startswith("/word/charts/")]
+    assert len(charts) == 2
+    people = charts[0].blob.decode("utf-8")
+    assert '<c:barDir val="bar"/>' in people or 'barDir val="bar"' in people
+    assert ">118<" in people and ">CitésLab : accompagnement à la création d'entreprise<" in people.replace(
+        "&apos;", "'"
+    )
 
 
 def test_the_note_names_no_one(sample: dict) -> None:

@@ -15,9 +15,26 @@ from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml import OxmlElement
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.opc.packuri import PackURI
+from docx.opc.part import Part
+from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
+from openpyxl.chart import BarChart
+from openpyxl.chart.data_source import (
+    AxDataSource,
+    NumData,
+    NumDataSource,
+    NumRef,
+    NumVal,
+    StrData,
+    StrRef,
+    StrVal,
+)
+from openpyxl.chart.label import DataLabelList
+from openpyxl.chart.series import Series, SeriesLabel
+from openpyxl.xml.functions import tostring
 
 from cvpipeline.metrics.dictionary import COMMON_RULES, dictionary_rows, linkable_sources
 from cvpipeline.report.data import ReportData
@@ -325,35 +342,79 @@ def _repeat_header(row: object) -> None:
     properties.append(header)
 
 
-def _bar_chart(
-    document: Document, title: str, items: list[tuple[str, float]], show: Callable[[float], str]
+CHART_TYPE = "application/vnd.openxmlformats-officedocument.drawingml.chart+xml"
+INLINE_CHART = (
+    '<w:drawing xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+    'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
+    'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+    'xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<wp:inline distT="0" distB="0" distL="0" distR="0"><wp:extent cx="{cx}" cy="{cy}"/>'
+    '<wp:effectExtent l="0" t="0" r="0" b="0"/><wp:docPr id="{id}" name="Graphique {id}"/>'
+    "<wp:cNvGraphicFramePr/><a:graphic>"
+    '<a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/chart">'
+    '<c:chart r:id="{rid}"/></a:graphicData></a:graphic></wp:inline></w:drawing>'
+)
+
+
+def _series(name: str, column: str, categories: list[str], values: list[float]) -> Series:
+    """A chart series carrying its values and categories (Word and LibreOffice draw from this cache)."""
+    count = len(values)
+    return Series(
+        val=NumDataSource(
+            numRef=NumRef(
+                f=f"Feuil1!${column}$2:${column}${count + 1}",
+                numCache=NumData(
+                    formatCode="General", ptCount=count, pt=[NumVal(idx=i, v=v) for i, v in enumerate(values)]
+                ),
+            )
+        ),
+        cat=AxDataSource(
+            strRef=StrRef(
+                f=f"Feuil1!$A$2:$A${count + 1}",
+                strCache=StrData(ptCount=count, pt=[StrVal(idx=i, v=c) for i, c in enumerate(categories)]),
+            )
+        ),
+        tx=SeriesLabel(v=name),
+    )
+
+
+def native_chart(
+    document: Document,
+    title: str,
+    categories: list[str],
+    series: list[tuple[str, list[float]]],
+    horizontal: bool = False,
+    stacked: bool = False,
+    number_format: str = "#,##0",
 ) -> None:
-    """A horizontal bar chart drawn as a table (label, bar, value): reads in Word and LibreOffice alike."""
+    """A native (DrawingML) bar chart in the document, as Word makes them, with its data in the chart."""
+    chart = BarChart()
+    chart.type = "bar" if horizontal else "col"
+    chart.title = title
+    chart.style = 10
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    chart.y_axis.numFmt = number_format
+    for index, (name, values) in enumerate(series):
+        chart.series.append(_series(name, "BCDEFGHIJ"[index], categories, values))
+    if stacked:
+        chart.grouping, chart.overlap = "stacked", 100
+        chart.legend.position = "b"
+    else:
+        chart.dataLabels = DataLabelList()
+        chart.dataLabels.showVal = True
+        chart.dataLabels.showSerName = chart.dataLabels.showCatName = chart.dataLabels.showLegendKey = False
+        chart.legend = None
+    package = document.part.package
+    number = len([p for p in package.iter_parts() if p.partname.startswith("/word/charts/")]) + 1
+    part = Part(PackURI(f"/word/charts/chart{number}.xml"), CHART_TYPE, tostring(chart._write()), package)
+    rid = document.part.relate_to(part, RT.CHART)
+    height = Cm(2.5 + 1.0 * len(categories)) if horizontal else Cm(8.5)
     paragraph = document.add_paragraph()
-    run = paragraph.add_run(title)
-    run.bold = True
-    run.font.color.rgb = BLUE
-    if not items:
-        document.add_paragraph("Aucune donnée.")
-        return
-    top = max(v for _, v in items) or 1
-    table = document.add_table(rows=0, cols=3)
-    for label, value in items:
-        cells = table.add_row().cells
-        cells[0].text = label
-        bar = cells[1].paragraphs[0].add_run("█" * max(1, round(22 * value / top)))
-        bar.font.color.rgb = BLUE
-        bar.font.size = Pt(9)
-        cells[2].text = show(value)
-        for cell in (cells[0], cells[2]):
-            for r in cell.paragraphs[0].runs:
-                r.font.size = Pt(9)
-    table.autofit = False
-    for column, width in zip(table.columns, (7.5, 7.0, 2.5), strict=True):
-        column.width = Cm(width)
-    for row in table.rows:
-        for cell, width in zip(row.cells, (7.5, 7.0, 2.5), strict=True):
-            cell.width = Cm(width)
+    paragraph.add_run()._r.append(
+        parse_xml(INLINE_CHART.format(cx=int(Cm(16.5)), cy=int(height), id=100 + number, rid=rid))
+    )
     document.add_paragraph()
 
 
@@ -476,18 +537,17 @@ def build_note(data: ReportData) -> Document:
         rows,
         [6.5, 2.0, 2.0, 2.4, 2.0, 2.4],
     )
-    _bar_chart(
+    people = sorted(
+        (v, data.label("action", a))
+        for a in catalog.actions
+        if (v := data.action(a, "beneficiaries")) is not None
+    )
+    native_chart(
         document,
         "Personnes par action (toute la période)",
-        sorted(
-            [
-                (data.label("action", a), v)
-                for a in catalog.actions
-                if (v := data.action(a, "beneficiaries")) is not None
-            ],
-            key=lambda item: -item[1],
-        ),
-        number,
+        [label for _, label in people],
+        [("Personnes", [v for v, _ in people])],
+        horizontal=True,
     )
     _heading(document, "Les financements", level=2)
     years = [y for y in data.years if data.contract_value("funded_projects", y) is not None]
@@ -511,20 +571,27 @@ def build_note(data: ReportData) -> Document:
             for y in years
         ],
     )
-    _bar_chart(
-        document,
-        "Crédits programmés par pilier sur la période (agglomération et État)",
-        [
-            (
-                p.label,
-                (data.value("pillar", code, "agglo_budget_eur") or 0)
-                + (data.value("pillar", code, "state_budget_eur") or 0),
-            )
-            for code, p in catalog.pillars.items()
-            if data.value("pillar", code, "agglo_budget_eur") is not None
-        ],
-        euros,
-    )
+    pillars = [(code, p.label) for code, p in catalog.pillars.items()]
+    credits = [
+        (
+            label,
+            [
+                (data.value("pillar", code, "agglo_budget_eur", None, y) or 0)
+                + (data.value("pillar", code, "state_budget_eur", None, y) or 0)
+                for y in years
+            ],
+        )
+        for code, label in pillars
+    ]
+    if years:
+        native_chart(
+            document,
+            "Crédits programmés par pilier (agglomération et État, €)",
+            [str(y) for y in years],
+            credits,
+            stacked=True,
+            number_format='#,##0 "€"',
+        )
     _objectives(document, data)
     _annex(document, data)
     return document
