@@ -378,3 +378,24 @@ def test_a_year_outside_the_data_gets_no_figure(sample: dict) -> None:
         "'insertion_par_le_sport' and indicator_code = 'active_beneficiaries'",
     )
     assert len(active) == 1
+
+
+def test_the_years_sensor_registers_the_data_years_without_a_run(
+    sample: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cvpipeline.defs.report import build_year_partitions_sensor
+    from cvpipeline.defs.warehouse import YEARS
+
+    monkeypatch.setenv("CVPIPELINE_WAREHOUSE_URL", f"sqlite:///{sample['db']}")
+    monkeypatch.setenv("CVPIPELINE_DATA_DIR", str(sample["data_dir"]))
+    sensor = build_year_partitions_sensor(YEARS.name)
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(YEARS.name, ["2015", "2016"])
+    result = sensor(dg.build_sensor_context(instance=instance))
+    assert not result.run_requests
+    requests = {type(r).__name__: list(r.partition_keys) for r in result.dynamic_partitions_requests}
+    assert requests == {
+        "AddDynamicPartitionsRequest": ["2017", "2018"],
+        "DeleteDynamicPartitionsRequest": ["2015"],
+    }

@@ -8,11 +8,11 @@ import dagster as dg
 
 from cvpipeline.catalog import Catalog
 from cvpipeline.defs.replay import build_replay_job
-from cvpipeline.defs.report import build_report_assets
+from cvpipeline.defs.report import build_report_assets, build_year_partitions_sensor
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.sensors import build_refresh_schedule, build_source_sensor
 from cvpipeline.defs.sources import build_source_asset
-from cvpipeline.defs.warehouse import YEARLY_METRICS, build_warehouse_assets
+from cvpipeline.defs.warehouse import YEARLY_METRICS, YEARS, build_warehouse_assets
 
 FULL_REFRESH_JOB = "cvpipeline_full_refresh"
 
@@ -37,7 +37,8 @@ def build_defs(catalog: Catalog) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         jobs=[full_refresh, build_replay_job(catalog)],
-        sensors=[build_source_sensor(s) for s in catalog.sources.values()],
+        sensors=[build_source_sensor(s) for s in catalog.sources.values()]
+        + [build_year_partitions_sensor(YEARS.name)],
         schedules=[build_refresh_schedule(FULL_REFRESH_JOB)],
         resources={"settings": PipelineSettings()},
     )

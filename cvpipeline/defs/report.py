@@ -56,6 +56,46 @@ def write_note(catalog: Catalog, settings: Settings, log: Any) -> dg.Materialize
     return dg.MaterializeResult(metadata={"chemin": dg.MetadataValue.path(str(path))})
 
 
+YEARS_SENSOR = "annees_des_donnees_a_jour"
+
+
+def build_year_partitions_sensor(partitions_name: str) -> dg.SensorDefinition:
+    """A sensor that keeps the year partitions equal to the years the warehouse covers (no run)."""
+
+    @dg.sensor(
+        name=YEARS_SENSOR,
+        minimum_interval_seconds=300,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Tient les partitions annuelles d'evaluation_metrics_by_year à jour avec les années "
+        "couvertes par les données de l'entrepôt (ajoute les nouvelles, retire celles qui ne le sont plus), "
+        "pour que « Materialize all » et le rattrapage proposent ces années dès le démarrage de l'interface. "
+        "Ne lance aucun run. En marche par défaut.",
+    )
+    def years_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        from cvpipeline.metrics.refresh import data_years
+        from cvpipeline.settings import load_settings
+        from cvpipeline.warehouse.writer import make_engine
+
+        engine = make_engine(load_settings().warehouse_url)
+        try:
+            wanted = [str(y) for y in data_years(engine)]
+        finally:
+            engine.dispose()
+        present = context.instance.get_dynamic_partitions(partitions_name)
+        requests = []
+        added = [y for y in wanted if y not in present]
+        removed = [y for y in present if y not in wanted]
+        if added:
+            requests.append(dg.AddDynamicPartitionsRequest(partitions_name, added))
+        if removed:
+            requests.append(dg.DeleteDynamicPartitionsRequest(partitions_name, removed))
+        return dg.SensorResult(
+            dynamic_partitions_requests=requests, skip_reason=None if requests else "à jour"
+        )
+
+    return years_sensor
+
+
 def build_report_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
     """The objectives asset (with its check) and the evaluation note asset."""
 

@@ -175,6 +175,25 @@ def yearly_metrics(engine: Engine, catalog: Catalog, years: list[int]) -> pd.Dat
 
 
 def data_years(engine: Engine) -> list[int]:
-    """The calendar years the warehouse's data covers (those of the yearly indicator rows)."""
-    tables = [read_table(engine, t) for t in FACTS]
-    return [p.start.year for p in periods_of(*tables)[1:]]
+    """The calendar years the warehouse's data covers (those of the yearly indicator rows).
+
+    Same span as `periods_of`, from the first to the last year of any fact, read with SQL aggregates
+    only (cheap enough for a sensor).
+    """
+    columns = {
+        "participations": ("start_date", "end_date"),
+        "activities": ("activity_date", "activity_year"),
+        "fundings": ("year",),
+    }
+    years: list[int] = []
+    inspector = sa.inspect(engine)
+    with engine.connect() as conn:
+        for name, names in columns.items():
+            table = table_for(engine.dialect.name, name)
+            if not inspector.has_table(table.name, schema=table.schema):
+                continue
+            aggregates = [f(table.c[c]) for c in names for f in (sa.func.min, sa.func.max)]
+            for value in conn.execute(sa.select(*aggregates)).one():
+                if value is not None:
+                    years.append(int(str(value)[:4]))
+    return list(range(min(years), max(years) + 1)) if years else []
