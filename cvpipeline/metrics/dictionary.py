@@ -51,7 +51,9 @@ DEFINITIONS: dict[str, Definition] = {
         "avant ce jour.",
         rules="Inscrit en fin de période = date d'entrée ≤ fin de période et (pas de date de sortie ou "
         "sortie ≥ fin de période). Les années après la dernière donnée d'un partenaire ne sont pas "
-        "calculées : une inscription sans date de sortie n'y est pas prolongée.",
+        "calculées : une inscription sans date de sortie n'y est pas prolongée. Seulement pour les actions "
+        "qui suivent des inscriptions (sans date de sortie, ou de plus d'un mois) : pour des séances, "
+        "formations d'un jour ou chantiers d'une semaine, l'indicateur ne s'applique pas (n.d.).",
     ),
     "share_women_pct": Definition(
         "Part des femmes parmi les bénéficiaires dont le sexe est connu.",

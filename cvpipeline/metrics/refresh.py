@@ -95,7 +95,28 @@ def apply_data_rules(
         rows = metrics["indicator_code"] == code
         undeclared = [k not in declaring for k in keys]
         keep &= ~(rows & pd.Series(undeclared, index=metrics.index))
+    following = _following_scopes(catalog, tables.get("participations", pd.DataFrame()))
+    rows = metrics["indicator_code"] == "active_beneficiaries"
+    keep &= ~(rows & pd.Series([k not in following for k in keys], index=metrics.index))
     return metrics[keep].reset_index(drop=True)
+
+
+# A participation that is a follow-up (an enrolment) rather than a session: open, or longer than this.
+FOLLOW_UP_DAYS = 31
+
+
+def _following_scopes(catalog: Catalog, participations: pd.DataFrame) -> set[tuple[str, str]]:
+    """Scopes with enrolments (open, or longer than a month): where "enrolled at the end" means something.
+
+    Sessions, single-day trainings or week-long chantiers are not enrolments: their
+    active_beneficiaries would be a zero that says nothing, so it is not reported (n.d.).
+    """
+    if participations.empty:
+        return set()
+    start = pd.to_datetime(participations["start_date"])
+    end = pd.to_datetime(participations["end_date"])
+    enrolment = end.isna() | ((end - start).dt.days > FOLLOW_UP_DAYS)
+    return {(t, c) for t, c, mask in scopes(catalog, participations) if (mask & enrolment).any()}
 
 
 def _by_kind(
