@@ -93,6 +93,7 @@ def test_the_synthesis_states_the_seed_figures(workbook: openpyxl.Workbook) -> N
     # Where an indicator does not apply: "n.d.", never a zero.
     assert gardens["Personnes"] == "n.d." and gardens["Journées d'activité"] == "n.d."
     assert rows[label("citeslab")]["Participants déclarés"] == "n.d."
+    assert rows[label("permis_conduire")]["Inscrits en fin de période"] == "n.d."
     years = workbook["Année par année"]
     found = {
         (str(r[0]).strip(), h): v

@@ -66,7 +66,7 @@ DEFINITIONS: dict[str, Definition] = {
         "bénéficiaires résidant dans un QPV",
         "bénéficiaires dont la résidence est connue (QPV ou hors QPV)",
         "La dernière résidence déclarée vaut pour la personne ; une résidence vide ou inconnue est exclue "
-        "du dénominateur (CitésLab : 43 sur 115, les 3 autres des 118 sans résidence connue).",
+        "du dénominateur (numérateur et dénominateur sont dans evaluation_metrics).",
     ),
     "multi_action_beneficiaries": Definition(
         "Personnes présentes dans deux actions ou plus sur la période (la logique de parcours du contrat).",
