@@ -122,11 +122,11 @@ def _years_in_words(count: int) -> str:
 
 
 def _action_years(data: ReportData, action: str) -> list[int]:
+    """The years an action has figures for (the years its partner's data covers)."""
     return [
         y
         for y in data.years
-        if data.action(action, "data_rows") is not None
-        or data.action(action, "beneficiaries", year=y) is not None
+        if data.action(action, "beneficiaries", year=y) is not None
         or data.action(action, "activities", year=y) is not None
     ]
 

@@ -15,7 +15,7 @@ from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
 from cvpipeline.metrics.dictionary import COMMON_RULES, dictionary_rows, linkable_sources
-from cvpipeline.metrics.labels import ALL_DATA, PERIOD_KINDS, YEAR
+from cvpipeline.metrics.labels import ALL_DATA, YEAR
 from cvpipeline.report.data import ReportData
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -806,6 +806,3 @@ def write_workbook(data: ReportData, path: Path) -> Path:
     workbook.save(temporary)
     temporary.replace(path)
     return path
-
-
-PERIOD_LABELS = PERIOD_KINDS
