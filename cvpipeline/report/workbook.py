@@ -249,7 +249,7 @@ def _cover(workbook: Workbook, data: ReportData) -> None:
     qpv = ", ".join(data.labels["qpv"].values())
     facts = [
         ("Contrat", catalog.contract_label),
-        ("Territoire", f"Grand Chambéry — quartiers prioritaires : {qpv}"),
+        ("Territoire", f"Quartiers prioritaires : {qpv} (commune(s) INSEE {_communes()})"),
         ("Période couverte par les données", _period_text(data)),
         ("Années détaillées", ", ".join(map(str, data.years)) or "aucune"),
         ("Date de production", f"{data.produced_at:%d/%m/%Y}"),
@@ -313,6 +313,13 @@ def _cover(workbook: Workbook, data: ReportData) -> None:
     )
     sheet.finish(repeat_header=False)
     sheet.ws.page_setup.fitToHeight = 1
+
+
+def _communes() -> str:
+    """The INSEE codes of the communes of the shipped QPV list."""
+    from cvpipeline.ingest.quartiers import reference_qpv
+
+    return ", ".join(sorted(set(reference_qpv()["commune_insee"]))) or "non renseignées"
 
 
 def _files_of(data: ReportData, source_id: str) -> str:
