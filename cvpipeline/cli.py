@@ -158,6 +158,28 @@ def create_analyst_role(role: str, warehouse_url: str | None, print_only: bool) 
     return 0
 
 
+def documents(data_dir: str | None, warehouse_url: str | None, out: str | None) -> int:
+    """Write the evaluation note (.docx) and workbook (.xlsx) from the warehouse as it stands."""
+    from cvpipeline.definitions import configured_catalog
+    from cvpipeline.defs.report import NOTE_FILE, WORKBOOK_FILE
+    from cvpipeline.report.data import load_report_data
+    from cvpipeline.report.note import write_note
+    from cvpipeline.report.workbook import write_workbook
+    from cvpipeline.warehouse.writer import make_engine
+
+    settings = load_settings(data_dir, warehouse_url)
+    folder = Path(out) if out else settings.reports_dir
+    engine = make_engine(settings.warehouse_url)
+    data = load_report_data(engine, configured_catalog())
+    engine.dispose()
+    if data.metrics.empty:
+        print("cvpipeline : aucun indicateur dans l'entrepôt (lancez d'abord « run »)", file=sys.stderr)
+        return 1
+    print(f"cvpipeline : note {write_note(data, folder / NOTE_FILE)}")
+    print(f"cvpipeline : classeur {write_workbook(data, folder / WORKBOOK_FILE)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen command."""
     parser = argparse.ArgumentParser(prog="python -m cvpipeline", description=__doc__)
@@ -181,7 +203,15 @@ def main(argv: list[str] | None = None) -> int:
     role_parser.add_argument("role", help="nom du rôle, ex. analyste")
     role_parser.add_argument("--warehouse-url", help="URL de l'entrepôt PostgreSQL (défaut : variable)")
     role_parser.add_argument("--print-sql", action="store_true", help="affiche le SQL sans l'exécuter")
+    note_parser = commands.add_parser(
+        "note", help="écrit la note d'évaluation (.docx) et le classeur (.xlsx) depuis l'entrepôt"
+    )
+    note_parser.add_argument("--data-dir", help="dossier de données (défaut : data/ du dépôt)")
+    note_parser.add_argument("--warehouse-url", help="URL SQLAlchemy de l'entrepôt (défaut : SQLite)")
+    note_parser.add_argument("--out", help="dossier où écrire (défaut : <data-dir>/reports)")
     args = parser.parse_args(argv)
+    if args.command == "note":
+        return documents(args.data_dir, args.warehouse_url, args.out)
     if args.command == "create-analyst-role":
         return create_analyst_role(args.role, args.warehouse_url, args.print_sql)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")

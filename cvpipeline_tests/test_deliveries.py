@@ -76,9 +76,12 @@ def test_a_data_folder_with_one_partner_builds_that_partner_and_says_who_is_miss
     )
     assert coverage["cites_lab"] > 0 and coverage["programmation"] == 0
     workbook = openpyxl.load_workbook(tmp_path / "reports" / "evaluation_contrat_de_ville.xlsx")
-    received = {row[1]: row for row in workbook["Données reçues"].iter_rows(min_row=2, values_only=True)}
-    assert received["programmation"][3] == "en attente" and received["programmation"][4] == "aucune donnée"
-    assert received["cites_lab"][2] == 2 and isinstance(received["cites_lab"][4], int)
+    catalog = load_catalog()
+    received = {row[0]: row for row in workbook["Qualité des données"].iter_rows(min_row=6, values_only=True)}
+    programmation = received[catalog.sources["programmation"].partner]
+    assert programmation[2] == "en attente" and programmation[3] == "aucune donnée"
+    cites_lab = received[catalog.sources["cites_lab"].partner]
+    assert cites_lab[1] == 2 and isinstance(cites_lab[3], int) and cites_lab[3] > 0
 
 
 @pytest.fixture(scope="module")

@@ -292,7 +292,7 @@ def test_year_partitions_backfill_matches_the_yearly_rows(warehouse: dict) -> No
     from cvpipeline.catalog import load_catalog
     from cvpipeline.defs import build_defs
     from cvpipeline.defs.resources import PipelineSettings
-    from cvpipeline.defs.warehouse import YEARLY_METRICS
+    from cvpipeline.defs.warehouse import YEARLY_METRICS, YEARS
 
     defs = build_defs(load_catalog())
     yearly = next(a for a in defs.assets if dg.AssetKey(YEARLY_METRICS) in a.keys)
@@ -300,6 +300,8 @@ def test_year_partitions_backfill_matches_the_yearly_rows(warehouse: dict) -> No
         data_dir=str(warehouse["data_dir"]), warehouse_url=f"sqlite:///{warehouse['db']}"
     )
     instance = dg.DagsterInstance.ephemeral()
+    # The year partitions follow the data: evaluation_metrics registers them on the instance.
+    instance.add_dynamic_partitions(YEARS.name, ["2016", "2017", "2018"])
     for tags in (
         {"dagster/asset_partition_range_start": "2016", "dagster/asset_partition_range_end": "2017"},
         {"dagster/asset_partition_range_start": "2017", "dagster/asset_partition_range_end": "2017"},
@@ -335,11 +337,15 @@ def test_evaluation_workbook_has_figures_chart_and_no_live_formula(warehouse: di
 
     path = warehouse["data_dir"] / "reports" / "evaluation_contrat_de_ville.xlsx"
     workbook = openpyxl.load_workbook(path)
-    summary = workbook["Synthèse par action"]
-    assert len(summary._charts) == 1
-    header = [c.value for c in summary[1]]
-    rows = {r[0]: dict(zip(header, r, strict=False)) for r in summary.iter_rows(min_row=2, values_only=True)}
-    assert rows["CitésLab : accompagnement à la création d'entreprise"]["Bénéficiaires"] == 118
+    assert len(workbook["Graphiques"]._charts) == 3
+    summary = workbook["Synthèse"]
+    header = [c.value for c in summary[4]]
+    rows = {
+        str(r[0]).strip(): dict(zip(header, r, strict=False))
+        for r in summary.iter_rows(min_row=5, values_only=True)
+        if r[0]
+    }
+    assert rows["CitésLab : accompagnement à la création d'entreprise"]["Personnes"] == 118
     for sheet in workbook.worksheets:
         for row in sheet.iter_rows():
             assert not any(c.data_type == "f" for c in row)

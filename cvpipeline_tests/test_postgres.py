@@ -56,7 +56,7 @@ def read(url: str, name: str) -> pd.DataFrame:
     engine.dispose()
     frame = frame.drop(columns=[c for c in ("run_id", "loaded_at") if c in frame])
     for column in frame.columns:
-        if "date" in column or column.startswith("period_"):
+        if "date" in column or column in ("period_start", "period_end"):
             frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d")
     frame = frame.astype("string")
     return frame.sort_values(list(frame.columns)).reset_index(drop=True)

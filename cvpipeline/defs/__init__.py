@@ -8,10 +8,11 @@ import dagster as dg
 
 from cvpipeline.catalog import Catalog
 from cvpipeline.defs.replay import build_replay_job
+from cvpipeline.defs.report import build_report_assets, build_year_partitions_sensor
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.sensors import build_refresh_schedule, build_source_sensor
 from cvpipeline.defs.sources import build_source_asset
-from cvpipeline.defs.warehouse import YEARLY_METRICS, build_warehouse_assets
+from cvpipeline.defs.warehouse import YEARLY_METRICS, YEARS, build_warehouse_assets
 
 FULL_REFRESH_JOB = "cvpipeline_full_refresh"
 
@@ -24,18 +25,20 @@ def build_defs(catalog: Catalog) -> dg.Definitions:
         warnings.simplefilter("ignore", dg.BetaWarning)
         assets = [build_source_asset(catalog, s) for s in catalog.sources.values()]
         assets += build_warehouse_assets(catalog)
+        assets += build_report_assets(catalog)
         assets = dg.with_source_code_references(assets)
     full_refresh = dg.define_asset_job(
         FULL_REFRESH_JOB,
         # The year partitions are refreshed on demand (or backfilled), not by the full refresh.
         selection=dg.AssetSelection.all() - dg.AssetSelection.assets(YEARLY_METRICS),
         description="Met chaque source à jour avec son dossier (seuls les fichiers nouveaux ou modifiés "
-        "sont relus), puis les tables de référence, les indicateurs et le classeur.",
+        "sont relus), puis les tables de référence, les objectifs, les indicateurs, le classeur et la note.",
     )
     return dg.Definitions(
         assets=assets,
         jobs=[full_refresh, build_replay_job(catalog)],
-        sensors=[build_source_sensor(s) for s in catalog.sources.values()],
+        sensors=[build_source_sensor(s) for s in catalog.sources.values()]
+        + [build_year_partitions_sensor(YEARS.name)],
         schedules=[build_refresh_schedule(FULL_REFRESH_JOB)],
         resources={"settings": PipelineSettings()},
     )

@@ -216,19 +216,12 @@ def compute_and_store_years(
     catalog: Catalog, settings: Settings, run_id: str, log: Any, years: list[int]
 ) -> dg.MaterializeResult:
     """Recompute the indicators of some calendar years and replace only their rows."""
-    from cvpipeline.metrics.coverage import source_coverage
-    from cvpipeline.metrics.indicators import Period, compute_metrics
-    from cvpipeline.metrics.refresh import FACTS
-    from cvpipeline.warehouse.writer import make_engine, read_table, replace_periods
+    from cvpipeline.metrics.refresh import yearly_metrics
+    from cvpipeline.warehouse.writer import make_engine, replace_periods
 
     engine = make_engine(settings.warehouse_url)
-    tables = [read_table(engine, t) for t in FACTS]
-    periods = [Period(pd.Timestamp(y, 1, 1), pd.Timestamp(y, 12, 31)) for y in years]
-    metrics = pd.concat(
-        [compute_metrics(catalog, *tables, periods=periods), source_coverage(catalog, *tables, periods)],
-        ignore_index=True,
-    )
-    metrics["run_id"] = run_id
+    # A year outside the data gets no row (no open enrolment carried past a partner's last file).
+    metrics = yearly_metrics(engine, catalog, years).assign(run_id=run_id)
     bounds = [(f"{y}-01-01", f"{y}-12-31") for y in years]
     count = replace_periods(engine, "evaluation_metrics_by_year", metrics, bounds)
     engine.dispose()
@@ -276,21 +269,37 @@ def compute_and_store_metrics(
 
 
 def write_report(catalog: Catalog, settings: Settings, log: Any) -> dg.MaterializeResult:
-    """Write the evaluation workbook from evaluation_metrics."""
+    """Write the evaluation workbook from the warehouse (indicators, objectives, data received)."""
+    from cvpipeline.report.data import load_report_data
     from cvpipeline.report.workbook import write_workbook
-    from cvpipeline.warehouse.writer import make_engine, read_table
+    from cvpipeline.warehouse.writer import make_engine
 
     engine = make_engine(settings.warehouse_url)
-    metrics = read_table(engine, "evaluation_metrics")
-    slices = read_table(engine, "file_slices")
+    data = load_report_data(engine, catalog)
     engine.dispose()
-    path = write_workbook(
-        catalog, metrics, settings.reports_dir / "evaluation_contrat_de_ville.xlsx", slices=slices
-    )
+    path = write_workbook(data, settings.reports_dir / "evaluation_contrat_de_ville.xlsx")
     log.info(f"classeur d'évaluation : {path}")
     return dg.MaterializeResult(
-        metadata={"chemin": dg.MetadataValue.path(str(path)), "indicateurs": len(metrics)}
+        metadata={"chemin": dg.MetadataValue.path(str(path)), "indicateurs": len(data.metrics)}
     )
+
+
+def sync_year_partitions(instance: dg.DagsterInstance, name: str, settings: Settings, log: Any) -> list[str]:
+    """Make the year partitions the years the data covers: add the new ones, drop those left."""
+    from cvpipeline.metrics.refresh import data_years
+    from cvpipeline.warehouse.writer import make_engine
+
+    engine = make_engine(settings.warehouse_url)
+    wanted = [str(y) for y in data_years(engine)]
+    engine.dispose()
+    present = instance.get_dynamic_partitions(name)
+    added = [y for y in wanted if y not in present]
+    if added:
+        instance.add_dynamic_partitions(name, added)
+    for year in (y for y in present if y not in wanted):
+        instance.delete_dynamic_partition(name, year)
+    log.info(f"partitions annuelles : {', '.join(wanted) or 'aucune (pas de données)'}")
+    return wanted
 
 
 def headline_markdown(catalog: Catalog, metrics: pd.DataFrame) -> str:

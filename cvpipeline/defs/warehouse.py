@@ -17,7 +17,9 @@ class EvaluationPeriod(dg.Config):
 
 
 YEARLY_METRICS = "evaluation_metrics_by_year"
-YEARS = dg.TimeWindowPartitionsDefinition(cron_schedule="0 0 1 1 *", start="2015", fmt="%Y", end_offset=1)
+# The years follow the data: evaluation_metrics registers the calendar years the warehouse covers
+# (and drops those it no longer covers), so the backfill dialog lists exactly those years.
+YEARS = dg.DynamicPartitionsDefinition(name="annees_des_donnees")
 
 WAREHOUSE_TABLES = {
     "participations": "Une ligne par personne et par inscription ou séance, toutes sources (pseudonymisée).",
@@ -73,7 +75,10 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
         # Declarative automation (with the default automation sensor switched on in the UI):
         # the indicators follow whenever the warehouse tables are rebuilt.
         automation_condition=dg.AutomationCondition.eager(),
-        deps=[dg.AssetKey(t) for t in ("participations", "activities", "fundings", "ref_actions")],
+        deps=[
+            dg.AssetKey(t)
+            for t in ("participations", "activities", "fundings", "ref_actions", "evaluation_targets")
+        ],
         description="Indicateurs de l'évaluation pour le contrat, chaque pilier, action, source et QPV, "
         "sur toute la période et année par année ; l'indicateur data_rows dit, pour chaque partenaire "
         "et chaque période, s'il a des données (0 = aucune).",
@@ -81,10 +86,14 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
     def evaluation_metrics(
         context: dg.AssetExecutionContext, settings: PipelineSettings, config: EvaluationPeriod
     ) -> dg.MaterializeResult:
-        from cvpipeline.defs.steps import compute_and_store_metrics
+        from cvpipeline.defs.steps import compute_and_store_metrics, sync_year_partitions
 
         chosen = (config.period_start, config.period_end) if config.period_start else None
-        return compute_and_store_metrics(catalog, settings.resolve(), context.run.run_id, context.log, chosen)
+        result = compute_and_store_metrics(
+            catalog, settings.resolve(), context.run.run_id, context.log, chosen
+        )
+        sync_year_partitions(context.instance, YEARS.name, settings.resolve(), context.log)
+        return result
 
     @dg.asset(
         name=YEARLY_METRICS,
@@ -95,7 +104,8 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
         backfill_policy=dg.BackfillPolicy.single_run(),
         automation_condition=dg.AutomationCondition.eager(),
         deps=[dg.AssetKey(t) for t in ("participations", "activities", "fundings")],
-        description="Les indicateurs année par année, une partition par année civile : "
+        description="Les indicateurs année par année, une partition par année civile couverte par les "
+        "données (les années suivent les données, enregistrées par evaluation_metrics) : "
         "recalcul d'une année ou rattrapage (backfill) sur plusieurs années depuis l'interface. "
         "Chaque partition remplace seulement les lignes de son année.",
     )
@@ -114,9 +124,10 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
         owners=[OWNER],
         automation_condition=dg.AutomationCondition.eager(),
         deps=[dg.AssetKey("evaluation_metrics")],
-        description="Classeur d'évaluation (data/reports/evaluation_contrat_de_ville.xlsx) : "
-        "synthèse par action avec graphique, contrat année par année, données reçues de chaque "
-        "partenaire, tous les indicateurs.",
+        description="Classeur d'évaluation (data/reports/evaluation_contrat_de_ville.xlsx), prêt à "
+        "imprimer : présentation (sources, méthode), synthèse par pilier et par action, année par année, "
+        "par QPV, financements, objectifs et résultats, qualité des données, dictionnaire des indicateurs, "
+        "graphiques natifs.",
     )
     def evaluation_workbook(
         context: dg.AssetExecutionContext, settings: PipelineSettings

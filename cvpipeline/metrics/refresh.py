@@ -3,14 +3,163 @@
 from __future__ import annotations
 
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cvpipeline.catalog import Catalog
 from cvpipeline.metrics.coverage import source_coverage
-from cvpipeline.metrics.indicators import Period, compute_metrics, periods_of
-from cvpipeline.warehouse.writer import read_table, replace_table
+from cvpipeline.metrics.indicators import Period, compute_metrics, periods_of, scopes
+from cvpipeline.metrics.labels import ALL_DATA, CHOSEN, YEAR
+from cvpipeline.metrics.targets import with_targets
+from cvpipeline.warehouse.schema import table_for
+from cvpipeline.warehouse.writer import prepare, read_table, replace_table
 
 FACTS = ("participations", "activities", "fundings")
+# Indicators that only apply where the partner gives what they count (else "n.d.", not 0):
+# declared counts, and activity days where activities have dates (not a year alone).
+DECLARED_COUNTS = {
+    "activity_participants": "participants_count",
+    "field_actors": "field_actors_count",
+    "activity_days": "activity_date",
+}
+
+
+def _years(frame: pd.DataFrame, table: str) -> pd.Series:
+    """The calendar year(s) each fact row falls in (a participation: its start and its end)."""
+    if table == "participations":
+        return pd.concat(
+            [pd.to_datetime(frame["start_date"]).dt.year, pd.to_datetime(frame["end_date"]).dt.year]
+        )
+    if table == "activities":
+        dated = pd.to_datetime(frame["activity_date"]).dt.year
+        return dated.fillna(pd.to_numeric(frame["activity_year"], errors="coerce"))
+    return pd.to_numeric(frame["year"], errors="coerce")
+
+
+def scope_spans(catalog: Catalog, tables: dict[str, pd.DataFrame]) -> dict[tuple[str, str], tuple[int, int]]:
+    """(scope_type, scope_code) -> (first year, last year) that the scope's own data covers."""
+    spans: dict[tuple[str, str], tuple[int, int]] = {}
+    for name, frame in tables.items():
+        if frame.empty:
+            continue
+        for scope_type, scope_code, mask in scopes(catalog, frame):
+            rows = frame[mask]
+            years = _years(rows, name).dropna()
+            if years.empty:
+                continue
+            first, last = int(years.min()), int(years.max())
+            known = spans.get((scope_type, scope_code))
+            spans[(scope_type, scope_code)] = (
+                (min(first, known[0]), max(last, known[1])) if known else (first, last)
+            )
+    return spans
+
+
+def _declaring_scopes(catalog: Catalog, activities: pd.DataFrame, column: str) -> set[tuple[str, str]]:
+    """Scopes where at least one activity declares the count in `column`."""
+    if activities.empty:
+        return set()
+    values = activities[column]
+    declared = values.notna() if column == "activity_date" else pd.to_numeric(values, errors="coerce").notna()
+    return {(t, c) for t, c, mask in scopes(catalog, activities) if (mask & declared).any()}
+
+
+def apply_data_rules(
+    catalog: Catalog, tables: dict[str, pd.DataFrame], metrics: pd.DataFrame
+) -> pd.DataFrame:
+    """Drop the figures the data cannot give: years outside a scope's own data, undeclared counts.
+
+    A year (or a chosen period) is kept for a scope only if it meets the span of the scope's data,
+    so that an open enrolment is not carried into years after the partner's last file. A partner's
+    `data_rows` are kept for every year of the contract's data (0 = nothing for that year).
+    """
+    if metrics.empty:
+        return metrics
+    spans = scope_spans(catalog, tables)
+    contract = spans.get(("contract", catalog.contract_code), (None, None))
+    keys = list(zip(metrics["scope_type"], metrics["scope_code"], strict=True))
+    coverage_rows = metrics["indicator_code"] == "data_rows"
+    bounds = [
+        contract if cov else spans.get(k, (None, None)) for k, cov in zip(keys, coverage_rows, strict=True)
+    ]
+    first = pd.Series([b[0] for b in bounds], index=metrics.index, dtype="float64")
+    last = pd.Series([b[1] for b in bounds], index=metrics.index, dtype="float64")
+    starts = pd.to_datetime(metrics["period_start"]).dt.year
+    ends = pd.to_datetime(metrics["period_end"]).dt.year
+    dated = metrics["period_kind"].isin([YEAR, CHOSEN])
+    outside = dated & (first.isna() | (ends < first) | (starts > last))
+    keep = ~outside
+    activities = tables.get("activities", pd.DataFrame())
+    for code, column in DECLARED_COUNTS.items():
+        declaring = _declaring_scopes(catalog, activities, column)
+        rows = metrics["indicator_code"] == code
+        undeclared = [k not in declaring for k in keys]
+        keep &= ~(rows & pd.Series(undeclared, index=metrics.index))
+    following = _following_scopes(catalog, tables.get("participations", pd.DataFrame()))
+    rows = metrics["indicator_code"] == "active_beneficiaries"
+    keep &= ~(rows & pd.Series([k not in following for k in keys], index=metrics.index))
+    return metrics[keep].reset_index(drop=True)
+
+
+# A participation that is a follow-up (an enrolment) rather than a session: open, or longer than this.
+FOLLOW_UP_DAYS = 31
+
+
+def _following_scopes(catalog: Catalog, participations: pd.DataFrame) -> set[tuple[str, str]]:
+    """Scopes with enrolments (open, or longer than a month): where "enrolled at the end" means something.
+
+    Sessions, single-day trainings or week-long chantiers are not enrolments: their
+    active_beneficiaries would be a zero that says nothing, so it is not reported (n.d.).
+    """
+    if participations.empty:
+        return set()
+    start = pd.to_datetime(participations["start_date"])
+    end = pd.to_datetime(participations["end_date"])
+    enrolment = end.isna() | ((end - start).dt.days > FOLLOW_UP_DAYS)
+    return {(t, c) for t, c, mask in scopes(catalog, participations) if (mask & enrolment).any()}
+
+
+def _by_kind(
+    compute, catalog: Catalog, tables: list[pd.DataFrame], kinds: list[tuple[str, list]]
+) -> pd.DataFrame:
+    """Run a computation once per kind of period and tag its rows with the kind."""
+    frames = [
+        compute(catalog, *tables, periods=periods).assign(period_kind=kind)
+        for kind, periods in kinds
+        if periods
+    ]
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def evaluation_rows(
+    catalog: Catalog, tables: list[pd.DataFrame], kinds: list[tuple[str, list[Period]]], targets: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(indicators, coverage) for the periods of each kind, with the data rules and the targets applied."""
+    named = dict(zip(FACTS, tables, strict=True))
+    metrics = _by_kind(compute_metrics, catalog, tables, kinds)
+    coverage = _by_kind(
+        lambda c, *t, periods: source_coverage(c, *t, periods=periods), catalog, tables, kinds
+    )
+    metrics = (
+        with_targets(apply_data_rules(catalog, named, metrics), targets) if not metrics.empty else metrics
+    )
+    coverage = apply_data_rules(catalog, named, coverage) if not coverage.empty else coverage
+    return metrics, coverage
+
+
+def ensure_metric_columns(engine: Engine, name: str) -> None:
+    """Add to a metrics table written by an earlier version the columns it lacks (period_kind...)."""
+    with engine.begin() as conn:
+        prepare(conn)
+        table = table_for(conn.dialect.name, name)
+        present = {c["name"] for c in sa.inspect(conn).get_columns(table.name, schema=table.schema)}
+        preparer = conn.dialect.identifier_preparer
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=conn.dialect)
+                target = preparer.format_table(table)
+                conn.execute(sa.text(f"ALTER TABLE {target} ADD COLUMN {preparer.quote(column.name)} {kind}"))
 
 
 def refresh_metrics(
@@ -18,12 +167,54 @@ def refresh_metrics(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every indicator and the partners' coverage over all data, each year and the extra periods.
 
-    Returns (indicators, coverage); both are written to evaluation_metrics in one transaction.
+    Returns (indicators, coverage); both are written to evaluation_metrics in one transaction,
+    with their period_kind and, where the team set an objective, the achievement rate.
     """
     tables = [read_table(engine, t) for t in FACTS]
-    periods = periods_of(*tables) + list(extra_periods or [])
-    metrics = compute_metrics(catalog, *tables, periods=periods)
-    coverage = source_coverage(catalog, *tables, periods=periods)
+    periods = periods_of(*tables)
+    kinds = [(ALL_DATA, periods[:1]), (YEAR, periods[1:]), (CHOSEN, list(extra_periods or []))]
+    targets = read_table(engine, "evaluation_targets")
+    metrics, coverage = evaluation_rows(catalog, tables, kinds, targets)
     written = pd.concat([f for f in (metrics, coverage) if not f.empty] or [metrics], ignore_index=True)
+    ensure_metric_columns(engine, "evaluation_metrics")
     replace_table(engine, "evaluation_metrics", written.assign(run_id=run_id))
+    from cvpipeline.warehouse.views import refresh_views
+
+    refresh_views(engine, catalog)
     return metrics, coverage
+
+
+def yearly_metrics(engine: Engine, catalog: Catalog, years: list[int]) -> pd.DataFrame:
+    """The indicators and coverage of some calendar years (the year partitions), same rules."""
+    tables = [read_table(engine, t) for t in FACTS]
+    periods = [Period(pd.Timestamp(y, 1, 1), pd.Timestamp(y, 12, 31)) for y in years]
+    targets = read_table(engine, "evaluation_targets")
+    metrics, coverage = evaluation_rows(catalog, tables, [(YEAR, periods)], targets)
+    ensure_metric_columns(engine, "evaluation_metrics_by_year")
+    frames = [f for f in (metrics, coverage) if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def data_years(engine: Engine) -> list[int]:
+    """The calendar years the warehouse's data covers (those of the yearly indicator rows).
+
+    Same span as `periods_of`, from the first to the last year of any fact, read with SQL aggregates
+    only (cheap enough for a sensor).
+    """
+    columns = {
+        "participations": ("start_date", "end_date"),
+        "activities": ("activity_date", "activity_year"),
+        "fundings": ("year",),
+    }
+    years: list[int] = []
+    inspector = sa.inspect(engine)
+    with engine.connect() as conn:
+        for name, names in columns.items():
+            table = table_for(engine.dialect.name, name)
+            if not inspector.has_table(table.name, schema=table.schema):
+                continue
+            aggregates = [f(table.c[c]) for c in names for f in (sa.func.min, sa.func.max)]
+            for value in conn.execute(sa.select(*aggregates)).one():
+                if value is not None:
+                    years.append(int(str(value)[:4]))
+    return list(range(min(years), max(years) + 1)) if years else []

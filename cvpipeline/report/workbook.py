@@ -1,31 +1,68 @@
-"""The evaluation workbook (.xlsx): headline figures per action, year by year, with a chart."""
+"""The evaluation workbook (.xlsx), ready to print: cover, syntheses, objectives, data quality, charts."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
-from openpyxl.styles import Font, PatternFill
+from openpyxl.chart.label import DataLabelList
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.pagebreak import Break
+from openpyxl.worksheet.worksheet import Worksheet
 
-from cvpipeline.catalog import Catalog
-from cvpipeline.metrics.coverage import DATA_ROWS
+from cvpipeline.metrics.dictionary import COMMON_RULES, dictionary_rows, linkable_sources
+from cvpipeline.metrics.labels import ALL_DATA, YEAR
+from cvpipeline.report.data import ReportData
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-HEADLINE = {
-    "beneficiaries": "Bénéficiaires",
-    "active_beneficiaries": "Inscrits en fin de période",
-    "share_women_pct": "% femmes",
-    "share_qpv_residents_pct": "% habitants QPV",
-    "activities": "Activités",
-    "activity_days": "Journées",
-    "activity_participants": "Participants",
-    "field_actors": "Acteurs de terrain",
-}
-HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+NOT_APPLICABLE = "n.d."
 NO_DATA = "aucune donnée"
+HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+PILLAR_FILL = PatternFill("solid", fgColor="DDEBF7")
+TOTAL_FILL = PatternFill("solid", fgColor="FCE4D6")
+THIN = Side(style="thin", color="BFBFBF")
+BORDER = Border(top=THIN, bottom=THIN, left=THIN, right=THIN)
+FORMATS = {
+    "int": "#,##0",
+    "eur": '#,##0 "€"',
+    "pct": "0.0%",
+    "dec": "#,##0.0",
+    "date": "DD/MM/YYYY",
+    "text": "@",
+}
+# (header, indicator, breakdown, format) of the synthesis and the people/activity blocks
+PEOPLE = [
+    ("Personnes", "beneficiaries", "int"),
+    ("Inscrits en fin de période", "active_beneficiaries", "int"),
+    ("% femmes", "share_women_pct", "pct"),
+    ("% habitants QPV", "share_qpv_residents_pct", "pct"),
+    ("Activités", "activities", "int"),
+    ("Journées d'activité", "activity_days", "int"),
+    ("Participants déclarés", "activity_participants", "int"),
+    ("Acteurs de terrain", "field_actors", "int"),
+]
+FUNDING = [
+    ("Projets financés", "funded_projects", "int"),
+    ("dont par l'agglomération", "agglo_funded_projects", "int"),
+    ("Crédits de l'agglomération", "agglo_budget_eur", "eur"),
+    ("Crédits de l'État", "state_budget_eur", "eur"),
+]
+CONTRACT_YEARLY = [
+    ("Personnes (bénéficiaires distincts)", "beneficiaries", "int"),
+    ("Participations", "participations", "int"),
+    ("Inscrits au 31 décembre", "active_beneficiaries", "int"),
+    ("Activités réalisées", "activities", "int"),
+    ("Journées d'activité", "activity_days", "int"),
+    ("Participants déclarés aux activités", "activity_participants", "int"),
+    ("Projets financés", "funded_projects", "int"),
+    ("Projets financés par l'agglomération", "agglo_funded_projects", "int"),
+    ("Crédits de l'agglomération", "agglo_budget_eur", "eur"),
+    ("Crédits de l'État", "state_budget_eur", "eur"),
+]
 
 
 def neutralise(value: object) -> object:
@@ -35,109 +72,742 @@ def neutralise(value: object) -> object:
     return value
 
 
-def _sheet(workbook: Workbook, title: str, frame: pd.DataFrame) -> None:
-    sheet = workbook.create_sheet(title)
-    sheet.append([str(c) for c in frame.columns])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True, color="FFFFFF")
-        cell.fill = HEADER_FILL
-    for row in frame.itertuples(index=False):
-        sheet.append([neutralise(None if pd.isna(v) else v) for v in row])
-    for index, column in enumerate(frame.columns, start=1):
-        width = max([len(str(column))] + [len(str(v)) for v in frame[column].head(200)])
-        sheet.column_dimensions[get_column_letter(index)].width = min(60, width + 2)
-    sheet.freeze_panes = "A2"
+def _number(value: float | None, kind: str) -> float | int | None:
+    """A figure as the cell stores it: shares as fractions (shown with %), counts as integers."""
+    if value is None:
+        return None
+    if kind == "pct":
+        return round(value / 100.0, 4)
+    if kind == "int" and float(value).is_integer():
+        return int(value)
+    return value
 
 
-def coverage_table(catalog: Catalog, metrics: pd.DataFrame, slices: pd.DataFrame | None) -> pd.DataFrame:
-    """Per partner: files in place, last reception, and its rows over all data and each year."""
-    rows = metrics[metrics["indicator_code"] == DATA_ROWS]
-    span = rows["period_end"] - rows["period_start"]
-    slices = slices if slices is not None else pd.DataFrame(columns=["source_id", "file", "received_at"])
-    records = []
-    for source_id, source in catalog.sources.items():
-        mine = rows[rows["scope_code"] == source_id]
-        own = slices[slices["source_id"] == source_id]
-        received = pd.to_datetime(own["received_at"]).max() if not own.empty else None
-        record: dict[str, object] = {
-            "Partenaire": source.partner,
-            "Source": source_id,
-            "Fichiers en place": len(own),
-            "Dernière réception": received.strftime("%d/%m/%Y") if received is not None else "en attente",
-        }
-        whole = mine[span.loc[mine.index] == span.max()] if not mine.empty else mine
-        total = int(whole["value"].iloc[0]) if not whole.empty else 0
-        record["Toute la période"] = total if total else NO_DATA
-        starts, ends = mine["period_start"], mine["period_end"]
-        calendar_year = (starts.dt.day_of_year == 1) & (ends == starts + pd.offsets.YearEnd(0))
-        for _, year_row in mine[calendar_year].iterrows():
-            value = int(year_row["value"])
-            record[str(year_row["period_start"].year)] = value if value else NO_DATA
-        records.append(record)
-    return pd.DataFrame(records)
+class Sheet:
+    """A printable sheet: a title block, then tables written row by row with formats."""
+
+    def __init__(self, workbook: Workbook, title: str, heading: str, subtitle: str, widths: Sequence[float]):
+        """Create the sheet with its title rows, column widths and print set-up."""
+        self.ws: Worksheet = workbook.create_sheet(title)
+        self.ws.sheet_view.showGridLines = False
+        self.ws["A1"] = neutralise(heading)
+        self.ws["A1"].font = Font(bold=True, size=14, color="1F4E78")
+        self.ws["A2"] = neutralise(subtitle)
+        self.ws["A2"].font = Font(italic=True, color="595959")
+        for index, width in enumerate(widths, start=1):
+            self.ws.column_dimensions[get_column_letter(index)].width = width
+        self.row = 4
+        self.header_rows: list[int] = []
+        setup = self.ws.page_setup
+        setup.orientation = "landscape"
+        setup.paperSize = self.ws.PAPERSIZE_A4
+        setup.fitToWidth = 1
+        setup.fitToHeight = 0
+        self.ws.sheet_properties.pageSetUpPr.fitToPage = True
+        self.ws.print_options.horizontalCentered = True
+        self.ws.page_margins.left = self.ws.page_margins.right = 0.5
+        self.ws.page_margins.top = self.ws.page_margins.bottom = 0.75
+        self.ws.page_margins.header = self.ws.page_margins.footer = 0.3
+        self.ws.oddHeader.left.text = neutralise(heading)
+        self.ws.oddHeader.left.size = 8
+        self.ws.oddFooter.left.text = "&A"
+        self.ws.oddFooter.right.text = "Page &P / &N"
+
+    def heading(self, text: str) -> None:
+        """A block heading."""
+        self.ws.cell(self.row, 1, neutralise(text)).font = Font(bold=True, size=12, color="1F4E78")
+        self.row += 1
+
+    def text(self, text: str, italic: bool = False, span: int = 8) -> None:
+        """A paragraph of text over several columns, wrapped."""
+        cell = self.ws.cell(self.row, 1, neutralise(text))
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        cell.font = Font(italic=italic)
+        if span > 1:
+            self.ws.merge_cells(start_row=self.row, start_column=1, end_row=self.row, end_column=span)
+        width = sum(self.ws.column_dimensions[get_column_letter(i)].width or 10 for i in range(1, span + 1))
+        self.ws.row_dimensions[self.row].height = 15 * max(1, -(-len(text) * 1.1 // max(width, 1)))
+        self.row += 1
+
+    def table(
+        self,
+        headers: Sequence[str],
+        rows: Iterable[Sequence[object]],
+        formats: Sequence[str],
+        styles: Sequence[str | None] | None = None,
+    ) -> tuple[int, int]:
+        """Write a header and rows (None -> "n.d."); returns the first and last data row."""
+        self.header_rows.append(self.row)
+        for column, header in enumerate(headers, start=1):
+            cell = self.ws.cell(self.row, column, neutralise(header))
+            cell.font = Font(bold=True, color="FFFFFF")
+            cell.fill = HEADER_FILL
+            cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
+            cell.border = BORDER
+        self.ws.row_dimensions[self.row].height = 15 * max(
+            2, max(self._lines(h, c) for c, h in enumerate(headers, start=1))
+        )
+        first = self.row + 1
+        for index, values in enumerate(rows):
+            self.row += 1
+            style = styles[index] if styles else None
+            for column, (value, kind) in enumerate(zip(values, formats, strict=True), start=1):
+                cell = self.ws.cell(self.row, column)
+                cell.border = BORDER
+                if value is None and kind not in ("text", "blank"):
+                    cell.value = NOT_APPLICABLE
+                    cell.alignment = Alignment(horizontal="center", vertical="top")
+                    cell.font = Font(italic=True, color="808080")
+                elif kind in ("text", "blank"):
+                    cell.value = neutralise(value) if value is not None else None
+                    cell.alignment = Alignment(wrap_text=True, vertical="top")
+                else:
+                    cell.value = (
+                        _number(value, kind) if isinstance(value, (int, float)) else neutralise(value)
+                    )
+                    cell.number_format = FORMATS[kind]
+                    cell.alignment = Alignment(vertical="top")
+                if style == "pillar":
+                    cell.fill = PILLAR_FILL
+                    cell.font = Font(bold=True)
+                elif style == "total":
+                    cell.fill = TOTAL_FILL
+                    cell.font = Font(bold=True)
+            lines = max(
+                (
+                    self._lines(v, c)
+                    for c, (v, k) in enumerate(zip(values, formats, strict=True), start=1)
+                    if k == "text" and isinstance(v, str)
+                ),
+                default=1,
+            )
+            if lines > 1:
+                self.ws.row_dimensions[self.row].height = 14 * lines
+        last = self.row
+        self.row += 2
+        return first, last
+
+    def _lines(self, text: object, column: int) -> int:
+        """How many lines a text takes in a column once wrapped (a rough estimate, for row heights)."""
+        width = self.ws.column_dimensions[get_column_letter(column)].width or 10
+        words, lines, used = str(text).split(), 1, 0
+        for word in words:
+            if used and used + 1 + len(word) > width * 1.05:
+                lines, used = lines + 1, len(word)
+            else:
+                used += len(word) + (1 if used else 0)
+        return lines
+
+    def finish(self, repeat_header: bool = True) -> None:
+        """Freeze and repeat the (single) table header when printing."""
+        if repeat_header and len(self.header_rows) == 1:
+            header = self.header_rows[0]
+            self.ws.print_title_rows = f"{header}:{header}"
+            self.ws.freeze_panes = f"A{header + 1}"
+        else:
+            self.ws.print_title_rows = "1:2"
 
 
-def write_workbook(
-    catalog: Catalog, metrics: pd.DataFrame, path: Path, slices: pd.DataFrame | None = None
-) -> Path:
-    """Write the workbook from evaluation_metrics (and the slices in place); returns its path."""
-    metrics = metrics.copy()
-    metrics["period_start"] = pd.to_datetime(metrics["period_start"])
-    metrics["period_end"] = pd.to_datetime(metrics["period_end"])
-    span = metrics["period_end"] - metrics["period_start"]
-    whole = metrics[span == span.max()] if not metrics.empty else metrics
-    actions = whole[(whole["scope_type"] == "action") & whole["breakdown"].isna()]
-    summary = actions.pivot_table(
-        index="scope_code", columns="indicator_code", values="value", aggfunc="first"
+def _period_text(data: ReportData) -> str:
+    span = data.span
+    if span is None:
+        return "aucune donnée dans l'entrepôt"
+    return f"du {span[0]:%d/%m/%Y} au {span[1]:%d/%m/%Y}"
+
+
+def _subtitle(data: ReportData) -> str:
+    period = _period_text(data)
+    return f"{data.catalog.contract_label} — données {period} — produit le {data.produced_at:%d/%m/%Y}"
+
+
+def activity_detail(data: ReportData, scope_type: str, code: str, year: int | None = None) -> str:
+    """'50 ateliers, 5 jardins partagés…': the activities of a scope by type, in words."""
+    metrics = data.metrics
+    kind = ALL_DATA if year is None else YEAR
+    rows = metrics[
+        (metrics["scope_type"] == scope_type)
+        & (metrics["scope_code"] == code)
+        & (metrics["indicator_code"] == "activities")
+        & metrics["breakdown"].notna()
+        & (metrics["period_kind"] == kind)
+    ]
+    if year is not None:
+        rows = rows[rows["period_start"].dt.year == year]
+    parts = [f"{data.label('activity_type', r.breakdown)} : {int(r.value)}" for r in rows.itertuples()]
+    return " ; ".join(parts)
+
+
+def _cover(workbook: Workbook, data: ReportData) -> None:
+    catalog = data.catalog
+    sheet = Sheet(
+        workbook,
+        "Présentation",
+        f"Évaluation du {catalog.contract_label}",
+        f"Classeur produit le {data.produced_at:%d/%m/%Y à %H:%M} à partir de l'entrepôt cvpipeline",
+        [34, 24, 14, 14, 14, 60],
     )
-    summary = summary.reindex(columns=[c for c in HEADLINE if c in summary.columns]).rename(columns=HEADLINE)
-    summary.insert(
-        0, "Action", [catalog.actions[a].label if a in catalog.actions else a for a in summary.index]
+    qpv = ", ".join(data.labels["qpv"].values())
+    facts = [
+        ("Contrat", catalog.contract_label),
+        ("Territoire", f"Quartiers prioritaires : {qpv} (commune(s) INSEE {_communes()})"),
+        ("Période couverte par les données", _period_text(data)),
+        ("Années détaillées", ", ".join(map(str, data.years)) or "aucune"),
+        ("Date de production", f"{data.produced_at:%d/%m/%Y}"),
+        ("Piliers", ", ".join(p.label for p in catalog.pillars.values())),
+    ]
+    sheet.heading("Le contrat et la période")
+    first, last = sheet.table(["Élément", "Valeur"], facts, ["text", "text"])
+    for row in range(first - 1, last + 1):
+        sheet.ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=6)
+        sheet.ws.row_dimensions[row].height = 16 if row >= first else 20
+    coverage = data.coverage()
+    sheet.heading("Partenaires et fichiers utilisés")
+    rows = []
+    for r in coverage.itertuples():
+        state = (
+            "données reçues"
+            if r.rows
+            else ("fichier(s) rejeté(s)" if r.rejected else "en attente de fichiers")
+        )
+        received = r.received.strftime("%d/%m/%Y") if r.received is not None and pd.notna(r.received) else ""
+        rows.append([r.partner, state, r.files, received or "—", r.rows, _files_of(data, r.source_id)])
+    sheet.table(
+        [
+            "Partenaire",
+            "État",
+            "Fichiers en place",
+            "Dernière réception",
+            "Lignes dans l'entrepôt",
+            "Fichiers",
+        ],
+        rows,
+        ["text", "text", "int", "text", "int", "text"],
     )
-    coverage = coverage_table(catalog, metrics, slices)
-    metrics = metrics[metrics["indicator_code"] != DATA_ROWS]
-    span = metrics["period_end"] - metrics["period_start"]
-    yearly = metrics[(metrics["scope_type"] == "contract") & (span < pd.Timedelta(days=366))]
-    yearly = yearly[yearly["breakdown"].isna()].assign(Année=lambda f: f["period_start"].dt.year)
-    by_year = yearly.pivot_table(index="indicator_label", columns="Année", values="value", aggfunc="first")
-    by_year = by_year.reset_index().rename(columns={"indicator_label": "Indicateur"})
-    by_year.columns = [str(c) for c in by_year.columns]
-    detail = metrics.assign(
-        period_start=metrics["period_start"].dt.date, period_end=metrics["period_end"].dt.date
-    ).rename(
-        columns={
-            "indicator_label": "Indicateur",
-            "scope_type": "Périmètre",
-            "scope_code": "Code",
-            "breakdown": "Ventilation",
-            "period_start": "Début",
-            "period_end": "Fin",
-            "value": "Valeur",
-            "unit": "Unité",
-        }
+    missing = data.missing_sources()
+    sheet.text(
+        "Données manquantes : "
+        + (
+            ", ".join(catalog.sources[s].partner for s in missing)
+            if missing
+            else "aucune, chaque partenaire a envoyé des données."
+        )
+        + " Le détail par année est dans la feuille « Qualité des données ».",
+        span=6,
     )
+    sheet.row += 1
+    sheet.heading("Méthode")
+    for rule in [*COMMON_RULES[:-1], _linkable_text(data), _targets_text(data)]:
+        sheet.text("• " + rule, span=6)
+    sheet.text(
+        "• Lecture : « n.d. » = l'indicateur ne s'applique pas à ce "
+        "périmètre ou à cette année (pas de donnée "
+        "du partenaire) ; une case vide = sans objet. Les parts (%) "
+        "portent sur les personnes dont l'information "
+        "est connue.",
+        span=6,
+    )
+    sheet.text(
+        "• Les personnes sont pseudonymisées dès la lecture des fichiers : aucun nom ni date de naissance "
+        "complète n'est conservé, et ce classeur ne contient que des chiffres agrégés.",
+        span=6,
+    )
+    sheet.finish(repeat_header=False)
+    sheet.ws.page_setup.fitToHeight = 1
+
+
+def _communes() -> str:
+    """The INSEE codes of the communes of the shipped QPV list."""
+    from cvpipeline.ingest.quartiers import reference_qpv
+
+    return ", ".join(sorted(set(reference_qpv()["commune_insee"]))) or "non renseignées"
+
+
+def _files_of(data: ReportData, source_id: str) -> str:
+    if data.slices.empty:
+        return ""
+    files = data.slices.loc[data.slices["source_id"] == source_id, "file"]
+    return ", ".join(sorted(files))
+
+
+def _linkable_text(data: ReportData) -> str:
+    names = [data.catalog.sources[s].partner for s in linkable_sources(data.catalog)]
+    return (
+        "Parcours : seules les sources qui identifient les personnes par nom, prénom et date de naissance "
+        f"complète peuvent être rapprochées ({', '.join(names) or 'aucune'})."
+    )
+
+
+def _targets_text(data: ReportData) -> str:
+    if data.targets.empty:
+        return "Objectifs : aucun objectif n'a été fixé (dossier targets/ vide)."
+    files = ", ".join(sorted(set(data.targets["source_file"].dropna())))
+    notes = {str(n) for n in data.targets["note"].dropna()}
+    illustrative = any("illustrati" in n.lower() for n in notes)
+    return f"Objectifs : {len(data.targets)} objectif(s) lu(s) dans {files}" + (
+        " — ce sont des objectifs ILLUSTRATIFS (exemple livré avec les données d'essai)."
+        if illustrative
+        else "."
+    )
+
+
+def _synthesis(workbook: Workbook, data: ReportData) -> None:
+    sheet = Sheet(
+        workbook,
+        "Synthèse",
+        "Synthèse par pilier et par action (toute la période)",
+        _subtitle(data),
+        [46, 11, 12, 10, 10, 10, 11, 12, 11, 30, 14, 14],
+    )
+    headers = ["Pilier / action"] + [h for h, _, _ in PEOPLE] + ["Détail des activités"]
+    headers += ["Crédits de l'agglomération", "Crédits de l'État"]
+    formats = ["text"] + [f for _, _, f in PEOPLE] + ["text", "eur", "eur"]
+    rows, styles = [], []
+    contract = data.contract
+    for pillar_code, pillar in data.catalog.pillars.items():
+        rows.append(
+            [pillar.label]
+            + [data.value("pillar", pillar_code, i) for _, i, _ in PEOPLE]
+            + [activity_detail(data, "pillar", pillar_code)]
+            + [
+                data.value("pillar", pillar_code, "agglo_budget_eur"),
+                data.value("pillar", pillar_code, "state_budget_eur"),
+            ]
+        )
+        styles.append("pillar")
+        for action in data.actions_of(pillar_code):
+            rows.append(
+                ["   " + data.label("action", action)]
+                + [data.action(action, i) for _, i, _ in PEOPLE]
+                + [activity_detail(data, "action", action), "", ""]
+            )
+            styles.append(None)
+    rows.append(
+        ["Ensemble du contrat"]
+        + [data.value("contract", contract, i) for _, i, _ in PEOPLE]
+        + [""]
+        + [data.contract_value("agglo_budget_eur"), data.contract_value("state_budget_eur")]
+    )
+    styles.append("total")
+    formats_rows = [f if f != "eur" else "eur" for f in formats]
+    sheet.table(headers, rows, formats_rows, styles)
+    sheet.text(
+        "Les crédits sont programmés par pilier (programmation "
+        "annuelle), pas par action : cases vides aux lignes "
+        "d'action. « Personnes » au niveau d'un pilier ou du contrat "
+        "additionne les personnes des sources non "
+        "rapprochables. « Inscrits en fin de période » : inscrits à la date de la dernière donnée.",
+        italic=True,
+        span=12,
+    )
+    sheet.finish()
+
+
+def _year_block(
+    sheet: Sheet, data: ReportData, title: str, lines: list[tuple[str, str, str, str, str]]
+) -> None:
+    """Rows (label, scope_type, scope_code, indicator, format) × the data's years."""
+    sheet.heading(title)
+    years = data.years
+    rows = [[label] + [data.value(t, c, i, None, y) for y in years] for label, t, c, i, _ in lines]
+    formats_per_row = [f for *_, f in lines]
+    first, _ = sheet.table(
+        ["Indicateur" if lines and lines[0][1] == "contract" else "Action"] + [str(y) for y in years],
+        rows,
+        ["text"] + ["int"] * len(years),
+    )
+    for offset, kind in enumerate(formats_per_row):
+        for column in range(2, len(years) + 2):
+            cell = sheet.ws.cell(first + offset, column)
+            if isinstance(cell.value, (int, float)):
+                cell.value = _number(rows[offset][column - 1], kind)
+                cell.number_format = FORMATS[kind]
+
+
+def _by_year(workbook: Workbook, data: ReportData) -> None:
+    years = data.years
+    sheet = Sheet(
+        workbook,
+        "Année par année",
+        "Le contrat année par année",
+        _subtitle(data),
+        [54] + [14] * max(len(years), 1),
+    )
+    contract = data.contract
+    _year_block(
+        sheet,
+        data,
+        "Ensemble du contrat",
+        [(label, "contract", contract, i, f) for label, i, f in CONTRACT_YEARLY],
+    )
+    actions = list(data.catalog.actions)
+    people = [a for a in actions if data.action(a, "beneficiaries") is not None]
+    _year_block(
+        sheet,
+        data,
+        "Personnes par action",
+        [(data.label("action", a), "action", a, "beneficiaries", "int") for a in people],
+    )
+    _year_block(
+        sheet,
+        data,
+        "Inscrits au 31 décembre par action",
+        [(data.label("action", a), "action", a, "active_beneficiaries", "int") for a in people],
+    )
+    doing = [a for a in actions if data.action(a, "activities") is not None]
+    _year_block(
+        sheet,
+        data,
+        "Activités par action",
+        [(data.label("action", a), "action", a, "activities", "int") for a in doing],
+    )
+    sheet.text(
+        "« n.d. » : l'action n'a pas de donnée cette année-là (première ou dernière donnée du partenaire). "
+        "Les années suivent les données : aucune année après la dernière donnée ni avant la première.",
+        italic=True,
+        span=max(len(years) + 1, 4),
+    )
+    sheet.finish(repeat_header=False)
+
+
+def _by_qpv(workbook: Workbook, data: ReportData) -> None:
+    years = data.years
+    sheet = Sheet(
+        workbook,
+        "Par quartier",
+        "Les quartiers prioritaires",
+        _subtitle(data),
+        [30, 12, 12, 12, 12, 12, 12] + [12] * len(years),
+    )
+    qpvs = list(data.labels["qpv"])
+    columns = PEOPLE[:1] + PEOPLE[2:4] + PEOPLE[4:5] + PEOPLE[6:7]
+    sheet.heading("Toute la période")
+    sheet.table(
+        ["Quartier prioritaire"] + [h for h, _, _ in columns],
+        [[data.label("qpv", q)] + [data.value("qpv", q, i) for _, i, _ in columns] for q in qpvs],
+        ["text"] + [f for _, _, f in columns],
+    )
+    _year_block(
+        sheet,
+        data,
+        "Personnes résidant dans le quartier, par année",
+        [(data.label("qpv", q), "qpv", q, "beneficiaries", "int") for q in qpvs],
+    )
+    sheet.text(
+        "Une personne est rattachée au quartier de résidence qu'elle "
+        "a déclaré ; les activités, au quartier où "
+        "elles ont lieu quand le partenaire le donne. Les personnes "
+        "dont la résidence est inconnue n'y figurent pas.",
+        italic=True,
+        span=6,
+    )
+    sheet.finish(repeat_header=False)
+
+
+def _funding(workbook: Workbook, data: ReportData) -> None:
+    years = data.years
+    sheet = Sheet(
+        workbook,
+        "Financements",
+        "La programmation financière",
+        _subtitle(data),
+        [46] + [16] * max(len(years) + 1, 4),
+    )
+    sheet.heading("Projets et crédits par année")
+    funded_years = [y for y in years if data.contract_value("funded_projects", y) is not None]
+    sheet.table(
+        ["Année"] + [h for h, _, _ in FUNDING],
+        [[str(y)] + [data.contract_value(i, y) for _, i, _ in FUNDING] for y in funded_years]
+        + [["Toute la période"] + [data.contract_value(i) for _, i, _ in FUNDING]],
+        ["text"] + [f for _, _, f in FUNDING],
+        [None] * len(funded_years) + ["total"],
+    )
+    for indicator, title in (
+        ("agglo_budget_eur", "Crédits de l'agglomération par pilier"),
+        ("state_budget_eur", "Crédits de l'État par pilier"),
+    ):
+        sheet.heading(title)
+        rows = [
+            [p.label]
+            + [data.value("pillar", code, indicator, None, y) for y in funded_years]
+            + [data.value("pillar", code, indicator)]
+            for code, p in data.catalog.pillars.items()
+        ]
+        sheet.table(
+            ["Pilier"] + [str(y) for y in funded_years] + ["Toute la période"],
+            rows,
+            ["text"] + ["eur"] * (len(funded_years) + 1),
+        )
+    sheet.text("Montants programmés (et non payés), par année de programmation.", italic=True, span=5)
+    sheet.finish(repeat_header=False)
+
+
+def _objectives(workbook: Workbook, data: ReportData) -> None:
+    sheet = Sheet(
+        workbook,
+        "Objectifs et résultats",
+        "Objectifs et résultats",
+        _subtitle(data),
+        [40, 44, 20, 14, 14, 14, 46],
+    )
+    sheet.text(_targets_text(data), italic=True, span=7)
+    sheet.row += 1
+    metrics = data.metrics
+    rows = metrics[metrics["target_value"].notna()] if "target_value" in metrics else metrics.iloc[0:0]
+    rows = rows.sort_values(["scope_type", "scope_code", "indicator_code", "period_start"])
+    notes = {}
+    for t in data.targets.itertuples():
+        breakdown = "" if pd.isna(t.breakdown) else t.breakdown
+        notes[(t.indicator_code, t.scope_type, t.scope_code, breakdown, t.period_kind)] = t.note
+    table = []
+    for r in rows.itertuples():
+        unit = "eur" if r.unit == "€" else ("pct" if r.unit == "%" else "int")
+        indicator = data.label("indicator", r.indicator_code)
+        if r.breakdown:
+            indicator += f" — {data.label('activity_type', r.breakdown).lower()}"
+        scope = data.label(r.scope_type if r.scope_type != "contract" else "contract", r.scope_code)
+        period = (
+            "Toute la période"
+            if r.period_kind == ALL_DATA
+            else (
+                str(r.period_start.year)
+                if r.period_kind == YEAR
+                else f"{r.period_start:%d/%m/%Y} – {r.period_end:%d/%m/%Y}"
+            )
+        )
+        value = None if pd.isna(r.value) else float(r.value)
+        achieved = None if pd.isna(r.achievement_pct) else float(r.achievement_pct)
+        table.append(
+            [
+                indicator,
+                scope,
+                period,
+                (r.target_value, unit),
+                (value, unit),
+                achieved,
+                notes.get(
+                    (r.indicator_code, r.scope_type, r.scope_code, r.breakdown or "", r.period_kind), ""
+                ),
+            ]
+        )
+    if not table:
+        sheet.text("Aucun objectif à comparer.", span=7)
+        sheet.finish(repeat_header=False)
+        return
+    first, _ = sheet.table(
+        ["Indicateur", "Périmètre", "Période", "Objectif", "Réalisé", "Taux de réalisation", "Commentaire"],
+        [[a, b, c, d[0], e[0], (f if f is None else f), g] for a, b, c, d, e, f, g in table],
+        ["text", "text", "text", "dec", "dec", "pct", "text"],
+    )
+    for offset, row in enumerate(table):
+        for column, (value, unit) in ((4, row[3]), (5, row[4])):
+            cell = sheet.ws.cell(first + offset, column)
+            if value is not None:
+                cell.value = _number(value, unit)
+                cell.number_format = FORMATS[unit]
+    sheet.finish()
+
+
+def _quality(workbook: Workbook, data: ReportData) -> None:
+    years = data.years
+    sheet = Sheet(
+        workbook,
+        "Qualité des données",
+        "Qualité des données : fichiers reçus et lignes écartées",
+        _subtitle(data),
+        [40, 12, 16, 16, 16, 16] + [14] * len(years),
+    )
+    coverage = data.coverage()
+    rows = []
+    for r in coverage.itertuples():
+        received = (
+            r.received.strftime("%d/%m/%Y")
+            if r.received is not None and pd.notna(r.received)
+            else "en attente"
+        )
+        per_year = [getattr(r, f"_{8 + i}", None) for i in range(len(years))]
+        record = coverage.loc[r.Index]
+        per_year = [
+            int(record[y]) if y in record and pd.notna(record[y]) and record[y] else NO_DATA for y in years
+        ]
+        rows.append(
+            [r.partner, r.files, received, r.rows if r.rows else NO_DATA, r.set_aside, r.rejected, *per_year]
+        )
+    sheet.heading("Données reçues de chaque partenaire (lignes dans l'entrepôt)")
+    sheet.table(
+        [
+            "Partenaire",
+            "Fichiers en place",
+            "Dernière réception",
+            "Lignes (toute la période)",
+            "Lignes écartées (quarantaine)",
+            "Fichiers rejetés",
+        ]
+        + [str(y) for y in years],
+        rows,
+        ["text", "int", "text", "int", "int", "int"] + ["int"] * len(years),
+    )
+    rejected = data.rejected_files()
+    sheet.heading("Fichiers rejetés (à corriger par le partenaire)")
+    if rejected.empty:
+        sheet.text("Aucun fichier rejeté.", span=6)
+    else:
+        for r in rejected.itertuples():
+            sheet.text(f"• {data.label('source', r.source_id)} — {r.file} : {r.error}", span=6 + len(years))
+    sheet.text(
+        "Une ligne écartée (quarantaine) ne compte dans aucun "
+        "indicateur ; son motif est dans la table quarantine "
+        "de l'entrepôt (données personnelles masquées). Un fichier "
+        "rejeté n'est pas lu ; la version précédente, "
+        "s'il y en a une, reste en place.",
+        italic=True,
+        span=6,
+    )
+    sheet.finish(repeat_header=False)
+
+
+def _dictionary(workbook: Workbook, data: ReportData) -> None:
+    sheet = Sheet(
+        workbook,
+        "Dictionnaire",
+        "Dictionnaire des indicateurs",
+        _subtitle(data),
+        [34, 12, 60, 30, 30, 60, 22],
+    )
+    sheet.table(
+        [
+            "Indicateur",
+            "Unité",
+            "Définition",
+            "Numérateur",
+            "Dénominateur",
+            "Règles",
+            "Code pour les requêtes SQL",
+        ],
+        [
+            [r["label"], r["unit"], r["definition"], r["numerator"], r["denominator"], r["rules"], r["code"]]
+            for r in dictionary_rows()
+        ],
+        ["text"] * 7,
+    )
+    sheet.finish()
+
+
+def _charts(workbook: Workbook, data: ReportData) -> None:
+    sheet = Sheet(workbook, "Graphiques", "Graphiques", _subtitle(data), [54, 16, 16, 16, 16, 4])
+    ws = sheet.ws
+    actions = [a for a in data.catalog.actions if data.action(a, "beneficiaries") is not None]
+    actions.sort(key=lambda a: data.action(a, "beneficiaries") or 0)
+    sheet.heading("Personnes par action (toute la période)")
+    first, last = sheet.table(
+        ["Action", "Personnes"],
+        [[data.label("action", a), data.action(a, "beneficiaries")] for a in actions],
+        ["text", "int"],
+    )
+    chart = _bar("Personnes par action (toute la période)", horizontal=True)
+    chart.add_data(Reference(ws, min_col=2, min_row=first - 1, max_row=last), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+    chart.legend = None
+    chart.width, chart.height = 22, 8.5
+    ws.add_chart(chart, f"A{sheet.row}")
+    sheet.row += 23
+    ws.row_breaks.append(Break(id=sheet.row - 1))
+    years = data.years
+    sheet.heading("Évolution par année (ensemble du contrat)")
+    series = [
+        ("Personnes", "beneficiaries"),
+        ("Activités réalisées", "activities"),
+        ("Projets financés", "funded_projects"),
+    ]
+    first, last = sheet.table(
+        ["Année"] + [s for s, _ in series],
+        [[str(y)] + [data.contract_value(i, y) for _, i in series] for y in years],
+        ["text"] + ["int"] * len(series),
+    )
+    chart = _bar("Évolution par année : personnes, activités et projets financés")
+    chart.add_data(
+        Reference(ws, min_col=2, max_col=1 + len(series), min_row=first - 1, max_row=last),
+        titles_from_data=True,
+    )
+    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+    chart.width, chart.height = 22, 8.5
+    ws.add_chart(chart, f"A{sheet.row}")
+    sheet.row += 23
+    ws.row_breaks.append(Break(id=sheet.row - 1))
+    sheet.heading("Crédits programmés par pilier et par année (agglomération + État)")
+    funded_years = [y for y in years if data.contract_value("funded_projects", y) is not None]
+    pillars = list(data.catalog.pillars.items())
+    rows = []
+    for y in funded_years:
+        values = []
+        for code, _ in pillars:
+            agglo, state = (
+                data.value("pillar", code, "agglo_budget_eur", None, y),
+                data.value("pillar", code, "state_budget_eur", None, y),
+            )
+            values.append(None if agglo is None and state is None else (agglo or 0) + (state or 0))
+        rows.append([str(y)] + values)
+    first, last = sheet.table(
+        ["Année"] + [p.label for _, p in pillars], rows, ["text"] + ["eur"] * len(pillars)
+    )
+    chart = _bar("Crédits programmés par pilier (€)", stacked=True)
+    chart.add_data(
+        Reference(ws, min_col=2, max_col=1 + len(pillars), min_row=first - 1, max_row=last),
+        titles_from_data=True,
+    )
+    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+    chart.y_axis.numFmt = '#,##0 "€"'
+    chart.width, chart.height = 22, 8.5
+    ws.add_chart(chart, f"A{sheet.row}")
+    sheet.row += 23
+    sheet.finish(repeat_header=False)
+
+
+def _bar(title: str, horizontal: bool = False, stacked: bool = False) -> BarChart:
+    """A bar chart with visible axes, value labels and a legend at the bottom."""
+    chart = BarChart()
+    chart.type = "bar" if horizontal else "col"
+    chart.title = title
+    chart.style = 10
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    chart.y_axis.majorGridlines = None if horizontal else chart.y_axis.majorGridlines
+    if stacked:
+        chart.grouping = "stacked"
+        chart.overlap = 100
+    else:
+        chart.dataLabels = DataLabelList()
+        chart.dataLabels.showVal = True
+        chart.dataLabels.showSerName = False
+        chart.dataLabels.showCatName = False
+        chart.dataLabels.showLegendKey = False
+    chart.legend.position = "b"
+    return chart
+
+
+def build_workbook(data: ReportData) -> Workbook:
+    """The whole workbook, sheet by sheet."""
     workbook = Workbook()
     workbook.remove(workbook.active)
-    _sheet(workbook, "Synthèse par action", summary.reset_index(drop=True))
-    _sheet(workbook, "Contrat année par année", by_year)
-    _sheet(workbook, "Données reçues", coverage)
-    _sheet(
-        workbook,
-        "Tous les indicateurs",
-        detail[["Indicateur", "Périmètre", "Code", "Ventilation", "Début", "Fin", "Valeur", "Unité"]],
-    )
-    sheet = workbook["Synthèse par action"]
-    if "Bénéficiaires" in summary.columns and len(summary):
-        column = list(summary.columns).index("Bénéficiaires") + 1
-        chart = BarChart()
-        chart.type = "bar"
-        chart.title = "Bénéficiaires par action (toute la période)"
-        chart.add_data(
-            Reference(sheet, min_col=column, min_row=1, max_row=len(summary) + 1), titles_from_data=True
-        )
-        chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=len(summary) + 1))
-        chart.height, chart.width = 9, 18
-        sheet.add_chart(chart, f"A{len(summary) + 4}")
+    for builder in (
+        _cover,
+        _synthesis,
+        _by_year,
+        _by_qpv,
+        _funding,
+        _objectives,
+        _quality,
+        _charts,
+        _dictionary,
+    ):
+        builder(workbook, data)
+    workbook.properties.title = f"Évaluation du {data.catalog.contract_label}"
+    workbook.properties.creator = "cvpipeline"
+    return workbook
+
+
+def write_workbook(data: ReportData, path: Path) -> Path:
+    """Write the evaluation workbook atomically; returns its path."""
+    workbook = build_workbook(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp.xlsx")
     workbook.save(temporary)

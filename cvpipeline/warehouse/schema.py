@@ -55,6 +55,12 @@ LEDGER_STATUSES_DOC = (
 )
 
 
+PERIOD_KINDS_DOC = (
+    "Nature de la période : all_data (toutes les données : de la première à la dernière donnée), "
+    "year (une année civile couverte par les données), chosen (une période choisie au lancement)"
+)
+
+
 def _metric_columns() -> list[Column]:
     return [
         Column("indicator_code", String(64), nullable=False, comment="Code de l'indicateur"),
@@ -74,7 +80,24 @@ def _metric_columns() -> list[Column]:
         Column("numerator", Float, comment="Numérateur d'une part (%)"),
         Column("denominator", Float, comment="Dénominateur d'une part (%)"),
         Column("run_id", String(64), comment="Run Dagster qui a calculé la valeur"),
+        Column("period_kind", String(16), comment=PERIOD_KINDS_DOC),
+        Column(
+            "target_value",
+            Float,
+            comment="Valeur cible fixée par l'équipe (evaluation_targets) ; vide sans objectif",
+        ),
+        Column(
+            "achievement_pct",
+            Float,
+            comment="Taux de réalisation = 100 × value / target_value, arrondi à 0,1 ; vide sans objectif",
+        ),
     ]
+
+
+LABEL_KINDS_DOC = (
+    "Famille de codes : contract, scope_type, pillar, action, source, qpv, activity_type, "
+    "period_kind, residence_status, sex, indicator, unit"
+)
 
 
 def build_metadata(schema: str | None = None, operations_schema: str | None = None) -> MetaData:
@@ -281,6 +304,35 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         metadata,
         *_metric_columns(),
         comment="Les mêmes indicateurs recalculés année par année à la demande (partitions, rattrapage)",
+    )
+    Table(
+        "evaluation_targets",
+        metadata,
+        Column("contract_code", String(32), nullable=False, comment=LINEAGE_DOCS["contract_code"]),
+        Column("indicator_code", String(64), nullable=False, comment="Code de l'indicateur visé"),
+        Column("scope_type", String(16), nullable=False, comment="contract, pillar, action, source ou qpv"),
+        Column("scope_code", String(64), nullable=False, comment="Code du périmètre visé"),
+        Column("breakdown", String(64), comment="Ventilation visée (type d'activité), vide sinon"),
+        Column("period_kind", String(16), nullable=False, comment=PERIOD_KINDS_DOC),
+        Column("period_start", Date, comment="Début de la période visée (vide pour all_data)"),
+        Column("period_end", Date, comment="Fin de la période visée (vide pour all_data)"),
+        Column("target_value", Float, nullable=False, comment="Valeur cible"),
+        Column("note", Text, comment="Commentaire de l'équipe (origine de l'objectif)"),
+        Column("source_file", Text, comment="Fichier d'objectifs d'origine"),
+        Column("source_row", Integer, comment="Ligne du fichier d'objectifs, telle qu'Excel l'affiche"),
+        Column("file_sha256", String(64), comment=LINEAGE_DOCS["file_sha256"]),
+        Column("loaded_at", DateTime, comment=LINEAGE_DOCS["loaded_at"]),
+        comment="Les objectifs fixés par l'équipe du contrat : une valeur cible par indicateur, "
+        "périmètre et période (fichier targets/objectifs*.csv|xlsx)",
+    )
+    Table(
+        "ref_labels",
+        metadata,
+        Column("kind", String(32), primary_key=True, comment=LABEL_KINDS_DOC),
+        Column("code", String(64), primary_key=True, comment="Code tel qu'il figure dans les tables"),
+        Column("label", Text, nullable=False, comment="Libellé en français"),
+        comment="Les libellés français des codes (périmètres, piliers, types d'activité, périodes…), "
+        "utilisés par les vues des analystes, le classeur et la note",
     )
     Table(
         "quarantine",

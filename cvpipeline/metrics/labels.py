@@ -1,0 +1,78 @@
+"""French labels of every code shown to people (scopes, periods, activity types...), from one place."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cvpipeline.catalog import Catalog
+from cvpipeline.metrics.coverage import DATA_ROWS, DATA_ROWS_LABEL
+from cvpipeline.metrics.indicators import INDICATORS
+
+ALL_DATA, YEAR, CHOSEN = "all_data", "year", "chosen"
+PERIOD_KINDS = {ALL_DATA: "Toutes les données", YEAR: "Année", CHOSEN: "Période choisie"}
+SCOPE_TYPES = {
+    "contract": "Contrat",
+    "pillar": "Pilier",
+    "action": "Action",
+    "source": "Partenaire",
+    "qpv": "Quartier prioritaire",
+}
+ACTIVITY_TYPES = {
+    "seance_permis": "Journée de préparation au permis",
+    "atelier": "Atelier",
+    "action_education_medias": "Action d'éducation aux médias",
+    "rencontre_acteur": "Acteur rencontré",
+    "jardin_partage": "Jardin partagé",
+    "lieu_cultive": "Lieu cultivé",
+    "formation": "Session de formation",
+    "sensibilisation": "Session de sensibilisation",
+    "chantier": "Chantier jeunes",
+}
+RESIDENCE_STATUSES = {
+    "qpv": "Habitant d'un quartier prioritaire",
+    "hors_qpv": "Hors quartier prioritaire",
+    "inconnu": "Résidence inconnue",
+}
+SEXES = {"F": "Femme", "H": "Homme"}
+FAMILIES = {"regie": "Régie", "association": "Association", "etat": "État", "agglomeration": "Agglomération"}
+
+
+def qpv_names() -> dict[str, str]:
+    """QPV id -> name, from the shipped reference list."""
+    from cvpipeline.ingest.quartiers import reference_qpv
+
+    frame = reference_qpv()
+    return dict(zip(frame["qpv_id"], frame["name"], strict=True))
+
+
+def label_map(catalog: Catalog) -> dict[str, dict[str, str]]:
+    """Every kind of code and its French labels, for a catalog."""
+    return {
+        "contract": {catalog.contract_code: catalog.contract_label},
+        "scope_type": SCOPE_TYPES,
+        "pillar": {code: p.label for code, p in catalog.pillars.items()},
+        "action": {code: a.label for code, a in catalog.actions.items()},
+        "source": {code: s.partner for code, s in catalog.sources.items()},
+        "qpv": qpv_names(),
+        "activity_type": ACTIVITY_TYPES,
+        "period_kind": PERIOD_KINDS,
+        "residence_status": RESIDENCE_STATUSES,
+        "sex": SEXES,
+        "indicator": {**{c: i.label for c, i in INDICATORS.items()}, DATA_ROWS: DATA_ROWS_LABEL},
+    }
+
+
+def labels_frame(catalog: Catalog) -> pd.DataFrame:
+    """The ref_labels table: one row per (kind, code) with its French label."""
+    rows = [
+        {"kind": kind, "code": code, "label": label}
+        for kind, labels in label_map(catalog).items()
+        for code, label in labels.items()
+    ]
+    return pd.DataFrame(rows, columns=["kind", "code", "label"])
+
+
+def scope_label(catalog: Catalog, scope_type: str, scope_code: str) -> str:
+    """The French name of a scope (the contract's label, a pillar, an action, a partner or a QPV)."""
+    kind = "contract" if scope_type == "contract" else scope_type
+    return label_map(catalog).get(kind, {}).get(scope_code, scope_code)

@@ -1,0 +1,196 @@
+"""What the workbook and the note read from the warehouse, with lookups by scope, indicator and period."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from cvpipeline.catalog import Catalog
+from cvpipeline.metrics.coverage import DATA_ROWS
+from cvpipeline.metrics.labels import ALL_DATA, YEAR, label_map
+
+
+@dataclass
+class ReportData:
+    """The indicators, objectives and data-quality facts of one contract, as read from the warehouse."""
+
+    catalog: Catalog
+    metrics: pd.DataFrame
+    slices: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ledger: pd.DataFrame = field(default_factory=pd.DataFrame)
+    quarantine: pd.DataFrame = field(default_factory=pd.DataFrame)
+    targets: pd.DataFrame = field(default_factory=pd.DataFrame)
+    produced_at: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now(tz="Europe/Paris"))
+
+    def __post_init__(self) -> None:
+        """Normalise the period columns and index the indicators for fast lookups."""
+        metrics = self.metrics.copy()
+        for column in ("period_start", "period_end"):
+            metrics[column] = pd.to_datetime(metrics[column])
+        if "period_kind" not in metrics:
+            metrics["period_kind"] = None
+        metrics["breakdown"] = metrics["breakdown"].astype(object).where(metrics["breakdown"].notna(), None)
+        self.metrics = metrics
+        self.labels = label_map(self.catalog)
+        self._index = {
+            (
+                r.scope_type,
+                r.scope_code,
+                r.indicator_code,
+                r.breakdown or "",
+                r.period_kind,
+                r.period_start.year,
+            ): r
+            for r in metrics.itertuples(index=False)
+        }
+
+    @property
+    def contract(self) -> str:
+        """The contract's code."""
+        return self.catalog.contract_code
+
+    def row(
+        self,
+        scope_type: str,
+        scope_code: str,
+        indicator: str,
+        breakdown: str | None = None,
+        year: int | None = None,
+    ) -> object | None:
+        """The metrics row of a scope, indicator and period (all data, or a year), or None."""
+        if year is None:
+            whole = self.metrics[self.metrics["period_kind"] == ALL_DATA]
+            if whole.empty:
+                return None
+            key = (
+                scope_type,
+                scope_code,
+                indicator,
+                breakdown or "",
+                ALL_DATA,
+                whole["period_start"].iloc[0].year,
+            )
+        else:
+            key = (scope_type, scope_code, indicator, breakdown or "", YEAR, year)
+        return self._index.get(key)
+
+    def value(
+        self,
+        scope_type: str,
+        scope_code: str,
+        indicator: str,
+        breakdown: str | None = None,
+        year: int | None = None,
+    ) -> float | None:
+        """A figure, or None where the indicator does not apply or cannot be computed."""
+        found = self.row(scope_type, scope_code, indicator, breakdown, year)
+        if (
+            found is None
+            or found.value is None
+            or (isinstance(found.value, float) and math.isnan(found.value))
+        ):
+            return None
+        return float(found.value)
+
+    def action(
+        self, code: str, indicator: str, breakdown: str | None = None, year: int | None = None
+    ) -> float | None:
+        """A figure of an action."""
+        return self.value("action", code, indicator, breakdown, year)
+
+    def contract_value(self, indicator: str, year: int | None = None) -> float | None:
+        """A figure of the whole contract."""
+        return self.value("contract", self.contract, indicator, None, year)
+
+    @property
+    def years(self) -> list[int]:
+        """The calendar years the data covers."""
+        yearly = self.metrics[self.metrics["period_kind"] == YEAR]
+        return sorted({int(y) for y in yearly["period_start"].dt.year})
+
+    @property
+    def span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """First and last day of the all-data period."""
+        whole = self.metrics[self.metrics["period_kind"] == ALL_DATA]
+        if whole.empty:
+            return None
+        return whole["period_start"].min(), whole["period_end"].max()
+
+    def label(self, kind: str, code: str | None) -> str:
+        """The French label of a code (the code itself if none is known)."""
+        if code is None:
+            return ""
+        return self.labels.get(kind, {}).get(code, code)
+
+    def actions_of(self, pillar: str) -> list[str]:
+        """The contract's actions of a pillar, in catalog order."""
+        return [code for code, a in self.catalog.actions.items() if a.pillar == pillar]
+
+    def coverage(self) -> pd.DataFrame:
+        """Per partner: files in place, last reception, rows over all data and per year, rows set aside."""
+        rows = self.metrics[self.metrics["indicator_code"] == DATA_ROWS]
+        slices = (
+            self.slices
+            if not self.slices.empty
+            else pd.DataFrame(columns=["source_id", "file", "received_at"])
+        )
+        records = []
+        for source_id, source in self.catalog.sources.items():
+            own = slices[slices["source_id"] == source_id]
+            mine = rows[rows["scope_code"] == source_id]
+            received = pd.to_datetime(own["received_at"]).max() if not own.empty else None
+            whole = mine[mine["period_kind"] == ALL_DATA]
+            set_aside = 0
+            if not self.quarantine.empty:
+                set_aside = int((self.quarantine["source_id"] == source_id).sum())
+            rejected = self.rejected_files(source_id)
+            record: dict[str, object] = {
+                "partner": source.partner,
+                "source_id": source_id,
+                "files": len(own),
+                "received": received,
+                "rows": int(whole["value"].iloc[0]) if not whole.empty else 0,
+                "set_aside": set_aside,
+                "rejected": len(rejected),
+            }
+            for year_row in mine[mine["period_kind"] == YEAR].itertuples():
+                record[year_row.period_start.year] = int(year_row.value)
+            records.append(record)
+        return pd.DataFrame(records)
+
+    def rejected_files(self, source_id: str | None = None) -> pd.DataFrame:
+        """The files whose latest reading was rejected, with the reason (per source when given)."""
+        ledger = self.ledger
+        if ledger.empty:
+            return pd.DataFrame(columns=["source_id", "file", "error"])
+        latest = ledger.sort_values("started_at").groupby(["source_id", "file"], as_index=False).last()
+        rejected = latest[latest["status"] == "rejected"]
+        if source_id is not None:
+            rejected = rejected[rejected["source_id"] == source_id]
+        return rejected[["source_id", "file", "error"]]
+
+    def missing_sources(self) -> list[str]:
+        """Partners without any data in the warehouse."""
+        coverage = self.coverage()
+        return [r.source_id for r in coverage.itertuples() if r.rows == 0]
+
+
+def load_report_data(engine: Engine, catalog: Catalog) -> ReportData:
+    """Read the indicators of the catalog's contract and the data-quality tables from the warehouse."""
+    from cvpipeline.warehouse.writer import read_table
+
+    metrics = read_table(engine, "evaluation_metrics")
+    slices = read_table(engine, "file_slices")
+    ledger = read_table(engine, "ingestion_ledger")
+    quarantine = read_table(engine, "quarantine")
+    targets = read_table(engine, "evaluation_targets")
+    code = catalog.contract_code
+    slices = slices[slices["contract_code"] == code] if not slices.empty else slices
+    ledger = ledger[ledger["contract_code"] == code] if not ledger.empty else ledger
+    if not quarantine.empty:
+        quarantine = quarantine[quarantine["contract_code"] == code][["source_id", "source_file"]]
+    targets = targets[targets["contract_code"] == code] if not targets.empty else targets
+    return ReportData(catalog, metrics, slices, ledger, quarantine, targets)

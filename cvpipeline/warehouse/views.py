@@ -1,0 +1,244 @@
+"""The analysts' views: indicators, participations, activities and fundings with French labels.
+
+Each view is declared once (column, SQL expression, French meaning): the SQL and docs/views.md
+(`python -m cvpipeline.warehouse.views`) both come from it. The metrics step (re)creates them.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from cvpipeline.catalog import Catalog
+from cvpipeline.warehouse.schema import ANALYST_SCHEMA
+
+DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "views.md"
+YEAR_OF = "{year}"  # replaced per dialect
+
+
+@dataclass(frozen=True)
+class View:
+    """A view: name, purpose, its FROM clause and its (column, expression, meaning) triples."""
+
+    name: str
+    comment: str
+    source: str
+    columns: tuple[tuple[str, str, str], ...]
+
+
+def _label(alias: str, kind: str, code: str) -> str:
+    """A LEFT JOIN on ref_labels for one kind of code."""
+    return f"LEFT JOIN {{s}}ref_labels {alias} ON {alias}.kind = '{kind}' AND {alias}.code = {code}"
+
+
+VIEWS = (
+    View(
+        "v_indicateurs",
+        "Les indicateurs avec la nature de leur période et des libellés français : une ligne par "
+        "indicateur, périmètre, ventilation et période (filtrer type_periode pour ne pas compter deux fois).",
+        "FROM {s}evaluation_metrics m "
+        + " ".join(
+            [
+                _label("li", "indicator", "m.indicator_code"),
+                _label("lk", "period_kind", "m.period_kind"),
+                _label("ls", "scope_type", "m.scope_type"),
+                "LEFT JOIN {s}ref_labels lc ON lc.kind = m.scope_type AND lc.code = m.scope_code",
+                "LEFT JOIN {s}ref_actions ra ON m.scope_type = 'action' AND ra.action_code = m.scope_code",
+                _label(
+                    "lp", "pillar", "CASE WHEN m.scope_type = 'pillar' THEN m.scope_code ELSE ra.pillar END"
+                ),
+                _label("lb", "activity_type", "m.breakdown"),
+            ]
+        ),
+        (
+            ("code_indicateur", "m.indicator_code", "Code de l'indicateur (voir docs/indicators.md)"),
+            ("indicateur", "COALESCE(li.label, m.indicator_label)", "Libellé de l'indicateur"),
+            ("type_periode", "lk.label", "Toutes les données, Année ou Période choisie"),
+            ("code_type_periode", "m.period_kind", "all_data, year ou chosen"),
+            ("annee", "CASE WHEN m.period_kind = 'year' THEN {year} END", "L'année, pour une ligne annuelle"),
+            ("debut", "m.period_start", "Début de la période (inclus)"),
+            ("fin", "m.period_end", "Fin de la période (incluse)"),
+            ("perimetre", "ls.label", "Contrat, Pilier, Action, Partenaire ou Quartier prioritaire"),
+            ("code_perimetre", "m.scope_code", "Code du périmètre (contrat, pilier, action, source, QPV)"),
+            ("libelle_perimetre", "COALESCE(lc.label, m.scope_code)", "Nom du périmètre en clair"),
+            ("pilier", "lp.label", "Pilier du périmètre (pour un pilier ou une action)"),
+            (
+                "action",
+                "CASE WHEN m.scope_type = 'action' THEN lc.label END",
+                "Action (pour une ligne d'action)",
+            ),
+            (
+                "qpv",
+                "CASE WHEN m.scope_type = 'qpv' THEN lc.label END",
+                "Quartier prioritaire (ligne de QPV)",
+            ),
+            ("ventilation", "lb.label", "Type d'activité, pour les activités ventilées ; vide = total"),
+            ("valeur", "m.value", "Valeur de l'indicateur (vide : ne se calcule pas)"),
+            ("unite", "m.unit", "Unité : personnes, %, €, activités, lignes…"),
+            ("numerateur", "m.numerator", "Numérateur d'une part (%)"),
+            ("denominateur", "m.denominator", "Dénominateur d'une part (%)"),
+            ("valeur_cible", "m.target_value", "Objectif fixé par l'équipe (evaluation_targets)"),
+            ("taux_realisation_pct", "m.achievement_pct", "100 × valeur / valeur_cible"),
+        ),
+    ),
+    View(
+        "v_participations",
+        "Les participations (une ligne par personne et par inscription ou séance), pseudonymisées, "
+        "avec des libellés français et sans le lignage technique.",
+        "FROM {s}participations p "
+        + " ".join(
+            [
+                _label("lc", "contract", "p.contract_code"),
+                _label("lo", "source", "p.source_id"),
+                _label("la", "action", "p.action_code"),
+                _label("lp", "pillar", "p.pillar"),
+                _label("lx", "sex", "p.sex"),
+                _label("lr", "residence_status", "p.residence_status"),
+                _label("lq", "qpv", "p.qpv_id"),
+            ]
+        ),
+        (
+            ("contrat", "COALESCE(lc.label, p.contract_code)", "Contrat de ville"),
+            ("partenaire", "lo.label", "Partenaire qui a envoyé la donnée"),
+            ("action", "la.label", "Action du contrat"),
+            ("pilier", "lp.label", "Pilier du contrat"),
+            ("personne", "p.beneficiary_key", "Pseudonyme de la personne (aucun nom n'est conservé)"),
+            ("sexe", "lx.label", "Femme ou Homme (vide : non renseigné)"),
+            ("annee_naissance", "p.birth_year", "Année de naissance"),
+            ("age", "p.age", "Âge au début de la participation"),
+            ("residence", "lr.label", "Habitant d'un quartier prioritaire, hors QPV, ou inconnue"),
+            ("qpv", "lq.label", "Quartier prioritaire de résidence"),
+            ("debut", "p.start_date", "Début (entrée, séance, formation)"),
+            ("fin", "p.end_date", "Fin (sortie) ; vide si toujours inscrit"),
+        ),
+    ),
+    View(
+        "v_activites",
+        "Les activités (séances, ateliers, sessions, rencontres, jardins, chantiers) avec des libellés "
+        "français et sans le lignage technique.",
+        "FROM {s}activities a "
+        + " ".join(
+            [
+                _label("lc", "contract", "a.contract_code"),
+                _label("lo", "source", "a.source_id"),
+                _label("la", "action", "a.action_code"),
+                _label("lp", "pillar", "a.pillar"),
+                _label("lt", "activity_type", "a.activity_type"),
+                _label("lq", "qpv", "a.qpv_id"),
+            ]
+        ),
+        (
+            ("contrat", "COALESCE(lc.label, a.contract_code)", "Contrat de ville"),
+            ("partenaire", "lo.label", "Partenaire qui a envoyé la donnée"),
+            ("action", "la.label", "Action du contrat"),
+            ("pilier", "lp.label", "Pilier du contrat"),
+            ("type_activite", "COALESCE(lt.label, a.activity_type)", "Type d'activité"),
+            ("date_activite", "a.activity_date", "Date (vide si seule l'année est connue)"),
+            ("annee", "a.activity_year", "Année de l'activité"),
+            ("intitule", "a.label", "Intitulé donné par le partenaire"),
+            ("lieu", "a.location", "Lieu ou site"),
+            ("qpv", "lq.label", "Quartier prioritaire concerné"),
+            ("participants", "a.participants_count", "Participants déclarés (ou habitants impliqués)"),
+            ("duree_heures", "a.duration_hours", "Durée en heures"),
+            ("acteurs_terrain", "a.field_actors_count", "Acteurs de terrain déclarés"),
+        ),
+    ),
+    View(
+        "v_financements",
+        "La programmation financière (un projet par an) avec le libellé du pilier, "
+        "sans le lignage technique.",
+        "FROM {s}fundings f "
+        + " ".join([_label("lc", "contract", "f.contract_code"), _label("lp", "pillar", "f.pillar")]),
+        (
+            ("contrat", "COALESCE(lc.label, f.contract_code)", "Contrat de ville"),
+            ("annee", "f.year", "Année de programmation"),
+            ("numero_dossier", "f.dossier_number", "Numéro de dossier"),
+            ("porteur", "f.porteur", "Porteur du projet"),
+            ("intitule", "f.action_title", "Intitulé de l'action"),
+            ("pilier", "lp.label", "Pilier du contrat"),
+            ("quartiers", "f.qpv_ids", "Quartiers concernés (identifiants, séparés par des virgules)"),
+            ("montant_agglo_eur", "f.amount_agglo_eur", "Montant de l'agglomération (€)"),
+            ("montant_etat_eur", "f.amount_state_eur", "Montant de l'État (€)"),
+            ("autres_financements_eur", "f.amount_other_eur", "Autres financements (€)"),
+        ),
+    ),
+)
+
+
+def view_sql(view: View, dialect: str) -> str:
+    """The SELECT of a view for a database (schema-qualified on PostgreSQL)."""
+    prefix = f"{ANALYST_SCHEMA}." if dialect == "postgresql" else ""
+    year = (
+        "CAST(EXTRACT(YEAR FROM m.period_start) AS INTEGER)"
+        if dialect == "postgresql"
+        else "CAST(substr(m.period_start, 1, 4) AS INTEGER)"
+    )
+    columns = ", ".join(f"{expr.replace('{year}', year)} AS {name}" for name, expr, _ in view.columns)
+    return f"SELECT {columns} " + view.source.replace("{s}", prefix)
+
+
+def refresh_views(engine: Engine, catalog: Catalog) -> None:
+    """Rewrite ref_labels from the catalog and (re)create every view, in one transaction."""
+    from cvpipeline.metrics.labels import labels_frame
+    from cvpipeline.warehouse.schema import table_for
+    from cvpipeline.warehouse.writer import insert_frame, prepare
+
+    with engine.begin() as conn:
+        prepare(conn)
+        dialect = conn.dialect.name
+        labels = table_for(dialect, "ref_labels")
+        conn.execute(labels.delete())
+        insert_frame(conn, labels, labels_frame(catalog))
+        prefix = f"{ANALYST_SCHEMA}." if dialect == "postgresql" else ""
+        for view in VIEWS:
+            conn.execute(sa.text(f"DROP VIEW IF EXISTS {prefix}{view.name}"))
+            conn.execute(sa.text(f"CREATE VIEW {prefix}{view.name} AS {view_sql(view, dialect)}"))
+            if dialect == "postgresql":
+                comment = view.comment.replace("'", "''")
+                conn.execute(sa.text(f"COMMENT ON VIEW {prefix}{view.name} IS '{comment}'"))
+
+
+def render() -> str:
+    """The Markdown of every view: its purpose, then each column's meaning and where it comes from."""
+    parts = [
+        "# Analysts' views",
+        "",
+        "Generated from `cvpipeline/warehouse/views.py` by `python -m cvpipeline.warehouse.views` (a test "
+        "checks it is current). The metrics step creates these views (schema `cvpipeline` on PostgreSQL). "
+        "Their labels come from table `ref_labels` (see tables.md); their columns are in French.",
+        "",
+        "```sql",
+        "-- the headline figures per action over all the data, once each",
+        "select action, indicateur, ventilation, valeur, unite from v_indicateurs",
+        " where perimetre = 'Action' and code_type_periode = 'all_data' order by action, indicateur;",
+        "```",
+    ]
+    for view in VIEWS:
+        parts += [
+            "",
+            f"## `{view.name}`",
+            "",
+            view.comment,
+            "",
+            "| column | meaning | from |",
+            "|---|---|---|",
+        ]
+        for name, expr, meaning in view.columns:
+            origin = expr.replace("{year}", "year of m.period_start").replace("|", "/")
+            parts.append(f"| `{name}` | {meaning} | `{origin}` |")
+    return "\n".join(parts) + "\n"
+
+
+def main() -> int:
+    """Write docs/views.md."""
+    DOC_PATH.write_text(render(), encoding="utf-8")
+    print(f"écrit : {DOC_PATH}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
