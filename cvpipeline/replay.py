@@ -15,7 +15,7 @@ from cvpipeline.settings import Settings
 from cvpipeline.warehouse.delivery import read_into_slices, rules_fingerprint
 from cvpipeline.warehouse.schema import table_for
 from cvpipeline.warehouse.slices import SLICED_TABLES, current_slices, write_slices
-from cvpipeline.warehouse.writer import make_engine, prepare, replace_references
+from cvpipeline.warehouse.writer import make_engine, prepare, read_table, replace_references, replace_table
 
 REPLAYED = "rejoué depuis l'archive"
 
@@ -78,6 +78,8 @@ def replay_warehouse(catalog: Catalog, settings: Settings, target_url: str, run_
             )
             write_slices(target, change, run_id)
             written[str(source_id)] = len(files)
+        # The team's objectives in place come along (they are no partner file, they have no slice).
+        replace_table(target, "evaluation_targets", read_table(origin, "evaluation_targets"))
         refresh_metrics(target, catalog, run_id)
         return ReplayReport(written, _row_counts(target))
     finally:

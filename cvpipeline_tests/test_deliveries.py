@@ -88,6 +88,7 @@ def test_a_data_folder_with_one_partner_builds_that_partner_and_says_who_is_miss
 def history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """The sample loaded, then one file changed, one removed and one re-sent unreadable."""
     data_dir = copy_sample(tmp_path_factory.mktemp("history"))
+    shutil.copytree(SAMPLE_INCOMING.parent / "targets", data_dir / "targets")  # the team's objectives
     db = data_dir / "w.db"
     url = f"sqlite:///{db}"
     home = tmp_path_factory.mktemp("dagster_home")
@@ -217,7 +218,7 @@ def test_replay_from_the_archive_equals_the_incremental_warehouse(history: dict,
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
-    for table in (*FACTS, "quarantine", "file_slices", "evaluation_metrics"):
+    for table in (*FACTS, "quarantine", "file_slices", "evaluation_targets", "evaluation_metrics"):
         incremental, replayed = frame(history["db"], table), frame(target, table)
         stable = [c for c in incremental.columns if c not in ("run_id", "loaded_at")]
         assert len(incremental) > 0, table

@@ -94,8 +94,10 @@ class Grid(list):  # type: ignore[type-arg]  # a list of rows, so callers that e
         merged: list[tuple[tuple[int, int], tuple[int, int]]] | None = None,
         uncomputed: list[tuple[int, int]] | None = None,
         errors: dict[tuple[int, int], str] | None = None,
+        frame: pd.DataFrame | None = None,
     ) -> None:
         super().__init__(rows)
+        self.frame = frame
         self.notes = list(notes or [])
         self.merged = list(merged or [])
         self.uncomputed = list(uncomputed or [])
@@ -306,28 +308,52 @@ def _legacy_encoding(data: bytes) -> str:
 
 
 def _read_csv(path: Path, notes: list[str]) -> Grid:
+    """The cells of a CSV, parsed by pandas' C reader into one frame of text (no row of Python lists).
+
+    The grid holds the first rows (to find the header) and the whole table in `frame`.
+    """
     text = _decode_csv(path.read_bytes(), notes)
     if "\x00" in text:
         raise FileRejected("le fichier n'est pas un CSV texte (octets binaires)")
     delimiter = _guess_delimiter(text[:SNIFF_BYTES])
-    # The csv module refuses fields over 128 KB by default; the file size limit already bounds them.
-    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # Every line's field count bounds the width (a quoted delimiter only widens it by an empty column).
+    width = 1 + max((line.count(delimiter) for line in text.splitlines()), default=0)
     try:
-        rows = [list(row) for row in reader]
-    except csv.Error:
-        raise FileRejected(
-            f"CSV illisible à la ligne {reader.line_num} (guillemets ou séparateurs mal placés)"
-        ) from None
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            header=None,
+            names=range(width),
+            dtype=str,
+            na_filter=False,
+            skip_blank_lines=False,
+            engine="c",
+            quotechar='"',
+            doublequote=True,
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        where = f" à la ligne {line.group(1)}" if line else ""
+        raise FileRejected(f"CSV illisible{where} (guillemets ou séparateurs mal placés)") from None
+    del text
+    frame = frame.astype(object).where(frame.notna(), None)
     budget = limits.max_grid_cells()
-    if len(rows) * max((len(r) for r in rows), default=0) > budget:
-        for row in rows:  # trailing empty fields (';;;;' written by a spreadsheet) hold nothing
-            while row and not row[-1].strip():
-                row.pop()
-        width = max((len(r) for r in rows), default=0)
-        if len(rows) * width > budget:
-            raise FileRejected(_too_large("fichier CSV", len(rows), width, budget))
-    return Grid(rows, notes=notes)
+    if len(frame) * len(frame.columns) > budget:
+        # Trailing empty fields (';;;;' written by a spreadsheet) hold nothing.
+        filled = frame.apply(lambda column: column.fillna("").astype(str).str.strip().ne("").any())
+        last = int(filled[filled].index.max()) + 1 if filled.any() else 0
+        frame = frame.iloc[:, :last]
+        if len(frame) * last > budget:
+            raise FileRejected(_too_large("fichier CSV", len(frame), last, budget))
+    top = [_trimmed(list(row)) for row in frame.head(HEADER_SCAN_ROWS).itertuples(index=False)]
+    return Grid(top, notes=notes, frame=frame)
+
+
+def _trimmed(row: list[object]) -> list[object]:
+    """A row without its trailing missing cells (short CSV lines are padded with None)."""
+    while row and row[-1] is None:
+        row.pop()
+    return row
 
 
 def _guess_delimiter(head: str) -> str:
@@ -900,13 +926,18 @@ def locate_table(grid: list[list[object]], table: TableSpec, sheet: str | None) 
             f"{where}ligne d'en-tête {best_row + 1} : colonne(s) obligatoire(s) absente(s) : "
             + ", ".join(f"« {m} »" for m in missing)
         )
-    body = grid[best_row + 1 :]
-    width = max((len(r) for r in body), default=0)
-    frame = pd.DataFrame(
-        [list(r) + [None] * (width - len(r)) for r in body],
-        index=pd.RangeIndex(best_row + 2, best_row + 2 + len(body)),
-        dtype=object,
-    )
+    whole = getattr(grid, "frame", None)
+    if whole is not None:  # a CSV: the whole table is already a frame
+        frame = whole.iloc[best_row + 1 :]
+        frame.index = pd.RangeIndex(best_row + 2, best_row + 2 + len(frame))
+    else:
+        body = grid[best_row + 1 :]
+        width = max((len(r) for r in body), default=0)
+        frame = pd.DataFrame(
+            [list(r) + [None] * (width - len(r)) for r in body],
+            index=pd.RangeIndex(best_row + 2, best_row + 2 + len(body)),
+            dtype=object,
+        )
     blank = pd.Series(True, index=frame.index)
     if len(frame.columns):
         blank = frame.apply(_blank_cells).all(axis=1)
