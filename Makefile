@@ -43,8 +43,10 @@ sample: setup
 screenshot: setup
 	CVPIPELINE_UPDATE_SCREENSHOT=1 $(PY) -m pytest -q cvpipeline_tests/test_browser.py
 
+# Sizes and PostgreSQL rows are options: make bench BENCH_ARGS="--sizes 100000 --postgres 200000"
+BENCH_ARGS ?= --sizes 250000,500000,1000000 --postgres 1000000
 bench: setup
-	$(PY) benchmarks/ingest_benchmark.py
+	$(PY) benchmarks/pipeline_benchmark.py $(BENCH_ARGS)
 	$(PY) benchmarks/metrics_benchmark.py
 
 clean:

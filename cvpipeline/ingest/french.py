@@ -38,7 +38,9 @@ SEX_WORDS = {
     "garcon": "H",
 }
 # A pattern string, not a compiled regex: pandas then runs it in pyarrow rather than per cell.
-_SPACES = r"[\s\u00a0\u202f]+"
+WHITESPACE = "\t\n\r\f\v\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Python's \\s spelt out: pandas hands a pattern without \\s to pyarrow's RE2 (vectorised), not to re.
+_SPACES = f"[{WHITESPACE}]+"
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 # Letters that Unicode does not decompose into a base letter and an accent: without this table
 # they would vanish ('Lætitia' -> 'ltitia'), and 'Lætitia' and 'LAETITIA' would be two people.
@@ -117,7 +119,7 @@ def clean_text(values: pd.Series) -> pd.Series:
     other = present & ~is_number & ~is_date
     out = pd.Series(None, index=values.index, dtype=object)
     if other.any():
-        text = values[other].astype("string").str.replace(_SPACES, " ", regex=True).str.strip()
+        text = values[other].astype("string[pyarrow]").str.replace(_SPACES, " ", regex=True).str.strip()
         out[other] = text.astype(object)
     if is_number.any():
         numbers = pd.to_numeric(values[is_number], errors="coerce").astype("float64")
@@ -223,7 +225,7 @@ def parse_decimal(values: pd.Series, *, amount: bool | None = None) -> tuple[pd.
     numbers = pd.to_numeric(values.where(is_number), errors="coerce").astype("float64")
     text = ~blank & ~is_number
     if text.any():
-        compact = values[text].astype("string").str.replace(r"[\s\u00a0\u202f€]|EUR", "", regex=True)
+        compact = values[text].astype("string").str.replace(f"[{WHITESPACE}€]|EUR", "", regex=True)
         grouped = compact.str.fullmatch(r"[-+]?[1-9]\d{0,2}(?:\.\d{3}){2,}")
         one_group = compact.str.fullmatch(r"[-+]?[1-9]\d{0,2}\.\d{3}")
         thousands = grouped | one_group if amount else grouped

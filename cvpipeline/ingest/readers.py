@@ -958,7 +958,12 @@ def locate_table(grid: list[list[object]], table: TableSpec, sheet: str | None) 
         notes.extend(_error_cells(errors, cells, positions, table))
     for col in table.columns:
         if col.type != "text" and col.name in positions:
-            cells[col.name] = cells[col.name].map(_shorten_typed, na_action="ignore").astype(object)
+            values = cells[col.name]
+            long = values.map(type).eq(str) & values.astype("string").str.len().gt(MAX_TYPED_CHARS).fillna(
+                False
+            )
+            if long.any():  # rare: only those few cells go through Python
+                cells.loc[long, col.name] = values[long].map(_shorten_typed)
     return RawTable(sheet, best_row + 1, cells, headers, extra, notes)
 
 
@@ -1070,10 +1075,19 @@ def _drop_total_rows(
     texts = rows.astype("string").apply(lambda column: column.str.strip())
     texts = texts.where(texts != "")
     filled = texts.notna()
-    first_position = filled.idxmax(axis=1).where(filled.any(axis=1))
-    first_text = texts.bfill(axis=1).iloc[:, 0]
-    folded = fold_series(first_text.astype(object))
-    word = folded.fillna("").str.match(_TOTAL_WORD)
+    # The first non-empty cell of each row, column by column (a row-wise fill transposes the frame).
+    first_text = pd.Series(pd.NA, index=rows.index, dtype="string")
+    first_position = pd.Series(pd.NA, index=rows.index, dtype="Int64")
+    for column in texts.columns:
+        fresh = first_text.isna() & filled[column]
+        first_text = first_text.mask(fresh, texts[column])
+        first_position = first_position.mask(fresh, column)
+    # Only rows whose first cell starts with a T or an S (after punctuation) can be totals: fold those.
+    candidate = first_text.str.contains(r"^\W*[TtSs]", regex=True).fillna(False).astype(bool)
+    word = pd.Series(False, index=rows.index)
+    if candidate.any():
+        folded = fold_series(first_text[candidate].astype(object))
+        word[candidate] = folded.fillna("").str.match(_TOTAL_WORD).to_numpy()
     required = [positions[c.name] for c in table.required_columns if c.name in positions]
     other_missing = pd.Series(False, index=rows.index)
     for position in required:

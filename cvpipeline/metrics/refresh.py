@@ -8,13 +8,37 @@ from sqlalchemy.engine import Engine
 
 from cvpipeline.catalog import Catalog
 from cvpipeline.metrics.coverage import source_coverage
-from cvpipeline.metrics.indicators import Period, compute_metrics, periods_of, scopes
+from cvpipeline.metrics.indicators import Period, compute_metrics, periods_of
 from cvpipeline.metrics.labels import ALL_DATA, CHOSEN, YEAR
 from cvpipeline.metrics.targets import with_targets
 from cvpipeline.warehouse.schema import table_for
 from cvpipeline.warehouse.writer import prepare, read_table, replace_table
 
 FACTS = ("participations", "activities", "fundings")
+# What the indicators read of the fact tables (lineage, ids and labels stay where they are).
+FACT_COLUMNS = [
+    "contract_code",
+    "source_id",
+    "action_code",
+    "pillar",
+    "beneficiary_key",
+    "sex",
+    "residence_status",
+    "qpv_id",
+    "qpv_ids",
+    "start_date",
+    "end_date",
+    "activity_type",
+    "activity_date",
+    "activity_year",
+    "participants_count",
+    "field_actors_count",
+    "duration_hours",
+    "year",
+    "amount_agglo_eur",
+    "amount_state_eur",
+    "amount_other_eur",
+]
 # Indicators that only apply where the partner gives what they count (else "n.d.", not 0):
 # declared counts, and activity days where activities have dates (not a year alone).
 DECLARED_COUNTS = {
@@ -36,22 +60,47 @@ def _years(frame: pd.DataFrame, table: str) -> pd.Series:
     return pd.to_numeric(frame["year"], errors="coerce")
 
 
+SCOPE_COLUMNS = (("pillar", "pillar"), ("action", "action_code"), ("source", "source_id"), ("qpv", "qpv_id"))
+
+
+def _scopes_where(catalog: Catalog, frame: pd.DataFrame, flag: pd.Series) -> set[tuple[str, str]]:
+    """The scopes (contract, pillar, action, source, qpv) that hold at least one flagged row."""
+    if frame.empty or not flag.any():
+        return set()
+    found = {("contract", catalog.contract_code)}
+    for scope_type, column in SCOPE_COLUMNS:
+        if column in frame:
+            found |= {(scope_type, str(code)) for code in frame.loc[flag, column].dropna().unique()}
+    return found
+
+
 def scope_spans(catalog: Catalog, tables: dict[str, pd.DataFrame]) -> dict[tuple[str, str], tuple[int, int]]:
     """(scope_type, scope_code) -> (first year, last year) that the scope's own data covers."""
     spans: dict[tuple[str, str], tuple[int, int]] = {}
+
+    def widen(key: tuple[str, str], first: int, last: int) -> None:
+        known = spans.get(key)
+        spans[key] = (min(first, known[0]), max(last, known[1])) if known else (first, last)
+
     for name, frame in tables.items():
         if frame.empty:
             continue
-        for scope_type, scope_code, mask in scopes(catalog, frame):
-            rows = frame[mask]
-            years = _years(rows, name).dropna()
-            if years.empty:
+        columns = [c for _, c in SCOPE_COLUMNS if c in frame]
+        if name == "participations":
+            years = [pd.to_datetime(frame["start_date"]).dt.year, pd.to_datetime(frame["end_date"]).dt.year]
+            rows = pd.concat([frame[columns].assign(_year=y) for y in years], ignore_index=True)
+        else:
+            rows = frame[columns].assign(_year=_years(frame, name))
+        rows = rows.dropna(subset=["_year"])
+        if rows.empty:
+            continue
+        widen(("contract", catalog.contract_code), int(rows["_year"].min()), int(rows["_year"].max()))
+        for scope_type, column in SCOPE_COLUMNS:
+            if column not in rows:
                 continue
-            first, last = int(years.min()), int(years.max())
-            known = spans.get((scope_type, scope_code))
-            spans[(scope_type, scope_code)] = (
-                (min(first, known[0]), max(last, known[1])) if known else (first, last)
-            )
+            bounds = rows.dropna(subset=[column]).groupby(column)["_year"].agg(["min", "max"])
+            for code, (first, last) in bounds.iterrows():
+                widen((scope_type, str(code)), int(first), int(last))
     return spans
 
 
@@ -61,7 +110,7 @@ def _declaring_scopes(catalog: Catalog, activities: pd.DataFrame, column: str) -
         return set()
     values = activities[column]
     declared = values.notna() if column == "activity_date" else pd.to_numeric(values, errors="coerce").notna()
-    return {(t, c) for t, c, mask in scopes(catalog, activities) if (mask & declared).any()}
+    return _scopes_where(catalog, activities, declared)
 
 
 def apply_data_rules(
@@ -93,7 +142,7 @@ def apply_data_rules(
     for code, column in DECLARED_COUNTS.items():
         declaring = _declaring_scopes(catalog, activities, column)
         rows = metrics["indicator_code"] == code
-        undeclared = [k not in declaring for k in keys]
+        undeclared = [k not in declaring for k in keys] if rows.any() else [False] * len(keys)
         keep &= ~(rows & pd.Series(undeclared, index=metrics.index))
     following = _following_scopes(catalog, tables.get("participations", pd.DataFrame()))
     rows = metrics["indicator_code"] == "active_beneficiaries"
@@ -116,7 +165,7 @@ def _following_scopes(catalog: Catalog, participations: pd.DataFrame) -> set[tup
     start = pd.to_datetime(participations["start_date"])
     end = pd.to_datetime(participations["end_date"])
     enrolment = end.isna() | ((end - start).dt.days > FOLLOW_UP_DAYS)
-    return {(t, c) for t, c, mask in scopes(catalog, participations) if (mask & enrolment).any()}
+    return _scopes_where(catalog, participations, enrolment)
 
 
 def _by_kind(
@@ -170,7 +219,7 @@ def refresh_metrics(
     Returns (indicators, coverage); both are written to evaluation_metrics in one transaction,
     with their period_kind and, where the team set an objective, the achievement rate.
     """
-    tables = [read_table(engine, t) for t in FACTS]
+    tables = [read_table(engine, t, FACT_COLUMNS) for t in FACTS]
     periods = periods_of(*tables)
     kinds = [(ALL_DATA, periods[:1]), (YEAR, periods[1:]), (CHOSEN, list(extra_periods or []))]
     targets = read_table(engine, "evaluation_targets")
@@ -186,7 +235,7 @@ def refresh_metrics(
 
 def yearly_metrics(engine: Engine, catalog: Catalog, years: list[int]) -> pd.DataFrame:
     """The indicators and coverage of some calendar years (the year partitions), same rules."""
-    tables = [read_table(engine, t) for t in FACTS]
+    tables = [read_table(engine, t, FACT_COLUMNS) for t in FACTS]
     periods = [Period(pd.Timestamp(y, 1, 1), pd.Timestamp(y, 12, 31)) for y in years]
     targets = read_table(engine, "evaluation_targets")
     metrics, coverage = evaluation_rows(catalog, tables, [(YEAR, periods)], targets)

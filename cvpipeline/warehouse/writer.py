@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 import pandas as pd
@@ -174,13 +175,38 @@ def replace_periods(engine: Engine, name: str, frame: pd.DataFrame, periods: lis
         return insert_frame(conn, table, frame)
 
 
-def read_table(engine: Engine, name: str) -> pd.DataFrame:
-    """A whole warehouse table as a frame (empty with its columns if it does not exist yet)."""
+def read_table(engine: Engine, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A warehouse table (or some of its columns) as a frame; empty with its columns if it does not exist.
+
+    Read through the driver (SQLite's cursor, PostgreSQL's COPY TO STDOUT), then typed by the
+    table's columns: dates as datetime64, numbers as numbers, the rest as text.
+    """
     table = table_for(engine.dialect.name, name)
+    chosen = [c for c in table.columns if columns is None or c.name in columns]
     if not sa.inspect(engine).has_table(name, schema=table.schema):
-        return pd.DataFrame(columns=[c.name for c in table.columns])
-    with engine.connect() as conn:
-        return pd.read_sql_table(name, conn, schema=table.schema)
+        return pd.DataFrame(columns=[c.name for c in chosen])
+    query = str(sa.select(*chosen).compile(dialect=engine.dialect))
+    raw = engine.raw_connection()
+    try:
+        if engine.dialect.name == "postgresql":
+            buffer = io.BytesIO()
+            with raw.driver_connection.cursor() as cursor:
+                with cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy:
+                    for chunk in copy:
+                        buffer.write(chunk)
+            buffer.seek(0)
+            frame = pd.read_csv(buffer, dtype=str, keep_default_na=False, na_values=[""])
+        else:
+            frame = pd.read_sql_query(query, raw.driver_connection)
+    finally:
+        raw.close()
+    for column in chosen:
+        values = frame[column.name]
+        if isinstance(column.type, (sa.Date, sa.DateTime)):
+            frame[column.name] = pd.to_datetime(values, format="ISO8601")
+        elif isinstance(column.type, (sa.Integer, sa.BigInteger, sa.Float)):
+            frame[column.name] = pd.to_numeric(values)
+    return frame
 
 
 def prepare(conn: Connection) -> None:

@@ -1,0 +1,230 @@
+"""`make bench`: the pipeline on large partner files against the floor of issue 8, measured in the same run.
+
+For each size (participations in one Ma chance moi aussi CSV, added to the sample):
+- the floor (benchmarks/floor.py: the same stack doing the least honest work), in its own process;
+- the pipeline end to end (`python -m cvpipeline run`, fresh SQLite warehouse), in its own process;
+- the pipeline's steps one by one in a process of their own (read+parse+pseudonymise, validate, shape,
+  write, indicators, workbook), with the peak memory reached after each.
+Times and peak resident memory (of each process, from wait4) are printed with their ratios to the
+floor. Optionally (--postgres) the warehouse load on PostgreSQL against a raw psycopg COPY of the same
+rows. Nothing here is asserted: the figures are printed for people to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path[:0] = [str(REPO), str(HERE)]
+
+GOAL_RATIO = 2.0
+GOAL_MEMORY_GIB = 2.0
+
+
+def measured(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run a command; its wall time (s), its peak resident memory (GiB) and its standard output."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        child = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - start
+        out.seek(0)
+        text = out.read().decode("utf-8", "replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(command[:4])} … a échoué :\n{text[-2000:]}")
+    return elapsed, usage.ru_maxrss / (1 << 20), text
+
+
+def steps_driver(data_dir: str) -> None:
+    """Run the pipeline's steps in this process and print one JSON line per step (time, peak RSS)."""
+    import resource
+
+    started = time.perf_counter()
+    import dagster  # noqa: F401 - the stack is imported as the pipeline imports it
+    import great_expectations  # noqa: F401
+
+    from cvpipeline.catalog import load_catalog
+    from cvpipeline.ingest.source import discover_files, read_source
+    from cvpipeline.metrics.refresh import refresh_metrics
+    from cvpipeline.report.data import load_report_data
+    from cvpipeline.report.workbook import write_workbook
+    from cvpipeline.settings import load_settings
+    from cvpipeline.validate.batch import validate_source
+    from cvpipeline.warehouse.delivery import rules_fingerprint
+    from cvpipeline.warehouse.shape import shape_source
+    from cvpipeline.warehouse.slices import SliceWrite, write_slices
+    from cvpipeline.warehouse.writer import make_engine
+
+    def report(step: str, mark: float) -> float:
+        now = time.perf_counter()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20)
+        print(json.dumps({"step": step, "seconds": now - mark, "peak_gib": peak}), flush=True)
+        return now
+
+    mark = report("import", started)
+    catalog = load_catalog()
+    settings = load_settings(data_dir, f"sqlite:///{data_dir}/steps.db")
+    key = settings.pseudonymisation_key()
+    source = catalog.sources["ma_chance_moi_aussi"]
+    files = discover_files(source, settings.incoming_dir)
+    parsed = read_source(catalog, source, files, key)
+    mark = report("read + parse + pseudonymise", mark)
+    validated = validate_source(parsed)
+    mark = report("validate (GX)", mark)
+    batch = shape_source(catalog, parsed, validated, time.strftime("%Y-%m-%d"))
+    del parsed, validated
+    mark = report("shape", mark)
+    engine = make_engine(settings.warehouse_url)
+    slices = batch.ledger[["file", "sha256", "status", "rows_loaded", "rows_quarantined"]].assign(
+        contract_code=catalog.contract_code,
+        source_id=source.source_id,
+        rules_fingerprint=rules_fingerprint(catalog, source, key),
+    )
+    write_slices(
+        engine,
+        SliceWrite(catalog.contract_code, source.source_id, batch.tables, batch.quarantine, slices),
+        "bench",
+    )
+    del batch
+    mark = report("write (SQLite)", mark)
+    refresh_metrics(engine, catalog, "bench")
+    mark = report("indicators", mark)
+    write_workbook(load_report_data(engine, catalog), Path(data_dir) / "b.xlsx")
+    report("workbook", mark)
+
+
+def postgres_load(rows: int) -> None:
+    """The warehouse's COPY load against a raw psycopg COPY of the same rows, side by side."""
+    import io
+
+    import pandas as pd
+    import psycopg
+
+    from cvpipeline.warehouse.schema import table_for
+    from cvpipeline.warehouse.writer import insert_frame, make_engine, prepare
+    from cvpipeline_tests.pgserver import start_postgres
+
+    server = start_postgres()
+    try:
+        url = server.create_database("bench")
+        engine = make_engine(url)
+        frame = pd.DataFrame(
+            {
+                "participation_id": [f"p_{i:022d}" for i in range(rows)],
+                "source_id": "ma_chance_moi_aussi",
+                "action_code": "accompagnement_enfants",
+                "pillar": "cohesion_sociale",
+                "beneficiary_key": [f"{i:032x}" for i in range(rows)],
+                "sex": "F",
+                "birth_year": 2010,
+                "age": 8,
+                "residence_status": "qpv",
+                "qpv_id": "biollay",
+                "start_date": pd.Timestamp("2017-09-01"),
+                "end_date": pd.NaT,
+                "contract_code": "CV262",
+                "source_file": "enfants.csv",
+                "source_sheet": None,
+                "source_row": range(2, rows + 2),
+                "file_sha256": "0" * 64,
+                "run_id": "bench",
+                "loaded_at": pd.Timestamp("2026-01-01"),
+            }
+        )
+        with engine.begin() as conn:
+            prepare(conn)
+        table = table_for("postgresql", "participations")
+        start = time.perf_counter()
+        with engine.begin() as conn:
+            insert_frame(conn, table, frame)
+        ours = time.perf_counter() - start
+        text = frame.to_csv(index=False, header=False)
+        columns = ", ".join(frame.columns)
+        raw_url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(raw_url) as conn, conn.cursor() as cursor:
+            cursor.execute("CREATE TEMP TABLE raw (LIKE cvpipeline.participations)")
+            start = time.perf_counter()
+            with cursor.copy(f"COPY raw ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+                buffer = io.StringIO(text)
+                while chunk := buffer.read(1 << 20):
+                    copy.write(chunk)
+            raw = time.perf_counter() - start
+        print(f"\nPostgreSQL, {rows:,} participations".replace(",", " "))
+        print(
+            f"  chargement de l'entrepôt (COPY)  {ours:7.2f} s  {rows / ours:12,.0f} lignes/s".replace(
+                ",", " "
+            )
+        )
+        print(
+            f"  COPY brut psycopg 3 (CSV prêt)   {raw:7.2f} s  {rows / raw:12,.0f} lignes/s".replace(",", " ")
+        )
+        print(f"  rapport : {100 * raw / ours:.0f} % du débit brut (objectif ≥ 70 %)")
+        engine.dispose()
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    """Generate the files, measure the floor, the pipeline and its steps for each size; print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", default="250000,500000,1000000", help="participations, séparées par des virgules"
+    )
+    parser.add_argument("--postgres", type=int, default=0, help="lignes du banc PostgreSQL (0 = sans)")
+    parser.add_argument("--steps-driver", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.steps_driver:
+        steps_driver(args.steps_driver)
+        return
+    from bench_files import write_children_csv
+
+    python = sys.executable
+    rows_out = []
+    for size in [int(s) for s in args.sizes.split(",") if s]:
+        with tempfile.TemporaryDirectory() as tmp:
+            data = Path(tmp)
+            shutil.copytree(REPO / "data" / "incoming", data / "incoming")
+            csv = write_children_csv(data / "incoming" / "ma_chance_moi_aussi", size)
+            floor_s, floor_gib, _ = measured(
+                [python, str(HERE / "floor.py"), str(csv), str(data / "floor.db")]
+            )
+            env = {**os.environ, "DAGSTER_HOME": str(data / "dagster_home"), "PYTHONPATH": str(REPO)}
+            run_s, run_gib, _ = measured(
+                [python, "-m", "cvpipeline", "run", "--data-dir", str(data)], env=env
+            )
+            steps_dir = data / "steps"
+            (steps_dir / "incoming").mkdir(parents=True)
+            shutil.copytree(csv.parent, steps_dir / "incoming" / csv.parent.name)
+            _, _, text = measured([python, str(Path(__file__)), "--steps-driver", str(steps_dir)], env=env)
+            steps = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+        rows_out.append((size, floor_s, floor_gib, run_s, run_gib, steps))
+        print(f"\n{size:,} participations (+ l'échantillon)".replace(",", " "))
+        print(f"  plancher (floor.py)        {floor_s:7.1f} s  {floor_gib:5.2f} Gio")
+        print(
+            f"  pipeline (cvpipeline run)  {run_s:7.1f} s  {run_gib:5.2f} Gio   "
+            f"× {run_s / floor_s:.2f} du plancher (objectif ≤ {GOAL_RATIO:g}, ≤ {GOAL_MEMORY_GIB:g} Gio)"
+        )
+        for step in steps:
+            print(f"    {step['step']:<30}{step['seconds']:7.2f} s   pic {step['peak_gib']:5.2f} Gio")
+    if len(rows_out) > 1:
+        print("\ntaille        plancher   pipeline   rapport   mémoire   s par 100 000 lignes")
+        for size, floor_s, _, run_s, run_gib, _ in rows_out:
+            print(
+                f"{size:>9,}   {floor_s:7.1f} s  {run_s:7.1f} s   {run_s / floor_s:6.2f}   {run_gib:5.2f} Gio"
+                f"   {100_000 * run_s / size:6.2f}".replace(",", " ")
+            )
+    if args.postgres:
+        postgres_load(args.postgres)
+
+
+if __name__ == "__main__":
+    main()
