@@ -33,6 +33,10 @@ def build_defs(catalog: Catalog) -> dg.Definitions:
         selection=dg.AssetSelection.all() - dg.AssetSelection.assets(YEARLY_METRICS),
         description="Met chaque source à jour avec son dossier (seuls les fichiers nouveaux ou modifiés "
         "sont relus), puis les tables de référence, les objectifs, les indicateurs, le classeur et la note.",
+        # One process for the whole graph: on a small machine a process per step costs more than the
+        # steps (docs/production.md says how to scale out with Dagster's multiprocess, Celery or
+        # Kubernetes executors).
+        executor_def=dg.in_process_executor,
     )
     return dg.Definitions(
         assets=assets,
