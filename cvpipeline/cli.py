@@ -27,8 +27,15 @@ def ensure_dagster_home(data_dir: Path) -> Path:
     return home
 
 
-def run(data_dir: str | None, warehouse_url: str | None) -> int:
-    """Materialise every asset in process on the local instance; 0 when every step succeeded."""
+PROGRESS_LOGGER = "cvpipeline.progress"
+
+
+def run(data_dir: str | None, warehouse_url: str | None, verbose: bool = False) -> int:
+    """Materialise every asset in process on the local instance; 0 when every step succeeded.
+
+    Quiet by default: a line per source as it is done, then the summary. `verbose` shows
+    Dagster's whole log instead.
+    """
     settings = load_settings(data_dir, warehouse_url)
     os.environ["CVPIPELINE_DATA_DIR"] = str(settings.data_dir)
     os.environ["CVPIPELINE_WAREHOUSE_URL"] = settings.warehouse_url
@@ -36,6 +43,10 @@ def run(data_dir: str | None, warehouse_url: str | None) -> int:
     home = ensure_dagster_home(settings.data_dir)
     print(f"cvpipeline : données {settings.incoming_dir}", flush=True)
     print(f"cvpipeline : instance Dagster {home}", flush=True)
+    if not verbose:
+        progress = logging.getLogger(PROGRESS_LOGGER)
+        progress.addHandler(logging.StreamHandler(sys.stdout))
+        progress.propagate = False
 
     import dagster as dg
 
@@ -43,16 +54,23 @@ def run(data_dir: str | None, warehouse_url: str | None) -> int:
     from cvpipeline.defs import FULL_REFRESH_JOB
 
     job = defs.resolve_job_def(FULL_REFRESH_JOB)
+    level = "INFO" if verbose else "CRITICAL"
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
         )
-    failed = [e.step_key for e in result.all_events if e.is_step_failure]
     print(summary(settings.warehouse_url, result.run_id, list(configured_catalog().sources)), flush=True)
+    for path in sorted(settings.reports_dir.glob("*.*")) if result.success else []:
+        print(f"Document : {path}")
     if not result.success:
-        print(f"cvpipeline : ÉCHEC des étapes {', '.join(failed) or '?'} (run {result.run_id})")
+        for event in result.all_events:
+            if event.is_step_failure:
+                error = event.step_failure_data.error
+                message = error.message.strip() if error else "erreur inconnue"
+                print(f"cvpipeline : ÉCHEC de l'étape {event.step_key} : {message.splitlines()[0]}")
+        print(f"cvpipeline : le détail est dans l'interface Dagster (run {result.run_id}) ou avec --verbose")
         return 1
     return 0
 
@@ -87,12 +105,16 @@ def summary(warehouse_url: str, run_id: str, source_ids: list[str] | None = None
         sa.func.sum(slices.c.rows_loaded).label("loaded"),
         sa.func.sum(slices.c.rows_quarantined).label("quarantined"),
     ).group_by(slices.c.source_id)
+    rejected_files = sa.select(ledger.c.source_id, ledger.c.file, ledger.c.error).where(
+        (ledger.c.run_id == run_id) & (ledger.c.status == "rejected")
+    )
     try:
         with engine.connect() as conn:
             files = {r.source_id: r for r in conn.execute(seen)}
             rows = {r.source_id: r for r in conn.execute(held)}
+            refused = conn.execute(rejected_files.order_by(ledger.c.source_id, ledger.c.file)).all()
     except sa.exc.DBAPIError:
-        files, rows = {}, {}
+        files, rows, refused = {}, {}, []
     header = (
         f"{'source':<26}{'fichiers':>9}{'inchangés':>10}{'rejetés':>8}{'en place':>10}{'quarantaine':>12}"
     )
@@ -109,6 +131,16 @@ def summary(warehouse_url: str, run_id: str, source_ids: list[str] | None = None
         lines.append(line)
     if not files and not rows:
         lines.append("(aucun fichier vu par ce run)")
+    totals = (
+        sum(f.files for f in files.values()),
+        sum(int(f.unchanged) for f in files.values()),
+        sum(int(f.rejected) for f in files.values()),
+        sum(int(r.loaded) for r in rows.values()),
+        sum(int(r.quarantined) for r in rows.values()),
+    )
+    lines.append(f"{'total':<26}{totals[0]:>9}{totals[1]:>10}{totals[2]:>8}{totals[3]:>10}{totals[4]:>12}")
+    if refused:
+        lines += ["", "Fichiers rejetés :"] + [f"  {r.source_id} / {r.file} : {r.error}" for r in refused]
     lines.append(f"Entrepôt : {engine.url.render_as_string(hide_password=True)}")
     engine.dispose()
     return "\n".join(lines)
@@ -187,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     run_parser = commands.add_parser("run", help="matérialise tout le graphe (ingestion → indicateurs)")
     run_parser.add_argument("--data-dir", help="dossier contenant incoming/ (défaut : data/ du dépôt)")
     run_parser.add_argument("--warehouse-url", help="URL SQLAlchemy de l'entrepôt (défaut : SQLite)")
+    run_parser.add_argument("--verbose", action="store_true", help="affiche tout le journal de Dagster")
     replay_parser = commands.add_parser(
         "replay",
         help="reconstruit tout l'entrepôt depuis l'archive dans un entrepôt vide (--to URL)",
@@ -219,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "replay":
             return replay(args.to, args.data_dir, args.warehouse_url)
-        return run(args.data_dir, args.warehouse_url)
+        return run(args.data_dir, args.warehouse_url, args.verbose)
     except ConfigurationError as exc:
         print(f"cvpipeline : {exc}", file=sys.stderr)
         return 2

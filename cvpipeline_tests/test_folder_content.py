@@ -135,3 +135,28 @@ def test_a_revision_beside_its_original_sets_aside_one_side_only(tmp_path: Path)
     assert statuses == {"programmation_2017.xlsx": "removed", "programmation_2017_v2.xlsx": "loaded"}
     assert count(db, "select count(*) from fundings") == loaded
     assert count(db, "select count(*) from quarantine") == 0
+
+
+def test_the_command_line_is_quiet_and_names_what_went_wrong(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from cvpipeline_tests.e2e import REPO
+
+    shutil.copytree(SAMPLE_INCOMING / "cites_lab", tmp_path / "incoming" / "cites_lab")
+    (tmp_path / "incoming" / "cites_lab" / "accompagnes_2019.csv").write_bytes(b"\x00\x01\x02 pas un CSV")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-m", "cvpipeline", "run", "--data-dir", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-3000:]
+    assert "Traceback" not in out and "dagster - INFO" not in out and "ephemeral docs site" not in out
+    assert "  cites_lab " in out and "en attente de fichiers" in out
+    assert "Fichiers rejetés :" in out and "cites_lab / accompagnes_2019.csv" in out
+    assert "\ntotal " in out and "Document : " in out and ".xlsx" in out

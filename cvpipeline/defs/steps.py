@@ -79,6 +79,10 @@ def deliver_and_check(
     rejected = ledger[ledger["status"] == "rejected"]
     slices = report.slices
     in_place_loaded = int(slices["rows_loaded"].sum()) if not slices.empty else 0
+    logging.getLogger("cvpipeline.progress").info(
+        f"  {source.source_id:<26} {report.state} ({len(report.slices)} fichier(s) en place, "
+        f"{in_place_loaded} ligne(s) chargée(s))"
+    )
     in_place_quarantined = int(slices["rows_quarantined"].sum()) if not slices.empty else 0
     in_place = in_place_loaded + in_place_quarantined
     quarantined_pct = 100.0 * in_place_quarantined / in_place if in_place else 0.0
