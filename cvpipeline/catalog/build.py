@@ -305,6 +305,14 @@ def _table_errors(table: _Table, entries: dict[str, Pillar], actions: dict[str, 
             errors.append(
                 place.at("derive_activity.group_by", "colonne(s) non déclarée(s) : " + ", ".join(unknown))
             )
+    for name in _not_null_columns(model.target):
+        if name not in columns:
+            errors.append(
+                place.at(
+                    "columns",
+                    f"{model.target}.{name} est obligatoire (NOT NULL) : déclarez la colonne {name}",
+                )
+            )
     if model.target == "fundings":
         if action or "action_code" in columns:
             errors.append(contract_place.at("action", "une table de financements n'a pas d'action"))
@@ -353,6 +361,29 @@ def _table_errors(table: _Table, entries: dict[str, Pillar], actions: dict[str, 
                 )
             )
     return errors
+
+
+# NOT NULL columns of the fact tables that the pipeline fills itself (or that other keys give).
+SUPPLIED_COLUMNS = (
+    "source_id",
+    "contract_code",
+    "action_code",
+    "pillar",
+    "residence_status",
+    "activity_type",
+)
+
+
+@functools.cache
+def _not_null_columns(target: str) -> tuple[str, ...]:
+    """NOT NULL columns of a target that a table must read from its files (warehouse/schema.py)."""
+    from cvpipeline.warehouse.schema import METADATA
+
+    return tuple(
+        c.name
+        for c in METADATA.tables[target].columns
+        if not c.nullable and not c.primary_key and c.name not in SUPPLIED_COLUMNS
+    )
 
 
 def _action_of(table: _Table, actions: dict[str, Any]) -> str | None:
