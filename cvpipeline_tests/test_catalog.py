@@ -184,7 +184,8 @@ def test_a_contract_uses_shared_layouts_with_its_own_changes(tmp_path: Path) -> 
         (lambda r: r.update(contrat="x"), "contrat.yaml : contrat : clé inconnue"),
         (
             lambda r: r["sources"][SOURCE]["tables"]["animations"].update(sheeet="A"),
-            f"contrat.yaml : sources.{SOURCE}.tables.animations.sheeet : clé inconnue",
+            f"contrat.yaml : sources.{SOURCE}.tables.animations.sheeet : clé inconnue (attendu : files, "
+            "target, columns, sheet,",
         ),
         (
             lambda r: r["sources"][SOURCE]["tables"]["animations"]["columns"]["activity_date"].update(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -332,11 +334,39 @@ def shown(value: Any) -> str:
     return f"« {text[:60]}{'…' if len(text) > 60 else ''} »"
 
 
-def _french(error: Any) -> str:
+def _unwrap(annotation: Any) -> Any:
+    """The type inside `X | None`."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
+        return args[0]
+    return annotation
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model that describes the mapping at a location (to list the keys it allows)."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        elif typing.get_origin(current) in (dict, list):
+            current = typing.get_args(current)[-1]
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _french(error: Any, model: type[BaseModel]) -> str:
     kind = error["type"]
     message = _MESSAGES.get(kind, error["msg"])
     if kind == "extra_forbidden":
-        return message + " (voir docs/catalog.md)"
+        parent = _model_at(model, tuple(error["loc"][:-1]))
+        allowed = f"attendu : {', '.join(parent.model_fields)} ; " if parent else ""
+        return f"{message} ({allowed}voir docs/catalog.md)"
     if kind == "missing":
         return message
     if kind in ("greater_than_equal", "less_than_equal", "too_short", "string_too_long"):
@@ -355,7 +385,7 @@ def validate_file(model: type[Model], raw: Any, label: str) -> Model:
     try:
         return model.model_validate(raw)
     except ValidationError as error:
-        lines = [f"{label} : {key_path(e['loc'])} : {_french(e)}" for e in error.errors()]
+        lines = [f"{label} : {key_path(e['loc'])} : {_french(e, model)}" for e in error.errors()]
         raise CatalogError(format_errors(lines)) from None
 
 
