@@ -391,3 +391,19 @@ def test_the_catalog_doc_is_current() -> None:
     assert text == current(text), "python -m cvpipeline.catalog.doc"
     for column in ("participation_id", "activity_type", "amount_state_eur", "pillar_label", "constants"):
         assert f"`{column}`" in text
+
+
+def test_a_table_with_several_candidate_actions_must_say_which(tmp_path: Path) -> None:
+    raw = yaml.safe_load(CATALOG_PATH.read_text(encoding="utf-8"))
+    del raw["actions"]["relais_numeriques"]["tables"]
+    assert error_of(write(tmp_path, raw)).startswith(
+        f"{tmp_path / 'contrat.yaml'} : layouts.plan_numerique.tables.education_medias : plusieurs actions "
+        "(education_medias, relais_numeriques) du contrat pour cette table"
+    )
+    raw["layouts"]["plan_numerique"] = {"tables": {"education_medias": {"action": "education_medias"}}}
+    tables = load_catalog(write(tmp_path, raw)).sources["plan_numerique"].tables
+    assert [t.action for t in tables] == ["education_medias", "relais_numeriques"]
+    raw["sources"] = {"plan_numerique": LAYOUT}
+    assert "contrat.yaml : layouts.plan_numerique : source déjà définie sous sources:" in error_of(
+        write(tmp_path, raw)
+    )

@@ -192,7 +192,7 @@ def _merge_constants(*constants: Any) -> dict[str, str]:
 
 def _sources(
     contract: ContractModel, label: str, path: Path | None, errors: list[str]
-) -> tuple[dict[str, SourceModel], dict[str, SourceOverrideModel | None], list[_Table], Path | None]:
+) -> tuple[dict[str, SourceModel], dict[str, SourceOverrideModel | None], list[_Table]]:
     """The contract's sources (inline ones and the shared layouts it uses), with their tables."""
     used: dict[str, SourceModel] = {}
     overrides: dict[str, SourceOverrideModel | None] = {}
@@ -202,7 +202,6 @@ def _sources(
         for name, table in source.tables.items():
             place = _Place(label, f"sources.{sid}.tables.{name}")
             tables.append(_Table(sid, name, table, place, place, _merge_constants(table.constants)))
-    layouts_path = None
     if contract.layouts:
         layouts_path = _relative(path, contract.layouts_file, LAYOUTS_PATH)
         layouts = _layouts(layouts_path)
@@ -237,13 +236,14 @@ def _sources(
                     table = table.model_copy(update=updates)
                 constants = _merge_constants(table.constants, changed.constants if changed else None)
                 definition = _Place(layouts_label, f"sources.{sid}.tables.{name}")
-                contract_place = _Place(label, f"layouts.{sid}.tables.{name}") if changed else definition
+                # Contract matters (the action) are said where the contract would change them.
+                contract_place = _Place(label, f"layouts.{sid}.tables.{name}")
                 tables.append(_Table(sid, name, table, definition, contract_place, constants))
     if not used:
         errors.append(
             _Place(label, "").at("layouts", "aucune source : nommez les layouts utilisés (ou sources:)")
         )
-    return used, overrides, tables, layouts_path
+    return used, overrides, tables
 
 
 def _table_errors(table: _Table, entries: dict[str, Pillar], actions: dict[str, Any], kind: str) -> list[str]:
@@ -496,7 +496,7 @@ def parse_contract(raw: Any, label: str, path: Path | None = None) -> Catalog:
     if contract.period and contract.period.end < contract.period.start:
         errors.append(top.at("period", "la fin précède le début"))
 
-    sources, overrides, tables, _ = _sources(contract, label, path, errors)
+    sources, overrides, tables = _sources(contract, label, path, errors)
     word = "thème" if kind == "themes" else "pilier"
     actions: dict[str, Action] = {}
     for code, action in contract.actions.items():
