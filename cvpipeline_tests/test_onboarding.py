@@ -32,7 +32,6 @@ NEW_SOURCE = {
         "animations": {
             "files": "animations_*.csv",
             "target": "activities",
-            "action": ACTION,
             "activity_type": "animation",
             "columns": {
                 "activity_date": {
@@ -76,15 +75,19 @@ SAMPLE = (
 
 @pytest.fixture
 def onboarding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    """A catalog file = the shipped one plus a new partner, its suite and one partner file."""
+    """A contract file = the shipped CV262 plus a new partner and its action, its suite and one partner file.
+
+    The copy keeps using the shipped shared layouts (`layouts:`); the new partner's layout is written
+    inline under `sources:`, and its action names it as `source`.
+    """
     raw = yaml.safe_load(CATALOG_PATH.read_text(encoding="utf-8"))
     raw["actions"][ACTION] = {
         "label": "Animations en pied d'immeuble",
         "pillar": "cadre_de_vie",
         "source": SOURCE,
     }
-    raw["sources"][SOURCE] = NEW_SOURCE
-    catalog = tmp_path / "config" / "sources.yaml"
+    raw.setdefault("sources", {})[SOURCE] = NEW_SOURCE
+    catalog = tmp_path / "config" / "contrat.yaml"
     catalog.parent.mkdir()
     catalog.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
 

@@ -62,14 +62,19 @@ def shape_source(
     for table in parsed.tables:
         spec = table.spec
         rows = validated.valid[spec.name].copy()
-        rows["contract_code"] = catalog.contract_code
+        if not spec.maps("contract_code"):  # a file's own contract codes (a national source) are kept
+            rows["contract_code"] = spec.constants.get("contract_code", catalog.contract_code)
         rows["source_id"] = spec.source_id
+        if "pillar" in spec.constants:
+            rows["pillar"] = spec.constants["pillar"]
         if spec.target == "fundings":
             rows["funding_id"] = row_ids("f", rows)
             out["fundings"].append(rows)
             continue
-        rows["action_code"] = spec.action
-        rows["pillar"] = catalog.pillar_of(spec.action)
+        if spec.action is not None:  # else the file's column action_code
+            rows["action_code"] = spec.action
+        if "pillar" not in spec.constants:
+            rows["pillar"] = rows["action_code"].map({code: a.pillar for code, a in catalog.actions.items()})
         if spec.target == "participations":
             status = rows.get("residence_status", pd.Series(None, index=rows.index, dtype=object))
             rows["residence_status"] = status.fillna("inconnu")
