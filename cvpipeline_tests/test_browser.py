@@ -42,7 +42,7 @@ PAGE_TIMEOUT_MS = 60_000
 GROUPS = ["sources", "warehouse", "metrics", "report"]
 SOURCES = ["cites_lab", "centres_sociaux", "jardins_partages", "ordi_pratique"]
 TABLES = ["participations", "activities", "fundings", "quarantine", "ingestion_ledger"]
-CHECKS = ["fichiers_lisibles", "lignes_valides"]
+CHECKS = ["fichiers_lisibles", "lignes_valides", "colonnes_presentes"]
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright is not installed (pip install -e '.[dev]')"

@@ -160,3 +160,26 @@ def test_the_command_line_is_quiet_and_names_what_went_wrong(tmp_path: Path) -> 
     assert "  cites_lab " in out and "en attente de fichiers" in out
     assert "Fichiers rejetés :" in out and "cites_lab / accompagnes_2019.csv" in out
     assert "\ntotal " in out and "Document : " in out and ".xlsx" in out
+
+
+def test_a_missing_optional_column_is_said_in_the_ledger_and_the_check(folder: Path) -> None:
+    import logging
+
+    from cvpipeline.defs.steps import deliver_and_check
+
+    path = folder / "accompagnes_2016-2018.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    # Drop the third column (Sexe) from every line: the file still loads, without sex.
+    path.write_text("\n".join(",".join(line.split(",")[:2] + line.split(",")[3:]) for line in lines) + "\n")
+    data_dir = folder.parent.parent
+    settings = load_settings(str(data_dir), f"sqlite:///{data_dir / 'w.db'}")
+    _, checks = deliver_and_check(CATALOG, SOURCE, settings, "run", logging.getLogger("t"))
+    columns = next(c for c in checks if c.check_name == "colonnes_presentes")
+    assert columns.passed is False and "Sexe" in str(columns.metadata["detail"].value)
+    ((notes,),) = (
+        sqlite3.connect(data_dir / "w.db")
+        .execute("select notes from ingestion_ledger where file = 'accompagnes_2016-2018.csv'")
+        .fetchall()
+    )
+    assert "facultative(s) absente(s) : « Sexe »" in notes
+    assert count(data_dir / "w.db", "select count(*) from participations where sex is not null") == 0

@@ -349,3 +349,15 @@ def test_messages_quote_only_values_that_cannot_name_anyone() -> None:
     listed = listed_sheets(["Feuil1", "Séances 2019", "Dupont Kevin", "MARTIN"])
     assert "« Feuil1 »" in listed and "« Séances 2019 »" in listed
     assert "Dupont" not in listed and "MARTIN" not in listed and "2 feuille(s) au nom non affiché" in listed
+
+
+def test_an_old_xls_renamed_xlsx_is_named_for_what_it_is(tmp_path: Path) -> None:
+    ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
+    legacy = tmp_path / "inscrits_2019.xlsx"
+    legacy.write_bytes(ole + "Workbook".encode("utf-16-le") + b"\x00" * 2048)
+    with pytest.raises(FileRejected, match=r"ancien format Excel 97-2003 \(\.xls\) renommé en \.xlsx"):
+        read_grid(legacy, None)
+    locked = tmp_path / "inscrits_2020.xlsx"
+    locked.write_bytes(ole + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 2048)
+    with pytest.raises(FileRejected, match="protégé par mot de passe"):
+        read_grid(locked, None)

@@ -17,7 +17,7 @@ from cvpipeline.definitions import CATALOG_ENV, configured_catalog
 from cvpipeline.defs import build_defs
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.sensors import SENSOR_SUFFIX
-from cvpipeline.defs.sources import FILES_READABLE, HAS_LOADABLE_FILE, ROWS_VALID
+from cvpipeline.defs.sources import COLUMNS_PRESENT, FILES_READABLE, HAS_LOADABLE_FILE, ROWS_VALID
 from cvpipeline.validate.expectations import SUITES_DIR_ENV
 from cvpipeline_tests.e2e import copy_sample
 
@@ -114,6 +114,7 @@ def test_new_source_gets_its_asset_checks_and_sensor(onboarding: dict[str, Path]
         FILES_READABLE,
         ROWS_VALID,
         HAS_LOADABLE_FILE,
+        COLUMNS_PRESENT,
     }
     assert key in graph.get(dg.AssetKey("activities")).parent_keys
     sensor = next(s for s in defs.sensors if s.name == f"{SOURCE}{SENSOR_SUFFIX}")
@@ -172,6 +173,7 @@ def test_new_source_rows_reach_the_warehouse(onboarding: dict[str, Path]) -> Non
         FILES_READABLE: True,
         ROWS_VALID: False,
         HAS_LOADABLE_FILE: True,
+        COLUMNS_PRESENT: True,
     }  # the negative count is quarantined
 
     with sqlite3.connect(db) as con:

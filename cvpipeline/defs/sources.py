@@ -10,6 +10,7 @@ from cvpipeline.defs.resources import PipelineSettings
 FILES_READABLE = "fichiers_lisibles"
 ROWS_VALID = "lignes_valides"
 HAS_LOADABLE_FILE = "fichier_chargeable"
+COLUMNS_PRESENT = "colonnes_presentes"
 OWNER = "team:politique_de_la_ville"
 
 
@@ -30,6 +31,13 @@ def source_check_specs(source: SourceSpec) -> list[dg.AssetCheckSpec]:
             description="Les lignes respectent la suite Great Expectations de la source ; "
             "les lignes en échec partent en quarantaine. Avertissement au-delà de "
             f"{source.quarantine_warning_pct:g} % de lignes en quarantaine (fichiers en place).",
+        ),
+        dg.AssetCheckSpec(
+            COLUMNS_PRESENT,
+            asset=key,
+            description="Les fichiers lus ont toutes les colonnes du catalogue. Une colonne facultative "
+            "absente (pas de « Sexe »…) ne rejette pas le fichier mais laisse ses valeurs vides : "
+            "avertissement, et le registre le dit.",
         ),
         dg.AssetCheckSpec(
             HAS_LOADABLE_FILE,

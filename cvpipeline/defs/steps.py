@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from cvpipeline.catalog import Catalog, SourceSpec
-from cvpipeline.defs.sources import FILES_READABLE, HAS_LOADABLE_FILE, ROWS_VALID
+from cvpipeline.defs.sources import COLUMNS_PRESENT, FILES_READABLE, HAS_LOADABLE_FILE, ROWS_VALID
 from cvpipeline.settings import Settings
 
 PREVIEW_ROWS = 5
@@ -87,6 +87,9 @@ def deliver_and_check(
     in_place = in_place_loaded + in_place_quarantined
     quarantined_pct = 100.0 * in_place_quarantined / in_place if in_place else 0.0
     waiting = ledger[ledger["status"] != "removed"].empty and slices.empty
+    from cvpipeline.ingest.readers import OPTIONAL_ABSENT
+
+    incomplete = ledger[ledger["notes"].fillna("").str.contains(OPTIONAL_ABSENT, regex=False)]
     checks = [
         dg.AssetCheckResult(
             check_name=FILES_READABLE,
@@ -111,6 +114,18 @@ def deliver_and_check(
                 "lignes_lues_ce_run": int(ledger["rows_read"].sum()),
                 "echecs_par_attente_ce_run": dg.MetadataValue.md(_failures_per_expectation(report.outcomes)),
                 "exemples_masques": dg.MetadataValue.json(masked_examples(report.quarantine_read)),
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name=COLUMNS_PRESENT,
+            passed=incomplete.empty,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "fichiers_incomplets": len(incomplete),
+                "detail": dg.MetadataValue.md(
+                    "\n".join(f"- {r.file} : {_absent_note(r.notes)}" for r in incomplete.itertuples())
+                    or "Toutes les colonnes sont présentes."
+                ),
             },
         ),
         dg.AssetCheckResult(
@@ -155,6 +170,11 @@ def _failures_per_expectation(outcomes: dict[str, list]) -> str:
         for result in results:
             lines.append(f"| {suite} | {result.rule} | {result.column} | {len(result.failed_row_ids)} |")
     return "\n".join(lines)
+
+
+def _absent_note(notes: str) -> str:
+    """The ledger note that lists a file's absent optional columns."""
+    return next((n for n in notes.split(" | ") if "facultative(s) absente(s)" in n), notes)
 
 
 def _error_table(ledger: pd.DataFrame) -> str:

@@ -456,6 +456,21 @@ def listed_sheets(names: list[str]) -> str:
     return text
 
 
+def _ole_reason(path: Path) -> str:
+    """Why an OLE file (not a zip) cannot be read: a password, or the old .xls format, said as such."""
+    data = path.read_bytes()  # bounded by the file size limit, checked before
+    if "EncryptedPackage".encode("utf-16-le") in data:
+        return "classeur protégé par mot de passe : enregistrez-le sans mot de passe au format .xlsx"
+    if "Workbook".encode("utf-16-le") in data or "Book".encode("utf-16-le") in data:
+        suffix = path.suffix.lower()
+        renamed = " renommé en .xlsx" if suffix == ".xlsx" else ""
+        return (
+            f"classeur à l'ancien format Excel 97-2003 (.xls){renamed} : ouvrez-le dans Excel ou "
+            "LibreOffice et enregistrez-le au format .xlsx"
+        )
+    return "fichier OLE qui n'est pas un classeur Excel lisible : enregistrez le classeur au format .xlsx"
+
+
 def _read_xlsx(path: Path, sheet: str | None, kind: str, notes: list[str]) -> tuple[str, Grid]:
     from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
@@ -471,10 +486,7 @@ def _read_xlsx(path: Path, sheet: str | None, kind: str, notes: list[str]) -> tu
         if _is_fatal(exc):
             raise
         if kind == "ole":
-            raise FileRejected(
-                "classeur illisible : protégé par mot de passe, ou ancien format Excel endommagé ; "
-                "enregistrez-le au format .xlsx sans mot de passe"
-            ) from None
+            raise FileRejected(_ole_reason(path)) from None
         raise FileRejected(f"classeur Excel illisible ({type(exc).__name__})") from None
     names = [m.name for m in metadata]
     if sheet is None:
@@ -871,6 +883,9 @@ def _fill_merged_header(
     return filled
 
 
+OPTIONAL_ABSENT = "colonne(s) facultative(s) absente(s)"
+
+
 def locate_table(grid: list[list[object]], table: TableSpec, sheet: str | None) -> RawTable:
     """Find the header row, map headers to canonical columns and return the data rows."""
     notes = list(getattr(grid, "notes", []))
@@ -919,6 +934,13 @@ def locate_table(grid: list[list[object]], table: TableSpec, sheet: str | None) 
             "en-tête en cellules fusionnées ("
             + ", ".join(_range_ref(m) for m in header_merges[:MAX_LISTED])
             + ") : chaque colonne prend le libellé de sa cellule fusionnée"
+        )
+    absent = [c.label for c in table.columns if not c.required and c.name not in positions]
+    if absent:
+        notes.append(
+            f"{OPTIONAL_ABSENT} : "
+            + ", ".join(f"« {label} »" for label in absent)
+            + " : valeurs vides, les indicateurs qui en dépendent seront incomplets"
         )
     missing = [c.label for c in table.required_columns if c.name not in positions]
     if missing:
