@@ -229,6 +229,7 @@ def test_the_note_names_no_one(sample: dict) -> None:
         sheet_name="Séances",
         header=None,
         dtype=str,
+        engine="calamine",
     )
     header_row, name_column = next(
         (i, j) for i, row in sheet.iterrows() for j, v in row.items() if v == "Nom"

@@ -329,10 +329,6 @@ def _table_errors(table: _Table, entries: dict[str, Pillar], actions: dict[str, 
             errors.append(
                 contract_place.at("constants", "pilier donné deux fois : constante et colonne pillar_label")
             )
-        if "quartiers" not in columns:
-            errors.append(
-                place.at("columns", "fundings : la colonne quartiers (quartiers concernés) est attendue")
-            )
         return errors
     if action is not None:
         if action not in actions:

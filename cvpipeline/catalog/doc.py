@@ -89,7 +89,7 @@ INPUT_ONLY = {
     },
     "fundings": {
         "pillar_label": "pilier ou thème tel qu'écrit : donne pillar (mots-clés de la nomenclature)",
-        "quartiers": "quartiers concernés tels qu'écrits : donnent qpv_ids (obligatoire)",
+        "quartiers": "quartiers concernés tels qu'écrits : donnent qpv_ids",
     },
 }
 

@@ -288,8 +288,9 @@ def parse_table(
     if table.target == "activities":
         _activity_types(frame, table)
     if table.target == "fundings":
-        _pillars(frame, catalog)
-        frame["qpv_ids"] = _qpv_lists(frame["quartiers"])
+        _pillars(frame, catalog, table)
+        if "quartiers" in frame:
+            frame["qpv_ids"] = _qpv_lists(frame["quartiers"])
     if "quartier" in frame:
         places, warnings = resolve_series(frame["quartier"])
         frame[["residence_status", "qpv_id", PLACE_WARNING]] = places
@@ -356,7 +357,12 @@ def _activity_types(frame: pd.DataFrame, table: TableSpec) -> None:
         frame["activity_year"] = frame.get("activity_year", year).fillna(year)
 
 
-def _pillars(frame: pd.DataFrame, catalog: Catalog) -> None:
+def _pillars(frame: pd.DataFrame, catalog: Catalog, table: TableSpec) -> None:
+    """A funding's pillar (or theme): the table's constant, else its label's key words."""
+    constant = table.constants.get("pillar") or table.constants.get("theme")
+    if constant:
+        frame["pillar"] = constant
+        return
     keywords = {code: p.keywords for code, p in catalog.pillars.items()}
     frame["pillar"] = _keyword_map(frame["pillar_label"], keywords)
 
