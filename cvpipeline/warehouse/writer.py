@@ -56,7 +56,8 @@ def typed_frame(table: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
 
 # Rows converted and sent at a time: bounds the memory of a load whatever the file's size.
 CHUNK_ROWS = 50_000
-# SQLAlchemy's storage formats for dates and timestamps on SQLite (what it reads back).
+# SQLAlchemy's storage formats for dates and timestamps on SQLite (what it reads back); ISO text
+# that PostgreSQL's COPY takes as well.
 SQLITE_DATE = "%Y-%m-%d"
 SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
@@ -76,8 +77,8 @@ def insert_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
     if conn.dialect.name == "postgresql":
         with cursor.copy(f"COPY {target} FROM STDIN WITH (FORMAT csv)") as copy:
             for start in range(0, len(frame), CHUNK_ROWS):
-                chunk = typed_frame(table, frame[columns].iloc[start : start + CHUNK_ROWS])
-                copy.write(chunk.to_csv(index=False, header=False))
+                chunk = _copy_chunk(table, frame[columns].iloc[start : start + CHUNK_ROWS])
+                copy.write(_csv_bytes(chunk))
         return len(frame)
     statement = f"INSERT INTO {target} VALUES ({', '.join('?' * len(columns))})"
     for start in range(0, len(frame), CHUNK_ROWS):
@@ -86,6 +87,35 @@ def insert_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
             statement, zip(*(_sqlite_values(table.c[c], chunk[c]) for c in columns), strict=True)
         )
     return len(frame)
+
+
+def _csv_bytes(chunk: pd.DataFrame) -> bytes:
+    """A chunk as CSV for COPY, written by pyarrow's C++ writer (nulls as empty, unquoted)."""
+    import pyarrow as pa
+    from pyarrow import csv as pa_csv
+
+    sink = io.BytesIO()
+    options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+    pa_csv.write_csv(pa.Table.from_pandas(chunk, preserve_index=False), sink, write_options=options)
+    return sink.getvalue()
+
+
+def _copy_chunk(table: sa.Table, chunk: pd.DataFrame) -> pd.DataFrame:
+    """A chunk typed for COPY's CSV: dates as ISO text, whole numbers without decimals, text as is."""
+    out = pd.DataFrame(index=chunk.index)
+    for name in chunk.columns:
+        column, values = table.c[name], chunk[name]
+        if isinstance(column.type, (sa.Date, sa.DateTime)):
+            moments = pd.to_datetime(values)
+            fmt = SQLITE_DATETIME if isinstance(column.type, sa.DateTime) else SQLITE_DATE
+            out[name] = moments.dt.strftime(fmt).where(moments.notna(), None)
+        elif isinstance(column.type, (sa.Integer, sa.BigInteger)):
+            out[name] = pd.to_numeric(values, errors="coerce").astype("Int64")
+        elif isinstance(column.type, sa.Float):
+            out[name] = pd.to_numeric(values, errors="coerce").astype("float64")
+        else:  # text: one type per column for pyarrow (a code read as a number becomes its text)
+            out[name] = values.astype("string")
+    return out
 
 
 def _sqlite_values(column: sa.Column, values: pd.Series) -> list[object]:
