@@ -151,7 +151,7 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
                 and incoming.sha256 == known["sha256"]
                 and known["rules_fingerprint"] == fingerprint
                 # Rows set aside as records of another file are weighed again each run.
-                and not known["cross_file_conflicts"]
+                and not (pd.notna(known["cross_file_conflicts"]) and known["cross_file_conflicts"])
             ):
                 unchanged.append(_unchanged_row(source, incoming.name, known, started))
             else:
