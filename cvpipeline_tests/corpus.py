@@ -697,8 +697,11 @@ CASES = [
             ),
         ),
         "partially_loaded",
-        notes=("3 cellule(s) affichent une erreur Excel (#DIV/0!, #N/A, #REF!) : A2, D3, C4",),
-        rows=(3, 1, 2),
+        notes=(
+            "3 cellule(s) affichent une erreur Excel (#DIV/0!, #N/A, #REF!) : A2, D3, C4",
+            "colonne « Âge » : 1 valeur(s) illisible(s) laissée(s) vide(s) (ligne(s) 3)",
+        ),
+        rows=(3, 2, 1),
     ),
     Case(
         "hidden_first_sheet",

@@ -227,10 +227,13 @@ def test_formula_values_computed_by_excel_are_read(run: dict) -> None:
 
 
 def test_excel_error_values_are_not_silently_empty(run: dict) -> None:
-    assert list(participations_of(run, "inscrits_erreurs_2019.xlsx")["source_row"]) == [2]
+    # #DIV/0! in the age (no indicator needs it): the row stays, the cell is emptied and said.
+    assert list(participations_of(run, "inscrits_erreurs_2019.xlsx")["source_row"]) == [2, 3]
     quarantined = quarantine_of(run, "inscrits_erreurs_2019.xlsx")
-    assert "Âge" in quarantined.loc[3, "reason"] and "« #DIV/0! »" in quarantined.loc[3, "reason"]
+    assert list(quarantined.index) == [4]
     assert "Sexe" in quarantined.loc[4, "reason"] and "« #REF! »" in quarantined.loc[4, "reason"]
+    notes = ledger_row(run, "inscrits_erreurs_2019.xlsx")["notes"]
+    assert "« Âge » : 1 valeur(s) illisible(s) laissée(s) vide(s)" in notes
 
 
 def test_hidden_sheet_is_skipped_for_the_first_visible_one(run: dict) -> None:
@@ -323,7 +326,11 @@ def test_an_overflowing_number_is_quarantined_not_a_crash(tmp_path: Path) -> Non
     parsed = read_source(catalog, source, [path], b"k")
     validated = validate_source(parsed)
     batch = shape_source(catalog, parsed, validated, pd.Timestamp.now())
-    assert list(batch.ledger[["rows_read", "rows_loaded", "rows_quarantined"]].iloc[0]) == [4, 1, 3]
+    # No indicator needs the age: the rows stay with the age left empty, and the ledger says so.
+    assert list(batch.ledger[["rows_read", "rows_loaded", "rows_quarantined"]].iloc[0]) == [4, 4, 0]
+    loaded = batch.tables["participations"].sort_values("source_row")
+    assert list(loaded["age"].isna()) == [True, True, True, False]
+    assert "3 valeur(s) illisible(s) laissée(s) vide(s)" in batch.ledger["notes"].iloc[0]
 
 
 @pytest.mark.parametrize(

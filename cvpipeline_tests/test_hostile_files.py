@@ -361,3 +361,31 @@ def test_an_old_xls_renamed_xlsx_is_named_for_what_it_is(tmp_path: Path) -> None
     locked.write_bytes(ole + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 2048)
     with pytest.raises(FileRejected, match="protégé par mot de passe"):
         read_grid(locked, None)
+
+
+def test_a_two_row_header_is_read_as_one(tmp_path: Path) -> None:
+    import openpyxl
+
+    from cvpipeline.catalog import load_catalog
+
+    table = load_catalog().sources["programmation"].tables[0]
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(
+        ["Année", "N° dossier", "Porteur", "Intitulé de l'action", "Pilier", "Quartier(s)", "Montants (€)"]
+    )
+    sheet.append([None, None, None, None, None, None, "Agglo", "État", "Autres"])
+    sheet.append([2019, "2019-001", "Régie Plus", "Chantier", "Emploi", "Biollay", "12.500", 3000, None])
+    sheet.merge_cells("G1:I1")
+    path = tmp_path / "programmation_2019.xlsx"
+    workbook.save(path)
+    located = locate_table(read_grid(path, None)[1], table, None)
+    row = located.cells.iloc[0]
+    assert (row["amount_agglo_eur"], row["amount_state_eur"]) == ("12.500", 3000)
+    assert located.header_row == 2 and any("deux lignes" in n for n in located.notes)
+    # Without the merge (a CSV, or cells left unmerged) the upper label runs over its group.
+    workbook = openpyxl.load_workbook(path)
+    workbook.active.unmerge_cells("G1:I1")
+    workbook.save(path)
+    row = locate_table(read_grid(path, None)[1], table, None).cells.iloc[0]
+    assert (row["amount_agglo_eur"], row["amount_state_eur"]) == ("12.500", 3000)

@@ -886,6 +886,31 @@ def _fill_merged_header(
 OPTIONAL_ABSENT = "colonne(s) facultative(s) absente(s)"
 
 
+def _two_row_header(upper: list[object], lower: list[object]) -> list[object] | None:
+    """The labels of a header written on two rows, or None when the lower row holds no sub-label.
+
+    Where the lower row is empty the upper label stands alone; where it has a sub-label, the upper
+    label (carried right over the empty cells of a group) comes first: "Montants (€) Agglo".
+    """
+    width = max(len(upper), len(lower))
+    upper = list(upper) + [None] * (width - len(upper))
+    lower = list(lower) + [None] * (width - len(lower))
+    if not any(cell not in ("", None) for cell in lower):
+        return None
+    labels: list[object] = []
+    group: object = None
+    for top_cell, sub_cell in zip(upper, lower, strict=True):
+        if top_cell not in ("", None):
+            group = top_cell
+        elif sub_cell in ("", None):
+            group = None
+        if sub_cell in ("", None):
+            labels.append(top_cell)
+        else:
+            labels.append(f"{group} {sub_cell}" if group not in ("", None) else sub_cell)
+    return labels
+
+
 def locate_table(grid: list[list[object]], table: TableSpec, sheet: str | None) -> RawTable:
     """Find the header row, map headers to canonical columns and return the data rows."""
     notes = list(getattr(grid, "notes", []))
@@ -895,18 +920,30 @@ def locate_table(grid: list[list[object]], table: TableSpec, sheet: str | None) 
     width = max((len(r) for r in grid), default=0)
     top = _fill_merged_header(grid[:HEADER_SCAN_ROWS], merged, width) if merged else grid[:HEADER_SCAN_ROWS]
     synonyms = {fold(h): col.name for col in table.columns for h in col.headers}
-    best_row, best_hits = -1, 0
+
+    def hits_of(row: list[object]) -> int:
+        return len({synonyms[f] for f in (fold(c) for c in row if c not in ("", None)) if f in synonyms})
+
+    best_row, best_hits, composed = -1, 0, None
     for index, row in enumerate(top):
-        hits = len({synonyms[f] for f in (fold(c) for c in row if c not in ("", None)) if f in synonyms})
+        hits = hits_of(row)
         if hits > best_hits:
             best_row, best_hits = index, hits
+    # A header on two rows ("Montants (€)" over "Agglo | État | Autres"): each column's label is
+    # the upper cell and the lower one together, taken when it names more columns than one row.
+    for index in range(len(top) - 1):
+        candidate = _two_row_header(top[index], top[index + 1])
+        if candidate is not None and hits_of(candidate) > best_hits:
+            best_row, best_hits, composed = index + 1, hits_of(candidate), candidate
     where = f"feuille « {sheet} » : " if sheet else ""
     if best_hits < min(2, len(table.columns)):
         raise FileRejected(
             f"{where}ligne d'en-tête introuvable dans les {HEADER_SCAN_ROWS} premières lignes "
             f"(colonnes attendues : {', '.join(c.label for c in table.columns)})"
         )
-    header = top[best_row]
+    header = composed if composed is not None else top[best_row]
+    if composed is not None:
+        notes.append(f"en-tête sur deux lignes ({best_row} et {best_row + 1}) : libellés lus ensemble")
     positions: dict[str, int] = {}
     headers: dict[str, str] = {}
     extra: list[str] = []

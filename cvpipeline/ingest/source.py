@@ -22,6 +22,35 @@ log = logging.getLogger("cvpipeline.ingest")
 LINEAGE = ["source_file", "source_sheet", "source_row", "file_sha256"]
 PERSON_FIELDS = ("last_name", "first_name", "birth_date")
 PLACE_WARNING = "__place_warning"
+EMPTIED_PREFIX = "__emptied__"
+MAX_LISTED_ROWS = 10
+# The canonical columns the indicators (or a person's key) are computed from: an unreadable cell
+# there sends its row to quarantine. Any other optional column's unreadable cell is only emptied.
+INDICATOR_INPUTS = {
+    "last_name",
+    "first_name",
+    "birth_date",
+    "birth_year",
+    "person_id",
+    "sex",
+    "quartier",
+    "quartiers",
+    "start_date",
+    "end_date",
+    "activity_date",
+    "activity_year",
+    "activity_label",
+    "participants_count",
+    "field_actors_count",
+    "year",
+    "dossier_number",
+    "pillar_label",
+    "amount_agglo_eur",
+    "amount_state_eur",
+    "amount_other_eur",
+    "contract_code",
+    "action_code",
+}
 # A raw cell kept in the quarantine is cut to this length (a 32 000-character cell helps nobody).
 MAX_RAW_CHARS = 200
 
@@ -227,9 +256,32 @@ def read_source(
         raw = pd.concat(pieces[table.name], ignore_index=True)
         frame, table_warnings = parse_table(catalog, table, raw, key)
         warnings.extend(table_warnings)
+        frame = _note_emptied_cells(table, frame, reports)
         _note_place_warnings(frame, reports)
         parsed.append(ParsedTable(table, frame, raw))
     return ParsedSource(source, parsed, reports, warnings)
+
+
+def _note_emptied_cells(table: TableSpec, frame: pd.DataFrame, reports: list[FileReport]) -> pd.DataFrame:
+    """Say in each file's ledger notes which unreadable cells no indicator needs were left empty."""
+    columns = [c for c in frame.columns if c.startswith(EMPTIED_PREFIX)]
+    by_file = {r.file: r for r in reports}
+    for column in columns:
+        label = table.column(column.removeprefix(EMPTIED_PREFIX)).label
+        flagged = frame.loc[frame[column], ["source_file", "source_sheet", "source_row"]]
+        for (name, sheet), rows in flagged.groupby(["source_file", "source_sheet"], dropna=False, sort=True):
+            numbers = [str(int(r)) for r in rows["source_row"]]
+            listed = ", ".join(numbers[:MAX_LISTED_ROWS]) + (
+                f" et {len(numbers) - MAX_LISTED_ROWS} autre(s)" if len(numbers) > MAX_LISTED_ROWS else ""
+            )
+            report = by_file.get(name)
+            if report is not None:
+                report.notes.append(
+                    f"{_where(name, sheet if isinstance(sheet, str) else None)} : colonne « {label} » : "
+                    f"{len(numbers)} valeur(s) illisible(s) laissée(s) vide(s) (ligne(s) {listed}), "
+                    "les lignes sont gardées (aucun indicateur n'en dépend)"
+                )
+    return frame.drop(columns=columns)
 
 
 def _note_place_warnings(frame: pd.DataFrame, reports: list[FileReport]) -> None:
@@ -280,7 +332,12 @@ def parse_table(
         shown = raw[col.name].astype("string")
         if col.personal:
             shown = shown.where(shown.isna(), MASK)
-        frame[UNPARSED_PREFIX + col.name] = shown.where(pd.Series(unreadable, index=raw.index))
+        unreadable = pd.Series(unreadable, index=raw.index)
+        if not col.required and col.name not in INDICATOR_INPUTS and unreadable.any():
+            # A cell no indicator needs does not cost its row: emptied, and said in the ledger.
+            frame[EMPTIED_PREFIX + col.name] = unreadable
+            unreadable = pd.Series(False, index=raw.index)
+        frame[UNPARSED_PREFIX + col.name] = shown.where(unreadable)
     frame[DUPLICATE_COLUMN] = _duplicate_of(table, raw)
     warnings: list[str] = []
     if table.target == "participations":
