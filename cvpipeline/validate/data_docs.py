@@ -12,6 +12,7 @@ result heavy, and the quarantine table already holds it.
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,7 +69,7 @@ def masked_values(values: list[Any], table: TableSpec, column: Any) -> list[Any]
     spec = _spec_of(table, column)
     if spec is not None and spec.personal:
         return [MASK] * len(values)
-    scalar = [v if isinstance(v, (str, int, float)) and not isinstance(v, bool) else None for v in values]
+    scalar = [v if isinstance(v, (str, numbers.Number)) and not isinstance(v, bool) else None for v in values]
     text = pd.Series([None if v is None else str(v) for v in scalar], dtype="string")
     safe = quotable(text, spec.type if spec is not None else None)
     return [v if ok and v is not None else MASK for v, ok in zip(scalar, safe.tolist(), strict=True)]
@@ -87,7 +88,7 @@ def masked_result_dict(result: dict[str, Any], table: TableSpec, column: Any) ->
         for value, entry in zip(shown, counts, strict=True):
             merged[value] = merged.get(value, 0) + int(entry.get("count", 0))
         kept["partial_unexpected_counts"] = [{"value": v, "count": n} for v, n in merged.items()]
-    if "observed_value" in kept and not isinstance(kept["observed_value"], (int, float, type(None))):
+    if "observed_value" in kept and not isinstance(kept["observed_value"], (numbers.Number, type(None))):
         kept["observed_value"] = masked_values([kept["observed_value"]], table, column)[0]
     return kept
 
