@@ -30,6 +30,9 @@ RESULTS_FOLDER = ".resultats_gx"
 SITE_NAME = "cvpipeline_data_docs"
 RESULTS_STORE = "cvpipeline_validation_results"
 BATCH_NAME = "lot"
+# The index lists the latest results only: GX reads each listed result back at every build (about
+# 2 ms each), so an unbounded index would slow every run a little more. Older pages stay on disk.
+INDEX_LIMIT = 250
 # Result keys that list rows or their values: never rendered, never stored.
 ROW_LEVEL_KEYS = (
     "unexpected_list",
@@ -187,7 +190,10 @@ def configure_site(folder: Path) -> Any:
         "class_name": "SiteBuilder",
         "show_how_to_buttons": False,
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(folder)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        "site_index_builder": {
+            "class_name": "DefaultSiteIndexBuilder",
+            "validation_results_limit": INDEX_LIMIT,
+        },
         "site_section_builders": {
             "expectations": "None",
             "profiling": "None",
