@@ -114,6 +114,10 @@ def deliver_and_check(
                 "lignes_lues_ce_run": int(ledger["rows_read"].sum()),
                 "echecs_par_attente_ce_run": dg.MetadataValue.md(_failures_per_expectation(report.outcomes)),
                 "exemples_masques": dg.MetadataValue.json(masked_examples(report.quarantine_read)),
+                **{
+                    f"data_docs_{suite.rsplit('.', 1)[-1]}": dg.MetadataValue.path(str(page))
+                    for suite, page in report.data_docs.items()
+                },
             },
         ),
         dg.AssetCheckResult(

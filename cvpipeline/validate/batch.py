@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 from cvpipeline.ingest.source import ParsedSource
+from cvpipeline.validate.data_docs import DataDocs
 from cvpipeline.validate.expectations import (
     ROW_ID,
     ExpectationOutcome,
@@ -34,15 +36,16 @@ class ValidatedSource:
     valid: dict[str, pd.DataFrame]
     quarantine: pd.DataFrame
     outcomes: dict[str, list[ExpectationOutcome]]
+    data_docs: dict[str, Path] = field(default_factory=dict)
 
 
-def validate_source(parsed: ParsedSource) -> ValidatedSource:
-    """Run the GX suite of every table of a parsed source on all its rows at once."""
+def validate_source(parsed: ParsedSource, docs: DataDocs | None = None) -> ValidatedSource:
+    """Run the GX suite of every table of a parsed source on all its rows at once (pages in `docs`)."""
     valid: dict[str, pd.DataFrame] = {}
     quarantined: list[pd.DataFrame] = []
     outcomes: dict[str, list[ExpectationOutcome]] = {}
     for table in parsed.tables:
-        results = run_suite(table.spec, table.frame)
+        results = run_suite(table.spec, table.frame, docs.publish if docs is not None else None)
         outcomes[table.spec.suite_name] = results
         reasons = quarantine_reasons(table.spec, table.frame, results)
         bad = table.frame[ROW_ID].isin(reasons[ROW_ID])
@@ -57,7 +60,7 @@ def validate_source(parsed: ParsedSource) -> ValidatedSource:
     quarantine = (
         pd.concat(quarantined, ignore_index=True) if quarantined else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     )
-    return ValidatedSource(valid, quarantine, outcomes)
+    return ValidatedSource(valid, quarantine, outcomes, dict(docs.pages) if docs is not None else {})
 
 
 def masked_examples(quarantine: pd.DataFrame, limit: int = 3) -> list[dict[str, object]]:

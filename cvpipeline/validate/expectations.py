@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -123,8 +124,12 @@ def _gx_context() -> Any:
     return context
 
 
-def run_suite(table: TableSpec, frame: pd.DataFrame) -> list[ExpectationOutcome]:
+def run_suite(
+    table: TableSpec, frame: pd.DataFrame, publish: Callable[[TableSpec, Any], object] | None = None
+) -> list[ExpectationOutcome]:
     """Validate a parsed table (one row per input row, `_rid` as row id) with its GX suite.
+
+    `publish`, when given, receives the GX suite result of a suite that ran (data_docs.DataDocs.publish).
 
     Raises `SuiteError` (in French, naming the suite file and the expectation) when an expectation
     names a column the table does not have, or when GX reports that an expectation raised: GX 1.x
@@ -171,6 +176,8 @@ def run_suite(table: TableSpec, frame: pd.DataFrame) -> list[ExpectationOutcome]
             "la validation est arrêtée (erreur de la suite, pas du fichier du partenaire) : "
             + " ; ".join(broken)
         )
+    if publish is not None:
+        publish(table, result)
     return outcomes
 
 

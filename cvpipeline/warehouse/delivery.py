@@ -33,6 +33,7 @@ from cvpipeline.ingest.source import (
 )
 from cvpipeline.settings import Settings
 from cvpipeline.validate.batch import validate_source
+from cvpipeline.validate.data_docs import DataDocs, data_docs_enabled, docs_dir, latest_pages
 from cvpipeline.validate.expectations import suite_path
 from cvpipeline.warehouse.records import existing_records, record_keys, set_aside_repeated_records
 from cvpipeline.warehouse.schema import COLUMNS
@@ -68,6 +69,8 @@ class DeliveryReport:
     outcomes: dict[str, list] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     kept_previous: list[str] = field(default_factory=list)
+    # Each suite's latest Data Docs validation page (suite name → HTML file), when the site is on.
+    data_docs: dict[str, Path] = field(default_factory=dict)
 
     def files_with(self, status: str) -> list[str]:
         """This run's ledger files of a status."""
@@ -171,6 +174,7 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
             key,
             engine=engine,
             leaving=set(removed),
+            run_id=run_id,
         )
         refused = [_refused_row(source, name, reason, in_place, started) for name, reason in folder.refused]
         report.kept_previous += [r["file"] for r in refused if r["file"] in in_place.index]
@@ -195,6 +199,8 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
         report.ledger = change.ledger
         report.slices = current_slices(engine, catalog.contract_code, source.source_id)
         report.counts = source_row_counts(engine, catalog.contract_code, source.source_id)
+        if data_docs_enabled():
+            report.data_docs = latest_pages(settings.data_dir, [t.suite_name for t in source.tables])
         return report
     finally:
         engine.dispose()
@@ -213,16 +219,21 @@ def read_into_slices(
     archive: bool = True,
     engine: Engine | None = None,
     leaving: set[str] | None = None,
+    run_id: str | None = None,
 ) -> tuple[SliceWrite, DeliveryReport]:
     """Read, validate and shape files into the slices that replace theirs (rejected ones keep theirs).
 
     `in_place` holds the slices now in the warehouse, indexed by file, and `leaving` those about to
     be removed; `files` come in the order they take precedence when two carry the same record (the
     slices kept in `engine` come first); `received` gives a slice's reception time when it is not
-    now (a replay keeps the original one).
+    now (a replay keeps the original one). With a `run_id` (and CVPIPELINE_DATA_DOCS not 0), each
+    suite's result is published as a Data Docs page under `<data_dir>/data_docs/`.
     """
     parsed = read_source(catalog, source, files, key, settings.archive_dir if archive else None)
-    validated = validate_source(parsed)
+    docs = None
+    if run_id is not None and files and data_docs_enabled():
+        docs = DataDocs(docs_dir(settings.data_dir), run_name=run_id, run_time=_utc(started))
+    validated = validate_source(parsed, docs)
     batch = shape_source(catalog, parsed, validated, started)
     ledger = batch.ledger.copy()
     kept: list[str] = []
@@ -292,6 +303,7 @@ def read_into_slices(
         outcomes=batch.outcomes,
         warnings=batch.warnings,
         kept_previous=sorted(kept),
+        data_docs=validated.data_docs,
     )
     return change, report
 
@@ -428,6 +440,11 @@ def _relative(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+def _utc(moment: pd.Timestamp) -> Any:
+    """A timestamp (naive ones are UTC, as `_now` makes them) as an aware datetime."""
+    return (moment if moment.tzinfo is not None else moment.tz_localize("UTC")).to_pydatetime()
 
 
 def _now() -> pd.Timestamp:

@@ -1,0 +1,160 @@
+"""Data Docs: each run's validation results as GX pages under data_docs/, with no personal value."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cvpipeline.catalog import load_catalog
+from cvpipeline.settings import load_settings
+from cvpipeline.validate import data_docs
+from cvpipeline.validate.expectations import MASK
+from cvpipeline.warehouse.delivery import DeliveryReport, deliver_source
+from cvpipeline_tests.e2e import SAMPLE_INCOMING
+
+CATALOG = load_catalog()
+SOURCE = CATALOG.sources["cites_lab"]
+TABLE = next(t for t in SOURCE.tables if t.name == "accompagnes")
+SURNAME = "Berthelemot"
+BIRTH_DATE = "14/07/1983"
+BAD_FILE = "accompagnes_2017_saisie.csv"
+HEADER = "ID,Date premier contact,Sexe,Âge,Commune,Résidence QPV,Statut,Projet"
+# A surname typed in the sex column, a birth date shifted into the age column, a wrong age.
+BAD_ROWS = [
+    f"CL-901,15/02/2017,{SURNAME},31,Chambéry,Non,Porteur de projet,Boulangerie",
+    f"CL-902,16/02/2017,F,{BIRTH_DATE},Barberaz,Non,Porteur de projet,Couture",
+    "CL-903,17/02/2017,H,250,Chambéry,Non,Porteur de projet,Vélos",
+]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "incoming" / "cites_lab"
+    shutil.copytree(SAMPLE_INCOMING / "cites_lab", folder)
+    (folder / BAD_FILE).write_text("\n".join([HEADER, *BAD_ROWS]) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def deliver(data_dir: Path, run_id: str) -> DeliveryReport:
+    settings = load_settings(str(data_dir), f"sqlite:///{data_dir / 'w.db'}")
+    return deliver_source(CATALOG, SOURCE, settings, run_id)
+
+
+def quarantined(report: DeliveryReport) -> int:
+    """Rows of the generated file in quarantine."""
+    return int(report.ledger.set_index("file").at[BAD_FILE, "rows_quarantined"])
+
+
+def site_text(data_dir: Path) -> str:
+    """Every file of the site (HTML, stored results, assets) as text."""
+    files = [p for p in (data_dir / "data_docs").rglob("*") if p.is_file()]
+    assert files
+    return "\n".join(p.read_bytes().decode("utf-8", errors="replace") for p in files)
+
+
+def test_a_run_publishes_an_index_and_a_page_per_suite_without_personal_values(data_dir: Path) -> None:
+    report = deliver(data_dir, "run-a")
+    assert quarantined(report) == 3
+    index = data_dir / "data_docs" / "index.html"
+    assert index.is_file()
+    assert TABLE.suite_name in index.read_text(encoding="utf-8")
+    assert set(report.data_docs) == {t.suite_name for t in SOURCE.tables}
+    page = report.data_docs[TABLE.suite_name]
+    assert page.is_file() and page.is_relative_to(data_dir / "data_docs") and "run-a" in page.parts
+    html = page.read_text(encoding="utf-8")
+    assert MASK in html and "250" in html  # the surname is masked, a number is quoted
+    text = site_text(data_dir)
+    assert SURNAME not in text
+    assert BIRTH_DATE not in text and "1983" not in text
+
+
+def test_without_the_masking_gx_would_render_the_values(data_dir: Path, monkeypatch) -> None:
+    """The grep above can fail: GX itself quotes the unexpected values."""
+    monkeypatch.setattr(data_docs, "masked_suite_result", lambda result, table: result)
+    deliver(data_dir, "run-raw")
+    text = site_text(data_dir)
+    assert SURNAME in text and BIRTH_DATE in text
+
+
+def test_each_run_is_added_to_the_index_and_the_latest_page_is_reported(data_dir: Path) -> None:
+    first = deliver(data_dir, "run-1")
+    extra = data_dir / "incoming" / "cites_lab" / BAD_FILE
+    extra.write_text(extra.read_text(encoding="utf-8") + "CL-904,18/02/2017,F,40,Chambéry,Non,Porteur,Café\n")
+    second = deliver(data_dir, "run-2")
+    index = (data_dir / "data_docs" / "index.html").read_text(encoding="utf-8")
+    assert "run-1" in index and "run-2" in index
+    assert "run-2" in second.data_docs[TABLE.suite_name].parts
+    assert second.data_docs[TABLE.suite_name] != first.data_docs[TABLE.suite_name]
+    # The other table's files did not change: no new validation, its latest page stays the first run's.
+    other = next(t.suite_name for t in SOURCE.tables if t is not TABLE)
+    assert second.data_docs[other] == first.data_docs[other]
+    third = deliver(data_dir, "run-3")
+    assert third.data_docs == second.data_docs
+
+
+def test_the_lignes_valides_check_links_the_latest_page(data_dir: Path) -> None:
+    import dagster as dg
+
+    from cvpipeline.defs.steps import ROWS_VALID, deliver_and_check
+
+    settings = load_settings(str(data_dir), f"sqlite:///{data_dir / 'w.db'}")
+    _, checks = deliver_and_check(CATALOG, SOURCE, settings, "run-check", dg.get_dagster_logger())
+    metadata = next(c for c in checks if c.check_name == ROWS_VALID).metadata
+    link = metadata["data_docs_accompagnes"]
+    assert isinstance(link, dg.PathMetadataValue)
+    assert Path(link.path).is_file() and "run-check" in Path(link.path).parts
+
+
+def test_the_environment_variable_turns_it_off(data_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv(data_docs.DATA_DOCS_ENV, "0")
+    report = deliver(data_dir, "run-off")
+    assert report.data_docs == {}
+    assert not (data_dir / "data_docs").exists()
+    assert quarantined(report) == 3
+
+
+def test_masked_values_keep_only_what_quotable_accepts() -> None:
+    shown = data_docs.masked_values([SURNAME, "X", "250", BIRTH_DATE, "#N/A", None, ("a", 1)], TABLE, "age")
+    assert shown == [MASK, "X", "250", MASK, "#N/A", MASK, MASK]
+    # Numbers as pandas hands them (numpy scalars) are quoted as numbers.
+    assert data_docs.masked_values([np.int64(250), np.float64(2.5)], TABLE, "age") == [250, 2.5]
+    # A date may be quoted in a (non-personal) date column, never in another one.
+    assert data_docs.masked_values(["31/02/2017"], TABLE, "__unparsed__start_date") == ["31/02/2017"]
+    assert data_docs.masked_values([BIRTH_DATE], TABLE, "__unparsed__age") == [MASK]
+
+
+def test_the_masked_result_drops_row_lists_and_merges_masked_counts() -> None:
+    result = {
+        "element_count": 1_000_000,
+        "unexpected_count": 3,
+        "unexpected_list": [SURNAME, "Durand", "X"],
+        "unexpected_index_list": [{"_rid": 1}],
+        "unexpected_index_query": "df.filter(items=[1])",
+        "partial_unexpected_index_list": [{"sex": SURNAME, "_rid": 1}],
+        "partial_unexpected_list": [SURNAME, "Durand", "X"],
+        "partial_unexpected_counts": [
+            {"value": SURNAME, "count": 1},
+            {"value": "Durand", "count": 1},
+            {"value": "X", "count": 1},
+        ],
+    }
+    masked = data_docs.masked_result_dict(result, TABLE, "sex")
+    assert not set(masked) & set(data_docs.ROW_LEVEL_KEYS)
+    assert masked["partial_unexpected_list"] == [MASK, MASK, "X"]
+    assert masked["partial_unexpected_counts"] == [{"value": MASK, "count": 2}, {"value": "X", "count": 1}]
+    assert not re.search(SURNAME + "|Durand", repr(masked))
+    assert result["unexpected_list"][0] == SURNAME  # the original result is left as it was
+
+
+def test_a_personal_column_is_never_quoted() -> None:
+    personal = next(
+        (c for t in CATALOG.sources.values() for tb in t.tables for c in tb.columns if c.personal), None
+    )
+    if personal is None:
+        pytest.skip("aucune colonne personnelle au catalogue")
+    table = next(tb for t in CATALOG.sources.values() for tb in t.tables if personal in tb.columns)
+    assert data_docs.masked_values(["12", "X"], table, personal.name) == [MASK, MASK]
