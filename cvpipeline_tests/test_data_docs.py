@@ -23,10 +23,10 @@ SURNAME = "Berthelemot"
 BIRTH_DATE = "14/07/1983"
 BAD_FILE = "accompagnes_2017_saisie.csv"
 HEADER = "ID,Date premier contact,Sexe,Âge,Commune,Résidence QPV,Statut,Projet"
-# A surname typed in the sex column, a birth date shifted into the age column, a wrong age.
+# A surname typed in the sex column, a birth date shifted into the first-contact date, a wrong age.
 BAD_ROWS = [
     f"CL-901,15/02/2017,{SURNAME},31,Chambéry,Non,Porteur de projet,Boulangerie",
-    f"CL-902,16/02/2017,F,{BIRTH_DATE},Barberaz,Non,Porteur de projet,Couture",
+    f"CL-902,{BIRTH_DATE},F,34,Barberaz,Non,Porteur de projet,Couture",
     "CL-903,17/02/2017,H,250,Chambéry,Non,Porteur de projet,Vélos",
 ]
 

@@ -370,7 +370,7 @@ def _people(frame: pd.DataFrame, table: TableSpec, key: bytes) -> None:
         if column not in frame:
             frame[column] = pd.NA
     if table.single_day:
-        start, end = frame["start_date"], frame["end_date"]
+        start, end = pd.to_datetime(frame["start_date"]), pd.to_datetime(frame["end_date"])
         frame["start_date"], frame["end_date"] = start.fillna(end), end.fillna(start)
     birth_date = pd.to_datetime(frame["birth_date"])
     birth_year = birth_date.dt.year.astype("Int64").fillna(frame["birth_year"].astype("Int64"))

@@ -286,6 +286,7 @@ SAFE_WORDS = (
 SAFE_TOKENS = r"\b(?:" + "|".join(SAFE_WORDS) + r")\b|\d+|[\s.,/'\-]+"
 MONTHS = r"\b(?:" + "|".join(SAFE_WORDS[:18]) + r")\b"
 MAX_QUOTABLE_CHARS = 40
+FIRST_QUOTED_YEAR = 1990
 MASKED_VALUE = " (valeur non citée : elle pourrait identifier une personne)"
 
 
@@ -305,12 +306,15 @@ def quotable(values: pd.Series, column_type: str | None = None) -> pd.Series:
     only_safe_words = leftover.eq("")
     date = text.str.contains(DATE_LIKE, regex=True) | words.str.contains(MONTHS, regex=True)
     in_date_column = column_type in ("date", "year")
+    # A date before 1990 may be a birth date shifted into the column: not quoted, even there.
+    year = pd.to_numeric(text.str.extract(r"(\d{4})", expand=False), errors="coerce")
+    recent = (year >= FIRST_QUOTED_YEAR).fillna(False)
     safe[short] = (
         (text.str.len() <= 3)
         | (text.str.fullmatch(NUMBER_LIKE) & ~date)
         | text.str.fullmatch(EXCEL_ERROR)
         | (only_safe_words & ~date)
-        | (date & in_date_column)
+        | (date & in_date_column & recent)
     ).fillna(False)
     return safe.astype(bool)
 
