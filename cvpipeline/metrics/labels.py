@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cvpipeline.catalog import Catalog
-from cvpipeline.metrics.coverage import DATA_ROWS, DATA_ROWS_LABEL
+from cvpipeline.metrics.coverage import DATA_ROWS, DATA_ROWS_LABEL, QPV_COVERAGE, QPV_COVERAGE_LABEL
 from cvpipeline.metrics.indicators import INDICATORS
 
 ALL_DATA, YEAR, CHOSEN = "all_data", "year", "chosen"
@@ -58,7 +58,11 @@ def label_map(catalog: Catalog) -> dict[str, dict[str, str]]:
         "period_kind": PERIOD_KINDS,
         "residence_status": RESIDENCE_STATUSES,
         "sex": SEXES,
-        "indicator": {**{c: i.label for c, i in INDICATORS.items()}, DATA_ROWS: DATA_ROWS_LABEL},
+        "indicator": {
+            **{c: i.label for c, i in INDICATORS.items()},
+            DATA_ROWS: DATA_ROWS_LABEL,
+            QPV_COVERAGE: QPV_COVERAGE_LABEL,
+        },
     }
 
 

@@ -7,12 +7,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cvpipeline.catalog import Catalog
-from cvpipeline.metrics.coverage import source_coverage
+from cvpipeline.metrics.coverage import qpv_coverage, source_coverage
 from cvpipeline.metrics.indicators import Period, compute_metrics, periods_of
 from cvpipeline.metrics.labels import ALL_DATA, CHOSEN, YEAR
 from cvpipeline.metrics.targets import with_targets
 from cvpipeline.warehouse.schema import table_for
-from cvpipeline.warehouse.writer import prepare, read_table, replace_table
+from cvpipeline.warehouse.writer import prepare, read_table, replace_table, shipped_contracts
 
 FACTS = ("participations", "activities", "fundings")
 # What the indicators read of the fact tables (lineage, ids and labels stay where they are).
@@ -187,6 +187,8 @@ def evaluation_rows(
     """(indicators, coverage) for the periods of each kind, with the data rules and the targets applied."""
     named = dict(zip(FACTS, tables, strict=True))
     metrics = _by_kind(compute_metrics, catalog, tables, kinds)
+    if not metrics.empty:
+        metrics = pd.concat([metrics, qpv_coverage(metrics, shipped_contracts())], ignore_index=True)
     coverage = _by_kind(
         lambda c, *t, periods: source_coverage(c, *t, periods=periods), catalog, tables, kinds
     )

@@ -165,7 +165,23 @@ def reference_frames(catalog: Catalog) -> dict[str, pd.DataFrame]:
     )
     qpv = reference_qpv()[["qpv_id", "name", "commune_insee", "official_code"]]
     qpv = qpv.replace({"official_code": {"": None}})
-    return {"ref_sources": sources, "ref_actions": actions, "ref_qpv": qpv}
+    return {
+        "ref_sources": sources,
+        "ref_actions": actions,
+        "ref_qpv": qpv,
+        "ref_contracts": shipped_contracts(),
+    }
+
+
+CONTRACTS_FILE = "anct/contrats-de-ville-2015.json"
+
+
+def shipped_contracts() -> pd.DataFrame:
+    """The ANCT's list of contrats de ville shipped in the package (code, label, QPV population)."""
+    from cvpipeline.ingest.anct import load_contracts
+    from cvpipeline.ingest.reference_files import shipped_path
+
+    return load_contracts(shipped_path(CONTRACTS_FILE))
 
 
 def replace_references(engine: Engine, catalog: Catalog) -> dict[str, pd.DataFrame]:
