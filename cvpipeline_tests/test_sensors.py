@@ -313,3 +313,17 @@ def test_a_sensor_run_after_a_full_refresh_updates_the_warehouse(data_dir: Path,
     assert set(writers.loc[writers["source_id"] == SOURCE, "run_id"]) == {run.run_id}
     assert set(writers.loc[writers["source_id"] != SOURCE, "run_id"]) == {refresh.run_id}
     assert set(quiet["run_id"]) == {refresh.run_id}
+
+
+def test_the_years_sensor_never_creates_an_empty_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cvpipeline.defs.report import YEARS_SENSOR
+
+    monkeypatch.setenv("CVPIPELINE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CVPIPELINE_WAREHOUSE_URL", raising=False)
+    sensor = next(s for s in DEFS.sensors if s.name == YEARS_SENSOR)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+    assert "entrepôt pas encore créé" in (result.skip_message or "")
+    assert not (tmp_path / "warehouse").exists()

@@ -74,9 +74,14 @@ def build_year_partitions_sensor(partitions_name: str) -> dg.SensorDefinition:
     def years_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         from cvpipeline.metrics.refresh import data_years
         from cvpipeline.settings import load_settings
-        from cvpipeline.warehouse.writer import make_engine
+        from cvpipeline.warehouse.writer import make_engine, warehouse_exists
 
-        engine = make_engine(load_settings().warehouse_url)
+        url = load_settings().warehouse_url
+        if not warehouse_exists(url):  # never create an empty warehouse file from a sensor
+            return dg.SensorResult(
+                skip_reason="entrepôt pas encore créé : lancez d'abord cvpipeline_full_refresh"
+            )
+        engine = make_engine(url)
         try:
             wanted = [str(y) for y in data_years(engine)]
         finally:

@@ -21,6 +21,16 @@ from cvpipeline.warehouse.schema import (
 log = logging.getLogger("cvpipeline.warehouse")
 
 
+def warehouse_exists(url: str) -> bool:
+    """False for an embedded (SQLite file) warehouse whose file does not exist yet; True otherwise."""
+    if url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        path = url.removeprefix("sqlite:///")
+        return path in ("", ":memory:") or Path(path).is_file()
+    return True
+
+
 def make_engine(url: str) -> Engine:
     """An engine for the warehouse URL; SQLite files get their folder and a busy timeout."""
     if url.startswith("sqlite:///"):
