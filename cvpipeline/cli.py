@@ -30,11 +30,13 @@ def ensure_dagster_home(data_dir: Path) -> Path:
 PROGRESS_LOGGER = "cvpipeline.progress"
 
 
-def run(data_dir: str | None, warehouse_url: str | None, verbose: bool = False) -> int:
-    """Materialise every asset in process on the local instance; 0 when every step succeeded.
+def run(
+    data_dir: str | None, warehouse_url: str | None, verbose: bool = False, contracts: list[str] | None = None
+) -> int:
+    """Materialise every asset in process on the local instance, one run per contract; 0 when all succeeded.
 
     Quiet by default: a line per source as it is done, then the summary. `verbose` shows
-    Dagster's whole log instead.
+    Dagster's whole log instead. `contracts` limits the runs to some contracts (default: all).
     """
     settings = load_settings(data_dir, warehouse_url)
     os.environ["CVPIPELINE_DATA_DIR"] = str(settings.data_dir)
@@ -50,33 +52,49 @@ def run(data_dir: str | None, warehouse_url: str | None, verbose: bool = False) 
 
     import dagster as dg
 
-    from cvpipeline.definitions import configured_catalog, defs
+    from cvpipeline.definitions import configured_catalogs, defs
     from cvpipeline.defs import FULL_REFRESH_JOB
 
+    catalogs = configured_catalogs()
+    unknown = [c for c in contracts or [] if c not in catalogs]
+    if unknown:
+        raise ConfigurationError(
+            f"contrat inconnu : {', '.join(unknown)} (contrats du catalogue : {', '.join(catalogs)})"
+        )
     job = defs.resolve_job_def(FULL_REFRESH_JOB)
     level = "INFO" if verbose else "CRITICAL"
-    with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
-        )
-    print(summary(settings.warehouse_url, result.run_id, list(configured_catalog().sources)), flush=True)
-    for path in sorted(settings.reports_dir.glob("*.*")) if result.success else []:
-        print(f"Document : {path}")
-    if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure:
-                error = event.step_failure_data.error
-                message = error.message.strip() if error else "erreur inconnue"
-                print(f"cvpipeline : ÉCHEC de l'étape {event.step_key} : {message.splitlines()[0]}")
-        print(f"cvpipeline : le détail est dans l'interface Dagster (run {result.run_id}) ou avec --verbose")
-        return 1
-    return 0
+    failed = False
+    for code in contracts or list(catalogs):
+        catalog = catalogs[code]
+        print(f"\ncvpipeline : contrat {code} — {catalog.contract_label}", flush=True)
+        with dg.DagsterInstance.get() as instance:
+            result = job.execute_in_process(
+                instance=instance,
+                partition_key=code,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+            )
+        print(summary(settings.warehouse_url, result.run_id, list(catalog.sources), code), flush=True)
+        reports = settings.contract_reports(catalog.folder)
+        for path in sorted(p for p in reports.glob("*.*") if p.is_file()) if result.success else []:
+            print(f"Document : {path}")
+        if not result.success:
+            failed = True
+            for event in result.all_events:
+                if event.is_step_failure:
+                    error = event.step_failure_data.error
+                    message = error.message.strip() if error else "erreur inconnue"
+                    print(f"cvpipeline : ÉCHEC de l'étape {event.step_key} : {message.splitlines()[0]}")
+            print(
+                f"cvpipeline : le détail est dans l'interface Dagster (run {result.run_id}) ou avec --verbose"
+            )
+    return 1 if failed else 0
 
 
-def summary(warehouse_url: str, run_id: str, source_ids: list[str] | None = None) -> str:
-    """Per source: this run's files by status, and the rows its slices hold now in the warehouse."""
+def summary(
+    warehouse_url: str, run_id: str, source_ids: list[str] | None = None, contract_code: str | None = None
+) -> str:
+    """Per source: this run's files by status, and the rows one contract's slices hold in the warehouse."""
     import sqlalchemy as sa
 
     from cvpipeline.warehouse.schema import table_for
@@ -105,6 +123,8 @@ def summary(warehouse_url: str, run_id: str, source_ids: list[str] | None = None
         sa.func.sum(slices.c.rows_loaded).label("loaded"),
         sa.func.sum(slices.c.rows_quarantined).label("quarantined"),
     ).group_by(slices.c.source_id)
+    if contract_code is not None:
+        held = held.where(slices.c.contract_code == contract_code)
     rejected_files = sa.select(ledger.c.source_id, ledger.c.file, ledger.c.error).where(
         (ledger.c.run_id == run_id) & (ledger.c.status == "rejected")
     )
@@ -149,12 +169,12 @@ def summary(warehouse_url: str, run_id: str, source_ids: list[str] | None = None
 def replay(target_url: str, data_dir: str | None, warehouse_url: str | None) -> int:
     """Rebuild the whole warehouse from the archive into the empty warehouse at target_url."""
     settings = load_settings(data_dir, warehouse_url)
-    from cvpipeline.definitions import configured_catalog
+    from cvpipeline.definitions import configured_catalogs
     from cvpipeline.replay import ReplayError, replay_warehouse
 
     print(f"cvpipeline : rejeu de {settings.warehouse_url} depuis {settings.archive_dir}", flush=True)
     try:
-        report = replay_warehouse(configured_catalog(), settings, target_url, f"rejeu-{os.getpid()}")
+        report = replay_warehouse(configured_catalogs(), settings, target_url, f"rejeu-{os.getpid()}")
     except ReplayError as exc:
         print(f"cvpipeline : rejeu impossible : {exc}", file=sys.stderr)
         return 1
@@ -191,8 +211,8 @@ def create_analyst_role(role: str, warehouse_url: str | None, print_only: bool) 
 
 
 def documents(data_dir: str | None, warehouse_url: str | None, out: str | None) -> int:
-    """Write the evaluation note (.docx) and workbook (.xlsx) from the warehouse as it stands."""
-    from cvpipeline.definitions import configured_catalog
+    """Write each contract's evaluation note (.docx) and workbook (.xlsx) from the warehouse as it stands."""
+    from cvpipeline.definitions import configured_catalogs
     from cvpipeline.defs.report import NOTE_FILE, WORKBOOK_FILE
     from cvpipeline.report.data import load_report_data
     from cvpipeline.report.note import write_note
@@ -200,15 +220,24 @@ def documents(data_dir: str | None, warehouse_url: str | None, out: str | None) 
     from cvpipeline.warehouse.writer import make_engine
 
     settings = load_settings(data_dir, warehouse_url)
-    folder = Path(out) if out else settings.reports_dir
     engine = make_engine(settings.warehouse_url)
-    data = load_report_data(engine, configured_catalog())
+    written = 0
+    for catalog in configured_catalogs().values():
+        data = load_report_data(engine, catalog)
+        if data.metrics.empty:
+            print(f"cvpipeline : {catalog.contract_code} : aucun indicateur dans l'entrepôt", file=sys.stderr)
+            continue
+        base = Path(out) if out else settings.reports_dir
+        folder = base / catalog.folder if catalog.folder else base
+        print(f"cvpipeline : {catalog.contract_code} : note {write_note(data, folder / NOTE_FILE)}")
+        print(
+            f"cvpipeline : {catalog.contract_code} : classeur {write_workbook(data, folder / WORKBOOK_FILE)}"
+        )
+        written += 1
     engine.dispose()
-    if data.metrics.empty:
+    if not written:
         print("cvpipeline : aucun indicateur dans l'entrepôt (lancez d'abord « run »)", file=sys.stderr)
         return 1
-    print(f"cvpipeline : note {write_note(data, folder / NOTE_FILE)}")
-    print(f"cvpipeline : classeur {write_workbook(data, folder / WORKBOOK_FILE)}")
     return 0
 
 
@@ -220,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--data-dir", help="dossier contenant incoming/ (défaut : data/ du dépôt)")
     run_parser.add_argument("--warehouse-url", help="URL SQLAlchemy de l'entrepôt (défaut : SQLite)")
     run_parser.add_argument("--verbose", action="store_true", help="affiche tout le journal de Dagster")
+    run_parser.add_argument(
+        "--contract",
+        action="append",
+        help="code d'un contrat à traiter (répétable ; défaut : tous les contrats du catalogue)",
+    )
     replay_parser = commands.add_parser(
         "replay",
         help="reconstruit tout l'entrepôt depuis l'archive dans un entrepôt vide (--to URL)",
@@ -252,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "replay":
             return replay(args.to, args.data_dir, args.warehouse_url)
-        return run(args.data_dir, args.warehouse_url, args.verbose)
+        return run(args.data_dir, args.warehouse_url, args.verbose, args.contract)
     except ConfigurationError as exc:
         print(f"cvpipeline : {exc}", file=sys.stderr)
         return 2

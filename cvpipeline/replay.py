@@ -32,59 +32,81 @@ class ReplayReport:
     rows: dict[str, int]
 
 
-def replay_warehouse(catalog: Catalog, settings: Settings, target_url: str, run_id: str) -> ReplayReport:
-    """Read every slice of `settings`' warehouse again from the archive into the empty `target_url`."""
+def replay_warehouse(
+    catalogs: Catalog | dict[str, Catalog], settings: Settings, target_url: str, run_id: str
+) -> ReplayReport:
+    """Read every slice of `settings`' warehouse again from the archive into the empty `target_url`.
+
+    Contract by contract (`catalogs`: one contract's catalog, or the deployment's, by code).
+    """
+    if isinstance(catalogs, Catalog):
+        catalogs = {catalogs.contract_code: catalogs}
     if sa.make_url(target_url) == sa.make_url(settings.warehouse_url):
         raise ReplayError("l'entrepôt cible doit être un autre entrepôt que celui qu'on rejoue")
     origin = make_engine(settings.warehouse_url)
     target = make_engine(target_url)
     try:
-        in_place = current_slices(origin, catalog.contract_code)
         _check_empty(target)
         key = settings.pseudonymisation_key()
-        replace_references(target, catalog)
         written: dict[str, int] = {}
-        in_place = in_place.sort_values(["source_id", "received_at", "file"], kind="stable")
-        for source_id, slices in in_place.groupby("source_id", sort=True):
-            source = catalog.sources.get(str(source_id))
-            if source is None:
-                raise ReplayError(f"la source « {source_id} » de l'entrepôt n'est plus dans le catalogue")
-            files = [_archived(settings, row) for row in slices.itertuples()]
-            received = {r.file: pd.Timestamp(r.received_at) for r in slices.itertuples()}
-            fingerprint = rules_fingerprint(catalog, source, key)
-            change, report = read_into_slices(
-                catalog,
-                source,
-                settings,
-                files,
-                pd.DataFrame(columns=["file"]).set_index("file"),
-                fingerprint,
-                pd.Timestamp.now(tz="UTC").tz_localize(None),
-                key,
-                received=received,
-                archive=False,
-            )
-            rejected = report.files_with("rejected")
-            if rejected:
-                raise ReplayError(
-                    f"{source_id} : l'archive de {', '.join(rejected)} ne se relit plus "
-                    "(règles de lecture changées depuis le chargement ?)"
-                )
-            change.ledger = report.ledger.assign(
-                notes=[
-                    f"{n} | {REPLAYED}" if isinstance(n, str) and n else REPLAYED
-                    for n in report.ledger["notes"]
-                ]
-            )
-            write_slices(target, change, run_id)
-            written[str(source_id)] = len(files)
-        # The team's objectives in place come along (they are no partner file, they have no slice).
-        replace_table(target, "evaluation_targets", read_table(origin, "evaluation_targets"))
-        refresh_metrics(target, catalog, run_id)
+        for catalog in catalogs.values():
+            replace_references(target, catalog)
+            written.update(_replay_contract(catalog, settings, origin, target, key, run_id))
+        # The teams' objectives in place come along (they are no partner file, they have no slice).
+        targets = read_table(origin, "evaluation_targets")
+        for code in catalogs:
+            replace_table(target, "evaluation_targets", targets[targets["contract_code"] == code], code)
+        for catalog in catalogs.values():
+            refresh_metrics(target, catalog, run_id)
         return ReplayReport(written, _row_counts(target))
     finally:
         origin.dispose()
         target.dispose()
+
+
+def _replay_contract(
+    catalog: Catalog, settings: Settings, origin: sa.Engine, target: sa.Engine, key: bytes, run_id: str
+) -> dict[str, int]:
+    """Replay one contract's slices, source by source; the number of files per source."""
+    written: dict[str, int] = {}
+    in_place = current_slices(origin, catalog.contract_code)
+    in_place = in_place.sort_values(["source_id", "received_at", "file"], kind="stable")
+    prefix = f"{catalog.contract_code} / " if catalog.folder else ""
+    for source_id, slices in in_place.groupby("source_id", sort=True):
+        source = catalog.sources.get(str(source_id))
+        if source is None:
+            raise ReplayError(
+                f"{prefix}la source « {source_id} » de l'entrepôt n'est plus dans le catalogue du contrat"
+            )
+        files = [_archived(settings, row) for row in slices.itertuples()]
+        received = {r.file: pd.Timestamp(r.received_at) for r in slices.itertuples()}
+        fingerprint = rules_fingerprint(catalog, source, key)
+        change, report = read_into_slices(
+            catalog,
+            source,
+            settings,
+            files,
+            pd.DataFrame(columns=["file"]).set_index("file"),
+            fingerprint,
+            pd.Timestamp.now(tz="UTC").tz_localize(None),
+            key,
+            received=received,
+            archive=False,
+        )
+        rejected = report.files_with("rejected")
+        if rejected:
+            raise ReplayError(
+                f"{prefix}{source_id} : l'archive de {', '.join(rejected)} ne se relit plus "
+                "(règles de lecture changées depuis le chargement ?)"
+            )
+        change.ledger = report.ledger.assign(
+            notes=[
+                f"{n} | {REPLAYED}" if isinstance(n, str) and n else REPLAYED for n in report.ledger["notes"]
+            ]
+        )
+        write_slices(target, change, run_id)
+        written[f"{prefix}{source_id}"] = len(files)
+    return written
 
 
 def _archived(settings: Settings, row: object) -> IncomingFile:

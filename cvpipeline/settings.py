@@ -40,6 +40,19 @@ class Settings:
         """Where the evaluation workbook is written."""
         return self.data_dir / "reports"
 
+    def contract_incoming(self, folder: str) -> Path:
+        """A contract's partner drops: incoming/<folder>/ (its catalog's `folder`, '' at the root)."""
+        return self.incoming_dir / folder if folder else self.incoming_dir
+
+    def contract_reports(self, folder: str) -> Path:
+        """Where a contract's workbook and note are written: reports/<folder>/."""
+        return self.reports_dir / folder if folder else self.reports_dir
+
+    def contract_targets(self, folder: str) -> Path:
+        """Where a contract's objectives files are read: targets/<folder>/."""
+        root = self.data_dir / "targets"
+        return root / folder if folder else root
+
     @property
     def is_embedded(self) -> bool:
         """True for the embedded default (a SQLite warehouse)."""

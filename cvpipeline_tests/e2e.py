@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from cvpipeline.catalog import load_catalog
+from cvpipeline.catalog import Catalog, load_catalog
 from cvpipeline.defs import build_defs
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.warehouse import YEARLY_METRICS
@@ -23,15 +23,21 @@ def copy_sample(data_dir: Path) -> Path:
 
 
 def run_pipeline(
-    data_dir: Path, warehouse_url: str, instance: dg.DagsterInstance | None = None
+    data_dir: Path,
+    warehouse_url: str,
+    instance: dg.DagsterInstance | None = None,
+    catalogs: dict[str, Catalog] | None = None,
+    contract: str | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialise every asset of the project's definitions, in process, on these files."""
-    defs = build_defs(load_catalog())
+    """Materialise every asset of one contract's partition (default: CV262 alone), in process, on these files."""
+    catalog = load_catalog()
+    defs = build_defs(catalogs or catalog)
     settings = PipelineSettings(data_dir=str(data_dir), warehouse_url=warehouse_url)
     return dg.materialize(
         list(defs.assets or []),
         selection=dg.AssetSelection.all() - dg.AssetSelection.assets(YEARLY_METRICS),
         resources={"settings": settings},
         instance=instance or dg.DagsterInstance.ephemeral(),
+        partition_key=contract or catalog.contract_code,
         raise_on_error=False,
     )

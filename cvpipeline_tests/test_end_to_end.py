@@ -259,6 +259,7 @@ def test_a_chosen_period_is_added_through_run_config(warehouse: dict) -> None:
             }
         },
         instance=dg.DagsterInstance.ephemeral(),
+        partition_key="CV262",
     )
     assert result.success
     rows = query(

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from cvpipeline.catalog import CATALOG_PATH, CatalogError, load_catalog
-from cvpipeline.definitions import CATALOG_ENV, configured_catalog
+from cvpipeline.definitions import CATALOG_ENV, configured_catalogs
 from cvpipeline.defs import build_defs
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.sensors import SENSOR_SUFFIX
@@ -126,12 +126,15 @@ def test_catalog_file_from_the_environment(
     onboarding: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(CATALOG_ENV, str(onboarding["catalog"]))
-    assert SOURCE in configured_catalog().sources
+    assert list(configured_catalogs()) == ["CV262"]
+    assert SOURCE in configured_catalogs()["CV262"].sources
     monkeypatch.setenv(CATALOG_ENV, str(onboarding["catalog"].with_name("absent.yaml")))
     with pytest.raises(CatalogError, match=CATALOG_ENV):
-        configured_catalog()
+        configured_catalogs()
     monkeypatch.delenv(CATALOG_ENV)
-    assert SOURCE not in configured_catalog().sources
+    shipped = configured_catalogs()
+    assert list(shipped) == ["CN07302M", "CV262"]
+    assert all(SOURCE not in c.sources for c in shipped.values())
 
 
 def test_code_location_loads_the_catalog_of_the_environment(onboarding: dict[str, Path]) -> None:
@@ -163,6 +166,7 @@ def test_new_source_rows_reach_the_warehouse(onboarding: dict[str, Path]) -> Non
         selection=selection,
         resources={"settings": settings},
         instance=dg.DagsterInstance.ephemeral(),
+        partition_key=catalog.contract_code,
         raise_on_error=False,
     )
     assert result.success

@@ -119,11 +119,12 @@ def test_new_file_requests_one_run_of_the_source_and_everything_downstream(
     selected = {k.to_user_string() for k in request.asset_selection}
     assert {SOURCE, "activities", "ingestion_ledger", "evaluation_metrics", "evaluation_workbook"} <= selected
     assert not selected & (set(CATALOG.sources) - {SOURCE})
-    assert request.run_key.startswith(f"{SOURCE}:")
+    assert request.run_key.startswith(f"CV262:{SOURCE}:") and request.partition_key == "CV262"
     assert request.tags[WAREHOUSE_TAG] == "ecriture"
     cursor = json.loads(result.cursor)
-    assert set(cursor["files"]) == {"sessions_2019.csv"}
-    assert cursor["files"]["sessions_2019.csv"]["sha256"] == ingest_source.sha256_of(
+    # Each file under its contract: one sensor watches the source's folder of every contract.
+    assert set(cursor["files"]) == {"CV262/sessions_2019.csv"}
+    assert cursor["files"]["CV262/sessions_2019.csv"]["sha256"] == ingest_source.sha256_of(
         data_dir / "incoming" / SOURCE / "sessions_2019.csv"
     )
 
@@ -166,7 +167,8 @@ def test_touched_file_is_not_a_change_and_unchanged_files_are_not_read_again(
     assert touched.run_requests == []
     assert hash_calls == ["sessions_2019.csv"] * 2
     assert (
-        json.loads(touched.cursor)["files"]["sessions_2019.csv"]["mtime_ns"] == OLD_MTIME_NS + 5_000_000_000
+        json.loads(touched.cursor)["files"]["CV262/sessions_2019.csv"]["mtime_ns"]
+        == OLD_MTIME_NS + 5_000_000_000
     )
 
     assert tick(instance, touched.cursor).run_requests == []
@@ -178,7 +180,7 @@ def test_a_file_just_written_is_hashed_again_next_time(data_dir: Path, instance:
     path = write(data_dir / "incoming" / SOURCE / "sessions_2019.csv", ROW_A, mtime_ns=None)
     stat = path.stat()
     first = tick(instance)
-    assert json.loads(first.cursor)["files"][path.name]["mtime_ns"] is None
+    assert json.loads(first.cursor)["files"][f"CV262/{path.name}"]["mtime_ns"] is None
     write(path, ROW_B, mtime_ns=stat.st_mtime_ns)
     assert path.stat().st_size == stat.st_size
     assert len(tick(instance, first.cursor).run_requests) == 1
@@ -194,7 +196,7 @@ def test_deleted_file_requests_a_run_and_leaves_the_cursor(
     (folder / "sessions_2018.csv").unlink()
     second = tick(instance, first.cursor)
     assert len(second.run_requests) == 1
-    assert set(json.loads(second.cursor)["files"]) == {"sessions_2019.csv"}
+    assert set(json.loads(second.cursor)["files"]) == {"CV262/sessions_2019.csv"}
     shutil.rmtree(folder)
     emptied = tick(instance, second.cursor)
     assert len(emptied.run_requests) == 1 and json.loads(emptied.cursor)["files"] == {}
@@ -224,10 +226,10 @@ def test_hidden_and_lock_files_are_ignored(data_dir: Path, instance: dg.DagsterI
 
 def test_a_cursor_of_plain_hashes_is_accepted(data_dir: Path, instance: dg.DagsterInstance) -> None:
     path = write(data_dir / "incoming" / SOURCE / "sessions_2019.csv", ROW_A)
-    typed = json.dumps({path.name: ingest_source.sha256_of(path)})
+    typed = json.dumps({f"CV262/{path.name}": ingest_source.sha256_of(path)})
     result = tick(instance, typed)
     assert result.run_requests == []
-    assert parse_cursor(result.cursor).files[path.name].mtime_ns == OLD_MTIME_NS
+    assert parse_cursor(result.cursor).files[f"CV262/{path.name}"].mtime_ns == OLD_MTIME_NS
     assert parse_cursor("pas du json").files == {}
     assert parse_cursor('{"files": {"a.csv": {"sha256": "x", "size": "gros"}}}').files == {}
 
@@ -238,7 +240,7 @@ def test_runs_at_once_on_a_fresh_instance(data_dir: Path) -> None:
     with dg.DagsterInstance.ephemeral() as fresh:
         result = tick(fresh)
     assert len(result.run_requests) == 1
-    assert set(parse_cursor(result.cursor).files) == {"sessions_2019.csv"}
+    assert set(parse_cursor(result.cursor).files) == {"CV262/sessions_2019.csv"}
 
 
 def test_schedule_requests_the_full_refresh_and_is_off_by_default() -> None:
@@ -249,10 +251,14 @@ def test_schedule_requests_the_full_refresh_and_is_off_by_default() -> None:
     assert schedule.execution_timezone == REFRESH_TIMEZONE
     when = datetime(2026, 3, 2, 6, 0, tzinfo=ZoneInfo(REFRESH_TIMEZONE))
     with dg.DagsterInstance.ephemeral() as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=when, repository_def=DEFS.get_repository_def()
+        )
         result = schedule.evaluate_tick(context)
+    # One run per contract (DEFS serves CV262 alone).
     assert len(result.run_requests) == 1
     request = result.run_requests[0]
+    assert request.partition_key == "CV262"
     assert request.job_name in (None, FULL_REFRESH_JOB)
     assert request.tags[WAREHOUSE_TAG] == "ecriture"
 
@@ -278,7 +284,9 @@ def test_a_sensor_run_after_a_full_refresh_updates_the_warehouse(data_dir: Path,
     home = tmp_path / "dagster_home"
     home.mkdir()
     with dg.instance_for_test(temp_dir=str(home)) as instance:
-        refresh = DEFS.resolve_job_def(FULL_REFRESH_JOB).execute_in_process(instance=instance)
+        refresh = DEFS.resolve_job_def(FULL_REFRESH_JOB).execute_in_process(
+            instance=instance, partition_key="CV262"
+        )
         assert refresh.success
         with sqlite3.connect(db) as con:
             before = pd.read_sql("select count(*) as n from activities", con)["n"].item()
@@ -294,7 +302,7 @@ def test_a_sensor_run_after_a_full_refresh_updates_the_warehouse(data_dir: Path,
         request = result.run_requests[0]
         job = DEFS.get_repository_def().get_job(sensor_def().targets[0].job_name)
         run = job.get_subset(asset_selection=set(request.asset_selection)).execute_in_process(
-            instance=instance, tags=request.tags
+            instance=instance, tags=request.tags, partition_key=request.partition_key
         )
     assert run.success
     assert {c.check_name for c in run.get_asset_check_evaluations()} == {

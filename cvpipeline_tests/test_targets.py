@@ -32,7 +32,7 @@ def test_valid_rows_load_with_codes_or_french_labels(tmp_path: Path) -> None:
         + "agglo_budget_eur;contrat;;;2018;602 000,00;\n",
         encoding="cp1252",
     )
-    loaded = load_targets(CATALOG, data_dir)
+    loaded = load_targets(CATALOG, data_dir / "targets")
     assert loaded.problems == []
     targets = loaded.targets
     assert list(targets["period_kind"]) == ["all_data", "year", "chosen", "year"]
@@ -44,7 +44,7 @@ def test_valid_rows_load_with_codes_or_french_labels(tmp_path: Path) -> None:
 
 def test_a_file_without_a_required_column_is_rejected_with_its_name(tmp_path: Path) -> None:
     data_dir = write(tmp_path, "Indicateur;Périmètre;Période\nbeneficiaries;action;2017\n")
-    loaded = load_targets(CATALOG, data_dir)
+    loaded = load_targets(CATALOG, data_dir / "targets")
     assert loaded.targets.empty
     assert len(loaded.problems) == 1
     message = loaded.problems[0]
@@ -63,7 +63,7 @@ def test_bad_rows_are_set_aside_with_file_row_and_column(tmp_path: Path) -> None
         + "beneficiaries;quartier;nulle_part;;2018;10;\n"
         + "beneficiaries;action;citeslab;;2017;120;\n",
     )
-    loaded = load_targets(CATALOG, data_dir)
+    loaded = load_targets(CATALOG, data_dir / "targets")
     assert len(loaded.targets) == 1
     problems = "\n".join(loaded.problems)
     assert "ligne 3 : colonne « Indicateur » : indicateur inconnu « beneficiares »" in problems
@@ -76,13 +76,13 @@ def test_bad_rows_are_set_aside_with_file_row_and_column(tmp_path: Path) -> None
 
 
 def test_no_targets_folder_means_no_objective(tmp_path: Path) -> None:
-    loaded = load_targets(CATALOG, tmp_path)
+    loaded = load_targets(CATALOG, tmp_path / "targets")
     assert loaded.targets.empty and loaded.problems == [] and loaded.files == []
 
 
 def test_the_shipped_sample_targets_are_valid_and_say_they_are_illustrative() -> None:
     repo = Path(__file__).resolve().parent.parent
-    loaded = load_targets(CATALOG, repo / "data")
+    loaded = load_targets(CATALOG, repo / "data" / "targets")
     assert loaded.problems == [] and len(loaded.targets) > 5
     assert loaded.targets["note"].str.contains("illustratif", case=False).all()
 

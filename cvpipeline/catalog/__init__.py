@@ -12,6 +12,7 @@ from cvpipeline.catalog.build import (
     LAYOUTS_PATH,
     NOMENCLATURES_PATH,
     load_catalog,
+    load_catalogs,
     load_contract_catalogs,
     parse_catalog,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "TableSpec",
     "Territory",
     "load_catalog",
+    "load_catalogs",
     "load_contract_catalogs",
     "parse_catalog",
 ]

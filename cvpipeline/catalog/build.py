@@ -587,6 +587,7 @@ def parse_contract(raw: Any, label: str, path: Path | None = None) -> Catalog:
         territory=territory,
         qpv_geography=contract.qpv_geography,
         path=path,
+        data_folder=contract.data_folder,
     )
 
 
@@ -626,3 +627,33 @@ def _shipped_contracts() -> tuple[Catalog, ...]:
 def load_contract_catalogs() -> dict[str, Catalog]:
     """The catalogs of the contracts shipped in cvpipeline/catalog/contracts/, by contract code."""
     return {c.contract_code: c for c in _shipped_contracts()}
+
+
+def load_catalogs(path: Path | None = None) -> dict[str, Catalog]:
+    """The contracts a deployment serves, by code: a contract file, a folder of them, or the shipped ones.
+
+    Two contracts may not share a code nor a data folder (incoming/<folder>/ holds one contract's files).
+    """
+    if path is None:
+        catalogs = list(_shipped_contracts())
+    elif Path(path).is_dir():
+        files = sorted(p for p in Path(path).glob("*.yaml") if not p.name.startswith("."))
+        if not files:
+            raise CatalogError(f"{path} : aucun fichier de contrat (*.yaml) dans ce dossier")
+        catalogs = [load_catalog(p) for p in files]
+    else:
+        catalogs = [load_catalog(Path(path))]
+    found: dict[str, Catalog] = {}
+    folders: dict[str, str] = {}
+    for catalog in catalogs:
+        where = _label(catalog.path) if catalog.path else catalog.contract_code
+        if catalog.contract_code in found:
+            raise CatalogError(f"{where} : contract_code : {shown(catalog.contract_code)} déjà chargé")
+        folder = catalog.folder or "."
+        if folder in folders:
+            raise CatalogError(
+                f"{where} : data_folder : {shown(folder)} déjà le dossier du contrat {folders[folder]}"
+            )
+        found[catalog.contract_code] = catalog
+        folders[folder] = catalog.contract_code
+    return found

@@ -244,6 +244,9 @@ class ContractModel(_Strict):
     qpv_geography: int | None = Field(None, ge=2000, le=2100)
     """Géographie prioritaire utilisée : 2015 ou 2024."""
 
+    data_folder: str | None = Field(None, pattern=r"^(\.|[A-Za-z0-9][A-Za-z0-9_-]{0,63})$")
+    """Sous-dossier du contrat dans incoming/, targets/, reports/ (défaut : son code ; « . » : la racine)."""
+
     nomenclature: str | None = None
     """Nom de la nomenclature (nomenclatures.yaml) : piliers_2015 ou themes_2024."""
 

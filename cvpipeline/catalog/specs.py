@@ -147,6 +147,13 @@ class Catalog:
     territory: Territory | None = None
     qpv_geography: int | None = None
     path: Path | None = None
+    data_folder: str | None = None
+
+    @property
+    def folder(self) -> str:
+        """The contract's sub-folder of incoming/, targets/ and reports/ ('' for the data folder's root)."""
+        folder = self.data_folder if self.data_folder is not None else self.contract_code
+        return "" if folder == "." else folder
 
     def pillar_of(self, action_code: str) -> str:
         """The pillar (or, since 2024, the theme) of an action."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 
 import dagster as dg
 
@@ -12,37 +13,44 @@ from cvpipeline.defs.report import build_report_assets, build_year_partitions_se
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.sensors import build_refresh_schedule, build_source_sensor
 from cvpipeline.defs.sources import build_source_asset
-from cvpipeline.defs.warehouse import YEARLY_METRICS, YEARS, build_warehouse_assets
+from cvpipeline.defs.warehouse import YEARLY_METRICS, YEARS, build_warehouse_assets, contract_partitions
 
 FULL_REFRESH_JOB = "cvpipeline_full_refresh"
 
 
-def build_defs(catalog: Catalog) -> dg.Definitions:
-    """All definitions of the project for a catalog."""
+def build_defs(catalogs: Catalog | Mapping[str, Catalog]) -> dg.Definitions:
+    """All definitions of the project for the contracts' catalogs (one partition per contract)."""
+    if isinstance(catalogs, Catalog):
+        catalogs = {catalogs.contract_code: catalogs}
+    catalogs = dict(sorted(catalogs.items()))
+    contracts = contract_partitions(catalogs)
+    source_ids = sorted({sid for catalog in catalogs.values() for sid in catalog.sources})
     with warnings.catch_warnings():
         # Beta in Dagster 1.13: code references (show each asset's source file) and the
         # single-run backfill policy of the year partitions.
         warnings.simplefilter("ignore", dg.BetaWarning)
-        assets = [build_source_asset(catalog, s) for s in catalog.sources.values()]
-        assets += build_warehouse_assets(catalog)
-        assets += build_report_assets(catalog)
+        assets = [build_source_asset(catalogs, s, contracts) for s in source_ids]
+        assets += build_warehouse_assets(catalogs, contracts)
+        assets += build_report_assets(catalogs, contracts)
         assets = dg.with_source_code_references(assets)
     full_refresh = dg.define_asset_job(
         FULL_REFRESH_JOB,
         # The year partitions are refreshed on demand (or backfilled), not by the full refresh.
         selection=dg.AssetSelection.all() - dg.AssetSelection.assets(YEARLY_METRICS),
-        description="Met chaque source à jour avec son dossier (seuls les fichiers nouveaux ou modifiés "
-        "sont relus), puis les tables de référence, les objectifs, les indicateurs, le classeur et la note.",
+        description="Pour un contrat (une partition) : met chaque source à jour avec son dossier (seuls les "
+        "fichiers nouveaux ou modifiés sont relus), puis les tables de référence, les objectifs, les "
+        "indicateurs, le classeur et la note du contrat. Un run par contrat ; plusieurs contrats : "
+        "rattrapage (backfill) sur les partitions voulues.",
         # One process for the whole graph: on a small machine a process per step costs more than the
         # steps (docs/production.md says how to scale out with Dagster's multiprocess, Celery or
-        # Kubernetes executors).
+        # Kubernetes executors; contracts run side by side as separate runs).
         executor_def=dg.in_process_executor,
     )
     return dg.Definitions(
         assets=assets,
-        jobs=[full_refresh, build_replay_job(catalog)],
-        sensors=[build_source_sensor(s) for s in catalog.sources.values()]
+        jobs=[full_refresh, build_replay_job(catalogs)],
+        sensors=[build_source_sensor(s, catalogs) for s in source_ids]
         + [build_year_partitions_sensor(YEARS.name)],
-        schedules=[build_refresh_schedule(FULL_REFRESH_JOB)],
+        schedules=[build_refresh_schedule(FULL_REFRESH_JOB, list(catalogs))],
         resources={"settings": PipelineSettings()},
     )

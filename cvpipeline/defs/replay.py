@@ -1,5 +1,7 @@
 """The replay job: rebuild a whole warehouse from the archive into another, empty one."""
 
+from collections.abc import Mapping
+
 import dagster as dg
 
 from cvpipeline.catalog import Catalog
@@ -14,7 +16,7 @@ class ReplayTarget(dg.Config):
     target_warehouse_url: str
 
 
-def build_replay_job(catalog: Catalog) -> dg.JobDefinition:
+def build_replay_job(catalogs: Mapping[str, Catalog]) -> dg.JobDefinition:
     """A one-op job that replays every slice in place from the archive into the target warehouse."""
 
     @dg.op(name="rejouer_l_archive", tags={"kind": "sql"})
@@ -24,7 +26,7 @@ def build_replay_job(catalog: Catalog) -> dg.JobDefinition:
 
         try:
             report = replay_warehouse(
-                catalog, settings.resolve(), config.target_warehouse_url, context.run_id
+                dict(catalogs), settings.resolve(), config.target_warehouse_url, context.run_id
             )
         except ReplayError as exc:
             raise dg.Failure(f"rejeu impossible : {exc}", allow_retries=False) from None

@@ -1,5 +1,6 @@
 """Dagster assets of the objectives file and the evaluation note (the workbook is in defs/warehouse.py)."""
 
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
@@ -23,10 +24,13 @@ def load_and_store_targets(catalog: Catalog, settings: Settings, log: Any) -> tu
     from cvpipeline.metrics.targets import load_targets
     from cvpipeline.warehouse.writer import make_engine, replace_table
 
-    loaded = load_targets(catalog, settings.data_dir)
+    loaded = load_targets(catalog, settings.contract_targets(catalog.folder))
     engine = make_engine(settings.warehouse_url)
     replace_table(
-        engine, TARGETS_ASSET, loaded.targets.assign(loaded_at=pd.Timestamp.now(tz="UTC").tz_localize(None))
+        engine,
+        TARGETS_ASSET,
+        loaded.targets.assign(loaded_at=pd.Timestamp.now(tz="UTC").tz_localize(None)),
+        catalog.contract_code,
     )
     engine.dispose()
     for problem in loaded.problems:
@@ -51,7 +55,7 @@ def write_note(catalog: Catalog, settings: Settings, log: Any) -> dg.Materialize
     engine = make_engine(settings.warehouse_url)
     data = load_report_data(engine, catalog)
     engine.dispose()
-    path = write_docx(data, settings.reports_dir / NOTE_FILE)
+    path = write_docx(data, settings.contract_reports(catalog.folder) / NOTE_FILE)
     log.info(f"note d'évaluation : {path}")
     return dg.MaterializeResult(metadata={"chemin": dg.MetadataValue.path(str(path))})
 
@@ -101,14 +105,17 @@ def build_year_partitions_sensor(partitions_name: str) -> dg.SensorDefinition:
     return years_sensor
 
 
-def build_report_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
-    """The objectives asset (with its check) and the evaluation note asset."""
+def build_report_assets(
+    catalogs: Mapping[str, Catalog], contracts: dg.PartitionsDefinition
+) -> list[dg.AssetsDefinition]:
+    """The objectives asset (with its check) and the evaluation note asset, one partition per contract."""
 
     @dg.asset(
         name=TARGETS_ASSET,
         group_name="metrics",
         kinds={"sql", "csv"},
         owners=[OWNER],
+        partitions_def=contracts,
         check_specs=[
             dg.AssetCheckSpec(
                 TARGETS_VALID,
@@ -117,12 +124,14 @@ def build_report_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
                 "période et valeur connus).",
             )
         ],
-        description="Les objectifs fixés par l'équipe (data/targets/objectifs*.csv|xlsx) : une valeur "
-        "cible par indicateur, périmètre et période. Les lignes illisibles sont écartées avec leur motif.",
+        description="Les objectifs fixés par l'équipe de chaque contrat (data/targets/<dossier du contrat>/"
+        "objectifs*.csv|xlsx) : une valeur cible par indicateur, périmètre et période. Les lignes "
+        "illisibles sont écartées avec leur motif.",
     )
     def evaluation_targets(
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> dg.MaterializeResult:
+        catalog = catalogs[context.partition_key]
         metadata, problems = load_and_store_targets(catalog, settings.resolve(), context.log)
         return dg.MaterializeResult(
             metadata=metadata,
@@ -142,15 +151,17 @@ def build_report_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
         group_name="report",
         kinds={"docx"},
         owners=[OWNER],
+        partitions_def=contracts,
         automation_condition=dg.AutomationCondition.eager(),
         deps=[dg.AssetKey("evaluation_metrics")],
-        description=f"Note d'évaluation en français (data/reports/{NOTE_FILE}, Word) : contexte, actions, "
+        description="Note d'évaluation du contrat en français (data/reports/<dossier du contrat>/"
+        f"{NOTE_FILE}, Word) : contexte, actions, "
         "travail avec les associations, chiffres de chaque action lus dans l'entrepôt, objectifs, "
         "graphiques et annexe sur la qualité des données et la méthode.",
     )
     def evaluation_note(
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> dg.MaterializeResult:
-        return write_note(catalog, settings.resolve(), context.log)
+        return write_note(catalogs[context.partition_key], settings.resolve(), context.log)
 
     return [evaluation_targets, evaluation_note]

@@ -8,7 +8,7 @@ content or disappears, it requests a run of the source's asset and of everything
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
@@ -16,7 +16,7 @@ from typing import Any
 
 import dagster as dg
 
-from cvpipeline.catalog import SourceSpec
+from cvpipeline.catalog import Catalog, SourceSpec
 from cvpipeline.defs.warehouse import YEARLY_METRICS
 from cvpipeline.settings import ConfigurationError, load_settings
 
@@ -165,48 +165,70 @@ def _describe(changes: dict[str, list[str]]) -> str:
     return " ; ".join(f"{kind} : {', '.join(names)}" for kind, names in changes.items() if names)
 
 
-def build_source_sensor(source: SourceSpec) -> dg.SensorDefinition:
-    """The sensor of one source: a run of the source and everything downstream when its files change.
+def build_source_sensor(source_id: str, catalogs: Mapping[str, Catalog]) -> dg.SensorDefinition:
+    """One source's sensor: per contract, a run of the source and all downstream when its files change.
 
-    The run rewrites only that source's changed slices: other sources need no run of their own.
+    It watches the source's folder of every contract that uses it (incoming/<contract folder>/<source_id>/).
+    A run rewrites only that contract's changed slices of the source: other sources and other
+    contracts need no run of their own. The cursor keeps each file under "<contract>/<file>".
     """
-    key = dg.AssetKey(source.source_id)
-    # Everything downstream but the year partitions (a run of unpartitioned assets takes no key).
+    key = dg.AssetKey(source_id)
+    # Everything downstream but the year partitions (refreshed on demand for every contract).
     selection = dg.AssetSelection.assets(key).downstream() - dg.AssetSelection.assets(YEARLY_METRICS)
+    users = {code: c for code, c in catalogs.items() if source_id in c.sources}
+    folders = [f"incoming/{c.folder + '/' if c.folder else ''}{source_id}/" for c in users.values()]
 
     @dg.sensor(
-        name=f"{source.source_id}{SENSOR_SUFFIX}",
+        name=f"{source_id}{SENSOR_SUFFIX}",
         target=selection,
         minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.STOPPED,
         description=(
-            f"Surveille incoming/{source.source_id}/ (dossier de données : CVPIPELINE_DATA_DIR) toutes "
-            f"les {MINIMUM_INTERVAL_SECONDS} s. Un fichier nouveau, au contenu modifié (SHA-256) ou "
-            f"supprimé lance {source.source_id} et tout l'aval (entrepôt, indicateurs, classeur) : "
-            "seule la tranche du fichier changé est réécrite. Un fichier seulement touché (date "
-            "changée, même contenu) ne lance rien. Arrêté par défaut : activez-le dans l'UI (Automation)."
+            f"Surveille {', '.join(folders[:3])}{' …' if len(folders) > 3 else ''} (dossier de données : "
+            f"CVPIPELINE_DATA_DIR) toutes les {MINIMUM_INTERVAL_SECONDS} s. Un fichier nouveau, au contenu "
+            f"modifié (SHA-256) ou supprimé lance {source_id} et tout l'aval (entrepôt, indicateurs, "
+            "classeur) pour son contrat (sa partition) : seule la tranche du fichier changé est réécrite. "
+            "Un fichier seulement touché (date changée, même contenu) ne lance rien. Arrêté par défaut : "
+            "activez-le dans l'UI (Automation)."
         ),
-        tags={SOURCE_TAG: source.source_id},
+        tags={SOURCE_TAG: source_id},
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        incoming = load_settings().incoming_dir
+        settings = load_settings()
         previous = parse_cursor(context.cursor)
-        current = scan_folder(source, incoming, previous)
-        changes = changed_files(previous.hashes, current.hashes)
-        if not any(changes.values()):
-            where = incoming / source.source_id
-            reason = f"aucun changement dans {where}" if where.is_dir() else f"dossier absent : {where}"
-            # The cursor still moves: it records the new mtimes of files that were only touched.
-            return dg.SensorResult(skip_reason=reason, cursor=current.to_json())
-        generation = previous.generation + 1
-        context.log.info(f"{source.source_id} : {_describe(changes)}")
-        request = dg.RunRequest(
-            run_key=run_key(source.source_id, generation, current.hashes),
-            asset_selection=_resolved(context, selection),
-            tags={WAREHOUSE_TAG: WAREHOUSE_TAG_VALUE, SOURCE_TAG: source.source_id},
-        )
-        cursor = FolderCursor(current.files, generation)
-        return dg.SensorResult(run_requests=[request], cursor=cursor.to_json())
+        files: dict[str, FileState] = {}
+        requests, skipped = [], []
+        generation = previous.generation
+        for code, catalog in users.items():
+            incoming = settings.contract_incoming(catalog.folder)
+            prefix = f"{code}/"
+            before = FolderCursor(
+                {n.removeprefix(prefix): st for n, st in previous.files.items() if n.startswith(prefix)}
+            )
+            current = scan_folder(catalog.sources[source_id], incoming, before)
+            files.update({prefix + n: st for n, st in current.files.items()})
+            changes = changed_files(before.hashes, current.hashes)
+            if not any(changes.values()):
+                where = incoming / source_id
+                skipped.append(
+                    f"aucun changement dans {where}" if where.is_dir() else f"dossier absent : {where}"
+                )
+                continue
+            generation += 1
+            context.log.info(f"{code} / {source_id} : {_describe(changes)}")
+            requests.append(
+                dg.RunRequest(
+                    run_key=run_key(f"{code}:{source_id}", generation, current.hashes),
+                    partition_key=code,
+                    asset_selection=_resolved(context, selection),
+                    tags={WAREHOUSE_TAG: WAREHOUSE_TAG_VALUE, SOURCE_TAG: source_id},
+                )
+            )
+        # The cursor moves even without a run: it records the new mtimes of files that were only touched.
+        cursor = FolderCursor(files, generation).to_json()
+        if not requests:
+            return dg.SensorResult(skip_reason=" ; ".join(skipped), cursor=cursor)
+        return dg.SensorResult(run_requests=requests, cursor=cursor)
 
     return _sensor
 
@@ -216,20 +238,29 @@ def refresh_cron() -> str:
     return os.environ.get(REFRESH_CRON_ENV, "").strip() or DEFAULT_REFRESH_CRON
 
 
-def build_refresh_schedule(job_name: str) -> dg.ScheduleDefinition:
-    """The schedule of the full-refresh job, off by default, at CVPIPELINE_REFRESH_CRON (Paris time)."""
+def build_refresh_schedule(job_name: str, contracts: list[str]) -> dg.ScheduleDefinition:
+    """The full-refresh schedule (one run per contract), off by default, at CVPIPELINE_REFRESH_CRON."""
     cron = refresh_cron()
+
+    def _runs(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
+        stamp = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else ""
+        for code in contracts:
+            yield dg.RunRequest(
+                run_key=f"{code}:{stamp}", partition_key=code, tags={WAREHOUSE_TAG: WAREHOUSE_TAG_VALUE}
+            )
+
     try:
         return dg.ScheduleDefinition(
             name=REFRESH_SCHEDULE,
             job_name=job_name,
             cron_schedule=cron,
+            execution_fn=_runs,
             execution_timezone=REFRESH_TIMEZONE,
             default_status=dg.DefaultScheduleStatus.STOPPED,
-            tags={WAREHOUSE_TAG: WAREHOUSE_TAG_VALUE},
             description=(
                 f"Rafraîchissement complet ({job_name}) selon « {cron} », heure de Paris "
-                f"(variable {REFRESH_CRON_ENV}). Arrêté par défaut : activez-le dans l'UI."
+                f"(variable {REFRESH_CRON_ENV}) : un run par contrat ({', '.join(contracts[:5])}"
+                f"{' …' if len(contracts) > 5 else ''}). Arrêté par défaut : activez-le dans l'UI."
             ),
         )
     except dg.DagsterInvalidDefinitionError as exc:

@@ -1,6 +1,6 @@
 """One Dagster asset per catalog source: its slices of the warehouse, with its GX suites as checks."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import dagster as dg
 
@@ -49,33 +49,54 @@ def source_check_specs(source: SourceSpec) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def build_source_asset(catalog: Catalog, source: SourceSpec) -> dg.AssetsDefinition:
-    """The asset of one source (its slices of the warehouse), generated from its catalog entry.
+def build_source_asset(
+    catalogs: Mapping[str, Catalog], source_id: str, contracts: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
+    """The asset of one source (its slices of the warehouse), one partition per contract.
 
-    It reads only new or changed files, validates them and writes their slices itself: nothing of
-    the data passes through Dagster's storage (it returns metadata, not a value).
+    It reads only new or changed files of the contract's folder, validates them and writes their
+    slices itself: nothing of the data passes through Dagster's storage (it returns metadata, not a
+    value). A contract whose catalog does not use the source has nothing to load for it.
     """
+    users = {code: c.sources[source_id] for code, c in catalogs.items() if source_id in c.sources}
+    source = next(iter(users.values()))
+    folders = sorted(
+        {
+            f"incoming/{catalogs[code].folder + '/' if catalogs[code].folder else ''}{source_id}/"
+            for code in users
+        }
+    )
 
     @dg.asset(
-        name=source.source_id,
+        name=source_id,
         group_name="sources",
         kinds={"pandas", *source.kinds},
         owners=[OWNER],
         tags={"family": source.family},
+        partitions_def=contracts,
         description=f"{source.partner} — {source.description} "
-        f"Fichiers lus dans incoming/{source.source_id}/ : {', '.join(source.file_patterns)}. "
+        f"Fichiers lus dans {', '.join(folders[:3])}{' …' if len(folders) > 3 else ''} "
+        f"({', '.join(source.file_patterns)}), une partition par contrat. "
         "Chaque fichier est une tranche de l'entrepôt, remplacée seulement quand son contenu change.",
         check_specs=source_check_specs(source),
-        metadata={"partner": source.partner, "suites": [t.suite_name for t in source.tables]},
+        metadata={
+            "partner": source.partner,
+            "suites": [t.suite_name for t in source.tables],
+            "contrats": ", ".join(users),
+        },
     )
     def _source_asset(
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        from cvpipeline.defs.steps import deliver_and_check
+        from cvpipeline.defs.steps import deliver_and_check, not_in_contract
 
-        result, checks = deliver_and_check(
-            catalog, source, settings.resolve(), context.run.run_id, context.log
-        )
+        catalog = catalogs[context.partition_key]
+        if source_id not in catalog.sources:
+            result, checks = not_in_contract(catalog, source_id)
+        else:
+            result, checks = deliver_and_check(
+                catalog, catalog.sources[source_id], settings.resolve(), context.run.run_id, context.log
+            )
         yield result
         yield from checks
 

@@ -168,6 +168,18 @@ def deliver_and_check(
     return result, checks
 
 
+def not_in_contract(
+    catalog: Catalog, source_id: str
+) -> tuple[dg.MaterializeResult, list[dg.AssetCheckResult]]:
+    """The result of a source for a contract whose catalog does not use it: nothing to load, checks pass."""
+    state = f"source absente du catalogue du contrat {catalog.contract_code} : rien à charger"
+    checks = [
+        dg.AssetCheckResult(check_name=name, passed=True, metadata={"etat": state}, description=state)
+        for name in (FILES_READABLE, ROWS_VALID, COLUMNS_PRESENT, HAS_LOADABLE_FILE)
+    ]
+    return dg.MaterializeResult(metadata={"etat": state, "dagster/row_count": 0}), checks
+
+
 def _failures_per_expectation(outcomes: dict[str, list]) -> str:
     lines = ["| suite | attente | colonne | lignes en échec |", "|---|---|---|---|"]
     for suite, results in outcomes.items():
@@ -217,17 +229,22 @@ def publish_warehouse(catalog: Catalog, settings: Settings, log: Any) -> Iterato
 
     engine = make_engine(settings.warehouse_url)
     references = replace_references(engine, catalog)
-    log.info(f"entrepôt : tables de référence écrites dans {_safe_url(engine)}")
+    log.info(
+        f"entrepôt : tables de référence du contrat {catalog.contract_code} écrites dans {_safe_url(engine)}"
+    )
     for name in PUBLISHED_TABLES:
         table = table_for(engine.dialect.name, name)
         shown = [c for c in PREVIEW_COLUMNS.get(name, [c.name for c in table.columns])]
+        # Each partition reports its own contract's rows.
+        mine = table.c.contract_code == catalog.contract_code if "contract_code" in table.c else sa.true()
         with engine.connect() as conn:
-            count = int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)
+            count = int(conn.execute(sa.select(sa.func.count()).select_from(table).where(mine)).scalar() or 0)
             order = [table.c[c] for c in PREVIEW_ORDER.get(name, [])]
             head = pd.read_sql(
-                sa.select(*[table.c[c] for c in shown]).order_by(*order).limit(PREVIEW_ROWS), conn
+                sa.select(*[table.c[c] for c in shown]).where(mine).order_by(*order).limit(PREVIEW_ROWS), conn
             )
         metadata: dict[str, Any] = {
+            "contrat": catalog.contract_code,
             "dagster/row_count": count,
             "dagster/column_schema": table_schema(table),
             "dagster/table_name": f"{table.schema}.{name}" if table.schema else name,
@@ -241,20 +258,24 @@ def publish_warehouse(catalog: Catalog, settings: Settings, log: Any) -> Iterato
 
 
 def compute_and_store_years(
-    catalog: Catalog, settings: Settings, run_id: str, log: Any, years: list[int]
+    catalogs: dict[str, Catalog], settings: Settings, run_id: str, log: Any, years: list[int]
 ) -> dg.MaterializeResult:
-    """Recompute the indicators of some calendar years and replace only their rows."""
+    """Recompute the indicators of some calendar years, contract by contract, and replace only their rows."""
     from cvpipeline.metrics.refresh import yearly_metrics
     from cvpipeline.warehouse.writer import make_engine, replace_periods
 
     engine = make_engine(settings.warehouse_url)
-    # A year outside the data gets no row (no open enrolment carried past a partner's last file).
-    metrics = yearly_metrics(engine, catalog, years).assign(run_id=run_id)
     bounds = [(f"{y}-01-01", f"{y}-12-31") for y in years]
-    count = replace_periods(engine, "evaluation_metrics_by_year", metrics, bounds)
+    count = 0
+    for code, catalog in catalogs.items():
+        # A year outside the data gets no row (no open enrolment carried past a partner's last file).
+        metrics = yearly_metrics(engine, catalog, years).assign(run_id=run_id)
+        count += replace_periods(engine, "evaluation_metrics_by_year", metrics, bounds, code)
     engine.dispose()
     log.info(f"indicateurs par année : {count} valeurs pour {', '.join(map(str, years))}")
-    return dg.MaterializeResult(metadata={"dagster/row_count": count, "annees": ", ".join(map(str, years))})
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": count, "annees": ", ".join(map(str, years)), "contrats": len(catalogs)}
+    )
 
 
 def compute_and_store_metrics(
@@ -282,11 +303,14 @@ def compute_and_store_metrics(
     metrics, coverage = refresh_metrics(engine, catalog, run_id, extra)
     engine.dispose()
     missing = sources_without_data(catalog, coverage)
-    log.info(f"indicateurs : {len(metrics) + len(coverage)} valeurs écrites")
+    log.info(
+        f"indicateurs du contrat {catalog.contract_code} : {len(metrics) + len(coverage)} valeurs écrites"
+    )
     if missing:
         log.warning("indicateurs : partenaires sans données sur la période : " + ", ".join(missing))
     return dg.MaterializeResult(
         metadata={
+            "contrat": catalog.contract_code,
             "dagster/row_count": len(metrics) + len(coverage),
             "dagster/column_schema": table_schema(table_for(engine.dialect.name, "evaluation_metrics")),
             "indicateurs_cles": dg.MetadataValue.md(headline_markdown(catalog, metrics)),
@@ -305,7 +329,9 @@ def write_report(catalog: Catalog, settings: Settings, log: Any) -> dg.Materiali
     engine = make_engine(settings.warehouse_url)
     data = load_report_data(engine, catalog)
     engine.dispose()
-    path = write_workbook(data, settings.reports_dir / "evaluation_contrat_de_ville.xlsx")
+    from cvpipeline.defs.report import WORKBOOK_FILE
+
+    path = write_workbook(data, settings.contract_reports(catalog.folder) / WORKBOOK_FILE)
     log.info(f"classeur d'évaluation : {path}")
     return dg.MaterializeResult(
         metadata={"chemin": dg.MetadataValue.path(str(path)), "indicateurs": len(data.metrics)}

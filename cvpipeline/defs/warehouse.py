@@ -1,6 +1,6 @@
 """Dagster assets of the warehouse and metrics steps: consolidated tables and indicators."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import dagster as dg
 
@@ -14,6 +14,11 @@ class EvaluationPeriod(dg.Config):
 
     period_start: str = ""
     period_end: str = ""
+
+
+def contract_partitions(catalogs: Mapping[str, Catalog]) -> dg.StaticPartitionsDefinition:
+    """One partition per contract of the catalogs: a contract's runs touch only its own rows."""
+    return dg.StaticPartitionsDefinition(sorted(catalogs))
 
 
 YEARLY_METRICS = "evaluation_metrics_by_year"
@@ -31,15 +36,21 @@ WAREHOUSE_TABLES = {
     "chargées, en quarantaine.",
     "file_slices": "Les tranches en place : pour chaque fichier partenaire, la version (SHA-256) dont les "
     "lignes sont dans l'entrepôt, et quand elle a été reçue.",
-    "ref_sources": "Les sources du catalogue.",
-    "ref_actions": "Les actions du contrat et leur pilier.",
-    "ref_qpv": "Les quartiers prioritaires du territoire.",
+    "ref_sources": "Les sources du catalogue de chaque contrat.",
+    "ref_actions": "Les actions de chaque contrat et leur pilier ou thème.",
+    "ref_qpv": "Les quartiers prioritaires de chaque contrat (dans sa géographie prioritaire).",
 }
 
 
-def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
-    """The consolidated tables (written slice by slice by the sources), the metrics and the workbook."""
-    source_ids = list(catalog.sources)
+def build_warehouse_assets(
+    catalogs: Mapping[str, Catalog], contracts: dg.PartitionsDefinition
+) -> list[dg.AssetsDefinition]:
+    """The consolidated tables (written slice by slice by the sources), the metrics and the workbook.
+
+    Every asset has one partition per contract, except the year partitions, which recompute the
+    chosen years of every contract.
+    """
+    source_ids = sorted({sid for catalog in catalogs.values() for sid in catalog.sources})
 
     @dg.multi_asset(
         name="warehouse",
@@ -51,6 +62,7 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
                 owners=[OWNER],
                 description=text,
                 deps=[dg.AssetKey(s) for s in source_ids],
+                partitions_def=contracts,
                 # A source materialised on its own (from the UI, a sensor) publishes its tables,
                 # and the indicators follow (with the automation sensor switched on).
                 automation_condition=dg.AutomationCondition.eager(),
@@ -65,13 +77,14 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
     ) -> Iterator[dg.MaterializeResult]:
         from cvpipeline.defs.steps import publish_warehouse
 
-        yield from publish_warehouse(catalog, settings.resolve(), context.log)
+        yield from publish_warehouse(catalogs[context.partition_key], settings.resolve(), context.log)
 
     @dg.asset(
         name="evaluation_metrics",
         group_name="metrics",
         kinds={"sql", "pandas"},
         owners=[OWNER],
+        partitions_def=contracts,
         # Declarative automation (with the default automation sensor switched on in the UI):
         # the indicators follow whenever the warehouse tables are rebuilt.
         automation_condition=dg.AutomationCondition.eager(),
@@ -90,7 +103,7 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
 
         chosen = (config.period_start, config.period_end) if config.period_start else None
         result = compute_and_store_metrics(
-            catalog, settings.resolve(), context.run.run_id, context.log, chosen
+            catalogs[context.partition_key], settings.resolve(), context.run.run_id, context.log, chosen
         )
         sync_year_partitions(context.instance, YEARS.name, settings.resolve(), context.log)
         return result
@@ -103,9 +116,14 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
         partitions_def=YEARS,
         backfill_policy=dg.BackfillPolicy.single_run(),
         automation_condition=dg.AutomationCondition.eager(),
-        deps=[dg.AssetKey(t) for t in ("participations", "activities", "fundings")],
+        # A year is recomputed for every contract: it depends on all the contracts' partitions.
+        deps=[
+            dg.AssetDep(t, partition_mapping=dg.AllPartitionMapping())
+            for t in ("participations", "activities", "fundings")
+        ],
         description="Les indicateurs année par année, une partition par année civile couverte par les "
-        "données (les années suivent les données, enregistrées par evaluation_metrics) : "
+        "données (les années suivent les données, enregistrées par evaluation_metrics), pour chaque "
+        "contrat : "
         "recalcul d'une année ou rattrapage (backfill) sur plusieurs années depuis l'interface. "
         "Chaque partition remplace seulement les lignes de son année.",
     )
@@ -115,16 +133,20 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
         from cvpipeline.defs.steps import compute_and_store_years
 
         years = sorted(int(key) for key in context.partition_keys)
-        return compute_and_store_years(catalog, settings.resolve(), context.run.run_id, context.log, years)
+        return compute_and_store_years(
+            dict(catalogs), settings.resolve(), context.run.run_id, context.log, years
+        )
 
     @dg.asset(
         name="evaluation_workbook",
         group_name="report",
         kinds={"excel"},
         owners=[OWNER],
+        partitions_def=contracts,
         automation_condition=dg.AutomationCondition.eager(),
         deps=[dg.AssetKey("evaluation_metrics")],
-        description="Classeur d'évaluation (data/reports/evaluation_contrat_de_ville.xlsx), prêt à "
+        description="Classeur d'évaluation du contrat (data/reports/<dossier du contrat>/"
+        "evaluation_contrat_de_ville.xlsx), prêt à "
         "imprimer : présentation (sources, méthode), synthèse par pilier et par action, année par année, "
         "par QPV, financements, objectifs et résultats, qualité des données, dictionnaire des indicateurs, "
         "graphiques natifs.",
@@ -134,6 +156,6 @@ def build_warehouse_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
     ) -> dg.MaterializeResult:
         from cvpipeline.defs.steps import write_report
 
-        return write_report(catalog, settings.resolve(), context.log)
+        return write_report(catalogs[context.partition_key], settings.resolve(), context.log)
 
     return [warehouse, evaluation_metrics, evaluation_metrics_by_year, evaluation_workbook]

@@ -64,16 +64,33 @@ class Resolution:
     warning: str | None = None
 
 
-def reference_qpv() -> pd.DataFrame:
-    """The shipped QPV reference table (qpv_id, name, commune_insee, official_code, variants)."""
-    path = resources.files("cvpipeline.reference").joinpath("qpv.csv")
-    with path.open(encoding="utf-8") as handle:
-        return pd.read_csv(handle, dtype=str, keep_default_na=False)
+# The geography of a contract that does not say which one it uses (the 2015-2023 contracts).
+DEFAULT_GEOGRAPHY = 2015
 
 
 @functools.cache
-def _spellings() -> dict[str, str]:
-    ref = reference_qpv()
+def _shipped_qpv() -> pd.DataFrame:
+    path = resources.files("cvpipeline.reference").joinpath("qpv.csv")
+    with path.open(encoding="utf-8") as handle:
+        frame = pd.read_csv(handle, dtype=str, keep_default_na=False)
+    return frame.assign(geography_year=frame["geography_year"].astype(int))
+
+
+def reference_qpv(geography: int | None = None, communes: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The shipped QPVs of a geography (default 2015) within some communes (none given: all).
+
+    Columns: geography_year, qpv_id, name, commune_insee, official_code, variants.
+    """
+    frame = _shipped_qpv()
+    frame = frame[frame["geography_year"] == (geography or DEFAULT_GEOGRAPHY)]
+    if communes:
+        frame = frame[frame["commune_insee"].isin(communes)]
+    return frame.reset_index(drop=True)
+
+
+@functools.cache
+def _spellings(geography: int | None = None, communes: tuple[str, ...] = ()) -> dict[str, str]:
+    ref = reference_qpv(geography, communes)
     spellings: dict[str, str] = {}
     for row in ref.itertuples():
         for spelling in [row.name, row.qpv_id, *filter(None, row.variants.split("|"))]:
@@ -113,7 +130,7 @@ def _closest(key: str, spellings: dict[str, str]) -> tuple[str | None, float]:
     return best, score
 
 
-def resolve(value: str | None) -> Resolution:
+def resolve(value: str | None, geography: int | None = None, communes: tuple[str, ...] = ()) -> Resolution:
     """Resolve one quartier value: a QPV, outside the QPVs, or unknown.
 
     In order: an empty or 'inconnu' value is unknown; an explicit no ('Non', 'hors QPV'...) is
@@ -121,7 +138,8 @@ def resolve(value: str | None) -> Resolution:
     name, variant or former name (reference table) is that QPV; a place of the reference of places
     outside the QPVs (communes, quartiers, streets) is `hors_qpv`; a spelling close to a QPV's is
     that QPV, and close to an outside place is `hors_qpv`, both with a warning. Anything else cannot
-    be placed: `inconnu`, with a warning (never `hors_qpv` by default).
+    be placed: `inconnu`, with a warning (never `hors_qpv` by default). The QPVs are those of the
+    contract's geography (2015 or 2024) within its communes.
     """
     if value is None or fold(value) in UNKNOWN_WORDS:
         return Resolution("inconnu", None)
@@ -131,7 +149,7 @@ def resolve(value: str | None) -> Resolution:
     if folded in QPV_WORDS:
         return Resolution("qpv", None)
     key = _key(value)
-    spellings = _spellings()
+    spellings = _spellings(geography, tuple(communes))
     if key in spellings:
         return Resolution("qpv", spellings[key])
     outside = _outside()
@@ -158,9 +176,11 @@ def _shown(value: str) -> str:
     return text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + "…"
 
 
-def resolve_series(values: pd.Series) -> tuple[pd.DataFrame, list[str]]:
+def resolve_series(
+    values: pd.Series, geography: int | None = None, communes: tuple[str, ...] = ()
+) -> tuple[pd.DataFrame, list[str]]:
     """Resolve a column: residence_status, qpv_id and place_warning per row, plus the warnings."""
-    resolved = {v: resolve(v) for v in values.dropna().unique()}
+    resolved = {v: resolve(v, geography, communes) for v in values.dropna().unique()}
     status = values.map({v: r.residence_status for v, r in resolved.items()}).fillna("inconnu")
     qpv = values.map({v: r.qpv_id for v, r in resolved.items()})
     qpv = qpv.where(qpv.notna(), None).astype(object)

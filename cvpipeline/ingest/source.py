@@ -347,9 +347,9 @@ def parse_table(
     if table.target == "fundings":
         _pillars(frame, catalog, table)
         if "quartiers" in frame:
-            frame["qpv_ids"] = _qpv_lists(frame["quartiers"])
+            frame["qpv_ids"] = _qpv_lists(frame["quartiers"], catalog)
     if "quartier" in frame:
-        places, warnings = resolve_series(frame["quartier"])
+        places, warnings = resolve_series(frame["quartier"], catalog.qpv_geography, catalog.communes_insee)
         frame[["residence_status", "qpv_id", PLACE_WARNING]] = places
         warnings = [f"{table.suite_name} : {w}" for w in warnings]
     return frame.drop(columns=[c for c in PERSON_FIELDS if c in frame]), warnings
@@ -424,12 +424,13 @@ def _pillars(frame: pd.DataFrame, catalog: Catalog, table: TableSpec) -> None:
     frame["pillar"] = _keyword_map(frame["pillar_label"], keywords)
 
 
-def _qpv_lists(quartiers: pd.Series) -> pd.Series:
-    """'Hauts-de-Chambéry, Biollay' -> 'biollay,hauts_de_chambery'; 'Tous quartiers' -> all."""
-    all_qpv = ",".join(sorted(reference_qpv()["qpv_id"]))
+def _qpv_lists(quartiers: pd.Series, catalog: Catalog) -> pd.Series:
+    """'Hauts-de-Chambéry, Biollay' -> 'biollay,hauts_de_chambery'; 'Tous quartiers' -> all the contract's."""
+    where = (catalog.qpv_geography, catalog.communes_insee)
+    all_qpv = ",".join(sorted(reference_qpv(*where)["qpv_id"]))
     parts = quartiers.astype("string").str.split(r"\s*(?:[,;/+]|\bet\b)\s*", regex=True).explode()
     parts = parts[parts.notna() & (parts.str.strip() != "")]
-    places, _ = resolve_series(parts.astype(object))
+    places, _ = resolve_series(parts.astype(object), *where)
     ids = places["qpv_id"].dropna()
     joined = ids.groupby(level=0).agg(lambda s: ",".join(sorted(set(s))))
     everything = fold_series(quartiers.astype(object)).astype(object).fillna("").str.contains(r"\btous\b")

@@ -37,11 +37,11 @@ SEXES = {"F": "Femme", "H": "Homme"}
 FAMILIES = {"regie": "Régie", "association": "Association", "etat": "État", "agglomeration": "Agglomération"}
 
 
-def qpv_names() -> dict[str, str]:
-    """QPV id -> name, from the shipped reference list."""
+def qpv_names(catalog: Catalog | None = None) -> dict[str, str]:
+    """QPV id -> name, from the shipped reference list (the contract's geography and communes)."""
     from cvpipeline.ingest.quartiers import reference_qpv
 
-    frame = reference_qpv()
+    frame = reference_qpv(catalog.qpv_geography, catalog.communes_insee) if catalog else reference_qpv()
     return dict(zip(frame["qpv_id"], frame["name"], strict=True))
 
 
@@ -53,7 +53,7 @@ def label_map(catalog: Catalog) -> dict[str, dict[str, str]]:
         "pillar": {code: p.label for code, p in catalog.pillars.items()},
         "action": {code: a.label for code, a in catalog.actions.items()},
         "source": {code: s.partner for code, s in catalog.sources.items()},
-        "qpv": qpv_names(),
+        "qpv": qpv_names(catalog),
         "activity_type": ACTIVITY_TYPES,
         "period_kind": PERIOD_KINDS,
         "residence_status": RESIDENCE_STATUSES,
@@ -67,13 +67,20 @@ def label_map(catalog: Catalog) -> dict[str, dict[str, str]]:
 
 
 def labels_frame(catalog: Catalog) -> pd.DataFrame:
-    """The ref_labels table: one row per (kind, code) with its French label."""
+    """A contract's ref_labels rows, one per (kind, code): its own codes under its code, the rest common."""
+    from cvpipeline.warehouse.views import COMMON_LABELS, CONTRACT_KINDS
+
     rows = [
-        {"kind": kind, "code": code, "label": label}
+        {
+            "contract_code": catalog.contract_code if kind in CONTRACT_KINDS else COMMON_LABELS,
+            "kind": kind,
+            "code": code,
+            "label": label,
+        }
         for kind, labels in label_map(catalog).items()
         for code, label in labels.items()
     ]
-    return pd.DataFrame(rows, columns=["kind", "code", "label"])
+    return pd.DataFrame(rows, columns=["contract_code", "kind", "code", "label"])
 
 
 def scope_label(catalog: Catalog, scope_type: str, scope_code: str) -> str:

@@ -216,19 +216,21 @@ def ensure_metric_columns(engine: Engine, name: str) -> None:
 def refresh_metrics(
     engine: Engine, catalog: Catalog, run_id: str, extra_periods: list[Period] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every indicator and the partners' coverage over all data, each year and the extra periods.
+    """A contract's indicators and its partners' coverage over all its data, each year and the extra periods.
 
     Returns (indicators, coverage); both are written to evaluation_metrics in one transaction,
     with their period_kind and, where the team set an objective, the achievement rate.
     """
-    tables = [read_table(engine, t, FACT_COLUMNS) for t in FACTS]
+    code = catalog.contract_code
+    tables = [read_table(engine, t, FACT_COLUMNS, code) for t in FACTS]
     periods = periods_of(*tables)
     kinds = [(ALL_DATA, periods[:1]), (YEAR, periods[1:]), (CHOSEN, list(extra_periods or []))]
-    targets = read_table(engine, "evaluation_targets")
+    targets = read_table(engine, "evaluation_targets", contract_code=code)
     metrics, coverage = evaluation_rows(catalog, tables, kinds, targets)
     written = pd.concat([f for f in (metrics, coverage) if not f.empty] or [metrics], ignore_index=True)
     ensure_metric_columns(engine, "evaluation_metrics")
-    replace_table(engine, "evaluation_metrics", written.assign(run_id=run_id))
+    # Only this contract's indicators are replaced: the other contracts' stay as they are.
+    replace_table(engine, "evaluation_metrics", written.assign(contract_code=code, run_id=run_id), code)
     from cvpipeline.warehouse.views import refresh_views
 
     refresh_views(engine, catalog)
@@ -236,14 +238,15 @@ def refresh_metrics(
 
 
 def yearly_metrics(engine: Engine, catalog: Catalog, years: list[int]) -> pd.DataFrame:
-    """The indicators and coverage of some calendar years (the year partitions), same rules."""
-    tables = [read_table(engine, t, FACT_COLUMNS) for t in FACTS]
+    """A contract's indicators and coverage of some calendar years (the year partitions), same rules."""
+    code = catalog.contract_code
+    tables = [read_table(engine, t, FACT_COLUMNS, code) for t in FACTS]
     periods = [Period(pd.Timestamp(y, 1, 1), pd.Timestamp(y, 12, 31)) for y in years]
-    targets = read_table(engine, "evaluation_targets")
+    targets = read_table(engine, "evaluation_targets", contract_code=code)
     metrics, coverage = evaluation_rows(catalog, tables, [(YEAR, periods)], targets)
     ensure_metric_columns(engine, "evaluation_metrics_by_year")
     frames = [f for f in (metrics, coverage) if not f.empty]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return pd.concat(frames, ignore_index=True).assign(contract_code=code) if frames else pd.DataFrame()
 
 
 def data_years(engine: Engine) -> list[int]:

@@ -19,7 +19,6 @@ from cvpipeline.ingest.french import fold, parse_decimal
 from cvpipeline.metrics.indicators import INDICATORS
 from cvpipeline.metrics.labels import ACTIVITY_TYPES, ALL_DATA, CHOSEN, SCOPE_TYPES, YEAR, label_map
 
-TARGETS_DIR = "targets"
 FILE_GLOBS = ("objectifs*.csv", "objectifs*.xlsx")
 # canonical column -> accepted headers (compared folded: case, accents and spaces do not matter)
 HEADERS = {
@@ -64,9 +63,8 @@ class TargetsLoad:
     files: list[str] = field(default_factory=list)
 
 
-def target_files(data_dir: Path) -> list[Path]:
-    """The objectives files under data_dir/targets/ (none: no objective is set)."""
-    folder = data_dir / TARGETS_DIR
+def target_files(folder: Path) -> list[Path]:
+    """The objectives files of a contract's folder targets/<folder>/ (none: no objective is set)."""
     found = {p for pattern in FILE_GLOBS for p in folder.glob(pattern) if not p.name.startswith(("~$", "."))}
     return sorted(found)
 
@@ -235,10 +233,10 @@ def validate_targets(catalog: Catalog, raw: pd.DataFrame, file_name: str) -> tup
     return pd.DataFrame(rows, columns=TARGET_COLUMNS[:-1]), problems
 
 
-def load_targets(catalog: Catalog, data_dir: Path) -> TargetsLoad:
-    """Every objectives file of data_dir/targets/: valid rows, and what was set aside and why."""
+def load_targets(catalog: Catalog, folder: Path) -> TargetsLoad:
+    """Every objectives file of a contract's targets folder: valid rows, and what was set aside and why."""
     frames, problems, names = [], [], []
-    for path in target_files(data_dir):
+    for path in target_files(folder):
         names.append(path.name)
         try:
             raw = _read_raw(path)

@@ -182,15 +182,10 @@ def load_report_data(engine: Engine, catalog: Catalog) -> ReportData:
     """Read the indicators of the catalog's contract and the data-quality tables from the warehouse."""
     from cvpipeline.warehouse.writer import read_table
 
-    metrics = read_table(engine, "evaluation_metrics")
-    slices = read_table(engine, "file_slices")
-    ledger = read_table(engine, "ingestion_ledger")
-    quarantine = read_table(engine, "quarantine")
-    targets = read_table(engine, "evaluation_targets")
     code = catalog.contract_code
-    slices = slices[slices["contract_code"] == code] if not slices.empty else slices
-    ledger = ledger[ledger["contract_code"] == code] if not ledger.empty else ledger
-    if not quarantine.empty:
-        quarantine = quarantine[quarantine["contract_code"] == code][["source_id", "source_file"]]
-    targets = targets[targets["contract_code"] == code] if not targets.empty else targets
+    metrics = read_table(engine, "evaluation_metrics", contract_code=code)
+    slices = read_table(engine, "file_slices", contract_code=code)
+    ledger = read_table(engine, "ingestion_ledger", contract_code=code)
+    quarantine = read_table(engine, "quarantine", ["source_id", "source_file"], contract_code=code)
+    targets = read_table(engine, "evaluation_targets", contract_code=code)
     return ReportData(catalog, metrics, slices, ledger, quarantine, targets)

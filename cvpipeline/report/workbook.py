@@ -14,6 +14,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
+from cvpipeline.catalog import Catalog
 from cvpipeline.metrics.dictionary import COMMON_RULES, dictionary_rows, linkable_sources
 from cvpipeline.metrics.labels import ALL_DATA, YEAR
 from cvpipeline.report.data import ReportData
@@ -249,7 +250,7 @@ def _cover(workbook: Workbook, data: ReportData) -> None:
     qpv = ", ".join(data.labels["qpv"].values())
     facts = [
         ("Contrat", catalog.contract_label),
-        ("Territoire", f"Quartiers prioritaires : {qpv} (commune(s) INSEE {_communes()})"),
+        ("Territoire", f"Quartiers prioritaires : {qpv} (commune(s) INSEE {_communes(catalog)})"),
         ("Période couverte par les données", _period_text(data)),
         ("Années détaillées", ", ".join(map(str, data.years)) or "aucune"),
         ("Date de production", f"{data.produced_at:%d/%m/%Y}"),
@@ -315,11 +316,12 @@ def _cover(workbook: Workbook, data: ReportData) -> None:
     sheet.ws.page_setup.fitToHeight = 1
 
 
-def _communes() -> str:
-    """The INSEE codes of the communes of the shipped QPV list."""
+def _communes(catalog: Catalog) -> str:
+    """The INSEE codes of the communes of the contract's QPVs (its geography, its territory)."""
     from cvpipeline.ingest.quartiers import reference_qpv
 
-    return ", ".join(sorted(set(reference_qpv()["commune_insee"]))) or "non renseignées"
+    frame = reference_qpv(catalog.qpv_geography, catalog.communes_insee)
+    return ", ".join(sorted(set(frame["commune_insee"]))) or "non renseignées"
 
 
 def _files_of(data: ReportData, source_id: str) -> str:

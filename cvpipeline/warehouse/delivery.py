@@ -140,8 +140,9 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
         fingerprint = rules_fingerprint(catalog, source, key)
         started = _now()
         in_place = current_slices(engine, catalog.contract_code, source.source_id).set_index("file")
-        folder = scan_source_folder(source, settings.incoming_dir)
-        base = settings.incoming_dir / source.source_id
+        incoming = settings.contract_incoming(catalog.folder)
+        folder = scan_source_folder(source, incoming)
+        base = incoming / source.source_id
         hashed = [_hashed(path, file_name(path, base)) for path in folder.files]
         duplicates = _identical_copies(hashed, in_place)
         unchanged, to_read = [], []

@@ -63,6 +63,11 @@ PERIOD_KINDS_DOC = (
 
 def _metric_columns() -> list[Column]:
     return [
+        Column(
+            "contract_code",
+            String(32),
+            comment=LINEAGE_DOCS["contract_code"] + " : chaque indicateur est celui d'un contrat",
+        ),
         Column("indicator_code", String(64), nullable=False, comment="Code de l'indicateur"),
         Column("indicator_label", Text, nullable=False, comment="Libellé de l'indicateur"),
         Column("scope_type", String(16), nullable=False, comment="contract, pillar, action, source ou qpv"),
@@ -167,6 +172,7 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
     Table(
         "ref_sources",
         metadata,
+        Column("contract_code", String(32), primary_key=True, comment=LINEAGE_DOCS["contract_code"]),
         Column(
             "source_id", String(64), primary_key=True, comment="Identifiant de la source (dossier incoming/)"
         ),
@@ -174,26 +180,34 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         Column("family", String(32), comment="régie, association, État, agglomération"),
         Column("description", Text, comment="Ce que la source envoie"),
         Column("file_patterns", Text, comment="Noms de fichiers attendus dans incoming/<source_id>/"),
-        comment="Les sources (partenaires) du catalogue",
+        comment="Les sources (partenaires) du catalogue de chaque contrat",
     )
     Table(
         "ref_actions",
         metadata,
-        Column("action_code", String(64), primary_key=True, comment="Code de l'action"),
+        Column("contract_code", String(32), primary_key=True, comment=LINEAGE_DOCS["contract_code"]),
+        Column("action_code", String(64), primary_key=True, comment="Code de l'action (dans son contrat)"),
         Column("label", Text, nullable=False, comment="Libellé de l'action"),
-        Column("pillar", String(32), nullable=False, comment="Code du pilier du contrat"),
-        Column("pillar_label", Text, comment="Libellé du pilier"),
+        Column(
+            "pillar",
+            String(32),
+            nullable=False,
+            comment="Code du pilier (contrats 2015-2023) ou du thème (depuis 2024) de l'action",
+        ),
+        Column("pillar_label", Text, comment="Libellé du pilier ou du thème"),
         Column("source_id", String(64), comment="Source qui renseigne l'action"),
-        comment="Les actions du contrat et leur pilier",
+        comment="Les actions de chaque contrat et leur pilier ou thème",
     )
     Table(
         "ref_qpv",
         metadata,
+        Column("contract_code", String(32), primary_key=True, comment=LINEAGE_DOCS["contract_code"]),
         Column("qpv_id", String(64), primary_key=True, comment="Identifiant stable du QPV (slug)"),
+        Column("geography_year", Integer, comment="Géographie prioritaire du contrat : 2015 ou 2024"),
         Column("name", Text, nullable=False, comment="Nom du QPV"),
         Column("commune_insee", String(5), comment="Code INSEE de la commune"),
         Column("official_code", String(16), comment="Code officiel ANCT (vide tant qu'il n'est pas chargé)"),
-        comment="Quartiers prioritaires de la politique de la ville du territoire",
+        comment="Les quartiers prioritaires de chaque contrat, dans sa géographie et ses communes",
     )
     Table(
         "ref_qpv_official",
@@ -328,6 +342,13 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
     Table(
         "ref_labels",
         metadata,
+        Column(
+            "contract_code",
+            String(32),
+            primary_key=True,
+            comment="Contrat dont le code a ce libellé (action, pilier, partenaire, QPV) ; "
+            "* pour un libellé commun à tous les contrats",
+        ),
         Column("kind", String(32), primary_key=True, comment=LABEL_KINDS_DOC),
         Column("code", String(64), primary_key=True, comment="Code tel qu'il figure dans les tables"),
         Column("label", Text, nullable=False, comment="Libellé en français"),

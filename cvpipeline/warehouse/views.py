@@ -30,9 +30,26 @@ class View:
     columns: tuple[tuple[str, str, str], ...]
 
 
-def _label(alias: str, kind: str, code: str) -> str:
-    """A LEFT JOIN on ref_labels for one kind of code."""
-    return f"LEFT JOIN {{s}}ref_labels {alias} ON {alias}.kind = '{kind}' AND {alias}.code = {code}"
+# Kinds of codes whose labels belong to a contract (its actions, nomenclature, partners, QPVs).
+CONTRACT_KINDS = ("contract", "pillar", "action", "source", "qpv")
+# The contract_code of the labels every contract shares (scope types, periods, indicators...).
+COMMON_LABELS = "*"
+
+
+def _label(alias: str, kind: str, code: str, contract: str | None = None) -> str:
+    """A LEFT JOIN on ref_labels for one kind of code (a contract's own label for a contract's kind).
+
+    `contract` is the expression of the row's contract; by default the contract_code of the table
+    the code comes from ("p.action_code" -> "p.contract_code").
+    """
+    if kind in CONTRACT_KINDS:
+        owner = contract or f"{code.split('.')[0]}.contract_code"
+    else:
+        owner = "'*'"
+    return (
+        f"LEFT JOIN {{s}}ref_labels {alias} ON {alias}.kind = '{kind}' AND {alias}.code = {code} "
+        f"AND {alias}.contract_code = {owner}"
+    )
 
 
 VIEWS = (
@@ -46,15 +63,27 @@ VIEWS = (
                 _label("li", "indicator", "m.indicator_code"),
                 _label("lk", "period_kind", "m.period_kind"),
                 _label("ls", "scope_type", "m.scope_type"),
-                "LEFT JOIN {s}ref_labels lc ON lc.kind = m.scope_type AND lc.code = m.scope_code",
-                "LEFT JOIN {s}ref_actions ra ON m.scope_type = 'action' AND ra.action_code = m.scope_code",
+                "LEFT JOIN {s}ref_labels lc ON lc.kind = m.scope_type AND lc.code = m.scope_code "
+                "AND lc.contract_code = m.contract_code",
+                "LEFT JOIN {s}ref_actions ra ON m.scope_type = 'action' AND ra.action_code = m.scope_code "
+                "AND ra.contract_code = m.contract_code",
                 _label(
-                    "lp", "pillar", "CASE WHEN m.scope_type = 'pillar' THEN m.scope_code ELSE ra.pillar END"
+                    "lp",
+                    "pillar",
+                    "CASE WHEN m.scope_type = 'pillar' THEN m.scope_code ELSE ra.pillar END",
+                    "m.contract_code",
                 ),
                 _label("lb", "activity_type", "m.breakdown"),
+                _label("lm", "contract", "m.contract_code"),
             ]
         ),
         (
+            (
+                "code_contrat",
+                "m.contract_code",
+                "Code du contrat : filtrer un contrat, ne jamais en mêler deux",
+            ),
+            ("contrat", "COALESCE(lm.label, m.contract_code)", "Contrat de ville"),
             ("code_indicateur", "m.indicator_code", "Code de l'indicateur (voir docs/indicators.md)"),
             ("indicateur", "COALESCE(li.label, m.indicator_label)", "Libellé de l'indicateur"),
             ("type_periode", "lk.label", "Toutes les données, Année ou Période choisie"),
@@ -182,7 +211,7 @@ def view_sql(view: View, dialect: str) -> str:
 
 
 def refresh_views(engine: Engine, catalog: Catalog) -> None:
-    """Rewrite ref_labels from the catalog and (re)create every view, in one transaction."""
+    """Rewrite a contract's ref_labels (and the common ones) and (re)create every view, in one transaction."""
     from cvpipeline.metrics.labels import labels_frame
     from cvpipeline.warehouse.schema import table_for
     from cvpipeline.warehouse.writer import insert_frame, prepare
@@ -191,7 +220,10 @@ def refresh_views(engine: Engine, catalog: Catalog) -> None:
         prepare(conn)
         dialect = conn.dialect.name
         labels = table_for(dialect, "ref_labels")
-        conn.execute(labels.delete())
+        # This contract's labels and the common ones; the other contracts' stay.
+        conn.execute(
+            labels.delete().where(labels.c.contract_code.in_([COMMON_LABELS, catalog.contract_code]))
+        )
         insert_frame(conn, labels, labels_frame(catalog))
         prefix = f"{ANALYST_SCHEMA}." if dialect == "postgresql" else ""
         for view in VIEWS:

@@ -148,10 +148,12 @@ def _sqlite_values(column: sa.Column, values: pd.Series) -> list[object]:
 
 
 def reference_frames(catalog: Catalog) -> dict[str, pd.DataFrame]:
-    """The reference tables from the catalog and the shipped QPV list."""
+    """The reference tables of a contract (its sources, actions, QPVs) and the national contract list."""
+    code = catalog.contract_code
     sources = pd.DataFrame(
         [
             {
+                "contract_code": code,
                 "source_id": s.source_id,
                 "partner": s.partner,
                 "family": s.family,
@@ -164,6 +166,7 @@ def reference_frames(catalog: Catalog) -> dict[str, pd.DataFrame]:
     actions = pd.DataFrame(
         [
             {
+                "contract_code": code,
                 "action_code": a.code,
                 "label": a.label,
                 "pillar": a.pillar,
@@ -173,7 +176,10 @@ def reference_frames(catalog: Catalog) -> dict[str, pd.DataFrame]:
             for a in catalog.actions.values()
         ]
     )
-    qpv = reference_qpv()[["qpv_id", "name", "commune_insee", "official_code"]]
+    qpv = reference_qpv(catalog.qpv_geography, catalog.communes_insee)
+    qpv = qpv[["geography_year", "qpv_id", "name", "commune_insee", "official_code"]].assign(
+        contract_code=code
+    )
     qpv = qpv.replace({"official_code": {"": None}})
     return {
         "ref_sources": sources,
@@ -181,6 +187,10 @@ def reference_frames(catalog: Catalog) -> dict[str, pd.DataFrame]:
         "ref_qpv": qpv,
         "ref_contracts": shipped_contracts(),
     }
+
+
+# Reference tables holding one contract's rows (replaced contract by contract); the others are national.
+CONTRACT_REFERENCES = ("ref_sources", "ref_actions", "ref_qpv")
 
 
 CONTRACTS_FILE = "anct/contrats-de-ville-2015.json"
@@ -195,30 +205,46 @@ def shipped_contracts() -> pd.DataFrame:
 
 
 def replace_references(engine: Engine, catalog: Catalog) -> dict[str, pd.DataFrame]:
-    """Replace the reference tables (they follow the catalog), in one transaction."""
+    """Replace a contract's reference rows (from its catalog) and the national list, in one transaction."""
     frames = reference_frames(catalog)
     with engine.begin() as conn:
         prepare(conn)
         _lock(conn)
         for name, frame in frames.items():
             table = table_for(conn.dialect.name, name)
-            conn.execute(table.delete())
+            if name in CONTRACT_REFERENCES:
+                conn.execute(table.delete().where(table.c.contract_code == catalog.contract_code))
+            else:
+                conn.execute(table.delete())
             insert_frame(conn, table, frame)
     return frames
 
 
-def replace_table(engine: Engine, name: str, frame: pd.DataFrame) -> int:
-    """Replace one table's rows atomically (used for evaluation_metrics)."""
+def _of_contract(table: sa.Table, contract_code: str | None) -> sa.ColumnElement[bool]:
+    """Rows of one contract (and rows an earlier version wrote without one); every row when None."""
+    if contract_code is None:
+        return sa.true()
+    return (table.c.contract_code == contract_code) | table.c.contract_code.is_(None)
+
+
+def replace_table(engine: Engine, name: str, frame: pd.DataFrame, contract_code: str | None = None) -> int:
+    """Replace a table's rows atomically (evaluation_metrics, evaluation_targets): a contract's, or all."""
     with engine.begin() as conn:
         prepare(conn)
         _lock(conn)
         table = table_for(conn.dialect.name, name)
-        conn.execute(table.delete())
+        conn.execute(table.delete().where(_of_contract(table, contract_code)))
         return insert_frame(conn, table, frame)
 
 
-def replace_periods(engine: Engine, name: str, frame: pd.DataFrame, periods: list[tuple[str, str]]) -> int:
-    """Replace only the rows of some periods (a partition's slice), atomically."""
+def replace_periods(
+    engine: Engine,
+    name: str,
+    frame: pd.DataFrame,
+    periods: list[tuple[str, str]],
+    contract_code: str | None = None,
+) -> int:
+    """Replace only the rows of some periods (a partition's slice), of one contract or all, atomically."""
     with engine.begin() as conn:
         prepare(conn)
         _lock(conn)
@@ -227,12 +253,14 @@ def replace_periods(engine: Engine, name: str, frame: pd.DataFrame, periods: lis
             bounds = (table.c.period_start == pd.Timestamp(start).date()) & (
                 table.c.period_end == pd.Timestamp(end).date()
             )
-            conn.execute(table.delete().where(bounds))
+            conn.execute(table.delete().where(bounds & _of_contract(table, contract_code)))
         return insert_frame(conn, table, frame)
 
 
-def read_table(engine: Engine, name: str, columns: list[str] | None = None) -> pd.DataFrame:
-    """A warehouse table (or some of its columns) as a frame; empty with its columns if it does not exist.
+def read_table(
+    engine: Engine, name: str, columns: list[str] | None = None, contract_code: str | None = None
+) -> pd.DataFrame:
+    """A warehouse table (or some of its columns, one contract's rows) as a frame; empty if it does not exist.
 
     Read through the driver (SQLite's cursor, PostgreSQL's COPY TO STDOUT), then typed by the
     table's columns: dates as datetime64, numbers as numbers, the rest as text.
@@ -241,7 +269,10 @@ def read_table(engine: Engine, name: str, columns: list[str] | None = None) -> p
     chosen = [c for c in table.columns if columns is None or c.name in columns]
     if not sa.inspect(engine).has_table(name, schema=table.schema):
         return pd.DataFrame(columns=[c.name for c in chosen])
-    query = str(sa.select(*chosen).compile(dialect=engine.dialect))
+    statement = sa.select(*chosen)
+    if contract_code is not None:
+        statement = statement.where(table.c.contract_code == contract_code)
+    query = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
     raw = engine.raw_connection()
     try:
         if engine.dialect.name == "postgresql":
@@ -305,6 +336,19 @@ def _upgrade(conn: Connection, metadata: sa.MetaData) -> None:
         slices.name, schema=slices.schema
     )
     preparer = conn.dialect.identifier_preparer
+    for table in metadata.tables.values():
+        # Tables rebuilt from the catalogs at every run: a key that changed (one contract -> several)
+        # cannot be altered in place, so the table is created again (its views are recreated after it).
+        if table.name not in REBUILT_TABLES or not inspector.has_table(table.name, schema=table.schema):
+            continue
+        key = inspector.get_pk_constraint(table.name, schema=table.schema).get("constrained_columns") or []
+        if sorted(key) != sorted(c.name for c in table.primary_key.columns):
+            cascade = " CASCADE" if conn.dialect.name == "postgresql" else ""
+            conn.execute(sa.text(f"DROP TABLE {preparer.format_table(table)}{cascade}"))
+            log.warning(
+                "entrepôt d'une version antérieure : table %s recréée (contrat dans sa clé)", table.name
+            )
+    inspector = sa.inspect(conn)
     for table, column in _missing_columns(inspector, metadata):
         kind = column.type.compile(dialect=conn.dialect)
         conn.execute(
@@ -315,6 +359,10 @@ def _upgrade(conn: Connection, metadata: sa.MetaData) -> None:
     if legacy:
         conn.execute(quarantine.delete())
         log.warning("entrepôt d'une version antérieure : colonnes ajoutées, quarantaine vidée (relecture)")
+
+
+# Tables written whole from the catalogs (nothing in them comes from a partner file).
+REBUILT_TABLES = ("ref_sources", "ref_actions", "ref_qpv", "ref_labels")
 
 
 def _lock(conn: Connection) -> None:
