@@ -13,6 +13,7 @@ from cvpipeline.ingest.source import IncomingFile, sha256_of
 from cvpipeline.metrics.refresh import refresh_metrics
 from cvpipeline.settings import Settings
 from cvpipeline.warehouse.delivery import read_into_slices, rules_fingerprint
+from cvpipeline.warehouse.national import ANCT_POSTS_SOURCE, replay_anct_posts
 from cvpipeline.warehouse.schema import table_for
 from cvpipeline.warehouse.slices import SLICED_TABLES, current_slices, write_slices
 from cvpipeline.warehouse.writer import make_engine, prepare, read_table, replace_references, replace_table
@@ -78,6 +79,9 @@ def replay_warehouse(catalog: Catalog, settings: Settings, target_url: str, run_
             )
             write_slices(target, change, run_id)
             written[str(source_id)] = len(files)
+        national = replay_anct_posts(origin, target, settings, run_id)
+        if national:
+            written[ANCT_POSTS_SOURCE] = national
         # The team's objectives in place come along (they are no partner file, they have no slice).
         replace_table(target, "evaluation_targets", read_table(origin, "evaluation_targets"))
         refresh_metrics(target, catalog, run_id)

@@ -7,6 +7,7 @@ import warnings
 import dagster as dg
 
 from cvpipeline.catalog import Catalog
+from cvpipeline.defs.national import build_national_assets
 from cvpipeline.defs.replay import build_replay_job
 from cvpipeline.defs.report import build_report_assets, build_year_partitions_sensor
 from cvpipeline.defs.resources import PipelineSettings
@@ -25,6 +26,7 @@ def build_defs(catalog: Catalog) -> dg.Definitions:
         warnings.simplefilter("ignore", dg.BetaWarning)
         assets = [build_source_asset(catalog, s) for s in catalog.sources.values()]
         assets += build_warehouse_assets(catalog)
+        assets += build_national_assets()
         assets += build_report_assets(catalog)
         assets = dg.with_source_code_references(assets)
     full_refresh = dg.define_asset_job(
