@@ -37,13 +37,10 @@ from cvpipeline.ingest.source import (
     sha256_of,
 )
 from cvpipeline.settings import Settings
-from cvpipeline.warehouse.schema import COLUMNS, NATIONAL_TABLES, table_for
+from cvpipeline.warehouse.schema import COLUMNS, NATIONAL_CONTRACT, NATIONAL_TABLES, table_for
 from cvpipeline.warehouse.slices import SLICE_COLUMNS, SliceWrite, current_slices, write_slices
 from cvpipeline.warehouse.writer import make_engine, prepare
 
-# The contract code of a national source's file_slices, ledger and quarantine rows: its file covers
-# many contracts (each funded_posts row carries its own), so the file itself belongs to none.
-NATIONAL_CONTRACT = "national"
 ANCT_POSTS_SOURCE = "anct_postes"
 ANCT_FOLDER = Path("national") / "anct"
 READABLE_SUFFIXES = (".json", ".csv")
