@@ -13,6 +13,7 @@ from cvpipeline.ingest.source import IncomingFile, sha256_of
 from cvpipeline.metrics.refresh import refresh_metrics
 from cvpipeline.settings import Settings
 from cvpipeline.warehouse.delivery import read_into_slices, rules_fingerprint
+from cvpipeline.warehouse.national import ANCT_POSTS_SOURCE, replay_anct_posts
 from cvpipeline.warehouse.schema import table_for
 from cvpipeline.warehouse.slices import SLICED_TABLES, current_slices, write_slices
 from cvpipeline.warehouse.writer import make_engine, prepare, read_table, replace_references, replace_table
@@ -52,6 +53,9 @@ def replay_warehouse(
         for catalog in catalogs.values():
             replace_references(target, catalog)
             written.update(_replay_contract(catalog, settings, origin, target, key, run_id))
+        national = replay_anct_posts(origin, target, settings, run_id)
+        if national:
+            written[ANCT_POSTS_SOURCE] = national
         # The teams' objectives in place come along (they are no partner file, they have no slice).
         targets = read_table(origin, "evaluation_targets")
         for code in catalogs:

@@ -629,6 +629,10 @@ def load_contract_catalogs() -> dict[str, Catalog]:
     return {c.contract_code: c for c in _shipped_contracts()}
 
 
+# incoming/national/ holds the national sources' files (one file covers many contracts).
+NATIONAL_FOLDER = "national"
+
+
 def load_catalogs(path: Path | None = None) -> dict[str, Catalog]:
     """The contracts a deployment serves, by code: a contract file, a folder of them, or the shipped ones.
 
@@ -650,6 +654,8 @@ def load_catalogs(path: Path | None = None) -> dict[str, Catalog]:
         if catalog.contract_code in found:
             raise CatalogError(f"{where} : contract_code : {shown(catalog.contract_code)} déjà chargé")
         folder = catalog.folder or "."
+        if folder == NATIONAL_FOLDER:
+            raise CatalogError(f"{where} : data_folder : {shown(folder)} est réservé aux sources nationales")
         if folder in folders:
             raise CatalogError(
                 f"{where} : data_folder : {shown(folder)} déjà le dossier du contrat {folders[folder]}"

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from cvpipeline.catalog import Catalog
+from cvpipeline.defs.national import build_national_assets
 from cvpipeline.defs.replay import build_replay_job
 from cvpipeline.defs.report import build_report_assets, build_year_partitions_sensor
 from cvpipeline.defs.resources import PipelineSettings
@@ -31,6 +32,7 @@ def build_defs(catalogs: Catalog | Mapping[str, Catalog]) -> dg.Definitions:
         warnings.simplefilter("ignore", dg.BetaWarning)
         assets = [build_source_asset(catalogs, s, contracts) for s in source_ids]
         assets += build_warehouse_assets(catalogs, contracts)
+        assets += build_national_assets()
         assets += build_report_assets(catalogs, contracts)
         assets = dg.with_source_code_references(assets)
     full_refresh = dg.define_asset_job(

@@ -262,7 +262,7 @@ def load_funded_posts(
             "year": rows["year"].astype("Int64"),
             "amount_eur": rows["amount_eur"].astype("float64"),
             "employer_siret": rows["tiers"].where(
-                rows["tiers"].map(lambda t: bool(t and SIRET.fullmatch(t))), None
+                rows["tiers"].map(lambda t: isinstance(t, str) and bool(SIRET.fullmatch(t))), None
             ),
             "structure": rows["structure"].where(rows["structure"].notna(), rows["tiers"]),
             "insee_dep": rows["insee_dep"],

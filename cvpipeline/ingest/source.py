@@ -142,7 +142,11 @@ def scan_source_folder(source: SourceSpec, incoming_dir: Path) -> FolderContent:
     Links (to a file or a folder) and special files are refused, never followed, read or archived;
     sub-folders are read down to MAX_DEPTH levels, deeper ones refused.
     """
-    folder = incoming_dir / source.source_id
+    return scan_folder(incoming_dir / source.source_id)
+
+
+def scan_folder(folder: Path) -> FolderContent:
+    """The regular files of a drop folder and its sub-folders, and what is refused (see above)."""
     files: list[Path] = []
     refused: list[tuple[str, str]] = []
     if not folder.is_dir() or folder.is_symlink():

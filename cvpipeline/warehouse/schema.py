@@ -26,6 +26,15 @@ LINEAGE_DOCS = {
 }
 
 
+# The contract code of a national source's file_slices, ingestion_ledger and quarantine rows: its
+# file covers many contracts (each funded_posts row carries its own), so the file belongs to none.
+NATIONAL_CONTRACT = "national"
+OPERATIONS_CONTRACT_DOC = (
+    "Code du contrat de ville (CV262 pour Grand Chambéry) ; « national » pour une source nationale "
+    "(fichier ANCT couvrant tous les contrats : chaque ligne de funded_posts porte le sien)"
+)
+
+
 ACTIVITY_TYPES_DOC = (
     "seance_permis, atelier, action_education_medias, rencontre_acteur, jardin_partage, "
     "lieu_cultive, formation, sensibilisation, chantier"
@@ -281,7 +290,12 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
             primary_key=True,
             comment="Identifiant stable : type de poste, id_poste, année et contrat",
         ),
-        Column("source_id", String(64), nullable=False, comment="Source nationale d'origine (fichier ANCT)"),
+        Column(
+            "source_id",
+            String(64),
+            nullable=False,
+            comment="Source nationale d'origine : anct_postes (fichiers de incoming/national/anct/)",
+        ),
         Column("post_kind", String(16), nullable=False, comment="adulte_relais ou fonjep"),
         Column("post_id", String(32), nullable=False, comment="Identifiant du poste (id_poste de l'ANCT)"),
         Column("year", Integer, nullable=False, comment="Année de financement du poste"),
@@ -305,7 +319,8 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
             comment="Autres contrats où ce poste figure la même année (une seule fois au national)",
         ),
         *_lineage(),
-        comment="Une ligne par poste financé (adulte-relais, FONJEP) et par an, sous le contrat de l'ANCT",
+        comment="Une ligne par poste financé (adulte-relais, FONJEP) et par an, sous le contrat de l'ANCT ; "
+        "chaque fichier ANCT est une tranche (source_id, source_file), contract_code est celui de la ligne",
     )
     Table(
         "evaluation_metrics",
@@ -359,7 +374,7 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         "quarantine",
         metadata,
         Column("run_id", String(64), comment="Run Dagster qui a chargé la tranche du fichier"),
-        Column("contract_code", String(32), nullable=False, comment=LINEAGE_DOCS["contract_code"]),
+        Column("contract_code", String(32), nullable=False, comment=OPERATIONS_CONTRACT_DOC),
         Column("source_id", String(64), nullable=False, comment="Source (partenaire) d'origine"),
         Column("source_file", Text, comment=LINEAGE_DOCS["source_file"]),
         Column("source_sheet", Text, comment=LINEAGE_DOCS["source_sheet"]),
@@ -375,7 +390,7 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
     Table(
         "ingestion_ledger",
         metadata,
-        Column("contract_code", String(32), nullable=False, comment=LINEAGE_DOCS["contract_code"]),
+        Column("contract_code", String(32), nullable=False, comment=OPERATIONS_CONTRACT_DOC),
         Column("source_id", String(64), nullable=False, comment="Source (partenaire)"),
         Column("file", Text, nullable=False, comment="Nom du fichier dans incoming/<source_id>/"),
         Column("sha256", String(64), comment="Empreinte SHA-256 du contenu (vide si refusé avant lecture)"),
@@ -403,7 +418,7 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
     Table(
         "file_slices",
         metadata,
-        Column("contract_code", String(32), primary_key=True, comment=LINEAGE_DOCS["contract_code"]),
+        Column("contract_code", String(32), primary_key=True, comment=OPERATIONS_CONTRACT_DOC),
         Column("source_id", String(64), primary_key=True, comment="Source (partenaire)"),
         Column("file", String(255), primary_key=True, comment="Nom du fichier dans incoming/<source_id>/"),
         Column("sha256", String(64), nullable=False, comment="Empreinte de la version en place (archive)"),
@@ -463,4 +478,5 @@ REFERENCE_TABLES = (
     "ref_contracts",
 )
 # National sources (one file covering many contracts), kept apart from the contracts' own facts.
+# Their rows carry each their own contract_code: a file's slice there is (source_id, source_file).
 NATIONAL_TABLES = ("funded_posts",)

@@ -1,9 +1,11 @@
 """The warehouse as slices: the rows one partner file produced, replaced on their own (SPEC §6).
 
 A slice is keyed by (contract_code, source_id, file). Its rows live in the fact tables and in
-`quarantine` (columns contract_code, source_id, source_file); `file_slices` records which version
-of the file (its SHA-256) is in place. Writing a source's slices is one transaction under a lock
-per source: readers never see a half-written slice and two runs of one source never interleave.
+`quarantine` (columns contract_code, source_id, source_file); a national source's rows carry each
+their own contract, so in its tables (`SliceWrite.file_keyed_tables`) a slice is (source_id, file).
+`file_slices` records which version of the file (its SHA-256) is in place. Writing a source's
+slices is one transaction under a lock per source: readers never see a half-written slice and two
+runs of one source never interleave.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ class SliceWrite:
     slices: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SLICE_COLUMNS))
     removed: list[str] = field(default_factory=list)
     ledger: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Tables whose rows each carry their own contract (a national source: one file, many contracts).
+    # A slice's rows there are found by (source_id, source_file) alone, never by `contract_code`.
+    file_keyed_tables: tuple[str, ...] = ()
 
     @property
     def replaced(self) -> list[str]:
@@ -83,15 +88,12 @@ def write_slices(engine: Engine, change: SliceWrite, run_id: str) -> None:
         dialect = conn.dialect.name
         for start in range(0, len(touched), 500):
             files = touched[start : start + 500]
-            for name in SLICED_TABLES:
+            for name in (*SLICED_TABLES, *change.file_keyed_tables):
                 table = table_for(dialect, name)
-                conn.execute(
-                    table.delete().where(
-                        (table.c.contract_code == change.contract_code)
-                        & (table.c.source_id == change.source_id)
-                        & table.c.source_file.in_(files)
-                    )
-                )
+                where = (table.c.source_id == change.source_id) & table.c.source_file.in_(files)
+                if name not in change.file_keyed_tables:
+                    where = where & (table.c.contract_code == change.contract_code)
+                conn.execute(table.delete().where(where))
             slices = table_for(dialect, "file_slices")
             conn.execute(
                 slices.delete().where(
