@@ -16,6 +16,16 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE_INCOMING = REPO / "data" / "incoming"
 
 
+def cv262_sample_files() -> list[Path]:
+    """The committed sample files of contract CV262: those under incoming/<source_id>/ of its sources.
+
+    The files of the other contracts (incoming/<contract_code>/<source_id>/) are not among them.
+    """
+    return sorted(
+        p for source in load_catalog().sources for p in (SAMPLE_INCOMING / source).rglob("*") if p.is_file()
+    )
+
+
 def copy_sample(data_dir: Path) -> Path:
     """Copy the committed sample partner files into data_dir/incoming."""
     shutil.copytree(SAMPLE_INCOMING, data_dir / "incoming")

@@ -21,7 +21,7 @@ from cvpipeline.validate.batch import validate_source
 from cvpipeline.warehouse.shape import shape_source
 from cvpipeline_tests import corpus
 from cvpipeline_tests.corpus import AMOUNTS, CASES, DATES, Case
-from cvpipeline_tests.e2e import SAMPLE_INCOMING, copy_sample, run_pipeline
+from cvpipeline_tests.e2e import copy_sample, cv262_sample_files, run_pipeline
 
 # The run refuses files above 2 MB (the oversized case is 3 MB) and workbooks inflating above 64 MB.
 FILE_LIMIT_MB, UNCOMPRESSED_LIMIT_MB = "2", "64"
@@ -117,7 +117,7 @@ def test_rows_read_are_loaded_or_quarantined_for_every_file(run: dict) -> None:
 
 
 def test_every_file_of_the_sample_and_of_the_corpus_has_one_ledger_row(run: dict) -> None:
-    files = {p.name for p in SAMPLE_INCOMING.rglob("*") if p.is_file()} | {c.file for c in CASES}
+    files = {p.name for p in cv262_sample_files()} | {c.file for c in CASES}
     assert sorted(run["ingestion_ledger"]["file"]) == sorted(files)
 
 

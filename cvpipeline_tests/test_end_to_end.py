@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cvpipeline.ingest.french import fold
-from cvpipeline_tests.e2e import SAMPLE_INCOMING, copy_sample, run_pipeline
+from cvpipeline_tests.e2e import SAMPLE_INCOMING, copy_sample, cv262_sample_files, run_pipeline
 
 # (scope_type, scope_code, indicator, breakdown, year or None for all data, low, high): SPEC §4.
 SEED = [
@@ -143,7 +143,7 @@ def test_extra_column_is_noted_and_total_rows_skipped(warehouse: dict) -> None:
 
 
 def test_ledger_identity_and_every_file_has_a_row(warehouse: dict) -> None:
-    files = {p.name for p in SAMPLE_INCOMING.rglob("*") if p.is_file()}
+    files = {p.name for p in cv262_sample_files()}
     first, second = (r.run_id for r in warehouse["runs"])
     ledger = query(
         warehouse["db"],
@@ -190,9 +190,7 @@ def test_second_run_gives_the_same_tables_without_rewriting_them(warehouse: dict
                 before[stable].sort_values(stable[:6]).reset_index(drop=True),
             )
     ledger_runs = query(warehouse["db"], "select count(distinct run_id), count(*) from ingestion_ledger")[0]
-    assert ledger_runs[0] == 2 and ledger_runs[1] == 2 * len(
-        [p for p in SAMPLE_INCOMING.rglob("*") if p.is_file()]
-    )
+    assert ledger_runs[0] == 2 and ledger_runs[1] == 2 * len(cv262_sample_files())
 
 
 def input_people() -> list[tuple[str, str]]:

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from cvpipeline.sample.generator import SEED, generate
+# The committed workbooks were written with the standard library's XML serialiser; openpyxl picks
+# lxml instead when it is installed (python-docx brings it), which changes the bytes. Must be set
+# before openpyxl is first imported, hence the generator's import inside main().
+os.environ["OPENPYXL_LXML"] = "False"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Write the sample partner files and list them."""
+    from cvpipeline.sample.generator import SEED, generate
+
     parser = argparse.ArgumentParser(
         prog="python -m cvpipeline.sample",
-        description="Écrit les fichiers partenaires d'exemple dans DIR/incoming/.",
+        description=(
+            "Écrit les fichiers partenaires d'exemple dans DIR/incoming/ : ceux du contrat CV262 "
+            "(2016-2018) dans incoming/<source>/, ceux du contrat CN07302M (2024-2025) dans "
+            "incoming/CN07302M/<source>/."
+        ),
     )
     parser.add_argument("--out", type=Path, required=True, help="dossier racine (contiendra incoming/)")
     parser.add_argument("--seed", type=int, default=SEED, help=f"graine aléatoire (défaut : {SEED})")

@@ -20,6 +20,7 @@ from pathlib import Path
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 from openpyxl import Workbook
+from openpyxl import xml as openpyxl_xml
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -138,6 +139,10 @@ class _PeopleFactory:
             nom, prenom, sexe = named
         return _Person(nom, prenom, sexe, _random_date(rng, *born), _draw_home(rng, homes))
 
+    def taken(self) -> set[tuple[str, str]]:
+        """The folded (name, first name) pairs already drawn or reserved."""
+        return set(self._used)
+
 
 @dataclass
 class _Sheet:
@@ -237,7 +242,7 @@ def _fr_amount(value: int, *, euro: bool) -> str:
     return f"{grouped},00 €" if euro else grouped
 
 
-def _write_xlsx(path: Path, sheets: Sequence[_Sheet]) -> Path:
+def _write_xlsx(path: Path, sheets: Sequence[_Sheet], stamp: datetime = FIXED_TIMESTAMP) -> Path:
     """Write a workbook of the given sheets (dates shown jj/mm/aaaa), reproducibly."""
     workbook = Workbook()
     workbook.remove(workbook.active)
@@ -267,22 +272,22 @@ def _write_xlsx(path: Path, sheets: Sequence[_Sheet]) -> Path:
         if sheet.hidden:
             ws.sheet_state = "hidden"
     workbook.active = next(i for i, s in enumerate(sheets) if not s.hidden)
-    _save_reproducibly(workbook, path)
+    _save_reproducibly(workbook, path, stamp)
     return path
 
 
-def _save_reproducibly(workbook: Workbook, path: Path) -> None:
+def _save_reproducibly(workbook: Workbook, path: Path, when: datetime = FIXED_TIMESTAMP) -> None:
     """Save so that the bytes depend only on the content.
 
     openpyxl stamps the save time into docProps/core.xml (whatever the properties
-    say) and into every zip entry; both are replaced with FIXED_TIMESTAMP.
+    say) and into every zip entry; both are replaced with `when` (FIXED_TIMESTAMP).
     """
     workbook.properties.creator = "cvpipeline sample generator"
-    workbook.properties.created = FIXED_TIMESTAMP
-    workbook.properties.modified = FIXED_TIMESTAMP
+    workbook.properties.created = when
+    workbook.properties.modified = when
     buffer = io.BytesIO()
     workbook.save(buffer)
-    stamp = FIXED_TIMESTAMP.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     with ZipFile(buffer) as source, ZipFile(path, "w", ZIP_DEFLATED) as target:
         for info in source.infolist():
             data = source.read(info.filename)
@@ -292,7 +297,7 @@ def _save_reproducibly(workbook: Workbook, path: Path) -> None:
                     rb"\g<1>" + stamp + rb"\g<2>",
                     data,
                 )
-            entry = ZipInfo(info.filename, date_time=FIXED_TIMESTAMP.timetuple()[:6])
+            entry = ZipInfo(info.filename, date_time=when.timetuple()[:6])
             entry.external_attr = 0o600 << 16
             target.writestr(entry, data, compress_type=ZIP_DEFLATED)
 
@@ -1274,7 +1279,20 @@ def _programmation(folder: Path, rng: random.Random) -> list[Path]:
 
 
 def generate(out_dir: Path, *, seed: int = SEED) -> list[Path]:
-    """Write every source's sample files under out_dir/incoming/<source_id>/."""
+    """Write CV262's files under out_dir/incoming/<source_id>/, then CN07302M's.
+
+    CN07302M's files go under out_dir/incoming/CN07302M/<source_id>/ (see contract_2024.py);
+    they draw on random streams of their own, so CV262's files do not depend on them.
+    """
+    if openpyxl_xml.LXML:
+        raise RuntimeError(
+            "openpyxl écrit ici son XML avec lxml : les classeurs différeraient octet par octet des "
+            "fichiers d'exemple committés. Lancez `python -m cvpipeline.sample` (qui désactive lxml "
+            "pour openpyxl) ou définissez OPENPYXL_LXML=False avant d'importer openpyxl."
+        )
+    # Imported here: contract_2024 builds on this module's helpers.
+    from cvpipeline.sample.contract_2024 import generate_cn07302m
+
     incoming = Path(out_dir) / "incoming"
 
     def folder(source_id: str) -> Path:
@@ -1301,4 +1319,5 @@ def generate(out_dir: Path, *, seed: int = SEED) -> list[Path]:
     paths += _jardins_partages(folder("jardins_partages"), rng_for("jardins_partages"))
     paths += _etat_valeurs_republique(folder("etat_valeurs_republique"), rng_for("etat_valeurs_republique"))
     paths += _programmation(folder("programmation"), rng_for("programmation"))
+    paths += generate_cn07302m(incoming, seed=seed, earlier_people=people.taken(), trainees=trainees)
     return paths
