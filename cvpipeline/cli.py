@@ -125,6 +125,7 @@ def summary(
     ).group_by(slices.c.source_id)
     if contract_code is not None:
         held = held.where(slices.c.contract_code == contract_code)
+        seen = seen.where(ledger.c.contract_code == contract_code)
     rejected_files = sa.select(ledger.c.source_id, ledger.c.file, ledger.c.error).where(
         (ledger.c.run_id == run_id) & (ledger.c.status == "rejected")
     )

@@ -51,3 +51,11 @@ def run_pipeline(
         partition_key=contract or catalog.contract_code,
         raise_on_error=False,
     )
+
+
+def query(db: Path, sql: str, *args: object) -> list[tuple]:
+    """Rows of a SQL query on a SQLite warehouse."""
+    import sqlite3
+
+    with sqlite3.connect(db) as con:
+        return con.execute(sql, args).fetchall()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from cvpipeline.catalog import CONTRACTS_DIR, CatalogError, load_catalogs
 from cvpipeline.ingest.quartiers import reference_qpv, resolve
 from cvpipeline.settings import load_settings
+from cvpipeline_tests.e2e import copy_sample, query, run_pipeline
 
 
 def test_the_shipped_contracts_and_their_folders() -> None:
@@ -70,3 +72,113 @@ def test_a_quartier_resolves_in_its_contracts_geography() -> None:
     # A commune outside the contract has no QPV of it: an unknown name stays unknown.
     elsewhere = resolve("Bellevue", 2024, ("31555",))
     assert elsewhere.qpv_id is None and elsewhere.residence_status == "inconnu"
+
+
+@pytest.fixture(scope="module")
+def two_contracts(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The sample's two contracts run as Dagster partitions, one run each, into one SQLite warehouse."""
+    data_dir = copy_sample(tmp_path_factory.mktemp("contracts"))
+    db = data_dir / "warehouse.db"
+    catalogs = load_catalogs()
+    with dg.DagsterInstance.ephemeral() as instance:
+        for code in catalogs:
+            result = run_pipeline(data_dir, f"sqlite:///{db}", instance, catalogs, code)
+            assert result.success, code
+    return {"data_dir": data_dir, "db": db, "catalogs": catalogs}
+
+
+def _beneficiaries_by_action(db: Path, contract: str) -> dict[str, float]:
+    rows = query(
+        db,
+        "select scope_code, value from evaluation_metrics where contract_code = ? and scope_type = 'action' "
+        "and indicator_code = 'beneficiaries' and period_kind = 'all_data' and breakdown is null",
+        contract,
+    )
+    return dict(rows)
+
+
+def test_two_contracts_indicators_never_mix(two_contracts: dict) -> None:
+    db = two_contracts["db"]
+    for code in ("CV262", "CN07302M"):
+        # Counted straight from the contract's own participations (both contracts use the same action
+        # codes, and some people come back from one contract to the next).
+        direct = dict(
+            query(
+                db,
+                "select action_code, count(distinct beneficiary_key) from participations "
+                "where contract_code = ? group by action_code",
+                code,
+            )
+        )
+        assert direct and _beneficiaries_by_action(db, code) == pytest.approx(direct), code
+    both = query(
+        db,
+        "select count(distinct beneficiary_key) from participations where beneficiary_key in "
+        "(select beneficiary_key from participations where contract_code = 'CV262') and contract_code = 'CN07302M'",
+    )[0][0]
+    assert both > 0  # people in both contracts: mixing them would change the figures above
+    assert query(db, "select count(*) from evaluation_metrics where contract_code is null")[0][0] == 0
+
+
+def test_the_2024_contract_uses_its_geography_and_themes(two_contracts: dict) -> None:
+    db, catalogs = two_contracts["db"], two_contracts["catalogs"]
+    for code, catalog in catalogs.items():
+        pillars = {
+            r[0] for r in query(db, "select distinct pillar from fundings where contract_code = ?", code)
+        }
+        assert pillars and pillars <= set(catalog.pillars), code
+        scopes = query(
+            db,
+            "select distinct scope_code from evaluation_metrics where contract_code = ? and scope_type = ?",
+            code,
+            "qpv",
+        )
+        qpvs = {r[0] for r in query(db, "select qpv_id from ref_qpv where contract_code = ?", code)}
+        assert {r[0] for r in scopes} <= qpvs, code
+    assert set(catalogs["CN07302M"].pillars) == {
+        "education",
+        "acces_aux_droits",
+        "cadre_de_vie_transitions",
+        "jeunesse_culture_sports_loisirs",
+        "emploi_developpement_economique",
+        "soutien_aux_acteurs",
+    }
+    places = dict(
+        query(
+            db, "select qpv_id, count(*) from participations where contract_code = 'CN07302M' group by qpv_id"
+        )
+    )
+    assert places.get("biollay_bellevue", 0) > 0 and "bellevue" not in places and "biollay" not in places
+    # The analysts' view labels each contract's codes with its own catalog.
+    labels = dict(
+        query(
+            db,
+            "select code_contrat, count(distinct pilier) from v_indicateurs where perimetre = 'Pilier' group by 1",
+        )
+    )
+    assert labels == {"CV262": 4, "CN07302M": 6}
+
+
+def test_a_contract_partition_run_touches_only_its_rows(two_contracts: dict) -> None:
+    db, data_dir, catalogs = two_contracts["db"], two_contracts["data_dir"], two_contracts["catalogs"]
+    tables = ("participations", "activities", "fundings", "quarantine", "file_slices", "evaluation_metrics")
+
+    def snapshot(code: str) -> dict[str, list[tuple]]:
+        return {
+            t: sorted(query(db, f"select * from {t} where contract_code = ?", code), key=repr) for t in tables
+        }
+
+    before = snapshot("CV262")
+    path = data_dir / "incoming" / "CN07302M" / "cites_lab" / "accompagnes_2025.csv"
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("CL-2025-999,20/12/2025,F,41,Chambéry,Bellevue,Porteur de projet,Épicerie\n")
+    loaded = query(db, "select count(*) from participations where contract_code = 'CN07302M'")[0][0]
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = run_pipeline(data_dir, f"sqlite:///{db}", instance, catalogs, "CN07302M")
+    assert result.success
+    assert (
+        query(db, "select count(*) from participations where contract_code = 'CN07302M'")[0][0] == loaded + 1
+    )
+    assert snapshot("CV262") == before
+    seen = query(db, "select distinct contract_code from ingestion_ledger where run_id = ?", result.run_id)
+    assert {r[0] for r in seen} <= {"CN07302M", "national"}
