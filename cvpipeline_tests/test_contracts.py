@@ -182,3 +182,69 @@ def test_a_contract_partition_run_touches_only_its_rows(two_contracts: dict) -> 
     assert snapshot("CV262") == before
     seen = query(db, "select distinct contract_code from ingestion_ledger where run_id = ?", result.run_id)
     assert {r[0] for r in seen} <= {"CN07302M", "national"}
+
+
+TOULOUSE = """# Toulouse Métropole's contract (ANCT CV101), its QPVs taken from the INSEE list in its commune.
+contract_code: CV101
+contract_label: Contrat de ville de Toulouse Métropole
+qpv_geography: 2015
+qpv_list: insee/qpv-2015-occitanie.csv
+nomenclature: piliers_2015
+nomenclatures_file: {catalog}/nomenclatures.yaml
+layouts_file: {catalog}/layouts.yaml
+territory:
+  name: Toulouse Métropole
+  communes:
+    - {{insee: "31555", name: Toulouse}}
+actions:
+  citeslab: {{label: "CitésLab Toulouse", pillar: emploi, source: cites_lab}}
+layouts:
+  cites_lab:
+"""
+TOULOUSE_ROWS = [
+    ("La Reynerie", "QP031007"),  # a part of Grand Mirail (team variants file)
+    ("Bellefontaine", "QP031007"),
+    ("Empalot", "QP031010"),
+    ("Les Izards", "QP031011"),  # the part of a composed official name
+    ("Pradettes", "QP031006"),
+    ("Coeur de Ville", None),  # a QPV of Saint-Girons, not of Toulouse: never picked by its name
+    ("Non", None),
+]
+
+
+def test_an_official_qpv_list_gives_a_contract_its_codes_and_populations(tmp_path: Path) -> None:
+    catalog_file = tmp_path / "CV101.yaml"
+    catalog_file.write_text(TOULOUSE.format(catalog=CONTRACTS_DIR.parent), encoding="utf-8")
+    catalogs = load_catalogs(catalog_file)
+    folder = tmp_path / "data" / "incoming" / "CV101" / "cites_lab"
+    folder.mkdir(parents=True)
+    lines = ["ID,Date premier contact,Sexe,Âge,Commune,Résidence QPV,Statut,Projet"]
+    lines += [
+        f"TL-{i:03d},{10 + i}/03/2017,F,30,Toulouse,{place},Porteur de projet,Épicerie"
+        for i, (place, _) in enumerate(TOULOUSE_ROWS)
+    ]
+    (folder / "accompagnes_2017.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db = tmp_path / "warehouse.db"
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert run_pipeline(tmp_path / "data", f"sqlite:///{db}", instance, catalogs, "CV101").success
+
+    rows = dict(query(db, "select source_row, qpv_id from participations where contract_code = 'CV101'"))
+    assert [rows[i + 2] for i in range(len(TOULOUSE_ROWS))] == [code for _, code in TOULOUSE_ROWS]
+    statuses = query(db, "select residence_status from participations order by source_row")
+    assert [s for (s,) in statuses][-2:] == [
+        "inconnu",
+        "hors_qpv",
+    ]  # Saint-Girons' QPV: unknown, not hors_qpv
+    qpvs = dict(query(db, "select qpv_id, population from ref_qpv where contract_code = 'CV101'"))
+    assert qpvs["QP031007"] == 31691 and all(code.startswith("QP031") for code in qpvs)
+    coverage = dict(
+        query(
+            db,
+            "select scope_code, value from evaluation_metrics where indicator_code = 'qpv_residents_per_1000' "
+            "and period_kind = 'all_data' and scope_type = 'qpv'",
+        )
+    )
+    assert coverage["QP031007"] == pytest.approx(round(1000 * 2 / 31691, 1))
+    assert coverage["QP031010"] == pytest.approx(round(1000 * 1 / 5502, 1))
+    warnings = query(db, "select notes from ingestion_ledger where contract_code = 'CV101'")[0][0]
+    assert "QPV hors des communes du contrat" in warnings and "Saint-Girons" in warnings

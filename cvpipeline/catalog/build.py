@@ -571,6 +571,14 @@ def parse_contract(raw: Any, label: str, path: Path | None = None) -> Catalog:
             tables=tuple(specs[(sid, name)] for name in source.tables),
             quarantine_warning_pct=float(pct if pct is not None else default_pct),
         )
+    qpv_list = _reference_file(path, contract.qpv_list, label, "qpv_list", errors)
+    qpv_variants = _reference_file(path, contract.qpv_variants, label, "qpv_variants", errors)
+    if qpv_list is not None and not contract.qpv_geography:
+        errors.append(f"{label} : qpv_geography : requis avec qpv_list (2015 ou 2024)")
+    if qpv_list is not None and not contract.territory:
+        errors.append(f"{label} : territory : requis avec qpv_list (les QPV sont pris dans ses communes)")
+    if errors:
+        raise CatalogError(format_errors(errors))
     territory = None
     if contract.territory:
         communes = tuple(Commune(c.insee, c.name) for c in contract.territory.communes)
@@ -588,7 +596,29 @@ def parse_contract(raw: Any, label: str, path: Path | None = None) -> Catalog:
         qpv_geography=contract.qpv_geography,
         path=path,
         data_folder=contract.data_folder,
+        qpv_list=qpv_list,
+        qpv_variants=qpv_variants,
     )
+
+
+def _reference_file(
+    contract_path: Path | None, given: str | None, label: str, key: str, errors: list[str]
+) -> Path | None:
+    """A reference file a contract names: beside the contract file, else shipped (cvpipeline/reference/)."""
+    if not given:
+        return None
+    from cvpipeline.ingest.reference_files import shipped_path
+
+    candidate = Path(given).expanduser()
+    if not candidate.is_absolute() and contract_path is not None:
+        candidate = contract_path.parent / candidate
+    if candidate.is_file():
+        return candidate
+    shipped = shipped_path(given)
+    if shipped.is_file():
+        return shipped
+    errors.append(f"{label} : {key} : fichier introuvable {shown(given)} (ni à côté du contrat, ni livré)")
+    return None
 
 
 def parse_catalog(raw: dict[str, Any], label: str = "catalogue") -> Catalog:

@@ -244,6 +244,12 @@ class ContractModel(_Strict):
     qpv_geography: int | None = Field(None, ge=2000, le=2100)
     """Géographie prioritaire utilisée : 2015 ou 2024."""
 
+    qpv_list: str | None = None
+    """Liste officielle des QPV (ANCT ou INSEE, CSV ou JSON) où prendre ceux du contrat, dans ses communes."""
+
+    qpv_variants: str | None = None
+    """Variantes des noms de QPV de l'équipe pour cette liste (défaut : reference/qpv_variants.csv)."""
+
     data_folder: str | None = Field(None, pattern=r"^(\.|[A-Za-z0-9][A-Za-z0-9_-]{0,63})$")
     """Sous-dossier du contrat dans incoming/, targets/, reports/ (défaut : son code ; « . » : la racine)."""
 

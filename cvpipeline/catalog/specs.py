@@ -148,6 +148,8 @@ class Catalog:
     qpv_geography: int | None = None
     path: Path | None = None
     data_folder: str | None = None
+    qpv_list: Path | None = None
+    qpv_variants: Path | None = None
 
     @property
     def folder(self) -> str:

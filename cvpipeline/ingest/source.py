@@ -14,7 +14,7 @@ import pandas as pd
 from cvpipeline.catalog import Catalog, SourceSpec, TableSpec
 from cvpipeline.ingest import limits, pseudonymise
 from cvpipeline.ingest.french import PARSERS, fold_series
-from cvpipeline.ingest.quartiers import reference_qpv, resolve_series
+from cvpipeline.ingest.geography import contract_qpvs, resolve_places
 from cvpipeline.ingest.readers import FileRejected, locate_table, read_grid
 from cvpipeline.validate.expectations import DUPLICATE_COLUMN, MASK, ROW_ID, UNPARSED_PREFIX
 
@@ -353,7 +353,7 @@ def parse_table(
         if "quartiers" in frame:
             frame["qpv_ids"] = _qpv_lists(frame["quartiers"], catalog)
     if "quartier" in frame:
-        places, warnings = resolve_series(frame["quartier"], catalog.qpv_geography, catalog.communes_insee)
+        places, warnings = resolve_places(frame["quartier"], catalog)
         frame[["residence_status", "qpv_id", PLACE_WARNING]] = places
         warnings = [f"{table.suite_name} : {w}" for w in warnings]
     return frame.drop(columns=[c for c in PERSON_FIELDS if c in frame]), warnings
@@ -430,11 +430,10 @@ def _pillars(frame: pd.DataFrame, catalog: Catalog, table: TableSpec) -> None:
 
 def _qpv_lists(quartiers: pd.Series, catalog: Catalog) -> pd.Series:
     """'Hauts-de-Chambéry, Biollay' -> 'biollay,hauts_de_chambery'; 'Tous quartiers' -> all the contract's."""
-    where = (catalog.qpv_geography, catalog.communes_insee)
-    all_qpv = ",".join(sorted(reference_qpv(*where)["qpv_id"]))
+    all_qpv = ",".join(sorted(contract_qpvs(catalog)["qpv_id"]))
     parts = quartiers.astype("string").str.split(r"\s*(?:[,;/+]|\bet\b)\s*", regex=True).explode()
     parts = parts[parts.notna() & (parts.str.strip() != "")]
-    places, _ = resolve_series(parts.astype(object), *where)
+    places, _ = resolve_places(parts.astype(object), catalog)
     ids = places["qpv_id"].dropna()
     joined = ids.groupby(level=0).agg(lambda s: ",".join(sorted(set(s))))
     everything = fold_series(quartiers.astype(object)).astype(object).fillna("").str.contains(r"\btous\b")

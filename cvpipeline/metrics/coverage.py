@@ -74,31 +74,52 @@ def sources_without_data(catalog: Catalog, coverage: pd.DataFrame) -> list[str]:
 
 
 QPV_COVERAGE = "qpv_residents_per_1000"
-QPV_COVERAGE_LABEL = "Bénéficiaires habitant un QPV pour 1 000 habitants des QPV du contrat"
+QPV_COVERAGE_LABEL = "Bénéficiaires habitant en QPV pour 1 000 habitants des QPV du périmètre"
 QPV_COVERAGE_UNIT = "pour 1 000 habitants"
 
 
-def qpv_coverage(metrics: pd.DataFrame, contracts: pd.DataFrame) -> pd.DataFrame:
-    """Per contract and period: people living in a QPV per 1 000 residents of its QPVs (ANCT population).
+def qpv_coverage(
+    metrics: pd.DataFrame, contracts: pd.DataFrame, qpvs: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """People living in a QPV per 1 000 residents: per contract (ANCT population) and per QPV (its list's).
 
-    The people are the numerator of `share_qpv_residents_pct` at the contract scope; only contracts
-    whose QPV population the reference gives get a value.
+    Contract: the people are the numerator of `share_qpv_residents_pct` at the contract scope, over
+    the population of its QPVs (contracts whose population the reference gives). QPV: the
+    beneficiaries living in the QPV over its population, where the contract's QPV list gives it.
     """
-    if metrics.empty or contracts.empty:
+    if metrics.empty:
         return metrics.iloc[:0]
-    population = pd.to_numeric(contracts.set_index("contract_code")["qpv_population"], errors="coerce")
-    rows = metrics[
-        (metrics["indicator_code"] == "share_qpv_residents_pct") & (metrics["scope_type"] == "contract")
-    ]
-    rows = rows[rows["scope_code"].map(population).gt(0)].copy()
+    frames = []
+    if not contracts.empty:
+        population = pd.to_numeric(contracts.set_index("contract_code")["qpv_population"], errors="coerce")
+        rows = metrics[
+            (metrics["indicator_code"] == "share_qpv_residents_pct") & (metrics["scope_type"] == "contract")
+        ]
+        rows = rows[rows["scope_code"].map(population).gt(0)].copy()
+        frames.append(_per_thousand(rows, rows["numerator"], rows["scope_code"].map(population)))
+    if qpvs is not None and not qpvs.empty:
+        population = pd.to_numeric(qpvs.set_index("qpv_id")["population"], errors="coerce")
+        rows = metrics[
+            (metrics["indicator_code"] == "beneficiaries")
+            & (metrics["scope_type"] == "qpv")
+            & metrics["breakdown"].isna()
+        ]
+        rows = rows[rows["scope_code"].map(population).gt(0)].copy()
+        frames.append(_per_thousand(rows, rows["value"], rows["scope_code"].map(population)))
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else metrics.iloc[:0]
+
+
+def _per_thousand(rows: pd.DataFrame, people: pd.Series, inhabitants: pd.Series) -> pd.DataFrame:
+    """The coverage rows: 1 000 × people / inhabitants, with both kept as numerator and denominator."""
     if rows.empty:
-        return metrics.iloc[:0]
-    residents = rows["numerator"].astype(float)
-    inhabitants = rows["scope_code"].map(population).astype(float)
-    rows["indicator_code"] = QPV_COVERAGE
-    rows["indicator_label"] = QPV_COVERAGE_LABEL
-    rows["unit"] = QPV_COVERAGE_UNIT
-    rows["value"] = (1000 * residents / inhabitants).round(1)
-    rows["numerator"] = residents
-    rows["denominator"] = inhabitants
-    return rows.reset_index(drop=True)
+        return rows
+    people, inhabitants = people.astype(float), inhabitants.astype(float)
+    return rows.assign(
+        indicator_code=QPV_COVERAGE,
+        indicator_label=QPV_COVERAGE_LABEL,
+        unit=QPV_COVERAGE_UNIT,
+        value=(1000 * people / inhabitants).round(1),
+        numerator=people,
+        denominator=inhabitants,
+    ).reset_index(drop=True)

@@ -115,13 +115,15 @@ DEFINITIONS: dict[str, Definition] = {
         rules="Crédits programmés (et non payés) ; année = année de programmation.",
     ),
     QPV_COVERAGE: Definition(
-        "Personnes distinctes habitant un QPV, rapportées aux habitants des QPV du contrat, pour 1 000 "
-        "habitants.",
-        "bénéficiaires dont la dernière résidence connue est un QPV (numérateur de la part d'habitants "
-        "des QPV)",
-        "habitants des QPV du contrat selon la liste des contrats de ville de l'ANCT "
-        "(cvpipeline/reference/anct/contrats-de-ville-2015.json)",
-        rules="Au niveau du contrat seulement, et seulement quand la population de ses QPV est connue.",
+        "Personnes distinctes habitant un QPV, rapportées aux habitants des QPV du périmètre (le contrat, "
+        "ou un QPV), pour 1 000 habitants.",
+        "contrat : bénéficiaires dont la dernière résidence connue est un QPV (numérateur de la part "
+        "d'habitants des QPV) ; QPV : bénéficiaires habitant ce QPV",
+        "contrat : habitants de ses QPV selon la liste des contrats de ville de l'ANCT "
+        "(cvpipeline/reference/anct/contrats-de-ville-2015.json) ; QPV : sa population municipale selon "
+        "la liste officielle du contrat (qpv_list, ex. données INSEE)",
+        rules="Seulement là où la population est connue : pour un QPV, quand le contrat prend ses QPV "
+        "d'une liste officielle qui donne leur population.",
     ),
     DATA_ROWS: Definition(
         "Lignes de faits d'un partenaire dans l'entrepôt sur la période : 0 dit qu'il n'a envoyé aucune "
@@ -159,7 +161,9 @@ def dictionary_rows() -> list[dict[str, str]]:
     rows = []
     for code, indicator in INDICATORS.items():
         rows.append(_row(code, indicator.label, indicator.unit, indicator.table))
-    rows.append(_row(QPV_COVERAGE, QPV_COVERAGE_LABEL, QPV_COVERAGE_UNIT, "participations, ref_contracts"))
+    rows.append(
+        _row(QPV_COVERAGE, QPV_COVERAGE_LABEL, QPV_COVERAGE_UNIT, "participations, ref_contracts, ref_qpv")
+    )
     rows.append(_row(DATA_ROWS, DATA_ROWS_LABEL, DATA_ROWS_UNIT, "participations, activities, fundings"))
     return rows
 

@@ -39,9 +39,10 @@ FAMILIES = {"regie": "Régie", "association": "Association", "etat": "État", "a
 
 def qpv_names(catalog: Catalog | None = None) -> dict[str, str]:
     """QPV id -> name, from the shipped reference list (the contract's geography and communes)."""
+    from cvpipeline.ingest.geography import contract_qpvs
     from cvpipeline.ingest.quartiers import reference_qpv
 
-    frame = reference_qpv(catalog.qpv_geography, catalog.communes_insee) if catalog else reference_qpv()
+    frame = contract_qpvs(catalog) if catalog else reference_qpv()
     return dict(zip(frame["qpv_id"], frame["name"], strict=True))
 
 

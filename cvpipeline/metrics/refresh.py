@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cvpipeline.catalog import Catalog
+from cvpipeline.ingest.geography import contract_qpvs
 from cvpipeline.metrics.coverage import qpv_coverage, source_coverage
 from cvpipeline.metrics.indicators import Period, compute_metrics, periods_of
 from cvpipeline.metrics.labels import ALL_DATA, CHOSEN, YEAR
@@ -188,7 +189,8 @@ def evaluation_rows(
     named = dict(zip(FACTS, tables, strict=True))
     metrics = _by_kind(compute_metrics, catalog, tables, kinds)
     if not metrics.empty:
-        metrics = pd.concat([metrics, qpv_coverage(metrics, shipped_contracts())], ignore_index=True)
+        coverage_rows = qpv_coverage(metrics, shipped_contracts(), contract_qpvs(catalog))
+        metrics = pd.concat([metrics, coverage_rows], ignore_index=True)
     coverage = _by_kind(
         lambda c, *t, periods: source_coverage(c, *t, periods=periods), catalog, tables, kinds
     )

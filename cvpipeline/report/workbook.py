@@ -318,10 +318,10 @@ def _cover(workbook: Workbook, data: ReportData) -> None:
 
 def _communes(catalog: Catalog) -> str:
     """The INSEE codes of the communes of the contract's QPVs (its geography, its territory)."""
-    from cvpipeline.ingest.quartiers import reference_qpv
+    from cvpipeline.ingest.geography import contract_qpvs
 
-    frame = reference_qpv(catalog.qpv_geography, catalog.communes_insee)
-    return ", ".join(sorted(set(frame["commune_insee"]))) or "non renseignées"
+    codes = {c for c in contract_qpvs(catalog)["commune_insee"] if isinstance(c, str) and c}
+    return ", ".join(sorted(codes)) or "non renseignées"
 
 
 def _files_of(data: ReportData, source_id: str) -> str:

@@ -215,7 +215,14 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         Column("geography_year", Integer, comment="Géographie prioritaire du contrat : 2015 ou 2024"),
         Column("name", Text, nullable=False, comment="Nom du QPV"),
         Column("commune_insee", String(5), comment="Code INSEE de la commune"),
-        Column("official_code", String(16), comment="Code officiel ANCT (vide tant qu'il n'est pas chargé)"),
+        Column(
+            "official_code",
+            String(16),
+            comment="Code officiel (vide tant que le contrat ne prend pas ses QPV d'une liste officielle)",
+        ),
+        Column(
+            "population", Integer, comment="Population municipale du QPV, quand la liste officielle la donne"
+        ),
         comment="Les quartiers prioritaires de chaque contrat, dans sa géographie et ses communes",
     )
     Table(

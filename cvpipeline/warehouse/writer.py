@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from cvpipeline.catalog import Catalog
-from cvpipeline.ingest.quartiers import reference_qpv
+from cvpipeline.ingest.geography import contract_qpvs
 from cvpipeline.warehouse.schema import (
     ANALYST_SCHEMA,
     OPERATIONS_SCHEMA,
@@ -176,11 +176,7 @@ def reference_frames(catalog: Catalog) -> dict[str, pd.DataFrame]:
             for a in catalog.actions.values()
         ]
     )
-    qpv = reference_qpv(catalog.qpv_geography, catalog.communes_insee)
-    qpv = qpv[["geography_year", "qpv_id", "name", "commune_insee", "official_code"]].assign(
-        contract_code=code
-    )
-    qpv = qpv.replace({"official_code": {"": None}})
+    qpv = contract_qpvs(catalog).assign(contract_code=code)
     return {
         "ref_sources": sources,
         "ref_actions": actions,
