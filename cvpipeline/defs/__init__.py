@@ -12,7 +12,12 @@ from cvpipeline.defs.national import build_national_assets
 from cvpipeline.defs.replay import build_replay_job
 from cvpipeline.defs.report import build_report_assets, build_year_partitions_sensor
 from cvpipeline.defs.resources import PipelineSettings
-from cvpipeline.defs.sensors import build_refresh_schedule, build_source_sensor
+from cvpipeline.defs.sensors import (
+    WAREHOUSE_TAG,
+    WAREHOUSE_TAG_VALUE,
+    build_refresh_schedule,
+    build_source_sensor,
+)
 from cvpipeline.defs.sources import build_source_asset
 from cvpipeline.defs.warehouse import YEARLY_METRICS, YEARS, build_warehouse_assets, contract_partitions
 
@@ -47,6 +52,8 @@ def build_defs(catalogs: Catalog | Mapping[str, Catalog]) -> dg.Definitions:
         # steps (docs/production.md says how to scale out with Dagster's multiprocess, Celery or
         # Kubernetes executors; contracts run side by side as separate runs).
         executor_def=dg.in_process_executor,
+        # Backfills over contracts carry it too: dagster.yaml can bound the runs writing at once.
+        tags={WAREHOUSE_TAG: WAREHOUSE_TAG_VALUE},
     )
     return dg.Definitions(
         assets=assets,
