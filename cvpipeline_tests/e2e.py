@@ -17,13 +17,13 @@ SAMPLE_INCOMING = REPO / "data" / "incoming"
 
 
 def cv262_sample_files() -> list[Path]:
-    """The committed sample files of contract CV262: those under incoming/<source_id>/ of its sources.
+    """The committed sample files a run of contract CV262 reads: its sources', and the national ones.
 
-    The files of the other contracts (incoming/<contract_code>/<source_id>/) are not among them.
+    The files of the other contracts (incoming/<contract_code>/<source_id>/) are not among them; the
+    national sources' (incoming/national/) are read by every contract's run.
     """
-    return sorted(
-        p for source in load_catalog().sources for p in (SAMPLE_INCOMING / source).rglob("*") if p.is_file()
-    )
+    own = [p for source in load_catalog().sources for p in (SAMPLE_INCOMING / source).rglob("*")]
+    return sorted(p for p in [*own, *(SAMPLE_INCOMING / "national").rglob("*")] if p.is_file())
 
 
 def copy_sample(data_dir: Path) -> Path:
