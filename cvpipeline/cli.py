@@ -54,6 +54,7 @@ def run(
 
     from cvpipeline.definitions import configured_catalogs, defs
     from cvpipeline.defs import FULL_REFRESH_JOB
+    from cvpipeline.defs.report import TARGETS_VALID
 
     catalogs = configured_catalogs()
     unknown = [c for c in contracts or [] if c not in catalogs]
@@ -74,25 +75,48 @@ def run(
                 raise_on_error=False,
                 run_config={"loggers": {"console": {"config": {"log_level": level}}}},
             )
-        print(summary(settings.warehouse_url, result.run_id, list(catalog.sources), code), flush=True)
+        failures = {
+            event.step_key: _root_message(event.step_failure_data.error)
+            for event in result.all_events
+            if event.is_step_failure and event.step_key
+        }
+        print(
+            summary(settings.warehouse_url, result.run_id, list(catalog.sources), code, set(failures)),
+            flush=True,
+        )
+        for check in result.get_asset_check_evaluations():
+            if check.check_name == TARGETS_VALID and not check.passed:
+                print(
+                    f"Objectifs écartés : {check.metadata['lignes_ecartees'].value} ligne(s), "
+                    f"dont : {check.description} (détail : --verbose ou l'interface Dagster)"
+                )
         reports = settings.contract_reports(catalog.folder)
         for path in sorted(p for p in reports.glob("*.*") if p.is_file()) if result.success else []:
             print(f"Document : {path}")
-        if not result.success:
+        if failures:
             failed = True
-            for event in result.all_events:
-                if event.is_step_failure:
-                    error = event.step_failure_data.error
-                    message = error.message.strip() if error else "erreur inconnue"
-                    print(f"cvpipeline : ÉCHEC de l'étape {event.step_key} : {message.splitlines()[0]}")
+            for step, message in failures.items():
+                print(f"cvpipeline : ÉCHEC de l'étape {step} : {message}")
             print(
                 f"cvpipeline : le détail est dans l'interface Dagster (run {result.run_id}) ou avec --verbose"
             )
     return 1 if failed else 0
 
 
+def _root_message(error: object) -> str:
+    """The first line of the innermost cause of a step's error (the user's exception, not the wrapper)."""
+    while error is not None and getattr(error, "cause", None) is not None:
+        error = error.cause
+    message = str(getattr(error, "message", "") or "erreur inconnue").strip().splitlines()
+    return (message[0] if message else "erreur inconnue")[:300]
+
+
 def summary(
-    warehouse_url: str, run_id: str, source_ids: list[str] | None = None, contract_code: str | None = None
+    warehouse_url: str,
+    run_id: str,
+    source_ids: list[str] | None = None,
+    contract_code: str | None = None,
+    failed_steps: set[str] | None = None,
 ) -> str:
     """Per source: this run's files by status, and the rows one contract's slices hold in the warehouse."""
     import sqlalchemy as sa
@@ -147,7 +171,9 @@ def summary(
             f"{source_id:<26}{(f.files if f else 0):>9}{(int(f.unchanged) if f else 0):>10}"
             f"{(int(f.rejected) if f else 0):>8}{loaded:>10}{(int(r.quarantined) if r else 0):>12}"
         )
-        if not r:
+        if source_id in (failed_steps or set()):
+            line += "   ÉCHEC de l'étape (voir ci-dessous)"
+        elif not r:
             line += "   en attente de fichiers" if not f or f.files == f.removed else "   aucune donnée"
         lines.append(line)
     if not files and not rows:
@@ -211,7 +237,9 @@ def create_analyst_role(role: str, warehouse_url: str | None, print_only: bool) 
     return 0
 
 
-def documents(data_dir: str | None, warehouse_url: str | None, out: str | None) -> int:
+def documents(
+    data_dir: str | None, warehouse_url: str | None, out: str | None, contracts: list[str] | None = None
+) -> int:
     """Write each contract's evaluation note (.docx) and workbook (.xlsx) from the warehouse as it stands."""
     from cvpipeline.definitions import configured_catalogs
     from cvpipeline.defs.report import NOTE_FILE, WORKBOOK_FILE
@@ -223,7 +251,12 @@ def documents(data_dir: str | None, warehouse_url: str | None, out: str | None) 
     settings = load_settings(data_dir, warehouse_url)
     engine = make_engine(settings.warehouse_url)
     written = 0
-    for catalog in configured_catalogs().values():
+    catalogs = configured_catalogs()
+    unknown = [c for c in contracts or [] if c not in catalogs]
+    if unknown:
+        print(f"cvpipeline : contrat inconnu : {', '.join(unknown)} ({', '.join(catalogs)})", file=sys.stderr)
+        return 2
+    for catalog in [catalogs[c] for c in contracts or catalogs]:
         data = load_report_data(engine, catalog)
         if data.metrics.empty:
             print(f"cvpipeline : {catalog.contract_code} : aucun indicateur dans l'entrepôt", file=sys.stderr)
@@ -277,9 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     note_parser.add_argument("--data-dir", help="dossier de données (défaut : data/ du dépôt)")
     note_parser.add_argument("--warehouse-url", help="URL SQLAlchemy de l'entrepôt (défaut : SQLite)")
     note_parser.add_argument("--out", help="dossier où écrire (défaut : <data-dir>/reports)")
+    note_parser.add_argument(
+        "--contract", action="append", help="code d'un contrat (répétable ; défaut : tous)"
+    )
     args = parser.parse_args(argv)
     if args.command == "note":
-        return documents(args.data_dir, args.warehouse_url, args.out)
+        return documents(args.data_dir, args.warehouse_url, args.out, args.contract)
     if args.command == "create-analyst-role":
         return create_analyst_role(args.role, args.warehouse_url, args.print_sql)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")

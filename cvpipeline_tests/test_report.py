@@ -257,6 +257,10 @@ def test_the_note_command_writes_both_documents(sample: dict, tmp_path: Path) ->
     )
     assert "94 enfants suivis" in note_text(tmp_path / NOTE)
     assert (tmp_path / WORKBOOK).stat().st_size > 0
+    common = ["note", "--data-dir", str(sample["data_dir"]), "--warehouse-url", f"sqlite:///{sample['db']}"]
+    # Only CV262 ran here: CN07302M has no indicator yet, and an unknown code is refused.
+    assert main([*common, "--out", str(tmp_path / "b"), "--contract", "CN07302M"]) == 1
+    assert main([*common, "--out", str(tmp_path / "c"), "--contract", "CV999"]) == 2
 
 
 def test_achievement_rates_where_a_target_exists(sample: dict) -> None:

@@ -185,12 +185,19 @@ def _citeslab(d: ReportData) -> str | None:
     if n is None:
         return None
     return (
-        "mise en place de CitésLab par Grand Chambéry pour le développement de l'entreprenariat, avec "
+        f"mise en place de CitésLab ({_partner(d, 'citeslab')}) pour le développement de "
+        "l'entreprenariat, avec "
         f"{_count(n)} personnes accompagnées, dont "
         f"{percent(d.action('citeslab', 'share_qpv_residents_pct'))} "
         "d'habitants des quartiers en politique de la ville, et "
         f"{_count(d.action('citeslab', 'activities', 'rencontre_acteur'))} acteurs rencontrés"
     )
+
+
+def _partner(d: ReportData, action: str) -> str:
+    """The partner that reports an action, as the contract's catalog names it."""
+    source = d.catalog.sources.get(d.catalog.actions[action].source_id or "")
+    return source.partner if source else d.label("action", action)
 
 
 def _chantiers(d: ReportData) -> str | None:
@@ -209,8 +216,9 @@ def _permis(d: ReportData) -> str | None:
     if days is None:
         return None
     return (
-        f"{_count(days)} journées de formation à la préparation du permis de conduire proposées par la Régie "
-        f"Coup de Pouce à {_count(d.action('permis_conduire', 'beneficiaries'))} salariés en insertion "
+        f"{_count(days)} journées de formation à la préparation du permis de conduire proposées par "
+        f"{_partner(d, 'permis_conduire')} à {_count(d.action('permis_conduire', 'beneficiaries'))} "
+        "salariés en insertion "
         "professionnelle"
     )
 
@@ -223,8 +231,7 @@ def _ordi(d: ReportData) -> str | None:
         "mise en place d'ordi-pratique, opération de reconditionnement d'ordinateurs au profit de "
         "personnes en "
         "situation de fracture numérique mêlant formation et mise en place d'un ordinateur recyclé "
-        "(Régie Plus, "
-        f"association BLE, médiathèque de Chambéry). {_count(n)} personnes ont été formées et "
+        f"({_partner(d, 'ordi_pratique')}). {_count(n)} personnes ont été formées et "
         f"{_count(d.action('ordi_pratique', 'activities', 'atelier'))} ateliers menés"
     )
 
