@@ -235,6 +235,13 @@ def test_an_official_qpv_list_gives_a_contract_its_codes_and_populations(tmp_pat
         "inconnu",
         "hors_qpv",
     ]  # Saint-Girons' QPV: unknown, not hors_qpv
+    # The official list and the team's variants are in the warehouse, apart from the contract's QPVs.
+    official = dict(
+        query(db, "select official_code, population from ref_qpv_official where geography_year = 2015")
+    )
+    assert len(official) == 105 and official["QP031007"] == 31691
+    variants = query(db, "select variant from ref_qpv_variants where official_code = 'QP031007'")
+    assert {"La Reynerie", "Bellefontaine"} <= {v for (v,) in variants}
     qpvs = dict(query(db, "select qpv_id, population from ref_qpv where contract_code = 'CV101'"))
     assert qpvs["QP031007"] == 31691 and all(code.startswith("QP031") for code in qpvs)
     coverage = dict(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -200,9 +202,46 @@ def shipped_contracts() -> pd.DataFrame:
     return load_contracts(shipped_path(CONTRACTS_FILE))
 
 
+@functools.cache
+def _official_list(path: Path, year: int, variants: Path | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An official QPV list (ref_qpv_official rows) and the team's variants of its QPVs, read once."""
+    from cvpipeline.ingest.qpv_reference import SHIPPED_VARIANTS, load_qpv_list, load_qpv_variants
+    from cvpipeline.ingest.reference_files import shipped_path
+
+    reference = load_qpv_list(path, year).assign(source_file=path.name)
+    return reference, load_qpv_variants(variants or shipped_path(SHIPPED_VARIANTS), reference)
+
+
+def official_qpv_frames(catalog: Catalog) -> dict[str, pd.DataFrame]:
+    """ref_qpv_official and ref_qpv_variants: the shipped official lists, and the contract's own list."""
+    from cvpipeline.ingest.qpv_reference import SHIPPED_INSEE_OCCITANIE_2015
+    from cvpipeline.ingest.reference_files import shipped_path
+
+    lists = [(shipped_path(SHIPPED_INSEE_OCCITANIE_2015), 2015, None)]
+    if catalog.qpv_list is not None and catalog.qpv_geography:
+        lists.append((catalog.qpv_list, int(catalog.qpv_geography), catalog.qpv_variants))
+    read = [_official_list(*entry) for entry in lists]
+    keys = ["geography_year", "official_code"]
+    official = pd.concat([r for r, _ in read], ignore_index=True).drop_duplicates(keys)
+    variants = pd.concat([v for _, v in read], ignore_index=True).drop_duplicates([*keys, "variant"])
+    return {"ref_qpv_official": official, "ref_qpv_variants": variants}
+
+
+def _upsert_qpv(conn: Connection, name: str, frame: pd.DataFrame) -> None:
+    """Replace the rows of the QPVs a frame holds (other lists' QPVs, loaded by other contracts, stay)."""
+    table = table_for(conn.dialect.name, name)
+    for year, rows in frame.groupby("geography_year"):
+        codes = sorted(set(rows["official_code"]))
+        for start in range(0, len(codes), 500):
+            chosen = table.c.official_code.in_(codes[start : start + 500])
+            conn.execute(table.delete().where((table.c.geography_year == int(year)) & chosen))
+    insert_frame(conn, table, frame)
+
+
 def replace_references(engine: Engine, catalog: Catalog) -> dict[str, pd.DataFrame]:
-    """Replace a contract's reference rows (from its catalog) and the national list, in one transaction."""
+    """Replace a contract's reference rows (from its catalog) and the national lists, in one transaction."""
     frames = reference_frames(catalog)
+    official = official_qpv_frames(catalog)
     with engine.begin() as conn:
         prepare(conn)
         _lock(conn)
@@ -213,7 +252,9 @@ def replace_references(engine: Engine, catalog: Catalog) -> dict[str, pd.DataFra
             else:
                 conn.execute(table.delete())
             insert_frame(conn, table, frame)
-    return frames
+        for name, frame in official.items():
+            _upsert_qpv(conn, name, frame)
+    return {**frames, **official}
 
 
 def _of_contract(table: sa.Table, contract_code: str | None) -> sa.ColumnElement[bool]:
