@@ -255,3 +255,27 @@ def test_an_official_qpv_list_gives_a_contract_its_codes_and_populations(tmp_pat
     assert coverage["QP031010"] == pytest.approx(round(1000 * 1 / 5502, 1))
     warnings = query(db, "select notes from ingestion_ledger where contract_code = 'CV101'")[0][0]
     assert "QPV hors des communes du contrat" in warnings and "Saint-Girons" in warnings
+
+
+def test_each_contract_gets_its_own_documents_in_its_words(two_contracts: dict) -> None:
+    import docx
+    import openpyxl
+
+    reports = two_contracts["data_dir"] / "reports"
+    for folder, word, count in (("", "pilier", 4), ("CN07302M", "thème", 6)):
+        workbook = openpyxl.load_workbook(
+            reports / folder / "evaluation_contrat_de_ville.xlsx", read_only=True
+        )
+        cells = {
+            str(c)
+            for sheet in workbook.worksheets
+            for row in sheet.iter_rows(values_only=True)
+            for c in row
+            if c
+        }
+        assert f"Synthèse par {word} et par action (toute la période)" in cells
+        note = docx.Document(str(reports / folder / "note_evaluation_contrat_de_ville.docx"))
+        text = "\n".join(p.text for p in note.paragraphs)
+        assert f"{count} {word}s : " in text
+    cn = docx.Document(str(reports / "CN07302M" / "note_evaluation_contrat_de_ville.docx"))
+    assert "2024" in cn.core_properties.title and "Grand Chambéry (2015-2022)" not in cn.core_properties.title

@@ -167,6 +167,11 @@ class Catalog:
         return self.nomenclature is not None and self.nomenclature.kind == "themes"
 
     @property
+    def pillar_noun(self) -> str:
+        """The French word for the contract's nomenclature entries: « pilier » (2015-2023) or « thème »."""
+        return "thème" if self.uses_themes else "pilier"
+
+    @property
     def communes_insee(self) -> tuple[str, ...]:
         """INSEE codes of the contract's communes (empty when the catalog gives no territory)."""
         return tuple(c.insee for c in self.territory.communes) if self.territory else ()

@@ -489,7 +489,8 @@ def build_note(data: ReportData) -> Document:
         f"Le {catalog.contract_label}, co-piloté par l'État et l'agglomération en lien étroit avec les "
         "communes "
         f"concernées, s'adresse aux habitants des quartiers prioritaires ({qpv}). Il s'organise en "
-        f"{len(catalog.pillars)} piliers : {pillars}. Il s'inscrit dans une logique de parcours de vie, de "
+        f"{len(catalog.pillars)} {catalog.pillar_noun}s : {pillars}. Il s'inscrit dans une logique de "
+        "parcours de vie, de "
         "l'enfance à l'âge adulte, avec une volonté forte de renforcer les coopérations, publiques ou "
         "privées."
     )
@@ -593,7 +594,7 @@ def build_note(data: ReportData) -> Document:
     if years:
         native_chart(
             document,
-            "Crédits programmés par pilier (agglomération et État, €)",
+            f"Crédits programmés par {data.catalog.pillar_noun} (agglomération et État, €)",
             [str(y) for y in years],
             credits,
             stacked=True,

@@ -254,7 +254,7 @@ def _cover(workbook: Workbook, data: ReportData) -> None:
         ("Période couverte par les données", _period_text(data)),
         ("Années détaillées", ", ".join(map(str, data.years)) or "aucune"),
         ("Date de production", f"{data.produced_at:%d/%m/%Y}"),
-        ("Piliers", ", ".join(p.label for p in catalog.pillars.values())),
+        (f"{catalog.pillar_noun.capitalize()}s", ", ".join(p.label for p in catalog.pillars.values())),
     ]
     sheet.heading("Le contrat et la période")
     first, last = sheet.table(["Élément", "Valeur"], facts, ["text", "text"])
@@ -356,11 +356,15 @@ def _synthesis(workbook: Workbook, data: ReportData) -> None:
     sheet = Sheet(
         workbook,
         "Synthèse",
-        "Synthèse par pilier et par action (toute la période)",
+        f"Synthèse par {data.catalog.pillar_noun} et par action (toute la période)",
         _subtitle(data),
         [46, 11, 12, 10, 10, 10, 11, 12, 11, 30, 14, 14],
     )
-    headers = ["Pilier / action"] + [h for h, _, _ in PEOPLE] + ["Détail des activités"]
+    headers = (
+        [f"{data.catalog.pillar_noun.capitalize()} / action"]
+        + [h for h, _, _ in PEOPLE]
+        + ["Détail des activités"]
+    )
     headers += ["Crédits de l'agglomération", "Crédits de l'État"]
     formats = ["text"] + [f for _, _, f in PEOPLE] + ["text", "eur", "eur"]
     rows, styles = [], []
@@ -393,9 +397,9 @@ def _synthesis(workbook: Workbook, data: ReportData) -> None:
     formats_rows = [f if f != "eur" else "eur" for f in formats]
     sheet.table(headers, rows, formats_rows, styles)
     sheet.text(
-        "Les crédits sont programmés par pilier (programmation "
+        f"Les crédits sont programmés par {data.catalog.pillar_noun} (programmation "
         "annuelle), pas par action : cases vides aux lignes "
-        "d'action. « Personnes » au niveau d'un pilier ou du contrat "
+        f"d'action. « Personnes » au niveau d'un {data.catalog.pillar_noun} ou du contrat "
         "additionne les personnes des sources non "
         "rapprochables. « Inscrits en fin de période » : inscrits à la date de la dernière donnée.",
         italic=True,
@@ -524,8 +528,8 @@ def _funding(workbook: Workbook, data: ReportData) -> None:
         [None] * len(funded_years) + ["total"],
     )
     for indicator, title in (
-        ("agglo_budget_eur", "Crédits de l'agglomération par pilier"),
-        ("state_budget_eur", "Crédits de l'État par pilier"),
+        ("agglo_budget_eur", f"Crédits de l'agglomération par {data.catalog.pillar_noun}"),
+        ("state_budget_eur", f"Crédits de l'État par {data.catalog.pillar_noun}"),
     ):
         sheet.heading(title)
         rows = [
@@ -535,7 +539,7 @@ def _funding(workbook: Workbook, data: ReportData) -> None:
             for code, p in data.catalog.pillars.items()
         ]
         sheet.table(
-            ["Pilier"] + [str(y) for y in funded_years] + ["Toute la période"],
+            [data.catalog.pillar_noun.capitalize()] + [str(y) for y in funded_years] + ["Toute la période"],
             rows,
             ["text"] + ["eur"] * (len(funded_years) + 1),
         )
@@ -735,7 +739,7 @@ def _charts(workbook: Workbook, data: ReportData) -> None:
     ws.add_chart(chart, f"A{sheet.row}")
     sheet.row += 23
     ws.row_breaks.append(Break(id=sheet.row - 1))
-    sheet.heading("Crédits programmés par pilier et par année (agglomération + État)")
+    sheet.heading(f"Crédits programmés par {data.catalog.pillar_noun} et par année (agglomération + État)")
     funded_years = [y for y in years if data.contract_value("funded_projects", y) is not None]
     pillars = list(data.catalog.pillars.items())
     rows = []
@@ -751,7 +755,7 @@ def _charts(workbook: Workbook, data: ReportData) -> None:
     first, last = sheet.table(
         ["Année"] + [p.label for _, p in pillars], rows, ["text"] + ["eur"] * len(pillars)
     )
-    chart = _bar("Crédits programmés par pilier (€)", stacked=True)
+    chart = _bar(f"Crédits programmés par {data.catalog.pillar_noun} (€)", stacked=True)
     chart.add_data(
         Reference(ws, min_col=2, max_col=1 + len(pillars), min_row=first - 1, max_row=last),
         titles_from_data=True,
