@@ -71,6 +71,7 @@ FIRST_DAY = pd.Timestamp(2016, 1, 4)
 LAST_ENTRY = pd.Timestamp(2018, 9, 30)
 LAST_EXIT = pd.Timestamp(2018, 12, 20)
 LAST_CONTACT = pd.Timestamp(2018, 11, 30)
+CATALOG_HEADER = "# Contrat synthétique (python -m cvpipeline.sample.national) : pas une donnée réelle.\n"
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class NationalDataset:
 
 
 def national_contracts(count: int | None = None) -> pd.DataFrame:
-    """The ANCT's contracts (2015 list shipped in the package); `count` of them spread evenly over the list."""
+    """The ANCT's contracts (2015 list shipped in the package); `count` of them spread over the list."""
     from cvpipeline.warehouse.writer import shipped_contracts
 
     contracts = shipped_contracts().sort_values("contract_code").reset_index(drop=True)
@@ -103,7 +104,7 @@ def national_contracts(count: int | None = None) -> pd.DataFrame:
 
 
 def split_participations(population: pd.Series, total: int) -> np.ndarray:
-    """`total` rows split over contracts in proportion to population (uniform where unknown), largest remainder."""
+    """`total` rows split in proportion to population (uniform where unknown), by largest remainder."""
     weights = pd.to_numeric(population, errors="coerce").astype("float64")
     known = weights[weights > 0]
     weights = weights.where(weights > 0, known.mean() if len(known) else 1.0).fillna(1.0).to_numpy()
@@ -134,7 +135,7 @@ def _sexes(rng: np.random.Generator, size: int, long_share: float, fault_every: 
 
 
 def _children(code: str, rng: np.random.Generator, size: int, fault_every: int) -> list[np.ndarray]:
-    """Ma chance moi aussi's columns: children followed, entry 2016-2018, six in ten left by the end of 2018."""
+    """Ma chance moi aussi's columns: children followed, entry 2016-2018, six in ten left by 2018's end."""
     entry = _dates(rng, FIRST_DAY, LAST_ENTRY, size)
     stay = pd.to_timedelta(rng.integers(60, 730, size), unit="D")
     exit_day = pd.DatetimeIndex(np.minimum(entry + stay, LAST_EXIT))
@@ -238,8 +239,7 @@ def generate_national(
         actors = max(1, int(round(accompanied * ACTORS_PER_PERSON)))
         document = contract_document(pd.Series(contract._asdict()), layouts_file, nomenclatures_file)
         (catalogs_dir / f"{code}.yaml").write_text(
-            "# Contrat synthétique (python -m cvpipeline.sample.national) : ne pas utiliser comme donnée réelle.\n"
-            + yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=110),
+            CATALOG_HEADER + yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=110),
             encoding="utf-8",
         )
         commune = contract.label if contract.territory_kind == "commune" else ""
@@ -301,9 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"catalogues : {dataset.catalogs_dir}")
     print(f"fichiers : {dataset.out_dir / 'incoming'}")
-    print(
-        f"lancer : CVPIPELINE_CATALOG={dataset.catalogs_dir} python -m cvpipeline run --data-dir {dataset.out_dir}"
-    )
+    print(f"lancer : CVPIPELINE_CATALOG={dataset.catalogs_dir} \\")
+    print(f"  python -m cvpipeline run --data-dir {dataset.out_dir}")
     return 0
 
 
