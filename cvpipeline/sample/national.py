@@ -170,12 +170,17 @@ def _accompanied(
 
 
 def _actors(rng: np.random.Generator, size: int) -> list[np.ndarray]:
-    """CitésLab's meetings with local actors (activities): date, structure, kind of actor."""
-    picked = rng.integers(0, len(ACTORS), size)
+    """CitésLab's meetings with local actors (activities): distinct (date, structure) pairs, 2016-2018.
+
+    A meeting written twice would be a duplicate line, which the pipeline quarantines.
+    """
+    days = (LAST_CONTACT - FIRST_DAY).days + 1
+    picked = rng.choice(days * len(ACTORS), size=min(size, days * len(ACTORS)), replace=False)
+    day, actor = np.divmod(picked, len(ACTORS))
     return [
-        _fr(_dates(rng, FIRST_DAY, LAST_CONTACT, size)),
-        np.array([s for s, _ in ACTORS], dtype=object)[picked],
-        np.array([k for _, k in ACTORS], dtype=object)[picked],
+        _fr(FIRST_DAY + pd.to_timedelta(day, unit="D")),
+        np.array([s for s, _ in ACTORS], dtype=object)[actor],
+        np.array([k for _, k in ACTORS], dtype=object)[actor],
     ]
 
 
@@ -237,6 +242,7 @@ def generate_national(
         children = int(round(total * CHILDREN_SHARE))
         accompanied = int(total) - children
         actors = max(1, int(round(accompanied * ACTORS_PER_PERSON)))
+        actors = min(actors, ((LAST_CONTACT - FIRST_DAY).days + 1) * len(ACTORS))
         document = contract_document(pd.Series(contract._asdict()), layouts_file, nomenclatures_file)
         (catalogs_dir / f"{code}.yaml").write_text(
             CATALOG_HEADER + yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=110),
