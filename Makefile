@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: setup run ui test lint format sample bench screenshot clean
+.PHONY: setup run ui test lint format sample bench bench-national screenshot clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) introuvable : installez Python 3.11 ou lancez make PYTHON=python3"; exit 1; }
@@ -48,6 +48,11 @@ BENCH_ARGS ?= --sizes 250000,500000,1000000 --postgres 1000000
 bench: setup
 	$(PY) benchmarks/pipeline_benchmark.py $(BENCH_ARGS)
 	$(PY) benchmarks/metrics_benchmark.py
+
+# Many contracts on PostgreSQL (issue 11): 1x, 2x, 4x contracts; the national case with NATIONAL_ARGS="--full"
+NATIONAL_ARGS ?= --base 10 --factors 1,2,4
+bench-national: setup
+	$(PY) benchmarks/national_benchmark.py $(NATIONAL_ARGS)
 
 clean:
 	rm -rf data/warehouse data/archive data/dagster_home data/reports

@@ -478,6 +478,18 @@ def _ordi_pratique(folder: Path, rng: random.Random, people: _PeopleFactory) -> 
     return paths
 
 
+# Ma chance moi aussi's CSV export (its layout in catalog/layouts.yaml); also used by sample/national.py.
+MA_CHANCE_HEADER = [
+    "Identifiant enfant",
+    "Sexe",
+    "Année de naissance",
+    "École",
+    "Quartier",
+    "Date d'entrée",
+    "Date de sortie",
+]
+MA_CHANCE_CSV = {"encoding": "cp1252", "delimiter": ";", "lineterminator": "\r\n"}
+
 SCHOOLS = {
     "Hauts-de-Chambéry": [
         "École élémentaire du Pré-Joli",
@@ -544,19 +556,9 @@ def _ma_chance_moi_aussi(folder: Path, rng: random.Random) -> list[Path]:
     first = [line(c, end_2017) for c in children if c["entry"] <= end_2017]
     first.insert(18, list(first[17]))  # the same line pasted twice
     second = [line(c, date(2018, 12, 31)) for c in children if c["exit"] is None or c["exit"] > end_2017]
-    header = [
-        "Identifiant enfant",
-        "Sexe",
-        "Année de naissance",
-        "École",
-        "Quartier",
-        "Date d'entrée",
-        "Date de sortie",
-    ]
-    options = {"encoding": "cp1252", "delimiter": ";", "lineterminator": "\r\n"}
     return [
-        _write_csv(folder / "enfants_suivis_2016-2017.csv", header, first, **options),
-        _write_csv(folder / "enfants_suivis_2018.csv", header, second, **options),
+        _write_csv(folder / "enfants_suivis_2016-2017.csv", MA_CHANCE_HEADER, first, **MA_CHANCE_CSV),
+        _write_csv(folder / "enfants_suivis_2018.csv", MA_CHANCE_HEADER, second, **MA_CHANCE_CSV),
     ]
 
 
@@ -738,6 +740,19 @@ def _plan_numerique(folder: Path, rng: random.Random, people: _PeopleFactory) ->
     ]
 
 
+# CitésLab's CSV exports (layouts in catalog/layouts.yaml); also used by sample/national.py.
+CITESLAB_HEADER = [
+    "ID",
+    "Date premier contact",
+    "Sexe",
+    "Âge",
+    "Commune",
+    "Résidence QPV",
+    "Statut",
+    "Projet",
+]
+CITESLAB_ACTORS_HEADER = ["Date", "Structure", "Type d'acteur"]
+CITESLAB_CSV = {"encoding": "utf-8", "delimiter": ",", "lineterminator": "\n"}
 CITESLAB_STATUSES = [
     "Porteur de projet",
     "Porteur de projet",
@@ -796,16 +811,6 @@ def _cites_lab(folder: Path, rng: random.Random) -> list[Path]:
     residences += ["Non"] * 72 + [""] * 3
     rng.shuffle(residences)
     days = sorted(_random_date(rng, date(2016, 1, 4), date(2018, 11, 30)) for _ in residences)
-    header = [
-        "ID",
-        "Date premier contact",
-        "Sexe",
-        "Âge",
-        "Commune",
-        "Résidence QPV",
-        "Statut",
-        "Projet",
-    ]
     rows: list[list[object]] = []
     for number, (day, residence) in enumerate(zip(days, residences, strict=True), start=1):
         if residence and residence != "Non":
@@ -842,14 +847,10 @@ def _cites_lab(folder: Path, rng: random.Random) -> list[Path]:
     for day in _distinct_weekdays(rng, date(2016, 1, 4), date(2018, 12, 14), 90):
         structure, kind = rng.choice(CITESLAB_ACTORS)
         meetings.append([_fr_date(day), structure, kind])
-    options = {"encoding": "utf-8", "delimiter": ",", "lineterminator": "\n"}
     return [
-        _write_csv(folder / "accompagnes_2016-2018.csv", header, rows, **options),
+        _write_csv(folder / "accompagnes_2016-2018.csv", CITESLAB_HEADER, rows, **CITESLAB_CSV),
         _write_csv(
-            folder / "acteurs_rencontres_2016-2018.csv",
-            ["Date", "Structure", "Type d'acteur"],
-            meetings,
-            **options,
+            folder / "acteurs_rencontres_2016-2018.csv", CITESLAB_ACTORS_HEADER, meetings, **CITESLAB_CSV
         ),
     ]
 

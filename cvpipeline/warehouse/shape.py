@@ -40,15 +40,17 @@ def stable_ids(prefix: str, parts: pd.DataFrame) -> pd.Series:
 
 
 def row_ids(prefix: str, rows: pd.DataFrame) -> pd.Series:
-    """Deterministic ids of rows read from files: a hash of (source, file, sheet) and the row number.
+    """Deterministic ids of rows read from files: hash of (contract, source, file, sheet) and row number.
 
     "p_" + 14 hex digits + the row number on 8 digits (24 characters): unique within a sheet by
-    construction, computed once per sheet rather than once per row.
+    construction, computed once per sheet rather than once per row. The contract is part of the
+    origin: two contracts' partners often send files of the same name (enfants_suivis_2018.csv).
     """
     if rows.empty:
         return pd.Series([], index=rows.index, dtype=object)
-    origin = rows[["source_id", "source_file", "source_sheet"]].astype("string").fillna("")
-    text = origin["source_id"] + "|" + origin["source_file"] + "|" + origin["source_sheet"]
+    origin = rows[["contract_code", "source_id", "source_file", "source_sheet"]].astype("string").fillna("")
+    text = origin["contract_code"] + "|" + origin["source_id"] + "|" + origin["source_file"]
+    text = text + "|" + origin["source_sheet"]
     digests = {v: hashlib.sha256(v.encode()).hexdigest()[:14] for v in text.unique()}
     number = pd.to_numeric(rows["source_row"]).astype("int64").astype("string").str.zfill(8)
     return (prefix + "_" + text.map(digests) + number).astype(object)
@@ -121,7 +123,7 @@ def derive_activities(spec: TableSpec, participations: pd.DataFrame) -> pd.DataF
     activities["activity_year"] = pd.to_datetime(first["start_date"]).dt.year.astype("Int64")
     if "activity_label" in first:
         activities["label"] = first["activity_label"]
-    key = activities[["source_id", "activity_type", *group_by]]
+    key = activities[["contract_code", "source_id", "activity_type", *group_by]]
     activities["activity_id"] = stable_ids("a", key)
     return activities
 
