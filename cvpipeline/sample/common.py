@@ -271,6 +271,13 @@ def _save_reproducibly(workbook: Workbook, path: Path, when: datetime = FIXED_TI
             target.writestr(entry, data, compress_type=ZIP_DEFLATED)
 
 
+def _source_folder(root: Path, source_id: str) -> Path:
+    """The folder root/<source_id>, created if needed."""
+    path = root / source_id
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _write_csv(
     path: Path,
     header: list[str],

@@ -51,13 +51,14 @@ from cvpipeline.sample.common import (
     _regie_workbook,
     _relay_rows,
     _Sheet,
+    _source_folder,
     _spell_from,
     _split_total,
     _sport_workbook,
     _vrl_csv,
     _write_xlsx,
 )
-from cvpipeline.sample.generator import PORTEURS
+from cvpipeline.sample.generator import PILLAR_SPELLINGS, PORTEURS
 
 CONTRACT_CODE = "CN07302M"
 YEARS = (2024, 2025)
@@ -538,11 +539,7 @@ THEME_SPELLINGS = {
     "acces_aux_droits": ["Accès aux droits", "Accès aux droits", "accès aux droits et santé"],
     "cadre_de_vie": ["Cadre de vie, sociabilité et transitions", "Cadre de vie"],
     "jeunesse": ["Jeunesse, culture, sports et loisirs", "Jeunesse, culture, sport, loisirs"],
-    "emploi": [
-        "Emploi et développement économique",
-        "Développement économique et emploi",
-        "Emploi",
-    ],
+    "emploi": PILLAR_SPELLINGS["emploi"],  # as CV262's pillar
     "soutien": ["Soutien aux acteurs"],
 }
 THEME_WEIGHTS = {
@@ -657,10 +654,7 @@ def generate_cn07302m(
     """
     root = Path(incoming) / CONTRACT_CODE
 
-    def folder(source_id: str) -> Path:
-        path = root / source_id
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+    folder = partial(_source_folder, root)
 
     def rng_for(source_id: str) -> random.Random:
         return random.Random(f"{seed}:{CONTRACT_CODE}:{source_id}")

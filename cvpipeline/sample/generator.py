@@ -46,6 +46,7 @@ from cvpipeline.sample.common import (
     _regie_workbook,
     _relay_rows,
     _Sheet,
+    _source_folder,
     _spell_from,
     _split_total,
     _sport_workbook,
@@ -683,10 +684,7 @@ def generate(out_dir: Path, *, seed: int = SEED) -> list[Path]:
 
     incoming = Path(out_dir) / "incoming"
 
-    def folder(source_id: str) -> Path:
-        path = incoming / source_id
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+    folder = partial(_source_folder, incoming)
 
     def rng_for(source_id: str) -> random.Random:
         return random.Random(f"{seed}:{source_id}")
