@@ -17,25 +17,48 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
-from cvpipeline.sample.generator import (
+from cvpipeline.sample.common import (
     CHANTIER_HEADER,
+    VRL_PARTNERS,
+    _chantier_dates,
+    _chantier_rows,
+    _child,
+    _child_line,
+    _children_csvs,
+    _citeslab_csvs,
+    _citeslab_meetings,
+    _citeslab_rows,
     _date_cell,
     _distinct_weekdays,
-    _fr_amount,
+    _draw_home,
     _fr_date,
+    _jardins_workbook,
+    _media_sheets,
     _name_key,
+    _ordi_trained,
+    _ordi_workbook,
+    _ordi_workshops,
     _PeopleFactory,
     _Person,
+    _plan_chantiers,
+    _programme_rows,
+    _programme_workbook,
     _random_date,
-    _sex_cell,
+    _regie_rows,
+    _regie_workbook,
+    _relay_rows,
     _Sheet,
+    _source_folder,
+    _spell_from,
     _split_total,
-    _weekdays,
-    _write_csv,
+    _sport_workbook,
+    _vrl_csv,
     _write_xlsx,
 )
+from cvpipeline.sample.generator import PILLAR_SPELLINGS, PORTEURS
 
 CONTRACT_CODE = "CN07302M"
 YEARS = (2024, 2025)
@@ -78,12 +101,7 @@ UNKNOWN_2024 = ["", "", "", "NC", "?"]
 
 def _draw_home_2024(rng: random.Random, homes: dict[str, int] = HOMES_2024) -> str:
     """A home: a QPV (or part of one), a place outside the QPVs, or "" (unknown)."""
-    home = rng.choices(list(homes), weights=list(homes.values()))[0]
-    if home == "hors":
-        return rng.choice(OUTSIDE_QPV_2024)
-    if home == "inconnu":
-        return ""
-    return home
+    return _draw_home(rng, homes, OUTSIDE_QPV_2024)
 
 
 def _spell_2024(rng: random.Random, quartier: str, variant_share: float = 0.35) -> str:
@@ -95,10 +113,7 @@ def _spell_2024(rng: random.Random, quartier: str, variant_share: float = 0.35) 
         return "Biollay-Bellevue" if rng.random() < 0.5 else rng.choice(QPV_2024_SPELLINGS[quartier][1:])
     if quartier == "":
         return rng.choice(UNKNOWN_2024)
-    spellings = QPV_2024_SPELLINGS.get(quartier)
-    if spellings is None or rng.random() >= variant_share:
-        return quartier
-    return rng.choice(spellings)
+    return _spell_from(rng, quartier, QPV_2024_SPELLINGS, variant_share)
 
 
 def _qpv_label(rng: random.Random) -> str:
@@ -133,60 +148,13 @@ def _regie_coup_de_pouce(folder: Path, rng: random.Random, people: _PeopleFactor
     paths = []
     for year in YEARS:
         pool = [t for t in trainees if year in years_of[t]]
-        open_days = [d for d in _weekdays(date(year, 1, 8), date(year, 12, 17)) if d.month != 8]
-        days = sorted(rng.sample(open_days, REGIE_DAYS[year]))
-        rows: list[list[object]] = []
-        for day in days:
-            present = rng.sample(pool, rng.randint(2, min(5, len(pool))))
-            for trainee in sorted(present, key=lambda t: (t.nom, t.prenom)):
-                session_type = rng.choice(["Code", "Code", "Conduite"])
-                hours: object = rng.choice([1, 1.5, 2] if session_type == "Code" else [1, 1.5, 2])
-                if hours == 1.5 and rng.random() < 0.3:
-                    hours = "1,5"
-                rows.append(
-                    [
-                        _date_cell(rng, day, 0.05),
-                        trainee.nom,
-                        trainee.prenom,
-                        _date_cell(rng, trainee.naissance, 0.08),
-                        _sex_cell(rng, trainee.sexe),
-                        _spell_2024(rng, trainee.quartier),
-                        session_type,
-                        hours,
-                    ]
-                )
+        rows = _regie_rows(rng, year, (1, 8), (12, 17), REGIE_DAYS[year], pool, 5, [1, 1.5, 2], _spell_2024)
         if year == 2025:
             rows[len(rows) // 3][3] = None  # birth date left empty
         updated = date(2025, 1, 10) if year == 2024 else date(2025, 12, 19)
-        notes = _Sheet(
-            "Notes",
-            [],
-            [
-                ["Fichier tenu par l'encadrant du module permis de la Régie."],
-                ["Une ligne par stagiaire et par journée de séance."],
-                [f"Mise à jour : {_fr_date(updated)}"],
-            ],
-        )
-        seances = _Sheet(
-            "Séances",
-            [
-                "Date séance",
-                "Nom",
-                "Prénom",
-                "Date de naissance",
-                "Sexe",
-                "Quartier de résidence",
-                "Type",
-                "Durée (h)",
-            ],
-            rows,
-            title_rows=[
-                "Régie Coup de Pouce — suivi des séances de préparation au permis",
-                f"Année {year} — contrat de ville Engagements Quartiers 2030",
-            ],
-            blank_rows_after_title=1,
-        )
-        paths.append(_write_xlsx(folder / f"suivi_permis_{year}.xlsx", [notes, seances], STAMP_2024))
+        title = f"Année {year} — contrat de ville Engagements Quartiers 2030"
+        path = folder / f"suivi_permis_{year}.xlsx"
+        paths.append(_regie_workbook(path, rows, [f"Mise à jour : {_fr_date(updated)}"], title, STAMP_2024))
     return paths
 
 
@@ -211,58 +179,15 @@ def _ordi_pratique(
     paths = []
     for year in YEARS:
         days = _distinct_weekdays(rng, date(year, 1, 9), date(year, 12, 12), ORDI_WORKSHOPS[year])
-        workshops: list[list[object]] = []
-        for index, day in enumerate(days):
-            organiser = rng.choice(sorted(ORDI_PLACES))
-            participants = None if year == 2024 and index == 13 else rng.randint(3, 9)
-            workshops.append([day, rng.choice(ORDI_PLACES[organiser]), organiser, participants])
+        workshops = _ordi_workshops(rng, days, ORDI_PLACES, 9, 13 if year == 2024 else None, None)
         persons = returning if year == 2024 else []
         persons = persons + [
             _person(people, rng, (date(1950, 1, 1), date(2004, 12, 31)))
             for _ in range(ORDI_PEOPLE[year] - len(persons))
         ]
         rng.shuffle(persons)
-        trained: list[list[object]] = []
-        for number, person in enumerate(persons, start=1):
-            trained.append(
-                [
-                    f"OP-{year}-{number:03d}",
-                    person.nom,
-                    person.prenom,
-                    person.naissance.year,
-                    _sex_cell(rng, person.sexe),
-                    _spell_2024(rng, person.quartier),
-                    "Oui" if rng.random() < 0.65 else "Non",
-                    _date_cell(rng, _random_date(rng, date(year, 2, 1), date(year, 12, 19)), 0.1),
-                ]
-            )
-        paths.append(
-            _write_xlsx(
-                folder / f"ordi_pratique_{year}.xlsx",
-                [
-                    _Sheet(
-                        "Ateliers",
-                        ["Date", "Lieu", "Structure animatrice", "Nombre de participants"],
-                        workshops,
-                    ),
-                    _Sheet(
-                        "Personnes formées",
-                        [
-                            "N° dossier",
-                            "Nom",
-                            "Prénom",
-                            "Année de naissance",
-                            "Sexe",
-                            "Quartier",
-                            "Ordinateur remis",
-                            "Date de fin de formation",
-                        ],
-                        trained,
-                    ),
-                ],
-                STAMP_2024,
-            )
-        )
+        trained = _ordi_trained(rng, year, persons, _spell_2024, 0.65, date(year, 12, 19))
+        paths.append(_ordi_workbook(folder / f"ordi_pratique_{year}.xlsx", workshops, trained, STAMP_2024))
     return paths
 
 
@@ -298,51 +223,17 @@ def _ma_chance_moi_aussi(folder: Path, rng: random.Random) -> list[Path]:
                 _random_date(rng, entry + timedelta(days=30), date(2025, 12, 19)) if index < 34 else None
             )
         home = _draw_home_2024(rng, {**HOMES_2024, "hors": 1})
-        school_area = home if home in SCHOOLS_2024 else ""
-        children.append(
-            {
-                "sexe": rng.choice("FH"),
-                "born": rng.randint(2013, 2019),
-                "school": rng.choice(SCHOOLS_2024[school_area]),
-                "home": home,
-                "entry": entry,
-                "exit": exit_day,
-            }
-        )
+        children.append(_child(rng, entry, exit_day, home, (2013, 2019), SCHOOLS_2024))
     children.sort(key=lambda c: c["entry"])
     for number, child in enumerate(children, start=1):
         child["id"] = f"MC-{child['entry'].year}-{number:03d}"
 
-    def line(child: dict, until: date) -> list[object]:
-        exit_day = child["exit"] if child["exit"] and child["exit"] <= until else None
-        return [
-            child["id"],
-            child["sexe"],
-            child["born"],
-            child["school"],
-            _spell_2024(rng, child["home"]),
-            _fr_date(child["entry"]),
-            _fr_date(exit_day) if exit_day else "",
-        ]
-
-    first = [line(c, end_2024) for c in children if c["entry"] <= end_2024]
-    second = [line(c, LAST_DAY) for c in children if c["exit"] is None or c["exit"] > end_2024]
+    first = [_child_line(rng, c, end_2024, _spell_2024) for c in children if c["entry"] <= end_2024]
+    later = [c for c in children if c["exit"] is None or c["exit"] > end_2024]
+    second = [_child_line(rng, c, LAST_DAY, _spell_2024) for c in later]
     late = next(c for c in children if c["entry"] > date(2025, 4, 1) and c["exit"] is None)
     second[[row[0] for row in second].index(late["id"])][6] = _fr_date(late["entry"] - timedelta(days=40))
-    header = [
-        "Identifiant enfant",
-        "Sexe",
-        "Année de naissance",
-        "École",
-        "Quartier",
-        "Date d'entrée",
-        "Date de sortie",
-    ]
-    options = {"encoding": "cp1252", "delimiter": ";", "lineterminator": "\r\n"}
-    return [
-        _write_csv(folder / "enfants_suivis_2024.csv", header, first, **options),
-        _write_csv(folder / "enfants_suivis_2025.csv", header, second, **options),
-    ]
+    return _children_csvs(folder, {"enfants_suivis_2024.csv": first, "enfants_suivis_2025.csv": second})
 
 
 SPORT_COMMENTS_2024 = [
@@ -372,22 +263,13 @@ def _sport_dans_la_ville(folder: Path, rng: random.Random) -> list[Path]:
     young.sort(key=lambda y: y["joined"])
     faulty = next(y for y in young[20:] if y["left"] is None and y["joined"] > date(2024, 3, 1))
     faulty["left"] = faulty["joined"] - timedelta(days=42)
-    rows: list[list[object]] = []
-    for number, person in enumerate(young, start=1):
-        left = person["left"]
-        rows.append(
-            [
-                rng.choice(["Hauts-de-Chambéry", "Biollay-Bellevue"]),
-                f"SDV-{person['joined'].year % 100}-{number:03d}",
-                _sex_cell(rng, rng.choice("FFHHH")),
-                rng.randint(12, 25),
-                _date_cell(rng, person["joined"], 0.06),
-                _date_cell(rng, left, 0.06) if left else None,
-                rng.choice(SPORT_COMMENTS_2024) if rng.random() < 0.4 else None,
-            ]
+    sites, comments = ["Hauts-de-Chambéry", "Biollay-Bellevue"], (SPORT_COMMENTS_2024, 0.4)
+    path = folder / "inscrits_2024-2025.xlsx"
+    return [
+        _sport_workbook(
+            path, rng, young, sites, lambda n, day: f"SDV-{day.year % 100}-{n:03d}", comments, STAMP_2024
         )
-    header = ["Site", "Code jeune", "Sexe", "Âge", "Date d'inscription", "Date de départ", "Commentaire"]
-    return [_write_xlsx(folder / "inscrits_2024-2025.xlsx", [_Sheet("Inscrits", header, rows)], STAMP_2024)]
+    ]
 
 
 MEDIA_ACTIONS_2024 = [
@@ -445,37 +327,8 @@ def _plan_numerique(
             _person(people, rng, (date(1965, 1, 1), date(2001, 12, 31)))
             for _ in range(RELAY_COUNTS[year] - len(persons))
         ]
-        relays = [
-            [
-                person.nom,
-                person.prenom,
-                _date_cell(rng, person.naissance, 0.1),
-                rng.choice(RELAY_ORGANISATIONS_2024),
-                _spell_2024(rng, rng.choice(["Hauts-de-Chambéry", "Biollay", "Bellevue"])),
-                rng.choice(RELAY_DAYS[year]),
-            ]
-            for person in persons
-        ]
-        relays.sort(key=lambda row: (row[5], row[0], row[1]))
-        sheets = [
-            _Sheet(
-                "Éducation aux médias",
-                ["Date", "Intitulé", "Public", "Quartier", "Nombre de participants"],
-                actions,
-            ),
-            _Sheet(
-                "Personnes relais",
-                [
-                    "Nom",
-                    "Prénom",
-                    "Date de naissance",
-                    "Structure",
-                    "Quartier d'intervention",
-                    "Date de formation",
-                ],
-                relays,
-            ),
-        ]
+        relays = _relay_rows(rng, persons, RELAY_ORGANISATIONS_2024, _spell_2024, RELAY_DAYS[year])
+        sheets = _media_sheets(actions, relays)
         if year == 2025:
             draft = _Sheet(
                 "Brouillon",
@@ -489,13 +342,6 @@ def _plan_numerique(
 
 
 CITESLAB_COUNTS = {2024: (46, 32), 2025: (52, 35)}  # people accompanied, actors met
-CITESLAB_STATUSES = [
-    "Porteur de projet",
-    "Porteur de projet",
-    "Créateur",
-    "En réflexion",
-    "Orienté vers un partenaire",
-]
 CITESLAB_PROJECTS = [
     "Restauration rapide",
     "Coiffure à domicile",
@@ -530,8 +376,6 @@ def _cites_lab(folder: Path, rng: random.Random) -> list[Path]:
     person whose first contact date was left empty (quarantined).
     """
     qpv_spellings = [*QPV_2024_SPELLINGS["Hauts-de-Chambéry"], "Biollay-Bellevue", "Biollay", "Bellevue"]
-    header = ["ID", "Date premier contact", "Sexe", "Âge", "Commune", "Résidence QPV", "Statut", "Projet"]
-    options = {"encoding": "utf-8", "delimiter": ",", "lineterminator": "\n"}
     paths = []
     for year in YEARS:
         count, actors = CITESLAB_COUNTS[year]
@@ -540,37 +384,13 @@ def _cites_lab(folder: Path, rng: random.Random) -> list[Path]:
         residences += ["Non"] * (count - len(residences))
         rng.shuffle(residences)
         days = sorted(_random_date(rng, date(year, 1, 8), date(year, 12, 12)) for _ in residences)
-        rows: list[list[object]] = []
-        for number, (day, residence) in enumerate(zip(days, residences, strict=True), start=1):
-            if residence == "Non":
-                commune = rng.choice(["Chambéry"] * 4 + CITESLAB_COMMUNES)
-            else:
-                commune = "Chambéry" if residence else rng.choice(["Chambéry", ""])
-            rows.append(
-                [
-                    f"CL-{year}-{number:03d}",
-                    "" if year == 2025 and number == 37 else _fr_date(day),
-                    _sex_cell(rng, rng.choice("FH"), 0.05),
-                    rng.randint(19, 58),
-                    commune,
-                    residence,
-                    rng.choice(CITESLAB_STATUSES),
-                    rng.choice(CITESLAB_PROJECTS),
-                ]
-            )
-        meetings = []
-        for day in _distinct_weekdays(rng, date(year, 1, 8), date(year, 12, 12), actors):
-            structure, kind = rng.choice(CITESLAB_ACTORS)
-            meetings.append([_fr_date(day), structure, kind])
-        paths.append(_write_csv(folder / f"accompagnes_{year}.csv", header, rows, **options))
-        paths.append(
-            _write_csv(
-                folder / f"acteurs_rencontres_{year}.csv",
-                ["Date", "Structure", "Type d'acteur"],
-                meetings,
-                **options,
-            )
+        undated = 37 if year == 2025 else None
+        prefix = f"CL-{year}-"
+        rows = _citeslab_rows(
+            rng, days, residences, prefix, 58, CITESLAB_COMMUNES, CITESLAB_PROJECTS, undated
         )
+        meetings = _citeslab_meetings(rng, date(year, 1, 8), date(year, 12, 12), actors, CITESLAB_ACTORS)
+        paths += _citeslab_csvs(folder, str(year), rows, meetings)
     return paths
 
 
@@ -599,13 +419,10 @@ CHANTIER_NAME_VARIANTS_2024 = {
 }
 
 
-def _chantier_dates_2024(rng: random.Random, year: int, kind: str) -> tuple[date, date]:
-    """Start and end of a chantier, in school holidays (summer for a job d'été)."""
-    holidays = [(date(year, 7, 8), date(year, 8, 16))]
-    if kind != "Job d'été":
-        holidays += [(date(year, 4, 14), date(year, 4, 24)), (date(year, 10, 20), date(year, 10, 28))]
-    start = _random_date(rng, *rng.choice(holidays))
-    return start, start + timedelta(days=rng.randint(2, 8))
+# Start and end of a chantier, in school holidays (summer for a job d'été).
+CHANTIER_DATES_2024 = partial(
+    _chantier_dates, summer=((7, 8), (8, 16)), others=[((4, 14), (4, 24)), ((10, 20), (10, 28))], longest=8
+)
 
 
 def _centres_sociaux(folder: Path, rng: random.Random, people: _PeopleFactory) -> list[Path]:
@@ -632,19 +449,7 @@ def _centres_sociaux(folder: Path, rng: random.Random, people: _PeopleFactory) -
         members[suffix] = first + [
             _Person(p.nom, p.prenom, p.sexe, p.naissance, _draw_home_2024(rng, homes)) for p in drawn
         ]  # each person's home drawn with the centre's weights
-    chantiers: dict[str, list[dict]] = {}
-    for suffix, _, _ in CENTRES_2024:
-        names = rng.sample(sorted(CHANTIERS_2024), len(CHANTIER_YEARS_2024))
-        chantiers[suffix] = []
-        for name, year in zip(names, CHANTIER_YEARS_2024, strict=True):
-            start, end = _chantier_dates_2024(rng, year, CHANTIERS_2024[name])
-            chantiers[suffix].append(
-                {"name": name, "start": start, "end": end, "people": [], "respelt": set()}
-            )
-        pool = list(members[suffix])
-        rng.shuffle(pool)
-        for position, person in enumerate(pool):
-            chantiers[suffix][position % len(CHANTIER_YEARS_2024)]["people"].append(person)
+    chantiers = _plan_chantiers(rng, members, CHANTIERS_2024, CHANTIER_YEARS_2024, CHANTIER_DATES_2024)
     # Repeat appearances: the named people, then 10 others, in their own centre.
     home_of = {p: suffix for suffix, _, _ in CENTRES_2024 for p in members[suffix]}
     others = [p for p in home_of if p not in named]
@@ -656,25 +461,9 @@ def _centres_sociaux(folder: Path, rng: random.Random, people: _PeopleFactory) -
             chosen["respelt"].add(person)
     paths = []
     for suffix, _, _ in CENTRES_2024:
-        rows: list[list[object]] = []
-        for chantier in sorted(chantiers[suffix], key=lambda c: c["start"]):
-            for person in chantier["people"]:
-                nom, prenom = person.nom, person.prenom
-                if person in chantier["respelt"]:
-                    nom, prenom = CHANTIER_NAME_VARIANTS_2024[(nom, prenom, person.sexe)]
-                rows.append(
-                    [
-                        chantier["name"],
-                        CHANTIERS_2024[chantier["name"]],
-                        chantier["start"],
-                        chantier["end"],
-                        nom,
-                        prenom,
-                        _date_cell(rng, person.naissance, 0.06),
-                        _sex_cell(rng, person.sexe),
-                        _spell_2024(rng, person.quartier),
-                    ]
-                )
+        rows = _chantier_rows(
+            rng, chantiers[suffix], CHANTIERS_2024, CHANTIER_NAME_VARIANTS_2024, _spell_2024
+        )
         if suffix == "maison_de_quartier_bellevue":
             row = rows[len(rows) // 2]
             row[3] = row[2] - timedelta(days=3)  # end typed before the start
@@ -709,28 +498,19 @@ def _jardins_partages(folder: Path, rng: random.Random) -> list[Path]:
 
     Variations: a title row, and a trailing "Total" row.
     """
-    paths = []
-    for year in YEARS:
-        gardens = GARDENS_2024 if year == 2025 else GARDENS_2024[:-1]
-        residents_total, actors_total = GARDEN_TOTALS[year]
-        residents = _split_total(rng, residents_total, len(gardens), 4, 35)
-        with_actors = sorted(rng.sample(range(len(gardens)), 7))
-        actors = [0] * len(gardens)
-        for index, value in zip(with_actors, _split_total(rng, actors_total, 7, 1, 4), strict=True):
-            actors[index] = value
-        rows: list[list[object]] = [
-            [site, kind, quartier, residents[i], actors[i], year]
-            for i, (site, kind, quartier) in enumerate(gardens)
-        ]
-        rows.append(["Total", None, None, sum(residents), sum(actors), None])
-        sheet = _Sheet(
-            f"Jardins {year}",
-            ["Site", "Type", "Quartier", "Habitants impliqués", "Acteurs de terrain", "Année"],
-            rows,
-            title_rows=[f"Jardins partagés et lieux cultivés — bilan {year}"],
+    return [
+        _jardins_workbook(
+            folder / f"jardins_{year}.xlsx",
+            rng,
+            year,
+            GARDENS_2024 if year == 2025 else GARDENS_2024[:-1],
+            GARDEN_TOTALS[year],
+            7,
+            35,
+            STAMP_2024,
         )
-        paths.append(_write_xlsx(folder / f"jardins_{year}.xlsx", [sheet], STAMP_2024))
-    return paths
+        for year in YEARS
+    ]
 
 
 SESSION_KINDS = {
@@ -744,57 +524,12 @@ def _etat_valeurs_republique(folder: Path, rng: random.Random) -> list[Path]:
 
     Variation: a few session types typed in lower case.
     """
-    places = [
-        "Centre social du Biollay",
-        "Maison de quartier de Bellevue",
-        "Hôtel d'agglomération",
-        "Centre social des Hauts-de-Chambéry",
-    ]
-    partners = [
-        "Centre social du Biollay",
-        "MJC de Chambéry",
-        "Association BLE",
-        "Régie Plus",
-        "Sport dans la ville",
-        "Ma chance moi aussi",
-        "Mission locale jeunes",
-        "France services",
-    ]
-    header = [
-        "Date",
-        "Type de session",
-        "Lieu",
-        "Organisme",
-        "Structures participantes",
-        "Nombre de participants",
-    ]
     paths = []
     for year in YEARS:
         kinds = SESSION_KINDS[year]
         days = _distinct_weekdays(rng, date(year, 2, 1), date(year, 11, 28), len(kinds))
-        rows = []
-        for day, kind in zip(days, kinds, strict=True):
-            training = kind.lower() == "formation"
-            rows.append(
-                [
-                    _fr_date(day),
-                    kind,
-                    rng.choice(places),
-                    "Préfecture de la Savoie — formateurs VRL" if training else "Délégués du préfet",
-                    ", ".join(sorted(rng.sample(partners, rng.randint(2, 4)))),
-                    rng.randint(8, 14) if training else rng.randint(20, 45),
-                ]
-            )
-        paths.append(
-            _write_csv(
-                folder / f"sessions_{year}.csv",
-                header,
-                rows,
-                encoding="utf-8-sig",
-                delimiter=",",
-                lineterminator="\n",
-            )
-        )
+        partners = [*VRL_PARTNERS, "France services"]
+        paths.append(_vrl_csv(folder / f"sessions_{year}.csv", rng, days, kinds, partners, (8, 14), (20, 45)))
     return paths
 
 
@@ -804,11 +539,7 @@ THEME_SPELLINGS = {
     "acces_aux_droits": ["Accès aux droits", "Accès aux droits", "accès aux droits et santé"],
     "cadre_de_vie": ["Cadre de vie, sociabilité et transitions", "Cadre de vie"],
     "jeunesse": ["Jeunesse, culture, sports et loisirs", "Jeunesse, culture, sport, loisirs"],
-    "emploi": [
-        "Emploi et développement économique",
-        "Développement économique et emploi",
-        "Emploi",
-    ],
+    "emploi": PILLAR_SPELLINGS["emploi"],  # as CV262's pillar
     "soutien": ["Soutien aux acteurs"],
 }
 THEME_WEIGHTS = {
@@ -858,23 +589,11 @@ THEME_TITLES = {
         "Conseil citoyen",
     ],
 }
+# CV262's porteurs but three that no longer carry a project.
 PORTEURS_2024 = [
-    "Ville de Chambéry",
-    "Grand Chambéry",
-    "Régie Plus",
-    "Régie Coup de Pouce",
-    "Association BLE",
-    "Sport dans la ville",
-    "Ma chance moi aussi",
-    "Centre social du Biollay",
-    "Maison de quartier de Bellevue",
-    "Centre social des Hauts-de-Chambéry",
-    "MJC de Chambéry",
-    "Mission locale jeunes",
-    "Association Parole de quartier",
-    "Compagnie Théâtre en partage",
-    "Association Savoie médiation",
-    "Association Jardins en partage",
+    p
+    for p in PORTEURS
+    if p not in {"Ville de La Motte-Servolex", "Association Passerelle emploi", "Club sportif des Hauts"}
 ]
 AGGLO_TOTALS = {2024: 468_000, 2025: 455_000}
 PROJECT_COUNTS = {2024: (74, 44), 2025: (71, 42)}  # projects, funded by the Agglo
@@ -887,66 +606,33 @@ def _programmation(folder: Path, rng: random.Random) -> list[Path]:
     some amounts typed as French text, Agglo 0 or empty, a trailing "Total" row. Fault: in 2025
     one project whose theme is "À préciser" (not recognised: quarantined).
     """
+
+    def quartiers(rng: random.Random) -> str:
+        draw = rng.random()
+        if draw < 0.25:
+            return "Tous quartiers"
+        if draw < 0.4:
+            return ", ".join(QPV_2024_NAMES)
+        return rng.choice([*QPV_2024_NAMES, "Biollay", "Bellevue", "Hauts de Chambéry"])
+
     paths = []
-    quartier_names = ["Hauts-de-Chambéry", "Biollay-Bellevue"]
     for year in YEARS:
-        count, agglo_count = PROJECT_COUNTS[year]
-        agglo_amounts = iter(
-            a * 500 for a in _split_total(rng, AGGLO_TOTALS[year] // 500, agglo_count, 3, 70)
-        )
-        funded = set(rng.sample(range(count), agglo_count))
-        text_cells = dict(zip(sorted(rng.sample(sorted(funded), 2)), ["euro", "plain"], strict=True))
         unknown_theme = 52 if year == 2025 else None
-        rows: list[list[object]] = []
-        totals = [0, 0, 0]
-        for index in range(count):
-            theme = rng.choices(list(THEME_WEIGHTS), weights=list(THEME_WEIGHTS.values()))[0]
-            agglo = next(agglo_amounts) if index in funded else 0
-            state = rng.randint(2, 40) * 500 if index not in funded or rng.random() < 0.5 else 0
-            other = rng.randint(1, 24) * 500 if rng.random() < 0.3 else 0
-            draw = rng.random()
-            if draw < 0.25:
-                quartiers = "Tous quartiers"
-            elif draw < 0.4:
-                quartiers = ", ".join(quartier_names)
-            else:
-                quartiers = rng.choice([*quartier_names, "Biollay", "Bellevue", "Hauts de Chambéry"])
-            totals = [totals[0] + agglo, totals[1] + state, totals[2] + other]
-            agglo_cell: object = agglo if agglo or rng.random() < 0.5 else None
-            if index in text_cells:
-                agglo_cell = _fr_amount(agglo, euro=text_cells[index] == "euro")
-            label = "À préciser" if index == unknown_theme else rng.choice(THEME_SPELLINGS[theme])
-            rows.append(
-                [
-                    year,
-                    f"{year}-{index + 1:03d}",
-                    rng.choice(PORTEURS_2024),
-                    rng.choice(THEME_TITLES[theme]),
-                    label,
-                    quartiers,
-                    agglo_cell,
-                    state or None,
-                    other or None,
-                ]
-            )
-        rows.append(["Total", None, None, None, None, None, *totals])
-        sheet = _Sheet(
-            f"Programmation {year}",
-            [
-                "Année",
-                "N° dossier",
-                "Porteur",
-                "Intitulé de l'action",
-                "Thématique",
-                "Quartier(s)",
-                "Montant Agglo (€)",
-                "Montant État (€)",
-                "Autres financements (€)",
-            ],
-            rows,
-            title_rows=[f"Programmation contrat de ville Engagements Quartiers 2030 — {year}"],
-        )
-        paths.append(_write_xlsx(folder / f"programmation_{year}.xlsx", [sheet], STAMP_2024))
+
+        def describe(
+            rng: random.Random, index: int, theme: str, unknown: int | None = unknown_theme
+        ) -> tuple[str, str, str]:
+            label = "À préciser" if index == unknown else rng.choice(THEME_SPELLINGS[theme])
+            return rng.choice(PORTEURS_2024), rng.choice(THEME_TITLES[theme]), label
+
+        count, agglo_count = PROJECT_COUNTS[year]
+        rows = _programme_rows(
+            rng, year, count, agglo_count, AGGLO_TOTALS[year], 70, THEME_WEIGHTS, 40, (24, 0.3),
+            quartiers, describe,
+        )  # fmt: skip
+        title = f"Programmation contrat de ville Engagements Quartiers 2030 — {year}"
+        path = folder / f"programmation_{year}.xlsx"
+        paths.append(_programme_workbook(path, year, rows, "Thématique", title, STAMP_2024))
     return paths
 
 
@@ -968,10 +654,7 @@ def generate_cn07302m(
     """
     root = Path(incoming) / CONTRACT_CODE
 
-    def folder(source_id: str) -> Path:
-        path = root / source_id
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+    folder = partial(_source_folder, root)
 
     def rng_for(source_id: str) -> random.Random:
         return random.Random(f"{seed}:{CONTRACT_CODE}:{source_id}")

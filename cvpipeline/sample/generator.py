@@ -8,25 +8,55 @@ planted faults and variations are listed in each source's function.
 
 from __future__ import annotations
 
-import csv
-import io
 import random
-import re
-import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
-from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
-from openpyxl import Workbook
 from openpyxl import xml as openpyxl_xml
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
+
+from cvpipeline.sample.common import (
+    CHANTIER_HEADER,
+    FIXED_TIMESTAMP,
+    VRL_PARTNERS,
+    _chantier_dates,
+    _chantier_rows,
+    _child,
+    _child_line,
+    _children_csvs,
+    _citeslab_csvs,
+    _citeslab_meetings,
+    _citeslab_rows,
+    _date_cell,
+    _distinct_weekdays,
+    _draw_home,
+    _fr_date,
+    _jardins_workbook,
+    _media_sheets,
+    _ordi_trained,
+    _ordi_workbook,
+    _ordi_workshops,
+    _PeopleFactory,
+    _Person,
+    _plan_chantiers,
+    _programme_rows,
+    _programme_workbook,
+    _random_date,
+    _regie_rows,
+    _regie_workbook,
+    _relay_rows,
+    _Sheet,
+    _source_folder,
+    _spell_from,
+    _split_total,
+    _sport_workbook,
+    _vrl_csv,
+    _write_xlsx,
+)
+
+__all__ = ["CHANTIER_HEADER", "SEED", "generate"]
 
 SEED = 2015  # the year the contract was signed
-# Stamped into every workbook (document properties and zip entries) instead of "now".
-FIXED_TIMESTAMP = datetime(2019, 1, 15, 9, 0, 0)
 
 QPV_SPELLINGS = {
     "Hauts-de-Chambéry": [
@@ -57,39 +87,6 @@ HOMES_QPV_HEAVY = {
     "inconnu": 1,
 }
 
-FEMALE_FIRST_NAMES = [
-    "Camille", "Léa", "Manon", "Chloé", "Emma", "Inès", "Sarah", "Julie", "Laura",
-    "Clara", "Océane", "Anaïs", "Mélanie", "Lucie", "Marine", "Pauline", "Amandine",
-    "Nadia", "Yasmine", "Fatima", "Sophie", "Nathalie", "Isabelle", "Sandrine",
-    "Céline", "Émilie", "Aurélie", "Zoé", "Louise", "Jade", "Maëlle", "Samira",
-    "Christine", "Martine", "Monique", "Françoise", "Élodie", "Hélène", "Karima",
-    "Justine", "Morgane", "Sabrina",
-]  # fmt: skip
-MALE_FIRST_NAMES = [
-    "Lucas", "Hugo", "Thomas", "Nathan", "Théo", "Louis", "Maxime", "Enzo", "Mathis",
-    "Yanis", "Kévin", "Julien", "Nicolas", "Antoine", "Alexandre", "Romain", "Mehdi",
-    "Karim", "Rayan", "Bilal", "Sofiane", "Adam", "Noé", "Jérôme", "Christophe",
-    "Philippe", "Pascal", "Laurent", "Stéphane", "Olivier", "Jérémy", "Clément",
-    "Baptiste", "Mohamed", "Ibrahim", "Florian", "Quentin", "Dylan", "Cédric",
-    "Anthony", "Samir", "Loïc",
-]  # fmt: skip
-SURNAMES = [
-    "Martin", "Bernard", "Dubois", "Robert", "Richard", "Petit", "Durand", "Leroy",
-    "Moreau", "Simon", "Lefèvre", "Michel", "Garcia", "David", "Bertrand", "Roux",
-    "Vincent", "Fournier", "Morel", "Girard", "André", "Mercier", "Dupont", "Lambert",
-    "Bonnet", "François", "Martinez", "Legrand", "Garnier", "Faure", "Rousseau",
-    "Blanc", "Guérin", "Muller", "Henry", "Roussel", "Perrin", "Morin", "Mathieu",
-    "Gauthier", "Dumont", "Lopez", "Fontaine", "Chevalier", "Robin", "Masson",
-    "Sanchez", "Gérard", "Nguyen", "Boyer", "Denis", "Lemaire", "Duval", "Joly",
-    "Roche", "Noël", "Meyer", "Meunier", "Pérez", "Marchand", "Dufour", "Blanchard",
-    "Barbier", "Brun", "Dumas", "Brunet", "Schmitt", "Colin", "Fernandez", "Renard",
-    "Arnaud", "Rolland", "Caron", "Aubert", "Giraud", "Leclerc", "Vidal", "Bourgeois",
-    "Renaud", "Lemoine", "Picard", "Gaillard", "Lacroix", "Fabre", "Dupuis",
-    "Rodriguez", "Da Silva", "Hamon", "Le Gall", "Le Goff", "Benali", "Haddad",
-    "Diallo", "Traoré", "Mansouri", "Bérard", "Da Costa", "Hoarau", "Bouvier",
-    "Carrel", "Cattin", "Vuillermoz", "Bellemin", "Tissot", "Perrier", "Ferrand",
-]  # fmt: skip
-
 # People whose repeat appearance in the chantiers files is spelt differently (case,
 # accents, spaces): the pipeline must still count each of them once.
 CHANTIER_NAME_VARIANTS = {
@@ -100,223 +97,9 @@ CHANTIER_NAME_VARIANTS = {
 }
 
 
-@dataclass(frozen=True)
-class _Person:
-    """A fictional person as partners record them."""
-
-    nom: str
-    prenom: str
-    sexe: str  # "F" or "H"
-    naissance: date
-    quartier: str  # canonical QPV name, a place outside the QPVs, or "" (unknown)
-
-
-class _PeopleFactory:
-    """Draws fictional people whose folded (name, first name) pairs never repeat."""
-
-    def __init__(self, rng: random.Random, reserved: Iterable[tuple[str, str]]) -> None:
-        """Start with the reserved name pairs already taken."""
-        self._rng = rng
-        self._used = {_name_key(nom, prenom) for nom, prenom in reserved}
-
-    def draw(
-        self,
-        born: tuple[date, date],
-        homes: dict[str, int],
-        named: tuple[str, str, str] | None = None,
-    ) -> _Person:
-        """A new person born in the range, living where `homes` weights say."""
-        rng = self._rng
-        if named is None:
-            while True:
-                sexe = rng.choice("FH")
-                names = FEMALE_FIRST_NAMES if sexe == "F" else MALE_FIRST_NAMES
-                prenom, nom = rng.choice(names), rng.choice(SURNAMES)
-                if _name_key(nom, prenom) not in self._used:
-                    break
-            self._used.add(_name_key(nom, prenom))
-        else:
-            nom, prenom, sexe = named
-        return _Person(nom, prenom, sexe, _random_date(rng, *born), _draw_home(rng, homes))
-
-    def taken(self) -> set[tuple[str, str]]:
-        """The folded (name, first name) pairs already drawn or reserved."""
-        return set(self._used)
-
-
-@dataclass
-class _Sheet:
-    """One worksheet to write: optional title rows, then a header and data rows."""
-
-    name: str
-    header: list[str]
-    rows: list[list[object]]
-    title_rows: list[str] = field(default_factory=list)
-    blank_rows_after_title: int = 0
-    hidden: bool = False
-
-
-# --- shared helpers -------------------------------------------------------------------
-
-
-def _name_key(nom: str, prenom: str) -> tuple[str, str]:
-    """Name and first name folded: no case, accents, spaces or hyphens."""
-    return _fold(nom), _fold(prenom)
-
-
-def _fold(text: str) -> str:
-    """Lower-case ASCII letters and digits only."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    ascii_text = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.sub(r"[^a-z0-9]", "", ascii_text.lower())
-
-
-def _random_date(rng: random.Random, start: date, end: date) -> date:
-    """A date between start and end, both included."""
-    return start + timedelta(days=rng.randint(0, (end - start).days))
-
-
-def _weekdays(start: date, end: date) -> list[date]:
-    """Monday to Friday dates from start to end, both included."""
-    days = (start + timedelta(days=i) for i in range((end - start).days + 1))
-    return [d for d in days if d.weekday() < 5]
-
-
-def _distinct_weekdays(rng: random.Random, start: date, end: date, count: int) -> list[date]:
-    """`count` distinct weekdays between start and end, in order."""
-    return sorted(rng.sample(_weekdays(start, end), count))
-
-
-def _fr_date(day: date) -> str:
-    """A date as partners type it: jj/mm/aaaa."""
-    return day.strftime("%d/%m/%Y")
-
-
-def _date_cell(rng: random.Random, day: date, text_share: float) -> date | str:
-    """A real Excel date, or in some rows the same date typed as text."""
-    return _fr_date(day) if rng.random() < text_share else day
-
-
-def _sex_cell(rng: random.Random, sexe: str, long_share: float = 0.1) -> str:
-    """F/H, sometimes written out as Femme/Homme."""
-    if rng.random() < long_share:
-        return "Femme" if sexe == "F" else "Homme"
-    return sexe
-
-
-def _draw_home(rng: random.Random, homes: dict[str, int]) -> str:
-    """A canonical home: a QPV name, a place outside the QPVs, or "" (unknown)."""
-    home = rng.choices(list(homes), weights=list(homes.values()))[0]
-    if home == "hors":
-        return rng.choice(OUTSIDE_QPV)
-    if home == "inconnu":
-        return ""
-    return home
-
-
 def _spell(rng: random.Random, quartier: str, variant_share: float = 0.3) -> str:
     """A QPV name as people write it (an accepted spelling); others unchanged."""
-    spellings = QPV_SPELLINGS.get(quartier)
-    if spellings is None or rng.random() >= variant_share:
-        return quartier
-    return rng.choice(spellings)
-
-
-def _split_total(rng: random.Random, total: int, count: int, low: int, high: int) -> list[int]:
-    """`count` integers in [low, high], unevenly spread, that sum to exactly `total`."""
-    if not low * count <= total <= high * count:
-        raise ValueError(f"cannot split {total} into {count} values in [{low}, {high}]")
-    weights = [rng.uniform(0.15, 1.0) ** 2 for _ in range(count)]
-    share = (total - low * count) / sum(weights)
-    values = [min(high, low + int(share * w)) for w in weights]
-    while sum(values) < total:
-        index = rng.randrange(count)
-        if values[index] < high:
-            values[index] += 1
-    return values
-
-
-def _fr_amount(value: int, *, euro: bool) -> str:
-    """An amount typed as French text: '12 500,00 €' or '1 500'."""
-    grouped = f"{value:,}".replace(",", " ")
-    return f"{grouped},00 €" if euro else grouped
-
-
-def _write_xlsx(path: Path, sheets: Sequence[_Sheet], stamp: datetime = FIXED_TIMESTAMP) -> Path:
-    """Write a workbook of the given sheets (dates shown jj/mm/aaaa), reproducibly."""
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    bold = Font(bold=True)
-    for sheet in sheets:
-        ws = workbook.create_sheet(sheet.name)
-        for title in sheet.title_rows:
-            ws.append([title])
-            ws.cell(row=ws.max_row, column=1).font = bold
-        for _ in range(sheet.blank_rows_after_title):
-            ws.append([])
-        if sheet.header:
-            ws.append(sheet.header)
-            for cell in ws[ws.max_row]:
-                cell.font = bold
-        for row in sheet.rows:
-            ws.append(row)
-        widths: dict[int, int] = {}
-        for row in ws.iter_rows(min_row=len(sheet.title_rows) + 1):
-            for cell in row:
-                if isinstance(cell.value, date):
-                    cell.number_format = "DD/MM/YYYY"
-                length = 10 if isinstance(cell.value, date) else len(str(cell.value or ""))
-                widths[cell.column] = max(widths.get(cell.column, 8), min(length + 2, 45))
-        for column, width in widths.items():
-            ws.column_dimensions[get_column_letter(column)].width = width
-        if sheet.hidden:
-            ws.sheet_state = "hidden"
-    workbook.active = next(i for i, s in enumerate(sheets) if not s.hidden)
-    _save_reproducibly(workbook, path, stamp)
-    return path
-
-
-def _save_reproducibly(workbook: Workbook, path: Path, when: datetime = FIXED_TIMESTAMP) -> None:
-    """Save so that the bytes depend only on the content.
-
-    openpyxl stamps the save time into docProps/core.xml (whatever the properties
-    say) and into every zip entry; both are replaced with `when` (FIXED_TIMESTAMP).
-    """
-    workbook.properties.creator = "cvpipeline sample generator"
-    workbook.properties.created = when
-    workbook.properties.modified = when
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    with ZipFile(buffer) as source, ZipFile(path, "w", ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            data = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                data = re.sub(
-                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                    rb"\g<1>" + stamp + rb"\g<2>",
-                    data,
-                )
-            entry = ZipInfo(info.filename, date_time=when.timetuple()[:6])
-            entry.external_attr = 0o600 << 16
-            target.writestr(entry, data, compress_type=ZIP_DEFLATED)
-
-
-def _write_csv(
-    path: Path,
-    header: list[str],
-    rows: Iterable[Sequence[object]],
-    *,
-    encoding: str,
-    delimiter: str,
-    lineterminator: str,
-) -> Path:
-    """Write a CSV in the encoding, separator and line ends of a partner's tool."""
-    with path.open("w", encoding=encoding, newline="") as handle:
-        writer = csv.writer(handle, delimiter=delimiter, lineterminator=lineterminator)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
+    return _spell_from(rng, quartier, QPV_SPELLINGS, variant_share)
 
 
 # --- one function per source ----------------------------------------------------------
@@ -340,60 +123,11 @@ def _regie_coup_de_pouce(folder: Path, rng: random.Random, trainees: list[_Perso
     paths = []
     for year in years:
         pool = [t for t in trainees if year in years_of[t]]
-        open_days = [  # the Régie closes in August
-            d for d in _weekdays(date(year, 1, 4), date(year, 12, 18)) if d.month != 8
-        ]
-        days = sorted(rng.sample(open_days, REGIE_SESSION_DAYS[year]))
-        rows: list[list[object]] = []
-        for day in days:
-            present = rng.sample(pool, rng.randint(2, min(6, len(pool))))
-            for trainee in sorted(present, key=lambda t: (t.nom, t.prenom)):
-                session_type = rng.choice(["Code", "Code", "Conduite"])
-                hours: object = rng.choice([1, 1.5, 2] if session_type == "Code" else [1, 1.5, 2, 3])
-                if hours == 1.5 and rng.random() < 0.3:
-                    hours = "1,5"
-                rows.append(
-                    [
-                        _date_cell(rng, day, 0.05),
-                        trainee.nom,
-                        trainee.prenom,
-                        _date_cell(rng, trainee.naissance, 0.08),
-                        _sex_cell(rng, trainee.sexe),
-                        _spell(rng, trainee.quartier),
-                        session_type,
-                        hours,
-                    ]
-                )
-        notes = _Sheet(
-            "Notes",
-            [],
-            [
-                ["Fichier tenu par l'encadrant du module permis de la Régie."],
-                ["Une ligne par stagiaire et par journée de séance."],
-                ["Durée en heures : 1,5 = 1 h 30."],
-                [f"Mise à jour : {_fr_date(date(year + 1, 1, 9))}"],
-            ],
-        )
-        seances = _Sheet(
-            "Séances",
-            [
-                "Date séance",
-                "Nom",
-                "Prénom",
-                "Date de naissance",
-                "Sexe",
-                "Quartier de résidence",
-                "Type",
-                "Durée (h)",
-            ],
-            rows,
-            title_rows=[
-                "Régie Coup de Pouce — suivi des séances de préparation au permis",
-                f"Année {year}",
-            ],
-            blank_rows_after_title=1,
-        )
-        paths.append(_write_xlsx(folder / f"suivi_permis_{year}.xlsx", [notes, seances]))
+        days = REGIE_SESSION_DAYS[year]
+        rows = _regie_rows(rng, year, (1, 4), (12, 18), days, pool, 6, [1, 1.5, 2, 3], _spell)
+        notes = ["Durée en heures : 1,5 = 1 h 30.", f"Mise à jour : {_fr_date(date(year + 1, 1, 9))}"]
+        path = folder / f"suivi_permis_{year}.xlsx"
+        paths.append(_regie_workbook(path, rows, notes, f"Année {year}", FIXED_TIMESTAMP))
     return paths
 
 
@@ -419,76 +153,15 @@ def _ordi_pratique(folder: Path, rng: random.Random, people: _PeopleFactory) -> 
         faulty = year == 2018
         count = ORDI_WORKSHOPS[year] + (1 if faulty else 0)
         days = _distinct_weekdays(rng, date(year, 1, 9), date(year, 12, 15), count)
-        fault_day = days[count // 2] if faulty else None
-        workshops: list[list[object]] = []
-        for day in days:
-            organiser = rng.choice(sorted(ORDI_PLACES))
-            participants = -3 if day == fault_day else rng.randint(3, 10)
-            workshops.append([day, rng.choice(ORDI_PLACES[organiser]), organiser, participants])
-        trained: list[list[object]] = []
-        for number in range(1, ORDI_PEOPLE[year] + 1):
-            person = people.draw((date(1946, 1, 1), date(1998, 12, 31)), HOMES_QPV_HEAVY)
-            trained.append(
-                [
-                    f"OP-{year}-{number:03d}",
-                    person.nom,
-                    person.prenom,
-                    person.naissance.year,
-                    _sex_cell(rng, person.sexe),
-                    _spell(rng, person.quartier),
-                    "Oui" if rng.random() < 0.7 else "Non",
-                    _date_cell(
-                        rng,
-                        _random_date(rng, date(year, 2, 1), date(year, 12, 20)),
-                        0.1,
-                    ),
-                ]
-            )
+        workshops = _ordi_workshops(rng, days, ORDI_PLACES, 10, count // 2 if faulty else None, -3)
+        born = (date(1946, 1, 1), date(1998, 12, 31))
+        persons = [people.draw(born, HOMES_QPV_HEAVY) for _ in range(ORDI_PEOPLE[year])]
+        trained = _ordi_trained(rng, year, persons, _spell, 0.7, date(year, 12, 20))
         paths.append(
-            _write_xlsx(
-                folder / f"ordi_pratique_{year}.xlsx",
-                [
-                    _Sheet(
-                        "Ateliers",
-                        [
-                            "Date",
-                            "Lieu",
-                            "Structure animatrice",
-                            "Nombre de participants",
-                        ],
-                        workshops,
-                    ),
-                    _Sheet(
-                        "Personnes formées",
-                        [
-                            "N° dossier",
-                            "Nom",
-                            "Prénom",
-                            "Année de naissance",
-                            "Sexe",
-                            "Quartier",
-                            "Ordinateur remis",
-                            "Date de fin de formation",
-                        ],
-                        trained,
-                    ),
-                ],
-            )
+            _ordi_workbook(folder / f"ordi_pratique_{year}.xlsx", workshops, trained, FIXED_TIMESTAMP)
         )
     return paths
 
-
-# Ma chance moi aussi's CSV export (its layout in catalog/layouts.yaml); also used by sample/national.py.
-MA_CHANCE_HEADER = [
-    "Identifiant enfant",
-    "Sexe",
-    "Année de naissance",
-    "École",
-    "Quartier",
-    "Date d'entrée",
-    "Date de sortie",
-]
-MA_CHANCE_CSV = {"encoding": "cp1252", "delimiter": ";", "lineterminator": "\r\n"}
 
 SCHOOLS = {
     "Hauts-de-Chambéry": [
@@ -525,41 +198,17 @@ def _ma_chance_moi_aussi(folder: Path, rng: random.Random) -> list[Path]:
             exit_day = (
                 _random_date(rng, entry + timedelta(days=60), date(2018, 12, 20)) if index < 66 else None
             )
-        home = _draw_home(rng, {**HOMES_QPV_HEAVY, "hors": 1})
-        school_area = home if home in SCHOOLS else ""
-        children.append(
-            {
-                "sexe": rng.choice("FH"),
-                "born": rng.randint(2005, 2012),
-                "school": rng.choice(SCHOOLS[school_area]),
-                "home": home,
-                "entry": entry,
-                "exit": exit_day,
-            }
-        )
+        home = _draw_home(rng, {**HOMES_QPV_HEAVY, "hors": 1}, OUTSIDE_QPV)
+        children.append(_child(rng, entry, exit_day, home, (2005, 2012), SCHOOLS))
     children.sort(key=lambda c: c["entry"])
     for number, child in enumerate(children, start=1):
         child["id"] = f"MC-{number:04d}"
 
-    def line(child: dict, until: date) -> list[object]:
-        exit_day = child["exit"] if child["exit"] and child["exit"] <= until else None
-        return [
-            child["id"],
-            child["sexe"],
-            child["born"],
-            child["school"],
-            _spell(rng, child["home"]),
-            _fr_date(child["entry"]),
-            _fr_date(exit_day) if exit_day else "",
-        ]
-
-    first = [line(c, end_2017) for c in children if c["entry"] <= end_2017]
+    first = [_child_line(rng, c, end_2017, _spell) for c in children if c["entry"] <= end_2017]
     first.insert(18, list(first[17]))  # the same line pasted twice
-    second = [line(c, date(2018, 12, 31)) for c in children if c["exit"] is None or c["exit"] > end_2017]
-    return [
-        _write_csv(folder / "enfants_suivis_2016-2017.csv", MA_CHANCE_HEADER, first, **MA_CHANCE_CSV),
-        _write_csv(folder / "enfants_suivis_2018.csv", MA_CHANCE_HEADER, second, **MA_CHANCE_CSV),
-    ]
+    later = [c for c in children if c["exit"] is None or c["exit"] > end_2017]
+    second = [_child_line(rng, c, date(2018, 12, 31), _spell) for c in later]
+    return _children_csvs(folder, {"enfants_suivis_2016-2017.csv": first, "enfants_suivis_2018.csv": second})
 
 
 SPORT_COMMENTS = [
@@ -596,34 +245,13 @@ def _sport_dans_la_ville(folder: Path, rng: random.Random) -> list[Path]:
                 if rng.random() < 0.25
                 else None
             )
-        young.append({"joined": joined, "left": left, "impossible": False})
-    young.append({"joined": date(2017, 2, 28), "left": None, "impossible": True})
+        young.append({"joined": joined, "left": left})
+    young.append({"joined": date(2017, 2, 28), "left": None, "typed": "31/02/2017"})
     young.sort(key=lambda y: y["joined"])
-    rows: list[list[object]] = []
-    for number, person in enumerate(young, start=1):
-        left = person["left"]
-        joined_cell = "31/02/2017" if person["impossible"] else _date_cell(rng, person["joined"], 0.06)
-        rows.append(
-            [
-                rng.choice(["Hauts-de-Chambéry", "Biollay"]),
-                f"SDV-{number:03d}",
-                _sex_cell(rng, rng.choice("FFHHH")),
-                rng.randint(12, 25),
-                joined_cell,
-                _date_cell(rng, left, 0.06) if left else None,
-                rng.choice(SPORT_COMMENTS) if rng.random() < 0.5 else None,
-            ]
-        )
-    header = [
-        "Site",
-        "Code jeune",
-        "Sexe",
-        "Âge",
-        "Date d'inscription",
-        "Date de départ",
-        "Commentaire",
-    ]
-    return [_write_xlsx(folder / "inscrits_2016-2018.xlsx", [_Sheet("Inscrits", header, rows)])]
+    sites, comments = ["Hauts-de-Chambéry", "Biollay"], (SPORT_COMMENTS, 0.5)
+    path = folder / "inscrits_2016-2018.xlsx"
+    code = "SDV-{:03d}".format
+    return [_sport_workbook(path, rng, young, sites, lambda n, _: code(n), comments, FIXED_TIMESTAMP, True)]
 
 
 MEDIA_ACTIONS = [
@@ -681,20 +309,8 @@ def _plan_numerique(folder: Path, rng: random.Random, people: _PeopleFactory) ->
         date(2017, 10, 12),
         date(2018, 5, 24),
     ]
-    relays: list[list[object]] = []
-    for _ in range(25):
-        person = people.draw((date(1960, 1, 1), date(1996, 12, 31)), HOMES_QPV_HEAVY)
-        relays.append(
-            [
-                person.nom,
-                person.prenom,
-                _date_cell(rng, person.naissance, 0.1),
-                rng.choice(RELAY_ORGANISATIONS),
-                _spell(rng, rng.choice(list(QPV_SPELLINGS))),
-                rng.choice(training_days),
-            ]
-        )
-    relays.sort(key=lambda row: (row[5], row[0], row[1]))
+    persons = [people.draw((date(1960, 1, 1), date(1996, 12, 31)), HOMES_QPV_HEAVY) for _ in range(25)]
+    relays = _relay_rows(rng, persons, RELAY_ORGANISATIONS, _spell, training_days)
     draft = _Sheet(
         "Brouillon",
         [],
@@ -707,59 +323,10 @@ def _plan_numerique(folder: Path, rng: random.Random, people: _PeopleFactory) ->
         ],
         hidden=True,
     )
-    return [
-        _write_xlsx(
-            folder / "plan_numerique_2016-2018.xlsx",
-            [
-                draft,
-                _Sheet(
-                    "Éducation aux médias",
-                    [
-                        "Date",
-                        "Intitulé",
-                        "Public",
-                        "Quartier",
-                        "Nombre de participants",
-                    ],
-                    actions,
-                ),
-                _Sheet(
-                    "Personnes relais",
-                    [
-                        "Nom",
-                        "Prénom",
-                        "Date de naissance",
-                        "Structure",
-                        "Quartier d'intervention",
-                        "Date de formation",
-                    ],
-                    relays,
-                ),
-            ],
-        )
-    ]
+    path = folder / "plan_numerique_2016-2018.xlsx"
+    return [_write_xlsx(path, [draft, *_media_sheets(actions, relays)], FIXED_TIMESTAMP)]
 
 
-# CitésLab's CSV exports (layouts in catalog/layouts.yaml); also used by sample/national.py.
-CITESLAB_HEADER = [
-    "ID",
-    "Date premier contact",
-    "Sexe",
-    "Âge",
-    "Commune",
-    "Résidence QPV",
-    "Statut",
-    "Projet",
-]
-CITESLAB_ACTORS_HEADER = ["Date", "Structure", "Type d'acteur"]
-CITESLAB_CSV = {"encoding": "utf-8", "delimiter": ",", "lineterminator": "\n"}
-CITESLAB_STATUSES = [
-    "Porteur de projet",
-    "Porteur de projet",
-    "Créateur",
-    "En réflexion",
-    "Orienté vers un partenaire",
-]
 CITESLAB_PROJECTS = [
     "Restauration rapide",
     "Coiffure à domicile",
@@ -811,26 +378,7 @@ def _cites_lab(folder: Path, rng: random.Random) -> list[Path]:
     residences += ["Non"] * 72 + [""] * 3
     rng.shuffle(residences)
     days = sorted(_random_date(rng, date(2016, 1, 4), date(2018, 11, 30)) for _ in residences)
-    rows: list[list[object]] = []
-    for number, (day, residence) in enumerate(zip(days, residences, strict=True), start=1):
-        if residence and residence != "Non":
-            commune = "Chambéry"
-        elif residence == "Non":
-            commune = rng.choice(["Chambéry"] * 4 + CITESLAB_COMMUNES)
-        else:
-            commune = rng.choice(["Chambéry", ""])
-        rows.append(
-            [
-                f"CL-{number:03d}",
-                _fr_date(day),
-                _sex_cell(rng, rng.choice("FH"), 0.05),
-                rng.randint(19, 61),
-                commune,
-                residence,
-                rng.choice(CITESLAB_STATUSES),
-                rng.choice(CITESLAB_PROJECTS),
-            ]
-        )
+    rows = _citeslab_rows(rng, days, residences, "CL-", 61, CITESLAB_COMMUNES, CITESLAB_PROJECTS)
     rows.append(
         [
             "CL-119",
@@ -843,16 +391,8 @@ def _cites_lab(folder: Path, rng: random.Random) -> list[Path]:
             "Services à la personne",
         ]
     )
-    meetings = []
-    for day in _distinct_weekdays(rng, date(2016, 1, 4), date(2018, 12, 14), 90):
-        structure, kind = rng.choice(CITESLAB_ACTORS)
-        meetings.append([_fr_date(day), structure, kind])
-    return [
-        _write_csv(folder / "accompagnes_2016-2018.csv", CITESLAB_HEADER, rows, **CITESLAB_CSV),
-        _write_csv(
-            folder / "acteurs_rencontres_2016-2018.csv", CITESLAB_ACTORS_HEADER, meetings, **CITESLAB_CSV
-        ),
-    ]
+    meetings = _citeslab_meetings(rng, date(2016, 1, 4), date(2018, 12, 14), 90, CITESLAB_ACTORS)
+    return _citeslab_csvs(folder, "2016-2018", rows, meetings)
 
 
 CENTRES = [
@@ -876,17 +416,6 @@ CHANTIERS = {
     "Tri au local vélo": "Autre",
 }
 CHANTIER_YEARS = [2016, 2016, 2017, 2017, 2017, 2018, 2018]
-CHANTIER_HEADER = [
-    "Chantier",
-    "Type",
-    "Date début",
-    "Date fin",
-    "Nom",
-    "Prénom",
-    "Date de naissance",
-    "Sexe",
-    "Quartier",
-]
 YOUNG_BORN = (date(1994, 9, 1), date(2002, 6, 30))
 # Typed close to a QPV name: the pipeline resolves them, with a warning.
 MISSPELT_QUARTIERS = {
@@ -895,16 +424,10 @@ MISSPELT_QUARTIERS = {
 }
 
 
-def _chantier_dates(rng: random.Random, year: int, kind: str) -> tuple[date, date]:
-    """Start and end of a chantier, in school holidays (summer for a job d'été)."""
-    holidays = [(date(year, 7, 6), date(year, 8, 20))]
-    if kind != "Job d'été":
-        holidays += [
-            (date(year, 4, 10), date(year, 4, 21)),
-            (date(year, 10, 23), date(year, 10, 30)),
-        ]
-    start = _random_date(rng, *rng.choice(holidays))
-    return start, start + timedelta(days=rng.randint(2, 9))
+# Start and end of a chantier, in school holidays (summer for a job d'été).
+CHANTIER_DATES = partial(
+    _chantier_dates, summer=((7, 6), (8, 20)), others=[((4, 10), (4, 21)), ((10, 23), (10, 30))], longest=9
+)
 
 
 def _centres_sociaux(
@@ -929,25 +452,7 @@ def _centres_sociaux(
         members[suffix] = first + [people.draw(YOUNG_BORN, homes) for _ in range(count - len(first))]
 
     # Each centre's chantiers with their people (a person at most once per chantier).
-    chantiers: dict[str, list[dict]] = {}
-    for suffix, _, _ in CENTRES:
-        names = rng.sample(sorted(CHANTIERS), len(CHANTIER_YEARS))
-        chantiers[suffix] = []
-        for name, year in zip(names, CHANTIER_YEARS, strict=True):
-            start, end = _chantier_dates(rng, year, CHANTIERS[name])
-            chantiers[suffix].append(
-                {
-                    "name": name,
-                    "start": start,
-                    "end": end,
-                    "people": [],
-                    "respelt": set(),
-                }
-            )
-        pool = list(members[suffix])
-        rng.shuffle(pool)
-        for position, person in enumerate(pool):
-            chantiers[suffix][position % len(CHANTIER_YEARS)]["people"].append(person)
+    chantiers = _plan_chantiers(rng, members, CHANTIERS, CHANTIER_YEARS, CHANTIER_DATES)
 
     # Repeat appearances: the named people, then 32 others (some in another centre).
     everybody = [p for suffix, _, _ in CENTRES for p in members[suffix]]
@@ -965,25 +470,7 @@ def _centres_sociaux(
 
     paths = []
     for suffix, _, _ in CENTRES:
-        rows: list[list[object]] = []
-        for chantier in sorted(chantiers[suffix], key=lambda c: c["start"]):
-            for person in chantier["people"]:
-                nom, prenom = person.nom, person.prenom
-                if person in chantier["respelt"]:
-                    nom, prenom = CHANTIER_NAME_VARIANTS[(nom, prenom, person.sexe)]
-                rows.append(
-                    [
-                        chantier["name"],
-                        CHANTIERS[chantier["name"]],
-                        chantier["start"],
-                        chantier["end"],
-                        nom,
-                        prenom,
-                        _date_cell(rng, person.naissance, 0.06),
-                        _sex_cell(rng, person.sexe),
-                        _spell(rng, person.quartier),
-                    ]
-                )
+        rows = _chantier_rows(rng, chantiers[suffix], CHANTIERS, CHANTIER_NAME_VARIANTS, _spell)
         if suffix in MISSPELT_QUARTIERS:
             qpv, typo, count = MISSPELT_QUARTIERS[suffix]
             living_there = [row for row in rows if row[8] in QPV_SPELLINGS[qpv]]
@@ -999,7 +486,7 @@ def _centres_sociaux(
         ("Peinture local jeunes", 2017, 5),
         ("Espaces verts de la ville", 2018, 4),
     ]:
-        start, end = _chantier_dates(rng, year, CHANTIERS[name])
+        start, end = CHANTIER_DATES(rng, year, CHANTIERS[name])
         for _ in range(size):
             person = people.draw(YOUNG_BORN, HOMES_QPV_HEAVY)
             incomplete.append(
@@ -1045,30 +532,9 @@ def _jardins_partages(folder: Path, rng: random.Random) -> list[Path]:
 
     Variations: a title row, and a trailing "Total" row.
     """
-    residents = _split_total(rng, 200, len(GARDENS), 4, 40)
-    with_actors = sorted(rng.sample(range(len(GARDENS)), 9))
-    actors = [0] * len(GARDENS)
-    for index, value in zip(with_actors, _split_total(rng, 17, len(with_actors), 1, 4), strict=True):
-        actors[index] = value
-    rows: list[list[object]] = [
-        [site, kind, quartier, residents[i], actors[i], 2018]
-        for i, (site, kind, quartier) in enumerate(GARDENS)
+    return [
+        _jardins_workbook(folder / "jardins_2018.xlsx", rng, 2018, GARDENS, (200, 17), 9, 40, FIXED_TIMESTAMP)
     ]
-    rows.append(["Total", None, None, sum(residents), sum(actors), None])
-    sheet = _Sheet(
-        "Jardins 2018",
-        [
-            "Site",
-            "Type",
-            "Quartier",
-            "Habitants impliqués",
-            "Acteurs de terrain",
-            "Année",
-        ],
-        rows,
-        title_rows=["Jardins partagés et lieux cultivés — bilan 2018"],
-    )
-    return [_write_xlsx(folder / "jardins_2018.xlsx", [sheet])]
 
 
 def _etat_valeurs_republique(folder: Path, rng: random.Random) -> list[Path]:
@@ -1085,53 +551,9 @@ def _etat_valeurs_republique(folder: Path, rng: random.Random) -> list[Path]:
         "Sensibilisation",
         "Formation",
     ]
-    places = [
-        "Centre social du Biollay",
-        "Maison de quartier de Bellevue",
-        "Hôtel d'agglomération",
-        "Centre social des Hauts-de-Chambéry",
-    ]
-    partners = [
-        "Centre social du Biollay",
-        "MJC de Chambéry",
-        "Association BLE",
-        "Régie Plus",
-        "Sport dans la ville",
-        "Ma chance moi aussi",
-        "Mission locale jeunes",
-    ]
     days = _distinct_weekdays(rng, date(2016, 3, 1), date(2018, 11, 30), len(kinds))
-    rows = []
-    for day, kind in zip(days, kinds, strict=True):
-        training = kind.lower() == "formation"
-        rows.append(
-            [
-                _fr_date(day),
-                kind,
-                rng.choice(places),
-                "Préfecture de la Savoie — formateurs VRL" if training else "Délégués du préfet",
-                ", ".join(sorted(rng.sample(partners, rng.randint(2, 4)))),
-                rng.randint(8, 15) if training else rng.randint(25, 60),
-            ]
-        )
-    header = [
-        "Date",
-        "Type de session",
-        "Lieu",
-        "Organisme",
-        "Structures participantes",
-        "Nombre de participants",
-    ]
-    return [
-        _write_csv(
-            folder / "sessions_2016-2018.csv",
-            header,
-            rows,
-            encoding="utf-8-sig",
-            delimiter=",",
-            lineterminator="\n",
-        )
-    ]
+    path = folder / "sessions_2016-2018.csv"
+    return [_vrl_csv(path, rng, days, kinds, VRL_PARTNERS, (8, 15), (25, 60))]
 
 
 PILLAR_SPELLINGS = {
@@ -1206,6 +628,19 @@ PORTEURS = [
 AGGLO_TOTAL = 602_000
 
 
+def _programme_quartiers(rng: random.Random) -> str:
+    """A project's quartiers: all, or one to three QPVs as written."""
+    if rng.random() < 0.3:
+        return "Tous quartiers"
+    names = rng.sample(list(QPV_SPELLINGS), rng.randint(1, 3))
+    return ", ".join(_spell(rng, n, 0.2) for n in names)
+
+
+def _describe_project(rng: random.Random, index: int, pillar: str) -> tuple[str, str, str]:
+    """A project's porteur, title and pillar as written."""
+    return rng.choice(PORTEURS), rng.choice(PROJECT_TITLES[pillar]), rng.choice(PILLAR_SPELLINGS[pillar])
+
+
 def _programmation(folder: Path, rng: random.Random) -> list[Path]:
     """Yearly programmes: 96-104 projects, 56-64 funded by the Agglo with 602 000 €.
 
@@ -1217,62 +652,15 @@ def _programmation(folder: Path, rng: random.Random) -> list[Path]:
     for year in (2016, 2017, 2018):
         count = rng.randint(97, 103)
         agglo_count = rng.randint(57, 63)
-        agglo_amounts = iter(a * 500 for a in _split_total(rng, AGGLO_TOTAL // 500, agglo_count, 3, 80))
-        funded = set(rng.sample(range(count), agglo_count))
-        text_cells = dict(zip(sorted(rng.sample(sorted(funded), 2)), ["euro", "plain"], strict=True))
-        state_text_index = rng.choice(sorted(set(range(count)) - funded))
-        rows: list[list[object]] = []
-        totals = [0, 0, 0]
-        for index in range(count):
-            pillar = rng.choices(list(PILLAR_WEIGHTS), weights=list(PILLAR_WEIGHTS.values()))[0]
-            agglo = next(agglo_amounts) if index in funded else 0
-            state = rng.randint(2, 50) * 500 if index not in funded or rng.random() < 0.5 else 0
-            other = rng.randint(1, 30) * 500 if rng.random() < 0.35 else 0
-            if rng.random() < 0.3:
-                quartiers = "Tous quartiers"
-            else:
-                names = rng.sample(list(QPV_SPELLINGS), rng.randint(1, 3))
-                quartiers = ", ".join(_spell(rng, n, 0.2) for n in names)
-            totals = [totals[0] + agglo, totals[1] + state, totals[2] + other]
-            agglo_cell: object = agglo if agglo or rng.random() < 0.5 else None
-            if index in text_cells:
-                agglo_cell = _fr_amount(agglo, euro=text_cells[index] == "euro")
-            state_cell: object = state or None
-            if index == state_text_index:  # not funded by the Agglo, so the State pays
-                state_cell = _fr_amount(state, euro=True)
-            rows.append(
-                [
-                    year,
-                    f"{year}-{index + 1:03d}",
-                    rng.choice(PORTEURS),
-                    rng.choice(PROJECT_TITLES[pillar]),
-                    rng.choice(PILLAR_SPELLINGS[pillar]),
-                    quartiers,
-                    agglo_cell,
-                    state_cell,
-                    other or None,
-                ]
-            )
+        rows = _programme_rows(
+            rng, year, count, agglo_count, AGGLO_TOTAL, 80, PILLAR_WEIGHTS, 50, (30, 0.35),
+            _programme_quartiers, _describe_project, state_as_text=True,
+        )  # fmt: skip
         if year == 2018:
-            rows.append([])
-        rows.append(["Total", None, None, None, None, None, *totals])
-        sheet = _Sheet(
-            f"Programmation {year}",
-            [
-                "Année",
-                "N° dossier",
-                "Porteur",
-                "Intitulé de l'action",
-                "Pilier",
-                "Quartier(s)",
-                "Montant Agglo (€)",
-                "Montant État (€)",
-                "Autres financements (€)",
-            ],
-            rows,
-            title_rows=[f"Programmation contrat de ville {year}"],
-        )
-        paths.append(_write_xlsx(folder / f"programmation_{year}.xlsx", [sheet]))
+            rows.insert(-1, [])
+        path = folder / f"programmation_{year}.xlsx"
+        title = f"Programmation contrat de ville {year}"
+        paths.append(_programme_workbook(path, year, rows, "Pilier", title, FIXED_TIMESTAMP))
     return paths
 
 
@@ -1291,20 +679,19 @@ def generate(out_dir: Path, *, seed: int = SEED) -> list[Path]:
             "fichiers d'exemple committés. Lancez `python -m cvpipeline.sample` (qui désactive lxml "
             "pour openpyxl) ou définissez OPENPYXL_LXML=False avant d'importer openpyxl."
         )
-    # Imported here: contract_2024 builds on this module's helpers.
+    # Imported here: contract_2024 imports this module (CV262's porteurs).
     from cvpipeline.sample.contract_2024 import generate_cn07302m
 
     incoming = Path(out_dir) / "incoming"
 
-    def folder(source_id: str) -> Path:
-        path = incoming / source_id
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+    folder = partial(_source_folder, incoming)
 
     def rng_for(source_id: str) -> random.Random:
         return random.Random(f"{seed}:{source_id}")
 
-    people = _PeopleFactory(rng_for("people"), [(nom, prenom) for nom, prenom, _ in CHANTIER_NAME_VARIANTS])
+    people = _PeopleFactory(
+        rng_for("people"), [(nom, prenom) for nom, prenom, _ in CHANTIER_NAME_VARIANTS], OUTSIDE_QPV
+    )
     # Régie trainees; the first six are young enough for a chantier too.
     trainees = [people.draw((date(1995, 1, 1), date(1999, 6, 30)), HOMES_QPV_HEAVY) for _ in range(6)]
     trainees += [people.draw((date(1986, 1, 1), date(1999, 6, 30)), HOMES_QPV_HEAVY) for _ in range(29)]

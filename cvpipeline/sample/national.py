@@ -28,17 +28,16 @@ import pandas as pd
 import yaml
 
 from cvpipeline.catalog import LAYOUTS_PATH, NOMENCLATURES_PATH, load_contract_catalogs
-from cvpipeline.sample.generator import (
-    CITESLAB_ACTORS,
+from cvpipeline.sample.common import (
     CITESLAB_ACTORS_HEADER,
     CITESLAB_CSV,
     CITESLAB_HEADER,
-    CITESLAB_PROJECTS,
     CITESLAB_STATUSES,
     MA_CHANCE_CSV,
     MA_CHANCE_HEADER,
     _write_csv,
 )
+from cvpipeline.sample.generator import CITESLAB_ACTORS, CITESLAB_PROJECTS
 
 NATIONAL_SEED = 2024
 DEFAULT_PARTICIPATIONS = 1_000_000
