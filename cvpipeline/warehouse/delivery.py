@@ -35,6 +35,13 @@ from cvpipeline.settings import Settings
 from cvpipeline.validate.batch import validate_source
 from cvpipeline.validate.data_docs import DataDocs, data_docs_enabled, docs_dir, latest_pages
 from cvpipeline.validate.expectations import suite_path
+from cvpipeline.warehouse.ledger_rows import (
+    duplicate_row,
+    kept_note,
+    rejected_row,
+    removed_row,
+    unchanged_row,
+)
 from cvpipeline.warehouse.records import existing_records, record_keys, set_aside_repeated_records
 from cvpipeline.warehouse.schema import COLUMNS
 from cvpipeline.warehouse.shape import shape_source
@@ -157,7 +164,7 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
                 # Rows set aside as records of another file are weighed again each run.
                 and not (pd.notna(known["cross_file_conflicts"]) and known["cross_file_conflicts"])
             ):
-                unchanged.append(_unchanged_row(source, incoming.name, known, started))
+                unchanged.append(unchanged_row(source.source_id, incoming.name, known, started))
             else:
                 to_read.append(incoming)
         present = {f.name for f in hashed if f.name not in duplicates} | {name for name, _ in folder.refused}
@@ -177,7 +184,10 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
             leaving=set(removed),
             run_id=run_id,
         )
-        refused = [_refused_row(source, name, reason, in_place, started) for name, reason in folder.refused]
+        refused = [
+            rejected_row(source.source_id, name, None, f"« {name} » : {reason}", in_place, started)
+            for name, reason in folder.refused
+        ]
         report.kept_previous += [r["file"] for r in refused if r["file"] in in_place.index]
         change.removed = removed
         copies = {f.name: f for f in hashed if f.name in duplicates}
@@ -186,11 +196,17 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
             pd.DataFrame(unchanged),
             pd.DataFrame(refused),
             pd.DataFrame(
-                [_removed_row(source, f, in_place.loc[f], started) for f in removed if f not in duplicates]
+                [
+                    removed_row(source.source_id, f, in_place.loc[f], started, source.source_id)
+                    for f in removed
+                    if f not in duplicates
+                ]
             ),
             pd.DataFrame(
                 [
-                    _duplicate_row(source, name, copies[name].sha256 or "", original, in_place, started)
+                    duplicate_row(
+                        source.source_id, name, copies[name].sha256 or "", original, in_place, started
+                    )
                     for name, original in duplicates.items()
                 ]
             ),
@@ -240,7 +256,7 @@ def read_into_slices(
     kept: list[str] = []
     for index, row in ledger.iterrows():
         if row["status"] == "rejected" and row["file"] in in_place.index:
-            ledger.at[index, "notes"] = _join(row["notes"], _kept_note(in_place.loc[row["file"]]))
+            ledger.at[index, "notes"] = _join(row["notes"], kept_note(in_place.loc[row["file"]]))
             kept.append(row["file"])
     replaced = ledger.loc[ledger["status"] != "rejected", "file"].tolist()
     tables = {t: f[f["source_file"].isin(replaced)] for t, f in batch.tables.items()}
@@ -338,89 +354,6 @@ def _identical_copies(files: list[IncomingFile], in_place: pd.DataFrame) -> dict
         else:
             originals[incoming.sha256] = incoming.name
     return copies
-
-
-def _refused_row(
-    source: SourceSpec, name: str, reason: str, in_place: pd.DataFrame, now: pd.Timestamp
-) -> dict[str, Any]:
-    notes = None
-    if name in in_place.index:
-        previous = in_place.loc[name]
-        notes = _kept_note(previous)
-    return {
-        "source_id": source.source_id,
-        "file": name,
-        "sha256": None,
-        "status": "rejected",
-        "rows_read": 0,
-        "rows_loaded": 0,
-        "rows_quarantined": 0,
-        "error": f"« {name} » : {reason}",
-        "notes": notes,
-        "started_at": now,
-        "finished_at": now,
-    }
-
-
-def _duplicate_row(
-    source: SourceSpec, name: str, sha: str, original: str, in_place: pd.DataFrame, now: pd.Timestamp
-) -> dict[str, Any]:
-    note = f"contenu identique à « {original} » (même empreinte SHA-256) : compté une seule fois"
-    if name in in_place.index:
-        note += f" ; ses {int(in_place.loc[name, 'rows_loaded'])} ligne(s) déjà chargées sont retirées"
-    return {
-        "source_id": source.source_id,
-        "file": name,
-        "sha256": sha,
-        "status": "duplicate",
-        "rows_read": 0,
-        "rows_loaded": 0,
-        "rows_quarantined": 0,
-        "notes": note,
-        "started_at": now,
-        "finished_at": now,
-    }
-
-
-def _kept_note(previous: Any) -> str:
-    when = pd.Timestamp(previous["received_at"])
-    return (
-        f"version précédente conservée, reçue le {when:%d/%m/%Y à %H:%M} (UTC) : "
-        f"{int(previous['rows_loaded'])} ligne(s) restent dans l'entrepôt"
-    )
-
-
-def _unchanged_row(source: SourceSpec, name: str, known: Any, now: pd.Timestamp) -> dict[str, Any]:
-    when = pd.Timestamp(known["received_at"])
-    return {
-        "source_id": source.source_id,
-        "file": name,
-        "sha256": known["sha256"],
-        "status": "unchanged",
-        "rows_read": 0,
-        "rows_loaded": 0,
-        "rows_quarantined": 0,
-        "notes": f"contenu identique à la version chargée le {when:%d/%m/%Y à %H:%M} (UTC), non relu : "
-        f"{int(known['rows_loaded'])} ligne(s) en place, {int(known['rows_quarantined'])} en quarantaine",
-        "started_at": now,
-        "finished_at": now,
-    }
-
-
-def _removed_row(source: SourceSpec, name: str, known: Any, now: pd.Timestamp) -> dict[str, Any]:
-    return {
-        "source_id": source.source_id,
-        "file": name,
-        "sha256": known["sha256"],
-        "status": "removed",
-        "rows_read": 0,
-        "rows_loaded": 0,
-        "rows_quarantined": 0,
-        "notes": f"fichier retiré de incoming/{source.source_id}/ : ses {int(known['rows_loaded'])} "
-        f"ligne(s) et {int(known['rows_quarantined'])} ligne(s) en quarantaine sont retirées de l'entrepôt",
-        "started_at": now,
-        "finished_at": now,
-    }
 
 
 def _ledger(catalog: Catalog, parts: list[pd.DataFrame]) -> pd.DataFrame:

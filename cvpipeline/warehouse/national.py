@@ -37,6 +37,7 @@ from cvpipeline.ingest.source import (
     sha256_of,
 )
 from cvpipeline.settings import Settings
+from cvpipeline.warehouse.ledger_rows import duplicate_row, rejected_row, removed_row, unchanged_row
 from cvpipeline.warehouse.schema import COLUMNS, NATIONAL_CONTRACT, NATIONAL_TABLES, table_for
 from cvpipeline.warehouse.slices import SLICE_COLUMNS, SliceWrite, current_slices, write_slices
 from cvpipeline.warehouse.writer import make_engine, prepare
@@ -133,7 +134,16 @@ def deliver_anct_posts(settings: Settings, run_id: str) -> NationalReport:
         to_read: list[IncomingFile] = []
         for incoming in hashed:
             if incoming.name in copies:
-                ledger.append(_duplicate_row(incoming, copies[incoming.name], in_place, started))
+                ledger.append(
+                    duplicate_row(
+                        ANCT_POSTS_SOURCE,
+                        incoming.name,
+                        incoming.sha256 or "",
+                        copies[incoming.name],
+                        in_place,
+                        started,
+                    )
+                )
                 continue
             known = in_place.loc[incoming.name] if incoming.name in in_place.index else None
             if (
@@ -143,13 +153,20 @@ def deliver_anct_posts(settings: Settings, run_id: str) -> NationalReport:
                 # Rows set aside as posts of another file are weighed again each run.
                 and not (pd.notna(known["cross_file_conflicts"]) and known["cross_file_conflicts"])
             ):
-                ledger.append(_unchanged_row(incoming.name, known, started))
+                ledger.append(unchanged_row(ANCT_POSTS_SOURCE, incoming.name, known, started))
             else:
                 to_read.append(incoming)
         present = {f.name for f in hashed if f.name not in copies} | {n for n, _ in content.refused}
         removed = [f for f in in_place.index if f not in present]
-        ledger += [_removed_row(f, in_place.loc[f], started) for f in removed if f not in copies]
-        ledger += [_rejected_row(n, None, f"« {n} » : {r}", in_place, started) for n, r in content.refused]
+        ledger += [
+            removed_row(ANCT_POSTS_SOURCE, f, in_place.loc[f], started, ANCT_FOLDER.as_posix())
+            for f in removed
+            if f not in copies
+        ]
+        ledger += [
+            rejected_row(ANCT_POSTS_SOURCE, n, None, f"« {n} » : {r}", in_place, started)
+            for n, r in content.refused
+        ]
         to_read.sort(key=lambda f: (f.path.stat().st_mtime_ns, f.name))
         change, read_ledger = read_posts_files(
             engine, settings, to_read, in_place, set(removed), fingerprint, started
@@ -205,7 +222,7 @@ def read_posts_files(
             message = str(error)
             if not message.startswith("«"):
                 message = f"« {incoming.name} » : {message}"
-            ledger.append(_rejected_row(incoming.name, sha, message, in_place, started))
+            ledger.append(rejected_row(ANCT_POSTS_SOURCE, incoming.name, sha, message, in_place, started))
             continue
         posts = loaded.posts.assign(source_file=incoming.name)
         owner = posts["post_row_id"].map(taken)
@@ -424,68 +441,6 @@ def _identical_copies(files: list[IncomingFile], in_place: pd.DataFrame) -> dict
         else:
             originals[str(incoming.sha256)] = incoming.name
     return copies
-
-
-def _row(name: str, sha: str | None, status: str, now: pd.Timestamp, **extra: Any) -> dict[str, Any]:
-    return {
-        "source_id": ANCT_POSTS_SOURCE,
-        "file": name,
-        "sha256": sha,
-        "status": status,
-        "rows_read": 0,
-        "rows_loaded": 0,
-        "rows_quarantined": 0,
-        "started_at": now,
-        "finished_at": now,
-        **extra,
-    }
-
-
-def _kept_note(previous: Any) -> str:
-    when = pd.Timestamp(previous["received_at"])
-    return (
-        f"version précédente conservée, reçue le {when:%d/%m/%Y à %H:%M} (UTC) : "
-        f"{int(previous['rows_loaded'])} ligne(s) restent dans l'entrepôt"
-    )
-
-
-def _rejected_row(
-    name: str, sha: str | None, error: str, in_place: pd.DataFrame, now: pd.Timestamp
-) -> dict[str, Any]:
-    notes = _kept_note(in_place.loc[name]) if name in in_place.index else None
-    return _row(name, sha, "rejected", now, error=error, notes=notes)
-
-
-def _unchanged_row(name: str, known: Any, now: pd.Timestamp) -> dict[str, Any]:
-    when = pd.Timestamp(known["received_at"])
-    return _row(
-        name,
-        known["sha256"],
-        "unchanged",
-        now,
-        notes=f"contenu identique à la version chargée le {when:%d/%m/%Y à %H:%M} (UTC), non relu : "
-        f"{int(known['rows_loaded'])} ligne(s) en place, {int(known['rows_quarantined'])} en quarantaine",
-    )
-
-
-def _removed_row(name: str, known: Any, now: pd.Timestamp) -> dict[str, Any]:
-    return _row(
-        name,
-        known["sha256"],
-        "removed",
-        now,
-        notes=f"fichier retiré de incoming/{ANCT_FOLDER.as_posix()}/ : ses {int(known['rows_loaded'])} "
-        f"poste(s) et {int(known['rows_quarantined'])} ligne(s) en quarantaine sont retirés de l'entrepôt",
-    )
-
-
-def _duplicate_row(
-    incoming: IncomingFile, original: str, in_place: pd.DataFrame, now: pd.Timestamp
-) -> dict[str, Any]:
-    note = f"contenu identique à « {original} » (même empreinte SHA-256) : compté une seule fois"
-    if incoming.name in in_place.index:
-        note += f" ; ses {int(in_place.loc[incoming.name, 'rows_loaded'])} poste(s) déjà chargés sont retirés"
-    return _row(incoming.name, incoming.sha256, "duplicate", now, notes=note)
 
 
 def _ledger(parts: list[pd.DataFrame]) -> pd.DataFrame:
