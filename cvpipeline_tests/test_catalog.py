@@ -66,6 +66,18 @@ FUNDINGS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def test_suites(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Empty suites for this module's partners: a table needs one for its catalog to load."""
+    suites = tmp_path_factory.mktemp("suites")
+    for source, table in ((SOURCE, "animations"), ("anct", "postes")):
+        (suites / source).mkdir()
+        suite = {"name": f"{source}.{table}", "expectations": []}
+        (suites / source / f"{table}.json").write_text(json.dumps(suite), encoding="utf-8")
+    monkeypatch.setenv(SUITES_DIR_ENV, str(suites))
+    return suites
+
+
 def contract(**changes: Any) -> dict[str, Any]:
     """A small valid contract: the 2015 pillars, one action, one inline source."""
     raw: dict[str, Any] = {
@@ -333,6 +345,26 @@ def test_a_suite_naming_a_column_the_table_does_not_declare(
         "attente n° 2 : la colonne « participants » n'est pas déclarée par la table"
     ) in message
     assert "activity_date" not in message.split("attente n° 2")[0]
+
+
+def test_a_missing_suite_stops_the_catalog_load_naming_where_it_is_expected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "suites"
+    empty.mkdir()
+    monkeypatch.setenv(SUITES_DIR_ENV, str(empty))
+    message = error_of(write(tmp_path, contract()))
+    assert f"contrat.yaml : sources.{SOURCE}.tables.animations : suite d'attentes absente" in message
+    assert str(empty / SOURCE / "animations.json") in message
+    assert f"cvpipeline/validate/suites/{SOURCE}/animations.json" in message
+    # A shared layout's table: the contract file and its layouts.<source> key are named.
+    write(tmp_path, {"sources": {"bailleur_partage": json.loads(json.dumps(LAYOUT))}}, "layouts.yaml")
+    raw = contract(sources=None, layouts_file="layouts.yaml", layouts={"bailleur_partage": None})
+    del raw["sources"]
+    raw["actions"]["animations"]["source"] = "bailleur_partage"
+    message = error_of(write(tmp_path, raw))
+    assert "contrat.yaml : layouts.bailleur_partage.tables.animations : suite d'attentes absente" in message
+    assert str(empty / "bailleur_partage" / "animations.json") in message
 
 
 def test_the_shipped_suites_name_only_declared_or_derived_columns() -> None:

@@ -392,3 +392,32 @@ def test_the_contract_list_loads_one_row_per_contract() -> None:
     assert (aix["departements"], aix["qpv_population"]) == ("13, 84", 21147 + 1916)
     assert contracts.at["CV380", "territory_kind"] == "commune"
     assert contracts["qpv_population"].sum() == round(sum(f["properties"]["pop"] for f in features))
+
+
+def test_national_warnings_quote_only_values_that_name_a_qpv_and_listed_places_are_outside(
+    tmp_path: Path,
+) -> None:
+    """An unplaced value (maybe an address) is never quoted; a contract's places_hors_qpv gives hors_qpv."""
+    from cvpipeline.ingest.quartiers import outside_keys, resolve
+
+    reference = load_qpv_list(INSEE, 2015)
+    places = tmp_path / "places_hors_qpv.csv"
+    places.write_text("name,kind,variants\nAntigone,quartier,Quartier Antigone\n", encoding="utf-8")
+    values = pd.Series(["12 rue des Lilas", "Coeur de Ville", "Mossonn", "Antigone", "quartier antigone"])
+    resolved = resolve_quartiers(values, {"Montpellier"}, reference, shipped_variants(reference), 2015)
+    assert resolved["warning"][0] == (
+        "quartier non reconnu (valeur non citée, 16 caractères) dans la géographie du contrat : "
+        "résidence inconnue"
+    )
+    assert "« Coeur de Ville »" in resolved["warning"][1]  # a QPV's name (of Saint-Girons): quoted
+    assert resolved["official_code"][2] == "QP034005" and "« Mossonn »" in resolved["warning"][2]
+    assert list(resolved["residence_status"][3:]) == ["inconnu", "inconnu"]
+    listed = resolve_quartiers(
+        values, {"Montpellier"}, reference, shipped_variants(reference), 2015, outside_keys(places)
+    )
+    assert list(listed["residence_status"][3:]) == ["hors_qpv", "hors_qpv"]
+    assert listed["warning"][3] is None
+    # The team-list resolver reads the same file instead of Chambéry's places.
+    assert resolve("Barberaz", 2015, ("73065",)).residence_status == "hors_qpv"
+    assert resolve("Barberaz", 2015, ("73065",), places).residence_status == "inconnu"
+    assert resolve("Quartier Antigone", 2015, ("73065",), places).residence_status == "hors_qpv"

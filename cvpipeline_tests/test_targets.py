@@ -145,3 +145,13 @@ def test_achievement_rate_only_on_the_matching_period_kind() -> None:
     out = with_targets(metrics, targets)
     assert out["achievement_pct"].tolist()[:4] == [78.7, pytest.approx(float("nan"), nan_ok=True), 90.0, 90.0]
     assert pd.isna(out.loc[4, "achievement_pct"]) and pd.isna(out.loc[1, "target_value"])
+
+
+def test_docs_list_every_indicator_an_objective_may_name() -> None:
+    """docs/targets.md lists the accepted codes; qpv_residents_per_1000 is one, data_rows is not."""
+    from cvpipeline.metrics.targets import target_indicators
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "targets.md").read_text(encoding="utf-8")
+    accepted = text.split("Accepted indicator codes:")[1].split("## Validation")[0]
+    assert "qpv_residents_per_1000" in target_indicators() and "data_rows" not in target_indicators()
+    assert {c for c in target_indicators() if f"`{c}`" in accepted} == set(target_indicators())

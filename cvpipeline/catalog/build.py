@@ -28,6 +28,7 @@ from cvpipeline.catalog.schema import (
     validate_file,
 )
 from cvpipeline.catalog.specs import (
+    ACTIVITY_TYPE_LABELS,
     Action,
     Catalog,
     ColumnSpec,
@@ -37,6 +38,7 @@ from cvpipeline.catalog.specs import (
     SourceSpec,
     TableSpec,
     Territory,
+    readable_code,
 )
 
 PACKAGE_DIR = Path(__file__).parent
@@ -50,6 +52,7 @@ CATALOG_PATH = CONTRACTS_DIR / f"{DEFAULT_CONTRACT}.yaml"
 # Warehouse column widths (warehouse/schema.py) that codes of the catalog must fit.
 MAX_PILLAR_CODE = 32
 MAX_ACTION_CODE = 64
+MAX_ACTIVITY_TYPE = 32
 # Columns a table's suite may name besides the declared ones, per target (what ingest/source.py
 # `parse_table` adds before validation); the person fields are dropped before it.
 DERIVED_COLUMNS = {
@@ -396,7 +399,7 @@ def _action_of(table: _Table, actions: dict[str, Any]) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def _table_spec(table: _Table, actions: dict[str, Any]) -> TableSpec:
+def _table_spec(table: _Table, actions: dict[str, Any], type_labels: dict[str, str]) -> TableSpec:
     model = table.model
     constants = {k: v for k, v in table.constants.items() if k in ("contract_code", "pillar")}
     if "theme" in table.constants:
@@ -417,16 +420,51 @@ def _table_spec(table: _Table, actions: dict[str, Any]) -> TableSpec:
         single_day=model.single_day,
         derive_activity=model.derive_activity.model_dump() if model.derive_activity else None,
         constants=constants,
+        type_labels=type_labels,
     )
 
 
-def suite_errors(spec: TableSpec, place: _Place) -> list[str]:
-    """Problems of a table's suite JSON (when there is one): columns it names the table won't have."""
-    from cvpipeline.validate.expectations import suite_path
+def _declared_types(model: TableModel) -> list[str]:
+    """The activity types a table declares (fixed, recognised in activity_label, or derived)."""
+    derived = model.derive_activity.activity_type if model.derive_activity else None
+    return [c for c in (model.activity_type, *(model.activity_types or {}), derived) if c]
+
+
+def _activity_type_labels(
+    contract: ContractModel, tables: list[_Table], top: _Place, errors: list[str]
+) -> dict[str, str]:
+    """Every activity type the contract's tables declare, with its label (given, shipped, or readable)."""
+    given = contract.activity_type_labels or {}
+    declared: dict[str, str] = {}
+    for table in tables:
+        for code in _declared_types(table.model):
+            if len(code) > MAX_ACTIVITY_TYPE:
+                errors.append(
+                    table.place.at(
+                        "activity_types",
+                        f"type {shown(code)} trop long (au plus {MAX_ACTIVITY_TYPE} caractères)",
+                    )
+                )
+            declared[code] = given.get(code) or ACTIVITY_TYPE_LABELS.get(code) or readable_code(code)
+    for code in given:
+        if code not in declared and code not in ACTIVITY_TYPE_LABELS:
+            errors.append(
+                top.at(
+                    f"activity_type_labels.{code}",
+                    f"type d'activité inconnu (attendu : un type déclaré par une table du contrat : "
+                    f"{_choices(declared)})",
+                )
+            )
+    return {**{c: given[c] for c in given if c in ACTIVITY_TYPE_LABELS}, **declared}
+
+
+def suite_errors(spec: TableSpec, place: _Place, contract_place: _Place | None = None) -> list[str]:
+    """Problems of a table's suite JSON: missing, or naming columns the table won't have."""
+    from cvpipeline.validate.expectations import missing_suite_message, suite_path
 
     path = suite_path(spec)
     if not path.is_file():
-        return []
+        return [(contract_place or place).at("", missing_suite_message(spec))]
     where = f"suite {spec.source_id}/{spec.name}.json"
     try:
         suite = json.loads(path.read_text(encoding="utf-8"))
@@ -551,9 +589,17 @@ def parse_contract(raw: Any, label: str, path: Path | None = None) -> Catalog:
     if errors:
         raise CatalogError(format_errors(errors))
 
-    specs = {(t.source_id, t.name): _table_spec(t, contract.actions) for t in tables}
+    type_labels = _activity_type_labels(contract, tables, top, errors)
+    if errors:
+        raise CatalogError(format_errors(errors))
+    specs = {
+        (t.source_id, t.name): _table_spec(
+            t, contract.actions, {c: type_labels[c] for c in _declared_types(t.model)}
+        )
+        for t in tables
+    }
     for table in tables:
-        errors += suite_errors(specs[(table.source_id, table.name)], table.place)
+        errors += suite_errors(specs[(table.source_id, table.name)], table.place, table.contract_place)
     if errors:
         raise CatalogError(format_errors(errors))
     default_pct = contract.quarantine_warning_pct or 0.0
@@ -573,6 +619,7 @@ def parse_contract(raw: Any, label: str, path: Path | None = None) -> Catalog:
         )
     qpv_list = _reference_file(path, contract.qpv_list, label, "qpv_list", errors)
     qpv_variants = _reference_file(path, contract.qpv_variants, label, "qpv_variants", errors)
+    places = _reference_file(path, contract.places_hors_qpv, label, "places_hors_qpv", errors)
     if qpv_list is not None and not contract.qpv_geography:
         errors.append(f"{label} : qpv_geography : requis avec qpv_list (2015 ou 2024)")
     if qpv_list is not None and not contract.territory:
@@ -598,6 +645,8 @@ def parse_contract(raw: Any, label: str, path: Path | None = None) -> Catalog:
         data_folder=contract.data_folder,
         qpv_list=qpv_list,
         qpv_variants=qpv_variants,
+        places_hors_qpv=places,
+        activity_type_labels=type_labels,
     )
 
 

@@ -250,6 +250,9 @@ class ContractModel(_Strict):
     qpv_variants: str | None = None
     """Variantes des noms de QPV de l'équipe pour cette liste (défaut : reference/qpv_variants.csv)."""
 
+    places_hors_qpv: str | None = None
+    """Lieux connus hors des QPV (CSV name,kind,variants) ; défaut : ceux de Chambéry (liste de l'équipe)."""
+
     data_folder: str | None = Field(None, pattern=r"^(\.|[A-Za-z0-9][A-Za-z0-9_-]{0,63})$")
     """Sous-dossier du contrat dans incoming/, targets/, reports/ (défaut : son code ; « . » : la racine)."""
 
@@ -267,6 +270,9 @@ class ContractModel(_Strict):
 
     quarantine_warning_pct: float | None = Field(None, ge=0, le=100)
     """Seuil de quarantaine (%) par défaut des sources."""
+
+    activity_type_labels: dict[str, str] | None = None
+    """Libellés des types d'activité, par code (défaut : livré, sinon le code lisible)."""
 
     layouts_file: str | None = None
     """Autre fichier de layouts (relatif au fichier du contrat)."""

@@ -6,6 +6,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# French labels of the activity types the shipped layouts use; a contract may declare others.
+ACTIVITY_TYPE_LABELS = {
+    "seance_permis": "Journée de préparation au permis",
+    "atelier": "Atelier",
+    "action_education_medias": "Action d'éducation aux médias",
+    "rencontre_acteur": "Acteur rencontré",
+    "jardin_partage": "Jardin partagé",
+    "lieu_cultive": "Lieu cultivé",
+    "formation": "Session de formation",
+    "sensibilisation": "Session de sensibilisation",
+    "chantier": "Chantier jeunes",
+}
+
+
+def readable_code(code: str) -> str:
+    """A code made readable for people: 'sortie_nature' -> 'Sortie nature'."""
+    text = " ".join(code.replace("_", " ").replace("-", " ").split())
+    return text[:1].upper() + text[1:]
+
 
 @dataclass(frozen=True)
 class ColumnSpec:
@@ -40,6 +59,15 @@ class TableSpec:
     derive_activity: dict[str, Any] | None = None
     # Values every row gets instead of a file column: contract_code, pillar (a theme since 2024).
     constants: dict[str, str] = field(default_factory=dict)
+    # French labels of the table's activity types (for messages), by code.
+    type_labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def declared_activity_types(self) -> tuple[str, ...]:
+        """The activity types this table may write (fixed, recognised or derived)."""
+        derived = (self.derive_activity or {}).get("activity_type")
+        codes = [self.activity_type, *self.activity_types, derived]
+        return tuple(dict.fromkeys(c for c in codes if c))
 
     @property
     def suite_name(self) -> str:
@@ -150,6 +178,9 @@ class Catalog:
     data_folder: str | None = None
     qpv_list: Path | None = None
     qpv_variants: Path | None = None
+    places_hors_qpv: Path | None = None
+    # French labels of the contract's activity types (the shipped ones and those its tables declare).
+    activity_type_labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def folder(self) -> str:

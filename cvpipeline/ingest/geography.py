@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from cvpipeline.catalog import Catalog
-from cvpipeline.ingest.quartiers import reference_qpv, resolve_series
+from cvpipeline.ingest.french import fold
+from cvpipeline.ingest.quartiers import outside_keys, reference_qpv, resolve_series
 
 QPV_COLUMNS = ["geography_year", "qpv_id", "name", "commune_insee", "official_code", "population"]
 
@@ -50,10 +51,18 @@ def contract_qpvs(catalog: Catalog) -> pd.DataFrame:
         frame = reference_qpv(catalog.qpv_geography, catalog.communes_insee)
         frame = frame.assign(population=pd.NA, official_code=frame["official_code"].replace({"": None}))
         return frame[QPV_COLUMNS].reset_index(drop=True)
+    from cvpipeline.ingest.qpv_reference import _communes
+
     mine = _official_list(*official)[0]
     first_commune = mine["communes_insee"].map(
         lambda c: str(c).split(",")[0].strip() if isinstance(c, str) else None
     )
+    # A list without INSEE commune codes (the INSEE's own): the code of the contract's commune by name.
+    by_name = {fold(c.name): c.insee for c in catalog.territory.communes} if catalog.territory else {}
+    named = mine["communes"].map(
+        lambda cell: next((by_name[fold(n)] for n in _communes(cell) if fold(n) in by_name), None)
+    )
+    first_commune = first_commune.where(first_commune.notna(), named)
     return pd.DataFrame(
         {
             "geography_year": mine["geography_year"],
@@ -74,12 +83,13 @@ def resolve_places(values: pd.Series, catalog: Catalog) -> tuple[pd.DataFrame, l
     """
     official = _official(catalog)
     if official is None:
-        return resolve_series(values, catalog.qpv_geography, catalog.communes_insee)
+        return resolve_series(values, catalog.qpv_geography, catalog.communes_insee, catalog.places_hors_qpv)
     from cvpipeline.ingest.qpv_reference import resolve_quartiers
 
     path, variants, year, communes = official
     _, reference, variant_rows = _official_list(path, variants, year, communes)
-    resolved = resolve_quartiers(values, set(communes), reference, variant_rows, year)
+    outside = outside_keys(catalog.places_hors_qpv) if catalog.places_hors_qpv else None
+    resolved = resolve_quartiers(values, set(communes), reference, variant_rows, year, outside)
     places = pd.DataFrame(
         {
             "residence_status": resolved["residence_status"],

@@ -9,7 +9,15 @@ from pathlib import Path
 import pandas as pd
 
 from cvpipeline.ingest.french import fold, parse_int
-from cvpipeline.ingest.quartiers import CLOSE_MATCH, DOUBTFUL_MATCH, NOT_QPV_WORDS, QPV_WORDS, UNKNOWN_WORDS
+from cvpipeline.ingest.quartiers import (
+    CLOSE_MATCH,
+    DOUBTFUL_MATCH,
+    NOT_QPV_WORDS,
+    QPV_WORDS,
+    UNKNOWN_WORDS,
+    place_key,
+    unquoted,
+)
 from cvpipeline.ingest.reference_files import (
     ReferenceFileError,
     find_column,
@@ -214,6 +222,7 @@ def resolve_quartiers(
     reference: pd.DataFrame,
     variants: pd.DataFrame,
     geography_year: int | None = None,
+    outside: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Resolve quartier values within the communes of a contract: residence_status, official_code, warning.
 
@@ -227,10 +236,13 @@ def resolve_quartiers(
       when no full name matches;
     - a spelling that several QPVs of the geography share ('Centre Ville' nationally) is `inconnu`,
       with a warning listing them: a name alone never picks one;
+    - a place of `outside` (the contract's `places_hors_qpv`: folded key -> name) is `hors_qpv`;
     - a QPV's name outside the geography (another commune) is `inconnu`, with a warning;
     - a spelling close to one QPV's of the geography is that QPV, with a warning;
     - anything else is `inconnu`, with a warning (never `hors_qpv`).
 
+    A warning quotes the value only when it names a known QPV (several, one elsewhere) or is read as
+    one by its spelling; an unplaced value may hold a name or an address and is not quoted.
     Official codes come only from the reference: none is invented.
     """
     ref = reference if geography_year is None else reference[reference["geography_year"] == geography_year]
@@ -269,6 +281,11 @@ def resolve_quartiers(
     ]
     todo &= ~table["value"].isin(found.index)
 
+    if outside:
+        listed = todo & table["value"].map(lambda v: place_key(str(v)) in outside).astype(bool)
+        table.loc[listed, "residence_status"] = "hors_qpv"
+        todo &= ~listed
+
     elsewhere = table.loc[todo, ["value", "key"]].merge(all_spellings, on="key")
     elsewhere = elsewhere.groupby("value")["official_code"].agg(lambda c: sorted(set(c)))
     outside = table["value"].isin(elsewhere.index)
@@ -295,12 +312,11 @@ def resolve_quartiers(
             )
         elif score >= DOUBTFUL_MATCH:
             table.at[index, "warning"] = (
-                f"quartier « {_shown(value)} » non reconnu (proche de {', '.join(names[c] for c in codes)})"
-                " : résidence inconnue"
+                f"{unquoted(value)}, proche de {', '.join(names[c] for c in codes)} : résidence inconnue"
             )
         else:
             table.at[index, "warning"] = (
-                f"quartier « {_shown(value)} » non reconnu dans la géographie du contrat : résidence inconnue"
+                f"{unquoted(value)} dans la géographie du contrat : résidence inconnue"
             )
 
     by_value = table.set_index("value")

@@ -6,6 +6,7 @@ import difflib
 import functools
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 import pandas as pd
 
@@ -98,20 +99,31 @@ def _spellings(geography: int | None = None, communes: tuple[str, ...] = ()) -> 
     return spellings
 
 
-def places_outside() -> pd.DataFrame:
-    """The shipped places known to lie outside every QPV (communes, quartiers, streets)."""
-    path = resources.files("cvpipeline.reference").joinpath("places_hors_qpv.csv")
-    with path.open(encoding="utf-8") as handle:
-        return pd.read_csv(handle, dtype=str, keep_default_na=False)
+def places_outside(path: Path | None = None) -> pd.DataFrame:
+    """Places known to lie outside every QPV (name, kind, variants): a contract's file, else Chambéry's."""
+    if path is not None:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    else:
+        shipped = resources.files("cvpipeline.reference").joinpath("places_hors_qpv.csv")
+        with shipped.open(encoding="utf-8") as handle:
+            frame = pd.read_csv(handle, dtype=str, keep_default_na=False)
+    missing = {"name", "variants"} - set(frame.columns)
+    if missing:
+        where = path.name if path is not None else "places_hors_qpv.csv"
+        raise ValueError(
+            f"{where} : colonne(s) absente(s) : {', '.join(sorted(missing))} (attendu : name,kind,variants)"
+        )
+    return frame
 
 
 @functools.cache
-def _outside() -> dict[str, str]:
+def outside_keys(path: Path | None = None) -> dict[str, str]:
     """Folded keys of the places known to be outside the QPVs -> their reference name."""
     outside: dict[str, str] = {}
-    for row in places_outside().itertuples():
+    for row in places_outside(path).itertuples():
         for spelling in [row.name, *filter(None, row.variants.split("|"))]:
-            outside[_key(spelling)] = row.name
+            if _key(spelling):
+                outside[_key(spelling)] = row.name
     return outside
 
 
@@ -119,6 +131,11 @@ def _key(text: str) -> str:
     """Fold, then drop articles and spaces so 'les hauts-de-chambéry' ~ 'Hauts de Chambéry'."""
     words = [w for w in fold(text).split() if w not in {"le", "la", "les", "l", "quartier", "du"}]
     return "".join(words)
+
+
+def place_key(text: str) -> str:
+    """The key a quartier value and a known place are compared by (folded, articles dropped)."""
+    return _key(text)
 
 
 def _closest(key: str, spellings: dict[str, str]) -> tuple[str | None, float]:
@@ -130,7 +147,12 @@ def _closest(key: str, spellings: dict[str, str]) -> tuple[str | None, float]:
     return best, score
 
 
-def resolve(value: str | None, geography: int | None = None, communes: tuple[str, ...] = ()) -> Resolution:
+def resolve(
+    value: str | None,
+    geography: int | None = None,
+    communes: tuple[str, ...] = (),
+    places: Path | None = None,
+) -> Resolution:
     """Resolve one quartier value: a QPV, outside the QPVs, or unknown.
 
     In order: an empty or 'inconnu' value is unknown; an explicit no ('Non', 'hors QPV'...) is
@@ -139,7 +161,8 @@ def resolve(value: str | None, geography: int | None = None, communes: tuple[str
     outside the QPVs (communes, quartiers, streets) is `hors_qpv`; a spelling close to a QPV's is
     that QPV, and close to an outside place is `hors_qpv`, both with a warning. Anything else cannot
     be placed: `inconnu`, with a warning (never `hors_qpv` by default). The QPVs are those of the
-    contract's geography (2015 or 2024) within its communes.
+    contract's geography (2015 or 2024) within its communes; the places outside are the contract's
+    `places_hors_qpv` file, else the shipped ones (Chambéry's).
     """
     if value is None or fold(value) in UNKNOWN_WORDS:
         return Resolution("inconnu", None)
@@ -152,7 +175,7 @@ def resolve(value: str | None, geography: int | None = None, communes: tuple[str
     spellings = _spellings(geography, tuple(communes))
     if key in spellings:
         return Resolution("qpv", spellings[key])
-    outside = _outside()
+    outside = outside_keys(places)
     if key in outside:
         return Resolution("hors_qpv", None)
     shown = _shown(value)
@@ -165,10 +188,15 @@ def resolve(value: str | None, geography: int | None = None, communes: tuple[str
             "hors_qpv", None, f"quartier « {shown} » lu comme {place}, hors QPV (orthographe approchée)"
         )
     # An unplaced value is not quoted: it may hold a name or an address ("Bellevue chez ...").
-    masked = f"quartier non reconnu (valeur non citée, {len(str(value).strip())} caractères)"
+    masked = unquoted(value)
     if score >= DOUBTFUL_MATCH:
         return Resolution("inconnu", None, f"{masked}, proche de {best} : résidence inconnue")
     return Resolution("inconnu", None, f"{masked} : résidence inconnue")
+
+
+def unquoted(value: object) -> str:
+    """How a warning names a quartier value it could not place: never quoted, only its length."""
+    return f"quartier non reconnu (valeur non citée, {len(str(value).strip())} caractères)"
 
 
 def _shown(value: str) -> str:
@@ -177,10 +205,13 @@ def _shown(value: str) -> str:
 
 
 def resolve_series(
-    values: pd.Series, geography: int | None = None, communes: tuple[str, ...] = ()
+    values: pd.Series,
+    geography: int | None = None,
+    communes: tuple[str, ...] = (),
+    places: Path | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Resolve a column: residence_status, qpv_id and place_warning per row, plus the warnings."""
-    resolved = {v: resolve(v, geography, communes) for v in values.dropna().unique()}
+    resolved = {v: resolve(v, geography, communes, places) for v in values.dropna().unique()}
     status = values.map({v: r.residence_status for v, r in resolved.items()}).fillna("inconnu")
     qpv = values.map({v: r.qpv_id for v, r in resolved.items()})
     qpv = qpv.where(qpv.notna(), None).astype(object)

@@ -409,7 +409,8 @@ def _keyword_map(labels: pd.Series, keywords: dict[str, tuple[str, ...]]) -> pd.
 
 def _activity_types(frame: pd.DataFrame, table: TableSpec) -> None:
     if table.activity_types:
-        # An unknown label leaves activity_type empty: the suite's in-set rule quarantines it.
+        # An unknown label leaves activity_type empty: the generated rule (validate/expectations.py)
+        # quarantines the row, naming the accepted types.
         frame["activity_type"] = _keyword_map(frame["activity_label"], table.activity_types)
     else:
         frame["activity_type"] = table.activity_type

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cvpipeline.catalog import Catalog
+from cvpipeline.catalog.specs import ACTIVITY_TYPE_LABELS
 from cvpipeline.metrics.coverage import DATA_ROWS, DATA_ROWS_LABEL, QPV_COVERAGE, QPV_COVERAGE_LABEL
 from cvpipeline.metrics.indicators import INDICATORS
 
@@ -17,17 +18,7 @@ SCOPE_TYPES = {
     "source": "Partenaire",
     "qpv": "Quartier prioritaire",
 }
-ACTIVITY_TYPES = {
-    "seance_permis": "Journée de préparation au permis",
-    "atelier": "Atelier",
-    "action_education_medias": "Action d'éducation aux médias",
-    "rencontre_acteur": "Acteur rencontré",
-    "jardin_partage": "Jardin partagé",
-    "lieu_cultive": "Lieu cultivé",
-    "formation": "Session de formation",
-    "sensibilisation": "Session de sensibilisation",
-    "chantier": "Chantier jeunes",
-}
+ACTIVITY_TYPES = ACTIVITY_TYPE_LABELS
 RESIDENCE_STATUSES = {
     "qpv": "Habitant d'un quartier prioritaire",
     "hors_qpv": "Hors quartier prioritaire",
@@ -46,6 +37,11 @@ def qpv_names(catalog: Catalog | None = None) -> dict[str, str]:
     return dict(zip(frame["qpv_id"], frame["name"], strict=True))
 
 
+def activity_type_labels(catalog: Catalog) -> dict[str, str]:
+    """A contract's activity types and their labels: the shipped ones, and those its catalog declares."""
+    return {**ACTIVITY_TYPES, **catalog.activity_type_labels}
+
+
 def label_map(catalog: Catalog) -> dict[str, dict[str, str]]:
     """Every kind of code and its French labels, for a catalog."""
     return {
@@ -55,7 +51,7 @@ def label_map(catalog: Catalog) -> dict[str, dict[str, str]]:
         "action": {code: a.label for code, a in catalog.actions.items()},
         "source": {code: s.partner for code, s in catalog.sources.items()},
         "qpv": qpv_names(catalog),
-        "activity_type": ACTIVITY_TYPES,
+        "activity_type": activity_type_labels(catalog),
         "period_kind": PERIOD_KINDS,
         "residence_status": RESIDENCE_STATUSES,
         "sex": SEXES,

@@ -16,8 +16,9 @@ import pandas as pd
 
 from cvpipeline.catalog import Catalog
 from cvpipeline.ingest.french import fold, parse_decimal
+from cvpipeline.metrics.coverage import QPV_COVERAGE, QPV_COVERAGE_LABEL
 from cvpipeline.metrics.indicators import INDICATORS
-from cvpipeline.metrics.labels import ACTIVITY_TYPES, ALL_DATA, CHOSEN, SCOPE_TYPES, YEAR, label_map
+from cvpipeline.metrics.labels import ALL_DATA, CHOSEN, SCOPE_TYPES, YEAR, label_map
 
 FILE_GLOBS = ("objectifs*.csv", "objectifs*.xlsx")
 # canonical column -> accepted headers (compared folded: case, accents and spaces do not matter)
@@ -153,10 +154,18 @@ def _period(value: object) -> tuple[str, pd.Timestamp | None, pd.Timestamp | Non
     return None
 
 
+def target_indicators() -> dict[str, str]:
+    """The indicators an objective may be set on, code -> French label (docs/targets.md lists them).
+
+    data_rows is left out: it measures what a partner sent, not a result of the contract.
+    """
+    return {**{code: i.label for code, i in INDICATORS.items()}, QPV_COVERAGE: QPV_COVERAGE_LABEL}
+
+
 def validate_targets(catalog: Catalog, raw: pd.DataFrame, file_name: str) -> tuple[pd.DataFrame, list[str]]:
     """The valid target rows of one file and a message for each row set aside."""
     labels = label_map(catalog)
-    indicators = {code: i.label for code, i in INDICATORS.items()}
+    indicators = target_indicators()
     scope_kinds = {**SCOPE_TYPES, "contract": "Contrat", "source": "Partenaire"}
     scope_kinds_extra = {"contrat": "contract", "pilier": "pillar", "partenaire": "source", "quartier": "qpv"}
     rows, problems = [], []
@@ -169,7 +178,7 @@ def validate_targets(catalog: Catalog, raw: pd.DataFrame, file_name: str) -> tup
         if indicator is None:
             errors.append(
                 f"colonne « Indicateur » : indicateur inconnu « {row['indicator']} » "
-                f"(codes possibles : {', '.join(INDICATORS)})"
+                f"(codes possibles : {', '.join(indicators)})"
             )
         scope_type = _lookup(row["scope_type"], scope_kinds) or scope_kinds_extra.get(
             fold(str(row["scope_type"]))
@@ -191,9 +200,12 @@ def validate_targets(catalog: Catalog, raw: pd.DataFrame, file_name: str) -> tup
                 )
         breakdown = None
         if str(row["breakdown"]).strip():
-            breakdown = _lookup(row["breakdown"], ACTIVITY_TYPES)
+            breakdown = _lookup(row["breakdown"], labels["activity_type"])
             if breakdown is None:
-                errors.append(f"colonne « Ventilation » : type d'activité inconnu « {row['breakdown']} »")
+                errors.append(
+                    f"colonne « Ventilation » : type d'activité inconnu « {row['breakdown']} » "
+                    f"(types du contrat : {', '.join(sorted(labels['activity_type']))})"
+                )
         period = _period(row["period"])
         if period is None:
             errors.append(

@@ -47,7 +47,7 @@ def validate_source(parsed: ParsedSource, docs: DataDocs | None = None) -> Valid
     for table in parsed.tables:
         results = run_suite(table.spec, table.frame, docs.publish if docs is not None else None)
         outcomes[table.spec.suite_name] = results
-        reasons = quarantine_reasons(table.spec, table.frame, results)
+        reasons = quarantine_reasons(table.spec, table.frame, results, table.raw)
         bad = table.frame[ROW_ID].isin(reasons[ROW_ID])
         valid[table.spec.name] = table.frame[~bad].reset_index(drop=True)
         if bad.any():

@@ -56,6 +56,21 @@ def suite_path(table: TableSpec) -> Any:
     return resources.files("cvpipeline.validate").joinpath("suites", table.source_id, f"{table.name}.json")
 
 
+def missing_suite_message(table: TableSpec) -> str:
+    """French message for a table without a suite: where the suite is expected."""
+    package = f"cvpipeline/validate/suites/{table.source_id}/{table.name}.json"
+    extra = os.environ.get(SUITES_DIR_ENV, "").strip()
+    if extra:
+        where = (
+            f"créez {Path(extra).expanduser() / table.source_id / f'{table.name}.json'} ({SUITES_DIR_ENV})"
+        )
+        return f"suite d'attentes absente pour {table.suite_name} : {where} ou {package}"
+    return (
+        f"suite d'attentes absente pour {table.suite_name} : créez {package} "
+        f"(ou <dossier>/{table.source_id}/{table.name}.json avec {SUITES_DIR_ENV}=<dossier>)"
+    )
+
+
 def _within_file(expectation: dict[str, Any]) -> dict[str, Any]:
     """A compound uniqueness holds within each file: across files, warehouse/records.py decides."""
     if expectation.get("type") != "expect_compound_columns_to_be_unique":
@@ -71,12 +86,12 @@ def load_suite_definition(table: TableSpec) -> dict[str, Any]:
     """The suite as written in the repo, plus the parse and duplicate rules every table gets."""
     path = suite_path(table)
     if not path.is_file():
-        raise FileNotFoundError(
-            f"suite d'attentes absente pour {table.suite_name} : créez {table.source_id}/"
-            f"{table.name}.json dans cvpipeline/validate/suites/ (ou dans {SUITES_DIR_ENV})"
-        )
+        raise FileNotFoundError(missing_suite_message(table))
     suite = json.loads(path.read_text(encoding="utf-8"))
     expectations = [_within_file(e) for e in suite.get("expectations", [])]
+    type_rule = _activity_type_rule(table, expectations)
+    if type_rule is not None:
+        expectations.append(type_rule)
     for col in table.columns:
         hint = type_hint(col.name, col.type)
         if hint:
@@ -107,6 +122,33 @@ def load_suite_definition(table: TableSpec) -> dict[str, Any]:
         "expectations": expectations,
         "path": str(path),
         "written": len(suite.get("expectations", [])),
+    }
+
+
+def _activity_type_rule(table: TableSpec, written: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The rule that quarantines an activity label matching no type of `activity_types` (else None).
+
+    A suite that already requires activity_type (not null) keeps its own rule and reason.
+    """
+    if table.target != "activities" or not table.activity_types or not table.maps("activity_label"):
+        return None
+    for expectation in written:
+        kwargs = expectation.get("kwargs", {})
+        if (
+            expectation.get("type") == "expect_column_values_to_not_be_null"
+            and kwargs.get("column") == "activity_type"
+        ):
+            return None
+    labels = [table.type_labels.get(code) or code for code in table.activity_types]
+    accepted = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " ou " + labels[-1]
+    return {
+        "type": "expect_column_values_to_not_be_null",
+        "kwargs": {"column": "activity_type"},
+        "meta": {
+            "column_label": table.column("activity_label").label,
+            "reason_fr": f"type d'activité non reconnu : attendu {accepted}",
+            "generated": "activity_type",
+        },
     }
 
 
@@ -232,9 +274,16 @@ def _describe(rule: str, kwargs: dict[str, Any]) -> str:
 
 
 def quarantine_reasons(
-    table: TableSpec, frame: pd.DataFrame, outcomes: list[ExpectationOutcome]
+    table: TableSpec,
+    frame: pd.DataFrame,
+    outcomes: list[ExpectationOutcome],
+    raw: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per failing input row: `_rid`, rule(s), column(s), reason(s) joined with ' ; '."""
+    """One row per failing input row: `_rid`, rule(s), column(s), reason(s) joined with ' ; '.
+
+    With `raw` (the cells as read, row `_rid` at position `_rid`), a quoted value is the one written
+    in the file (« 15/09/2019 », « 30 ») rather than its parsed form.
+    """
     personal = {c.label for c in table.columns if c.personal}
     pieces = []
     for outcome in outcomes:
@@ -245,6 +294,13 @@ def quarantine_reasons(
         value_column = _value_column(table, outcome)
         if value_column is not None and outcome.column not in personal:
             values = frame.set_index(ROW_ID).loc[ids, value_column].astype("string").to_numpy()
+            if raw is not None and value_column in raw.columns:
+                # Text as the partner wrote it; a workbook's typed cell (a real date) keeps its parsed form.
+                written = raw[value_column].iloc[ids.to_numpy()].to_numpy()
+                values = pd.array(
+                    [w.strip() if isinstance(w, str) else v for w, v in zip(written, values, strict=True)],
+                    dtype="string",
+                )
             shown = pd.Series(values, index=ids.index, dtype="string")
             spec = next((c for c in table.columns if c.label == outcome.column), None)
             safe = quotable(shown, spec.type if spec else None)

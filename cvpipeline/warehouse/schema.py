@@ -37,7 +37,7 @@ OPERATIONS_CONTRACT_DOC = (
 
 ACTIVITY_TYPES_DOC = (
     "seance_permis, atelier, action_education_medias, rencontre_acteur, jardin_partage, "
-    "lieu_cultive, formation, sensibilisation, chantier"
+    "lieu_cultive, formation, sensibilisation, chantier, ou un type déclaré par le catalogue du contrat"
 )
 
 
@@ -368,7 +368,7 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
             "contract_code",
             String(32),
             primary_key=True,
-            comment="Contrat dont le code a ce libellé (action, pilier, partenaire, QPV) ; "
+            comment="Contrat dont le code a ce libellé (action, pilier, partenaire, QPV, type d'activité) ; "
             "* pour un libellé commun à tous les contrats",
         ),
         Column("kind", String(32), primary_key=True, comment=LABEL_KINDS_DOC),

@@ -30,8 +30,9 @@ class View:
     columns: tuple[tuple[str, str, str], ...]
 
 
-# Kinds of codes whose labels belong to a contract (its actions, nomenclature, partners, QPVs).
-CONTRACT_KINDS = ("contract", "pillar", "action", "source", "qpv")
+# Kinds of codes whose labels belong to a contract (its actions, nomenclature, partners, QPVs, and
+# its activity types: a contract may declare its own).
+CONTRACT_KINDS = ("contract", "pillar", "action", "source", "qpv", "activity_type")
 # The contract_code of the labels every contract shares (scope types, periods, indicators...).
 COMMON_LABELS = "*"
 
