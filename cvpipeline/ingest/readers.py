@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from xml.etree import ElementTree
 
 import pandas as pd
@@ -323,9 +323,14 @@ def _read_csv(path: Path, notes: list[str]) -> Grid:
     delimiter = _guess_delimiter(text[:SNIFF_BYTES])
     # Every line's field count bounds the width (a quoted delimiter only widens it by an empty column).
     width = 1 + max((line.count(delimiter) for line in text.splitlines()), default=0)
+    # Handed over as UTF-8 bytes: a StringIO would hold the text at four bytes per character (a
+    # text still starting with a BOM keeps the StringIO, where pandas leaves that character as is).
+    stream: IO[Any] = io.StringIO(text) if text.startswith("\ufeff") else io.BytesIO(text.encode("utf-8"))
+    del text
     try:
         frame = pd.read_csv(
-            io.StringIO(text),
+            stream,
+            encoding="utf-8",
             sep=delimiter,
             header=None,
             names=range(width),
@@ -340,7 +345,7 @@ def _read_csv(path: Path, notes: list[str]) -> Grid:
         line = re.search(r"line (\d+)", str(exc))
         where = f" à la ligne {line.group(1)}" if line else ""
         raise FileRejected(f"CSV illisible{where} (guillemets ou séparateurs mal placés)") from None
-    del text
+    del stream
     frame = frame.astype(object).where(frame.notna(), None)
     budget = limits.max_grid_cells()
     if len(frame) * len(frame.columns) > budget:

@@ -61,7 +61,7 @@ def shape_source(
     out: dict[str, list[pd.DataFrame]] = {"participations": [], "activities": [], "fundings": []}
     for table in parsed.tables:
         spec = table.spec
-        rows = validated.valid[spec.name].copy()
+        rows = validated.valid[spec.name].copy(deep=False)  # copy-on-write: new columns stay here
         if not spec.maps("contract_code"):  # a file's own contract codes (a national source) are kept
             rows["contract_code"] = spec.constants.get("contract_code", catalog.contract_code)
         rows["source_id"] = spec.source_id

@@ -87,12 +87,12 @@ def insert_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
     if conn.dialect.name == "postgresql":
         with cursor.copy(f"COPY {target} FROM STDIN WITH (FORMAT csv)") as copy:
             for start in range(0, len(frame), CHUNK_ROWS):
-                chunk = _copy_chunk(table, frame[columns].iloc[start : start + CHUNK_ROWS])
+                chunk = _copy_chunk(table, frame.iloc[start : start + CHUNK_ROWS][columns])
                 copy.write(_csv_bytes(chunk))
         return len(frame)
     statement = f"INSERT INTO {target} VALUES ({', '.join('?' * len(columns))})"
     for start in range(0, len(frame), CHUNK_ROWS):
-        chunk = frame[columns].iloc[start : start + CHUNK_ROWS]
+        chunk = frame.iloc[start : start + CHUNK_ROWS][columns]
         cursor.executemany(
             statement, zip(*(_sqlite_values(table.c[c], chunk[c]) for c in columns), strict=True)
         )
