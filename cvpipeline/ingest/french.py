@@ -130,8 +130,8 @@ def clean_text(values: pd.Series) -> pd.Series:
     other = present & ~is_number & ~is_date
     out = pd.Series(None, index=values.index, dtype=object)
     if other.any():
-        text = values[other].astype("string[pyarrow]").str.replace(_SPACES, " ", regex=True).str.strip()
-        out[other] = text.astype(object)
+        # Once per distinct text: a repeated value (a school, a quartier) is one shared string.
+        out[other] = per_distinct(values[other].astype("string[pyarrow]"), _trimmed_text)
     if is_number.any():
         numbers = pd.to_numeric(values[is_number], errors="coerce").astype("float64")
         whole = numbers.notna() & (numbers.abs() < 2**53) & (numbers == numbers.round())
@@ -141,6 +141,11 @@ def clean_text(values: pd.Series) -> pd.Series:
         dates = pd.to_datetime(values[is_date].map(_as_datetime))
         out[is_date] = dates.dt.strftime("%d/%m/%Y").astype(object)
     return out.where(out.notna() & (out != ""), None).astype(object)
+
+
+def _trimmed_text(cells: pd.Series) -> pd.Series:
+    """Text cells with their runs of white space made one space and trimmed (as Python strings)."""
+    return cells.str.replace(_SPACES, " ", regex=True).str.strip().astype(object)
 
 
 def is_birth_column(values: pd.Series) -> bool:

@@ -396,8 +396,14 @@ def _duplicate_of(table: TableSpec, raw: pd.DataFrame) -> pd.Series:
     """For a row identical to an earlier row of the same file and sheet, that row's number."""
     columns = [c.name for c in table.columns]
     keys = raw[["source_file", "source_sheet", *columns]].astype("string").fillna("\x00")
-    first = raw["source_row"].groupby([keys[c] for c in keys.columns], sort=False).transform("first")
-    return first.where(first != raw["source_row"]).astype("Int64")
+    repeated = keys.duplicated(keep=False)
+    first = pd.Series(pd.NA, index=raw.index, dtype="Int64")
+    if repeated.any():  # only the rows that have a twin are grouped
+        rows = raw.loc[repeated, "source_row"]
+        twins = keys[repeated]
+        earliest = rows.groupby([twins[c] for c in twins.columns], sort=False).transform("first")
+        first[repeated] = earliest.where(earliest != rows)
+    return first
 
 
 def _people(frame: pd.DataFrame, table: TableSpec, key: bytes) -> None:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from cvpipeline.catalog import Catalog
+from cvpipeline.ingest.french import per_distinct
 from cvpipeline.ingest.quartiers import reference_qpv
 from cvpipeline.warehouse.schema import (
     ANALYST_SCHEMA,
@@ -132,10 +133,11 @@ def _sqlite_values(column: sa.Column, values: pd.Series) -> list[object]:
     """A column's values as SQLite takes them: None for missing, dates as SQLAlchemy stores them."""
     if isinstance(column.type, (sa.Date, sa.DateTime)):
         moments = pd.to_datetime(values)
-        text = moments.dt.strftime(
-            SQLITE_DATE if not isinstance(column.type, sa.DateTime) else SQLITE_DATETIME
-        )
-        converted = text.astype(object).where(moments.notna(), None)
+        fmt = SQLITE_DATE if not isinstance(column.type, sa.DateTime) else SQLITE_DATETIME
+        present = moments.notna()
+        converted = pd.Series(None, index=values.index, dtype=object)
+        if present.any():  # each distinct moment formatted once (days repeat, loaded_at is one)
+            converted[present] = per_distinct(moments[present], lambda m: m.dt.strftime(fmt).astype(object))
     elif isinstance(column.type, (sa.Integer, sa.BigInteger)):
         numbers = pd.to_numeric(values, errors="coerce").astype("Int64")
         converted = numbers.astype(object).where(numbers.notna(), None)
