@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from cvpipeline.catalog import Catalog
-from cvpipeline.ingest.french import per_distinct
 from cvpipeline.ingest.quartiers import reference_qpv
 from cvpipeline.warehouse.schema import (
     ANALYST_SCHEMA,
@@ -132,6 +131,8 @@ def _copy_chunk(table: sa.Table, chunk: pd.DataFrame) -> pd.DataFrame:
 def _sqlite_values(column: sa.Column, values: pd.Series) -> list[object]:
     """A column's values as SQLite takes them: None for missing, dates as SQLAlchemy stores them."""
     if isinstance(column.type, (sa.Date, sa.DateTime)):
+        from cvpipeline.ingest.french import per_distinct
+
         moments = pd.to_datetime(values)
         fmt = SQLITE_DATE if not isinstance(column.type, sa.DateTime) else SQLITE_DATETIME
         present = moments.notna()
