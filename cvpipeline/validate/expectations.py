@@ -239,6 +239,7 @@ def suite_columns(definition: dict[str, Any], frame: pd.DataFrame) -> list[str] 
             str(expectation.get("type", "")).startswith("expect_table_")
             or not named
             or kwargs.get("row_condition")
+            or expectation.get("row_condition")
         ):
             return None
         needed.update(named)
