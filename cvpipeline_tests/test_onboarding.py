@@ -18,7 +18,7 @@ from cvpipeline.defs import build_defs
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.sensors import SENSOR_SUFFIX
 from cvpipeline.defs.sources import COLUMNS_PRESENT, FILES_READABLE, HAS_LOADABLE_FILE, ROWS_VALID
-from cvpipeline.validate.expectations import SUITES_DIR_ENV
+from cvpipeline.validate.expectations import ROW_ID, SUITES_DIR_ENV, gx_frame
 from cvpipeline_tests.e2e import copy_sample
 
 REPO = Path(__file__).resolve().parent.parent
@@ -202,3 +202,24 @@ def test_new_source_rows_reach_the_warehouse(onboarding: dict[str, Path]) -> Non
     assert len(quarantine) == 1 and "nombre négatif impossible" in quarantine["reason"].item()
     assert not metrics.empty
     assert len(actions) == 1
+
+
+def test_gx_sees_the_columns_its_suite_reads_and_whole_numbers_as_int64() -> None:
+    """GX gets the suite's columns and the row id only (a table-level rule: the whole frame)."""
+    frame = pd.DataFrame(
+        {
+            ROW_ID: [0, 1],
+            "age": pd.array([7, 8], dtype="Int64"),
+            "birth_year": pd.array([2010, None], dtype="Int64"),
+            "school": ["A", "B"],
+        }
+    )
+    rules = [
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "age", "min_value": 0}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "birth_year"}},
+    ]
+    checked = gx_frame({"expectations": rules}, frame)
+    assert list(checked.columns) == [ROW_ID, "age", "birth_year"]
+    assert checked["age"].dtype == "int64" and checked["birth_year"].dtype == "Int64"
+    table_rule = {"type": "expect_table_row_count_to_equal", "kwargs": {"value": 2}}
+    assert list(gx_frame({"expectations": [*rules, table_rule]}, frame).columns) == list(frame.columns)

@@ -45,6 +45,21 @@ def test_source_keys_are_namespaced() -> None:
     assert a[0] != b[0] and a[1] is None
 
 
+def test_keys_are_the_rfc_2104_hmac_of_the_material() -> None:
+    """The prepared keyed states give exactly `hmac.new`'s digest, short and long keys alike."""
+    import hashlib
+    import hmac
+
+    ids = pd.Series([" a-1", "B-2", "a-1 ", None, "é"])
+    for key in (b"k", b"x" * 64, b"y" * 65, bytes(range(200))):
+        keys = source_keys(key, "s1", ids)
+        for value, got in zip(["A-1", "B-2", "A-1", None, "É"], keys, strict=True):
+            expected = None
+            if value is not None:
+                expected = hmac.new(key, f"source:s1|{value}".encode(), hashlib.sha256).hexdigest()[:32]
+            assert got == expected
+
+
 def test_affirmative_answers_are_qpv_without_saying_which() -> None:
     for text in ("Oui", "OUI", "QPV", "oui qpv", "x"):
         assert (resolve(text).residence_status, resolve(text).qpv_id, resolve(text).warning) == (

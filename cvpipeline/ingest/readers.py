@@ -13,9 +13,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from xml.etree import ElementTree
 
+import numpy as np
 import pandas as pd
 
 from cvpipeline.catalog import TableSpec
@@ -264,7 +265,7 @@ def _decode_csv(data: bytes, notes: list[str] | None = None) -> str:
     except UnicodeDecodeError:
         pass
     shown = notes if notes is not None else []
-    if not _UTF8_MULTIBYTE.search(data):
+    if not _has_utf8_multibyte(data):
         legacy = _legacy_encoding(data)
         if legacy != "cp1252" or detected:
             shown.append(
@@ -291,6 +292,22 @@ def _decode_csv(data: bytes, notes: list[str] | None = None) -> str:
         f"(ligne(s) {listed}), chaque ligne lue dans son encodage"
     )
     return "".join(decoded)  # type: ignore[arg-type]
+
+
+def _has_utf8_multibyte(data: bytes) -> bool:
+    """Whether some bytes read as a UTF-8 multi-byte character (`_UTF8_MULTIBYTE`).
+
+    Each such character starts with a lead byte (0xC2-0xF4) followed by a continuation byte
+    (0x80-0xBF): where no such pair exists (numpy, by slices) the regular expression is not run.
+    """
+    codes = np.frombuffer(data, dtype=np.uint8)
+    step = 1 << 23
+    for start in range(0, max(len(codes) - 1, 0), step):
+        part = codes[start : start + step + 1]
+        lead = (part[:-1] >= 0xC2) & (part[:-1] <= 0xF4)
+        if (lead & (part[1:] >= 0x80) & (part[1:] <= 0xBF)).any():
+            return _UTF8_MULTIBYTE.search(data) is not None
+    return False
 
 
 _CP1252_ONLY_BYTES = bytes(range(0x80, 0xA0))
@@ -323,9 +340,14 @@ def _read_csv(path: Path, notes: list[str]) -> Grid:
     delimiter = _guess_delimiter(text[:SNIFF_BYTES])
     # Every line's field count bounds the width (a quoted delimiter only widens it by an empty column).
     width = 1 + max((line.count(delimiter) for line in text.splitlines()), default=0)
+    # Handed over as UTF-8 bytes: a StringIO would hold the text at four bytes per character (a
+    # text still starting with a BOM keeps the StringIO, where pandas leaves that character as is).
+    stream: IO[Any] = io.StringIO(text) if text.startswith("\ufeff") else io.BytesIO(text.encode("utf-8"))
+    del text
     try:
         frame = pd.read_csv(
-            io.StringIO(text),
+            stream,
+            encoding="utf-8",
             sep=delimiter,
             header=None,
             names=range(width),
@@ -340,8 +362,9 @@ def _read_csv(path: Path, notes: list[str]) -> Grid:
         line = re.search(r"line (\d+)", str(exc))
         where = f" à la ligne {line.group(1)}" if line else ""
         raise FileRejected(f"CSV illisible{where} (guillemets ou séparateurs mal placés)") from None
-    del text
-    frame = frame.astype(object).where(frame.notna(), None)
+    del stream
+    # The cells stay pandas text (Arrow), a few times smaller than Python strings: every cell of a
+    # CSV is text or missing, and the parsers take either form alike.
     budget = limits.max_grid_cells()
     if len(frame) * len(frame.columns) > budget:
         # Trailing empty fields (';;;;' written by a spreadsheet) hold nothing.
@@ -350,7 +373,9 @@ def _read_csv(path: Path, notes: list[str]) -> Grid:
         frame = frame.iloc[:, :last]
         if len(frame) * last > budget:
             raise FileRejected(_too_large("fichier CSV", len(frame), last, budget))
-    top = [_trimmed(list(row)) for row in frame.head(HEADER_SCAN_ROWS).itertuples(index=False)]
+    head = frame.head(HEADER_SCAN_ROWS).astype(object)
+    head = head.where(head.notna(), None)
+    top = [_trimmed(list(row)) for row in head.itertuples(index=False)]
     return Grid(top, notes=notes, frame=frame)
 
 
@@ -1017,15 +1042,16 @@ def locate_table(grid: list[list[object]], table: TableSpec, sheet: str | None) 
         notes.extend(_check_formulas(uncomputed, set(cells.index), positions, table, where))
     if extra:
         notes.append("colonne(s) ignorée(s) : " + ", ".join(f"« {e} »" for e in extra))
-    cells = cells.astype(object)
+    if whole is None:  # a CSV's text columns stay text (see _read_csv)
+        cells = cells.astype(object)
     if errors:
         notes.extend(_error_cells(errors, cells, positions, table))
     for col in table.columns:
         if col.type != "text" and col.name in positions:
             values = cells[col.name]
-            long = values.map(type).eq(str) & values.astype("string").str.len().gt(MAX_TYPED_CHARS).fillna(
-                False
-            )
+            text = values.astype("string")
+            is_text = text.notna() if isinstance(values.dtype, pd.StringDtype) else values.map(type).eq(str)
+            long = is_text & text.str.len().gt(MAX_TYPED_CHARS).fillna(False)
             if long.any():  # rare: only those few cells go through Python
                 cells.loc[long, col.name] = values[long].map(_shorten_typed)
     return RawTable(sheet, best_row + 1, cells, headers, extra, notes)
@@ -1135,6 +1161,15 @@ def _drop_total_rows(
     """
     if cells.empty:
         return cells, []
+    # A total row has an empty required column: when no row has one, no row is a total (a large
+    # file is spared the row-by-row search of first cells below).
+    required = [positions[c.name] for c in table.required_columns if c.name in positions]
+    if len(required) == len(table.required_columns) and required:
+        some_empty = pd.Series(False, index=cells.index)
+        for position in required:
+            some_empty |= _blank_cells(frame.loc[cells.index, position]) if position in frame else True
+        if not some_empty.any():
+            return cells, []
     rows = frame.loc[cells.index]
     texts = rows.astype("string").apply(lambda column: column.str.strip())
     texts = texts.where(texts != "")
@@ -1152,7 +1187,6 @@ def _drop_total_rows(
     if candidate.any():
         folded = fold_series(first_text[candidate].astype(object))
         word[candidate] = folded.fillna("").str.match(_TOTAL_WORD).to_numpy()
-    required = [positions[c.name] for c in table.required_columns if c.name in positions]
     other_missing = pd.Series(False, index=rows.index)
     for position in required:
         empty = ~filled[position] if position in filled else pd.Series(True, index=rows.index)

@@ -237,33 +237,61 @@ def read_source(
             )
             continue
         for table in tables:
-            try:
-                sheet, grid = read_grid(path, table.sheet)
-                located = locate_table(grid, table, sheet)
-            except FileRejected as exc:
-                report.errors.append(f"fichier « {name} » : {exc}")
-                continue
-            if located.cells.empty:
-                report.notes.append(_where(name, sheet) + " : aucune ligne de données")
-            report.rows_read += len(located.cells)
-            report.notes.extend(f"{_where(name, sheet)} : {n}" for n in located.notes)
-            cells = located.cells.copy()
-            cells["source_file"] = name
-            cells["source_sheet"] = sheet
-            cells["source_row"] = cells.index.astype("int64")
-            cells["file_sha256"] = sha
-            pieces[table.name].append(cells.reset_index(drop=True))
+            cells = _table_cells(path, name, sha, table, report)
+            if cells is not None:
+                pieces[table.name].append(cells)
     parsed, warnings = [], []
     for table in source.tables:
         if not pieces[table.name]:
             continue
-        raw = pd.concat(pieces[table.name], ignore_index=True)
+        # Popped: the pieces are freed once joined (one piece is taken as is, without a copy).
+        raw = pd.concat(pieces.pop(table.name), ignore_index=True)
         frame, table_warnings = parse_table(catalog, table, raw, key)
+        raw = _compact_raw(table, raw)
         warnings.extend(table_warnings)
         frame = _note_emptied_cells(table, frame, reports)
         _note_place_warnings(frame, reports)
         parsed.append(ParsedTable(table, frame, raw))
     return ParsedSource(source, parsed, reports, warnings)
+
+
+def _table_cells(
+    path: Path, name: str, sha: str, table: TableSpec, report: FileReport
+) -> pd.DataFrame | None:
+    """One table's raw cells in one file, with their lineage; None (said in the report) if unreadable.
+
+    A function of its own so that the whole grid the reader built is freed as soon as it returns.
+    """
+    try:
+        sheet, grid = read_grid(path, table.sheet)
+        located = locate_table(grid, table, sheet)
+    except FileRejected as exc:
+        report.errors.append(f"fichier « {name} » : {exc}")
+        return None
+    del grid
+    if located.cells.empty:
+        report.notes.append(_where(name, sheet) + " : aucune ligne de données")
+    report.rows_read += len(located.cells)
+    report.notes.extend(f"{_where(name, sheet)} : {n}" for n in located.notes)
+    cells = located.cells.copy(deep=False)  # copy-on-write: the new columns leave `located` alone
+    cells["source_file"] = name
+    cells["source_sheet"] = sheet
+    cells["source_row"] = cells.index.astype("int64")
+    cells["file_sha256"] = sha
+    return cells.reset_index(drop=True)
+
+
+def _compact_raw(table: TableSpec, raw: pd.DataFrame) -> pd.DataFrame:
+    """The raw cells kept after parsing, a column of text only stored as Arrow text (a few times smaller).
+
+    Only columns whose every cell is text or missing are converted: `mask_personal` shows them as
+    the same text; cells of other types (dates, numbers read from a workbook) stay as read.
+    """
+    names = [c.name for c in table.columns if c.name in raw and raw[c.name].dtype == object]
+    text = [n for n in names if pd.api.types.infer_dtype(raw[n], skipna=True) in ("string", "empty")]
+    if not text:
+        return raw
+    return raw.assign(**{n: raw[n].astype("string") for n in text})
 
 
 def _note_emptied_cells(table: TableSpec, frame: pd.DataFrame, reports: list[FileReport]) -> pd.DataFrame:
@@ -333,15 +361,12 @@ def parse_table(
     for col in table.columns:
         values, unreadable = PARSERS[col.type](raw[col.name])
         frame[col.name] = values
-        shown = raw[col.name].astype("string")
-        if col.personal:
-            shown = shown.where(shown.isna(), MASK)
         unreadable = pd.Series(unreadable, index=raw.index)
         if not col.required and col.name not in INDICATOR_INPUTS and unreadable.any():
             # A cell no indicator needs does not cost its row: emptied, and said in the ledger.
             frame[EMPTIED_PREFIX + col.name] = unreadable
             unreadable = pd.Series(False, index=raw.index)
-        frame[UNPARSED_PREFIX + col.name] = shown.where(unreadable)
+        frame[UNPARSED_PREFIX + col.name] = _unparsed(raw[col.name], unreadable, col.personal)
     frame[DUPLICATE_COLUMN] = _duplicate_of(table, raw)
     warnings: list[str] = []
     if table.target == "participations":
@@ -359,12 +384,30 @@ def parse_table(
     return frame.drop(columns=[c for c in PERSON_FIELDS if c in frame]), warnings
 
 
+def _unparsed(cells: pd.Series, unreadable: pd.Series, personal: bool) -> pd.Series:
+    """The raw text of the unreadable cells (masked in a personal column), missing elsewhere.
+
+    Only those cells are turned into text: on a large file they are few.
+    """
+    shown = pd.Series(pd.NA, index=cells.index, dtype="string")
+    if unreadable.any():
+        text = cells[unreadable].astype("string")
+        shown[unreadable] = text.where(text.isna(), MASK) if personal else text
+    return shown
+
+
 def _duplicate_of(table: TableSpec, raw: pd.DataFrame) -> pd.Series:
     """For a row identical to an earlier row of the same file and sheet, that row's number."""
     columns = [c.name for c in table.columns]
     keys = raw[["source_file", "source_sheet", *columns]].astype("string").fillna("\x00")
-    first = raw["source_row"].groupby([keys[c] for c in keys.columns], sort=False).transform("first")
-    return first.where(first != raw["source_row"]).astype("Int64")
+    repeated = keys.duplicated(keep=False)
+    first = pd.Series(pd.NA, index=raw.index, dtype="Int64")
+    if repeated.any():  # only the rows that have a twin are grouped
+        rows = raw.loc[repeated, "source_row"]
+        twins = keys[repeated]
+        earliest = rows.groupby([twins[c] for c in twins.columns], sort=False).transform("first")
+        first[repeated] = earliest.where(earliest != rows)
+    return first
 
 
 def _people(frame: pd.DataFrame, table: TableSpec, key: bytes) -> None:

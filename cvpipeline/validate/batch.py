@@ -49,7 +49,9 @@ def validate_source(parsed: ParsedSource, docs: DataDocs | None = None) -> Valid
         outcomes[table.spec.suite_name] = results
         reasons = quarantine_reasons(table.spec, table.frame, results, table.raw)
         bad = table.frame[ROW_ID].isin(reasons[ROW_ID])
-        valid[table.spec.name] = table.frame[~bad].reset_index(drop=True)
+        # The valid rows without the parse and check columns ("__…": empty on a valid row anyway).
+        kept = [c for c in table.frame.columns if not str(c).startswith("__")]
+        valid[table.spec.name] = table.frame.loc[~bad, kept].reset_index(drop=True)
         if bad.any():
             rows = table.frame.loc[bad, [ROW_ID, "source_file", "source_sheet", "source_row", "file_sha256"]]
             rows = rows.merge(reasons, on=ROW_ID, how="left")

@@ -53,7 +53,7 @@ def row_ids(prefix: str, rows: pd.DataFrame) -> pd.Series:
     text = text + "|" + origin["source_sheet"]
     digests = {v: hashlib.sha256(v.encode()).hexdigest()[:14] for v in text.unique()}
     number = pd.to_numeric(rows["source_row"]).astype("int64").astype("string").str.zfill(8)
-    return (prefix + "_" + text.map(digests) + number).astype(object)
+    return prefix + "_" + text.map(digests) + number  # Arrow text: 1M ids without 1M Python strings
 
 
 def shape_source(
@@ -63,7 +63,7 @@ def shape_source(
     out: dict[str, list[pd.DataFrame]] = {"participations": [], "activities": [], "fundings": []}
     for table in parsed.tables:
         spec = table.spec
-        rows = validated.valid[spec.name].copy()
+        rows = validated.valid[spec.name].copy(deep=False)  # copy-on-write: new columns stay here
         if not spec.maps("contract_code"):  # a file's own contract codes (a national source) are kept
             rows["contract_code"] = spec.constants.get("contract_code", catalog.contract_code)
         rows["source_id"] = spec.source_id

@@ -89,12 +89,12 @@ def insert_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
     if conn.dialect.name == "postgresql":
         with cursor.copy(f"COPY {target} FROM STDIN WITH (FORMAT csv)") as copy:
             for start in range(0, len(frame), CHUNK_ROWS):
-                chunk = _copy_chunk(table, frame[columns].iloc[start : start + CHUNK_ROWS])
+                chunk = _copy_chunk(table, frame.iloc[start : start + CHUNK_ROWS][columns])
                 copy.write(_csv_bytes(chunk))
         return len(frame)
     statement = f"INSERT INTO {target} VALUES ({', '.join('?' * len(columns))})"
     for start in range(0, len(frame), CHUNK_ROWS):
-        chunk = frame[columns].iloc[start : start + CHUNK_ROWS]
+        chunk = frame.iloc[start : start + CHUNK_ROWS][columns]
         cursor.executemany(
             statement, zip(*(_sqlite_values(table.c[c], chunk[c]) for c in columns), strict=True)
         )
@@ -133,11 +133,14 @@ def _copy_chunk(table: sa.Table, chunk: pd.DataFrame) -> pd.DataFrame:
 def _sqlite_values(column: sa.Column, values: pd.Series) -> list[object]:
     """A column's values as SQLite takes them: None for missing, dates as SQLAlchemy stores them."""
     if isinstance(column.type, (sa.Date, sa.DateTime)):
+        from cvpipeline.ingest.french import per_distinct
+
         moments = pd.to_datetime(values)
-        text = moments.dt.strftime(
-            SQLITE_DATE if not isinstance(column.type, sa.DateTime) else SQLITE_DATETIME
-        )
-        converted = text.astype(object).where(moments.notna(), None)
+        fmt = SQLITE_DATE if not isinstance(column.type, sa.DateTime) else SQLITE_DATETIME
+        present = moments.notna()
+        converted = pd.Series(None, index=values.index, dtype=object)
+        if present.any():  # each distinct moment formatted once (days repeat, loaded_at is one)
+            converted[present] = per_distinct(moments[present], lambda m: m.dt.strftime(fmt).astype(object))
     elif isinstance(column.type, (sa.Integer, sa.BigInteger)):
         numbers = pd.to_numeric(values, errors="coerce").astype("Int64")
         converted = numbers.astype(object).where(numbers.notna(), None)
