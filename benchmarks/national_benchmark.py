@@ -57,7 +57,13 @@ class Measure:
 
 
 def run_pipeline(
-    data_dir: Path, catalogs: Path, url: str, codes: list[str], parallel: int, data_docs: bool
+    data_dir: Path,
+    catalogs: Path,
+    url: str,
+    codes: list[str],
+    parallel: int,
+    data_docs: bool,
+    documents: bool = True,
 ) -> tuple[float, float, str]:
     """Run the CLI (in `parallel` processes sharing the contracts); wall time, peak RSS (GiB), output."""
     groups = [codes[i::parallel] for i in range(parallel)] if parallel > 1 else [[]]
@@ -86,6 +92,8 @@ def run_pipeline(
         ]
         for code in group:
             command += ["--contract", code]
+        if not documents:
+            command.append("--no-documents")
         out = tempfile.TemporaryFile()
         child = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
         children.append((child, out))
@@ -171,7 +179,13 @@ def account(url: str, written: object) -> tuple[int, list[str]]:
 
 
 def measure(
-    server: object, contracts: int, participations: int, parallel: int, data_docs: bool, keep: Path | None
+    server: object,
+    contracts: int,
+    participations: int,
+    parallel: int,
+    data_docs: bool,
+    keep: Path | None,
+    documents: bool = True,
 ) -> Measure:
     """Generate a data set of `contracts` contracts, run the pipeline on a fresh database, check it."""
     from cvpipeline.sample.national import generate_national
@@ -183,7 +197,7 @@ def measure(
         generated = time.perf_counter() - started
         url = server.create_database(f"national_{contracts}_{os.getpid()}_{int(time.time())}")  # type: ignore[attr-defined]
         codes = list(dataset.contracts["contract_code"])
-        wall, peak, _ = run_pipeline(work, dataset.catalogs_dir, url, codes, parallel, data_docs)
+        wall, peak, _ = run_pipeline(work, dataset.catalogs_dir, url, codes, parallel, data_docs, documents)
         rows, problems = account(url, dataset.contracts)
         return Measure(len(codes), dataset.participations, generated, wall, peak, rows, problems)
     finally:
@@ -231,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-full", action="store_true", help="seulement le cas national")
     parser.add_argument("--parallel", type=int, default=1, help="processus run en parallèle (défaut : 1)")
     parser.add_argument("--no-data-docs", action="store_true", help="sans les pages Data Docs de GX")
+    parser.add_argument(
+        "--no-documents", action="store_true", help="run --no-documents (ni classeur ni note)"
+    )
     parser.add_argument("--keep", type=Path, help="garder les données générées dans ce dossier")
     args = parser.parse_args(argv)
 
@@ -246,7 +263,15 @@ def main(argv: list[str] | None = None) -> int:
     with start_postgres() as server:
         for contracts, participations in cases:
             print(f"banc national : {contracts} contrats, {participations} participations…", flush=True)
-            m = measure(server, contracts, participations, args.parallel, not args.no_data_docs, args.keep)
+            m = measure(
+                server,
+                contracts,
+                participations,
+                args.parallel,
+                not args.no_data_docs,
+                args.keep,
+                not args.no_documents,
+            )
             print(
                 f"  génération {m.generate_s:.1f} s, pipeline {m.wall_s:.1f} s ({m.per_contract_s:.2f} s par "
                 f"contrat), {m.peak_gib:.2f} GiB, {m.warehouse_rows} lignes, "

@@ -31,12 +31,17 @@ PROGRESS_LOGGER = "cvpipeline.progress"
 
 
 def run(
-    data_dir: str | None, warehouse_url: str | None, verbose: bool = False, contracts: list[str] | None = None
+    data_dir: str | None,
+    warehouse_url: str | None,
+    verbose: bool = False,
+    contracts: list[str] | None = None,
+    documents: bool = True,
 ) -> int:
     """Materialise every asset in process on the local instance, one run per contract; 0 when all succeeded.
 
     Quiet by default: a line per source as it is done, then the summary. `verbose` shows
-    Dagster's whole log instead. `contracts` limits the runs to some contracts (default: all).
+    Dagster's whole log instead. `contracts` limits the runs to some contracts (default: all);
+    without `documents`, the workbook and the note are not written (a refresh of many contracts).
     """
     settings = load_settings(data_dir, warehouse_url)
     os.environ["CVPIPELINE_DATA_DIR"] = str(settings.data_dir)
@@ -63,6 +68,11 @@ def run(
             f"contrat inconnu : {', '.join(unknown)} (contrats du catalogue : {', '.join(catalogs)})"
         )
     job = defs.resolve_job_def(FULL_REFRESH_JOB)
+    if not documents:
+        from cvpipeline.defs.report import NOTE_ASSET
+
+        skipped = {dg.AssetKey(NOTE_ASSET), dg.AssetKey("evaluation_workbook")}
+        job = job.get_subset(asset_selection=set(job.asset_layer.executable_asset_keys) - skipped)
     level = "INFO" if verbose else "CRITICAL"
     failed = False
     for code in contracts or list(catalogs):
@@ -284,6 +294,11 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--warehouse-url", help="URL SQLAlchemy de l'entrepôt (défaut : SQLite)")
     run_parser.add_argument("--verbose", action="store_true", help="affiche tout le journal de Dagster")
     run_parser.add_argument(
+        "--no-documents",
+        action="store_true",
+        help="sans classeur ni note (rafraîchissement de nombreux contrats ; « note » les écrit ensuite)",
+    )
+    run_parser.add_argument(
         "--contract",
         action="append",
         help="code d'un contrat à traiter (répétable ; défaut : tous les contrats du catalogue)",
@@ -323,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "replay":
             return replay(args.to, args.data_dir, args.warehouse_url)
-        return run(args.data_dir, args.warehouse_url, args.verbose, args.contract)
+        return run(args.data_dir, args.warehouse_url, args.verbose, args.contract, not args.no_documents)
     except ConfigurationError as exc:
         print(f"cvpipeline : {exc}", file=sys.stderr)
         return 2
