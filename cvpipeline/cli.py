@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from cvpipeline.settings import ConfigurationError, load_settings
 
@@ -75,34 +76,42 @@ def run(
         job = job.get_subset(asset_selection=set(job.asset_layer.executable_asset_keys) - skipped)
     level = "INFO" if verbose else "CRITICAL"
     failed = False
-    for code in contracts or list(catalogs):
-        catalog = catalogs[code]
-        print(f"\ncvpipeline : contrat {code} — {catalog.contract_label}", flush=True)
+    for batch in contract_batches(list(catalogs), contracts or list(catalogs)):
+        names = ", ".join(batch) if len(batch) <= 3 else f"{batch[0]} … {batch[-1]} ({len(batch)} contrats)"
+        label = catalogs[batch[0]].contract_label if len(batch) == 1 else "un run pour ces contrats"
+        print(f"\ncvpipeline : {names} — {label}", flush=True)
+        selection: dict[str, Any] = {"partition_key": batch[0]}
+        if len(batch) > 1:
+            selection = {"tags": {RANGE_START: batch[0], RANGE_END: batch[-1]}}
         with dg.DagsterInstance.get() as instance:
             result = job.execute_in_process(
                 instance=instance,
-                partition_key=code,
                 raise_on_error=False,
                 run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+                **selection,
             )
         failures = {
             event.step_key: _root_message(event.step_failure_data.error)
             for event in result.all_events
             if event.is_step_failure and event.step_key
         }
-        print(
-            summary(settings.warehouse_url, result.run_id, list(catalog.sources), code, set(failures)),
-            flush=True,
-        )
+        # A summary per contract; one for the whole batch when it holds many contracts.
+        for code in batch if len(batch) <= SUMMARIES_PER_RUN else [None]:
+            sources = sorted({s for c in ([code] if code else batch) for s in catalogs[c].sources})
+            if code and len(batch) > 1:
+                print(f"\ncontrat {code} — {catalogs[code].contract_label}")
+            print(summary(settings.warehouse_url, result.run_id, sources, code, set(failures)), flush=True)
+            if code is None or not result.success:
+                continue
+            reports = settings.contract_reports(catalogs[code].folder)
+            for path in sorted(p for p in reports.glob("*.*") if p.is_file()):
+                print(f"Document : {path}")
         for check in result.get_asset_check_evaluations():
             if check.check_name == TARGETS_VALID and not check.passed:
                 print(
                     f"Objectifs écartés : {check.metadata['lignes_ecartees'].value} ligne(s), "
                     f"dont : {check.description} (détail : --verbose ou l'interface Dagster)"
                 )
-        reports = settings.contract_reports(catalog.folder)
-        for path in sorted(p for p in reports.glob("*.*") if p.is_file()) if result.success else []:
-            print(f"Document : {path}")
         if failures:
             failed = True
             for step, message in failures.items():
@@ -111,6 +120,33 @@ def run(
                 f"cvpipeline : le détail est dans l'interface Dagster (run {result.run_id}) ou avec --verbose"
             )
     return 1 if failed else 0
+
+
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+# Above this many contracts in a run, the run prints one summary for them all.
+SUMMARIES_PER_RUN = 5
+
+
+def contract_batches(every: list[str], chosen: list[str]) -> list[list[str]]:
+    """The runs for the chosen contracts: ranges of consecutive partitions, at most CONTRACTS_PER_RUN each.
+
+    `every` is the partitions' order (the contracts' codes, sorted); a run covers a range of it.
+    """
+    from cvpipeline.defs.sources import CONTRACTS_PER_RUN
+
+    wanted = set(chosen)
+    batches: list[list[str]] = []
+    current: list[str] = []
+    for code in sorted(every):
+        if code in wanted and len(current) < CONTRACTS_PER_RUN:
+            current.append(code)
+            continue
+        if current:
+            batches.append(current)
+        current = [code] if code in wanted else []
+    if current:
+        batches.append(current)
+    return batches
 
 
 def _root_message(error: object) -> str:
@@ -163,6 +199,8 @@ def summary(
     rejected_files = sa.select(ledger.c.source_id, ledger.c.file, ledger.c.error).where(
         (ledger.c.run_id == run_id) & (ledger.c.status == "rejected")
     )
+    if contract_code is not None:
+        rejected_files = rejected_files.where(ledger.c.contract_code == contract_code)
     try:
         with engine.connect() as conn:
             files = {r.source_id: r for r in conn.execute(seen)}

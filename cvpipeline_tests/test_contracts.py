@@ -159,8 +159,12 @@ def test_the_2024_contract_uses_its_geography_and_themes(two_contracts: dict) ->
     assert labels == {"CV262": 4, "CN07302M": 6}
 
 
-def test_a_contract_partition_run_touches_only_its_rows(two_contracts: dict) -> None:
-    db, data_dir, catalogs = two_contracts["db"], two_contracts["data_dir"], two_contracts["catalogs"]
+def test_a_contract_partition_run_touches_only_its_rows(two_contracts: dict, tmp_path: Path) -> None:
+    # On a copy of the data folder (archive, key) and warehouse: the module's warehouse stays as built.
+    data_dir = tmp_path / "data"
+    shutil.copytree(two_contracts["data_dir"], data_dir)
+    db = data_dir / "warehouse.db"
+    catalogs = two_contracts["catalogs"]
     tables = ("participations", "activities", "fundings", "quarantine", "file_slices", "evaluation_metrics")
 
     def snapshot(code: str) -> dict[str, list[tuple]]:
@@ -279,3 +283,42 @@ def test_each_contract_gets_its_own_documents_in_its_words(two_contracts: dict) 
         assert f"{count} {word}s : " in text
     cn = docx.Document(str(reports / "CN07302M" / "note_evaluation_contrat_de_ville.docx"))
     assert "2024" in cn.core_properties.title and "Grand Chambéry (2015-2022)" not in cn.core_properties.title
+
+
+def test_one_run_over_both_contracts_gives_what_a_run_per_contract_gives(
+    two_contracts: dict, tmp_path: Path
+) -> None:
+    """A run over a range of contract partitions (a backfill, `run` of many contracts) = one run each."""
+    from cvpipeline.cli import RANGE_END, RANGE_START, contract_batches
+    from cvpipeline.defs import FULL_REFRESH_JOB, build_defs
+    from cvpipeline.defs.resources import PipelineSettings
+
+    catalogs = two_contracts["catalogs"]
+    assert contract_batches(list(catalogs), list(catalogs)) == [["CN07302M", "CV262"]]
+    data_dir = copy_sample(tmp_path / "data")
+    db = tmp_path / "batch.db"
+    job = build_defs(catalogs).resolve_job_def(FULL_REFRESH_JOB)
+    settings = PipelineSettings(data_dir=str(data_dir), warehouse_url=f"sqlite:///{db}")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            tags={RANGE_START: "CN07302M", RANGE_END: "CV262"},
+            resources={"settings": settings},
+            raise_on_error=False,
+        )
+        assert result.success
+        # Dagster records each contract's partition as materialised by the one run.
+        assert {m.partition for m in result.asset_materializations_for_node("cites_lab")} == set(catalogs)
+    checks = {
+        c.check_name: c
+        for c in result.get_asset_check_evaluations()
+        if c.asset_key.path == ["centres_sociaux"]
+    }
+    # CV262's incomplete chantiers file is rejected: the batch's check fails and names the contract.
+    assert not checks["fichiers_lisibles"].passed
+    assert checks["fichiers_lisibles"].metadata["contrats_en_echec"].value == "CV262"
+    metric_sql = (
+        "select contract_code, scope_type, scope_code, indicator_code, coalesce(breakdown, ''), period_kind, "
+        "period_start, period_end, value from evaluation_metrics order by 1, 2, 3, 4, 5, 6, 7, 8"
+    )
+    assert query(db, metric_sql) == query(two_contracts["db"], metric_sql)

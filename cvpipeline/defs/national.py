@@ -87,7 +87,8 @@ def deliver_posts_and_check(
     loaded = int(slices["rows_loaded"].sum()) if not slices.empty else 0
     aside = int(slices["rows_quarantined"].sum()) if not slices.empty else 0
     logging.getLogger("cvpipeline.progress").info(
-        f"  {ANCT_POSTS_SOURCE:<26} {report.state} ({len(slices)} fichier(s) en place, {loaded} poste(s))"
+        f"  {'national':<9} {ANCT_POSTS_SOURCE:<26} {report.state} "
+        f"({len(slices)} fichier(s) en place, {loaded} poste(s))"
     )
     rejected = ledger[ledger["status"] == "rejected"]
     aside_pct = 100.0 * aside / (loaded + aside) if loaded + aside else 0.0

@@ -7,7 +7,7 @@ import dagster as dg
 
 from cvpipeline.catalog import Catalog
 from cvpipeline.defs.resources import PipelineSettings
-from cvpipeline.defs.sources import OWNER
+from cvpipeline.defs.sources import CONTRACT_BATCHES, OWNER
 from cvpipeline.settings import Settings
 
 TARGETS_ASSET = "evaluation_targets"
@@ -44,6 +44,23 @@ def load_and_store_targets(catalog: Catalog, settings: Settings, log: Any) -> tu
         "lignes_ecartees": dg.MetadataValue.md("\n".join(f"- {p}" for p in loaded.problems) or "aucune"),
     }
     return metadata, loaded.problems
+
+
+def targets_result(catalog: Catalog, settings: Settings, log: Any) -> dg.MaterializeResult:
+    """Load a contract's objectives; its materialisation, with the check that every row was readable."""
+    metadata, problems = load_and_store_targets(catalog, settings, log)
+    return dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=TARGETS_VALID,
+                passed=not problems,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"lignes_ecartees": len(problems)},
+                description=problems[0] if problems else None,
+            )
+        ],
+    )
 
 
 def write_note(catalog: Catalog, settings: Settings, log: Any) -> dg.MaterializeResult:
@@ -116,6 +133,7 @@ def build_report_assets(
         kinds={"sql", "csv"},
         owners=[OWNER],
         partitions_def=contracts,
+        backfill_policy=CONTRACT_BATCHES,
         check_specs=[
             dg.AssetCheckSpec(
                 TARGETS_VALID,
@@ -131,20 +149,11 @@ def build_report_assets(
     def evaluation_targets(
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> dg.MaterializeResult:
-        catalog = catalogs[context.partition_key]
-        metadata, problems = load_and_store_targets(catalog, settings.resolve(), context.log)
-        return dg.MaterializeResult(
-            metadata=metadata,
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name=TARGETS_VALID,
-                    passed=not problems,
-                    severity=dg.AssetCheckSeverity.ERROR,
-                    metadata={"lignes_ecartees": len(problems)},
-                    description=problems[0] if problems else None,
-                )
-            ],
-        )
+        from cvpipeline.defs.steps import combine_results
+
+        codes = list(context.partition_keys)
+        results = [targets_result(catalogs[c], settings.resolve(), context.log) for c in codes]
+        return combine_results(results, codes)
 
     @dg.asset(
         name=NOTE_ASSET,
@@ -152,6 +161,7 @@ def build_report_assets(
         kinds={"docx"},
         owners=[OWNER],
         partitions_def=contracts,
+        backfill_policy=CONTRACT_BATCHES,
         automation_condition=dg.AutomationCondition.eager(),
         deps=[dg.AssetKey("evaluation_metrics")],
         description="Note d'évaluation du contrat en français (data/reports/<dossier du contrat>/"
@@ -162,6 +172,11 @@ def build_report_assets(
     def evaluation_note(
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> dg.MaterializeResult:
-        return write_note(catalogs[context.partition_key], settings.resolve(), context.log)
+        from cvpipeline.defs.steps import combine_results
+
+        codes = list(context.partition_keys)
+        return combine_results(
+            [write_note(catalogs[c], settings.resolve(), context.log) for c in codes], codes
+        )
 
     return [evaluation_targets, evaluation_note]

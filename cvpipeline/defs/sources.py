@@ -7,6 +7,13 @@ import dagster as dg
 from cvpipeline.catalog import Catalog, SourceSpec
 from cvpipeline.defs.resources import PipelineSettings
 
+# A run covers one contract, or a range of contracts (a backfill, `python -m cvpipeline run`): at most
+# this many per run, so that a national refresh pays Dagster's bookkeeping once per batch of contracts,
+# not once per contract. Each asset handles its run's contracts one after the other (defs/steps.py
+# combines their results: Dagster records the materialisation for each contract's partition).
+CONTRACTS_PER_RUN = 50
+CONTRACT_BATCHES = dg.BackfillPolicy.multi_run(max_partitions_per_run=CONTRACTS_PER_RUN)
+
 FILES_READABLE = "fichiers_lisibles"
 ROWS_VALID = "lignes_valides"
 HAS_LOADABLE_FILE = "fichier_chargeable"
@@ -74,6 +81,7 @@ def build_source_asset(
         owners=[OWNER],
         tags={"family": source.family},
         partitions_def=contracts,
+        backfill_policy=CONTRACT_BATCHES,
         description=f"{source.partner} — {source.description} "
         f"Fichiers lus dans {', '.join(folders[:3])}{' …' if len(folders) > 3 else ''} "
         f"({', '.join(source.file_patterns)}), une partition par contrat. "
@@ -88,16 +96,21 @@ def build_source_asset(
     def _source_asset(
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        from cvpipeline.defs.steps import deliver_and_check, not_in_contract
+        from cvpipeline.defs.steps import combine_checks, combine_results, deliver_and_check, not_in_contract
 
-        catalog = catalogs[context.partition_key]
-        if source_id not in catalog.sources:
-            result, checks = not_in_contract(catalog, source_id)
-        else:
-            result, checks = deliver_and_check(
-                catalog, catalog.sources[source_id], settings.resolve(), context.run.run_id, context.log
-            )
-        yield result
-        yield from checks
+        codes = list(context.partition_keys)
+        results, checks = [], []
+        for code in codes:
+            catalog = catalogs[code]
+            if source_id not in catalog.sources:
+                result, checked = not_in_contract(catalog, source_id)
+            else:
+                result, checked = deliver_and_check(
+                    catalog, catalog.sources[source_id], settings.resolve(), context.run.run_id, context.log
+                )
+            results.append(result)
+            checks.append(checked)
+        yield combine_results(results, codes)
+        yield from combine_checks(checks, codes)
 
     return _source_asset

@@ -80,7 +80,8 @@ def deliver_and_check(
     slices = report.slices
     in_place_loaded = int(slices["rows_loaded"].sum()) if not slices.empty else 0
     logging.getLogger("cvpipeline.progress").info(
-        f"  {source.source_id:<26} {report.state} ({len(report.slices)} fichier(s) en place, "
+        f"  {catalog.contract_code:<9} {source.source_id:<26} {report.state} "
+        f"({len(report.slices)} fichier(s) en place, "
         f"{in_place_loaded} ligne(s) chargée(s))"
     )
     in_place_quarantined = int(slices["rows_quarantined"].sum()) if not slices.empty else 0
@@ -217,10 +218,13 @@ def table_schema(table: Any) -> dg.TableSchema:
     return dg.TableSchema(columns=columns)
 
 
-def publish_warehouse(catalog: Catalog, settings: Settings, log: Any) -> Iterator[dg.MaterializeResult]:
-    """Refresh the reference tables and report what each consolidated table holds (one result each).
+def publish_warehouse(
+    catalogs: list[Catalog], settings: Settings, log: Any
+) -> Iterator[dg.MaterializeResult]:
+    """Refresh the contracts' reference tables and report what each consolidated table holds for them.
 
-    The sources wrote their own slices; this step rewrites only the tables that follow the catalog.
+    The sources wrote their own slices; this step rewrites only the tables that follow the catalogs.
+    One result per table, counting the rows of the run's contracts.
     """
     import sqlalchemy as sa
 
@@ -228,15 +232,17 @@ def publish_warehouse(catalog: Catalog, settings: Settings, log: Any) -> Iterato
     from cvpipeline.warehouse.writer import make_engine, replace_references
 
     engine = make_engine(settings.warehouse_url)
-    references = replace_references(engine, catalog)
+    codes = [c.contract_code for c in catalogs]
+    for catalog in catalogs:
+        replace_references(engine, catalog)
     log.info(
-        f"entrepôt : tables de référence du contrat {catalog.contract_code} écrites dans {_safe_url(engine)}"
+        f"entrepôt : tables de référence de {', '.join(codes[:5])}{' …' if len(codes) > 5 else ''} écrites"
     )
     for name in PUBLISHED_TABLES:
         table = table_for(engine.dialect.name, name)
         shown = [c for c in PREVIEW_COLUMNS.get(name, [c.name for c in table.columns])]
-        # Each partition reports its own contract's rows.
-        mine = table.c.contract_code == catalog.contract_code if "contract_code" in table.c else sa.true()
+        # Each run reports its own contracts' rows.
+        mine = table.c.contract_code.in_(codes) if "contract_code" in table.c else sa.true()
         with engine.connect() as conn:
             count = int(conn.execute(sa.select(sa.func.count()).select_from(table).where(mine)).scalar() or 0)
             order = [table.c[c] for c in PREVIEW_ORDER.get(name, [])]
@@ -244,15 +250,13 @@ def publish_warehouse(catalog: Catalog, settings: Settings, log: Any) -> Iterato
                 sa.select(*[table.c[c] for c in shown]).where(mine).order_by(*order).limit(PREVIEW_ROWS), conn
             )
         metadata: dict[str, Any] = {
-            "contrat": catalog.contract_code,
+            "contrats": ", ".join(codes[:10]) + (f" … ({len(codes)})" if len(codes) > 10 else ""),
             "dagster/row_count": count,
             "dagster/column_schema": table_schema(table),
             "dagster/table_name": f"{table.schema}.{name}" if table.schema else name,
             "entrepot": _safe_url(engine),
             "apercu": dg.MetadataValue.md(markdown_preview(head)),
         }
-        if name in references:
-            metadata["dagster/row_count"] = len(references[name])
         yield dg.MaterializeResult(asset_key=name, metadata=metadata)
     engine.dispose()
 
@@ -391,3 +395,74 @@ def headline_markdown(catalog: Catalog, metrics: pd.DataFrame) -> str:
 def _safe_url(engine: Any) -> str:
     """The warehouse URL without its password (fit for logs and metadata)."""
     return engine.url.render_as_string(hide_password=True)
+
+
+def _numbers(values: list[Any]) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def combine_metadata(metadatas: list[dict[str, Any]], codes: list[str]) -> dict[str, Any]:
+    """The metadata of a run over several contracts: counts summed, the first contract's preview and schema.
+
+    Shares (…_pct) are left out: a sum of shares means nothing (each contract's are in the warehouse).
+    """
+    if len(metadatas) == 1:
+        return metadatas[0]
+    shown = ", ".join(codes[:10]) + (f" … ({len(codes)})" if len(codes) > 10 else "")
+    combined: dict[str, Any] = {"contrats": shown, "nombre_de_contrats": len(codes)}
+    for key in dict.fromkeys(k for m in metadatas for k in m):
+        values = [m[key] for m in metadatas if key in m]
+        if _numbers(values):
+            if "pct" not in key:
+                combined[key] = sum(values)
+        elif key in (
+            "dagster/column_schema",
+            "dagster/table_name",
+            "entrepot",
+            "apercu",
+            "seuil_avertissement_pct",
+        ):
+            combined[key] = values[0]
+    return combined
+
+
+def combine_results(results: list[dg.MaterializeResult], codes: list[str]) -> dg.MaterializeResult:
+    """One materialisation for the contracts of a run (Dagster records it for each of their partitions)."""
+    if len(results) == 1:
+        return results[0]
+    versions = "\n".join(r.data_version.value for r in results if r.data_version is not None)
+    return dg.MaterializeResult(
+        asset_key=results[0].asset_key,
+        metadata=combine_metadata([dict(r.metadata or {}) for r in results], codes),
+        data_version=dg.DataVersion(hashlib.sha256(versions.encode()).hexdigest()[:24]) if versions else None,
+        check_results=combine_checks([list(r.check_results or []) for r in results], codes) or None,
+    )
+
+
+def combine_checks(
+    per_contract: list[list[dg.AssetCheckResult]], codes: list[str]
+) -> list[dg.AssetCheckResult]:
+    """One result per check for the contracts of a run: passed when it passed for each, the failures named."""
+    if len(per_contract) == 1:
+        return per_contract[0]
+    by_name: dict[str, list[tuple[str, dg.AssetCheckResult]]] = {}
+    for code, checks in zip(codes, per_contract, strict=True):
+        for check in checks:
+            by_name.setdefault(check.check_name or "", []).append((code, check))
+    combined = []
+    for name, results in by_name.items():
+        failed = [(code, r) for code, r in results if not r.passed]
+        severity = (
+            dg.AssetCheckSeverity.ERROR
+            if any(r.severity == dg.AssetCheckSeverity.ERROR for _, r in failed)
+            else dg.AssetCheckSeverity.WARN
+        )
+        metadata = combine_metadata([dict(r.metadata or {}) for _, r in results], [c for c, _ in results])
+        metadata["contrats_en_echec"] = ", ".join(code for code, _ in failed) or "aucun"
+        first = next((f"{code} : {r.description}" for code, r in failed if r.description), None)
+        combined.append(
+            dg.AssetCheckResult(
+                check_name=name, passed=not failed, severity=severity, metadata=metadata, description=first
+            )
+        )
+    return combined

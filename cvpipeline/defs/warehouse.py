@@ -6,7 +6,7 @@ import dagster as dg
 
 from cvpipeline.catalog import Catalog
 from cvpipeline.defs.resources import PipelineSettings
-from cvpipeline.defs.sources import OWNER
+from cvpipeline.defs.sources import CONTRACT_BATCHES, OWNER
 
 
 class EvaluationPeriod(dg.Config):
@@ -69,6 +69,7 @@ def build_warehouse_assets(
             )
             for name, text in WAREHOUSE_TABLES.items()
         ],
+        backfill_policy=CONTRACT_BATCHES,
         description="Les tables consolidées. Chaque source y écrit ses propres tranches (une par "
         "fichier) ; cette étape réécrit les tables de référence et publie l'état de chaque table.",
     )
@@ -77,7 +78,8 @@ def build_warehouse_assets(
     ) -> Iterator[dg.MaterializeResult]:
         from cvpipeline.defs.steps import publish_warehouse
 
-        yield from publish_warehouse(catalogs[context.partition_key], settings.resolve(), context.log)
+        codes = list(context.partition_keys)
+        yield from publish_warehouse([catalogs[c] for c in codes], settings.resolve(), context.log)
 
     @dg.asset(
         name="evaluation_metrics",
@@ -85,6 +87,7 @@ def build_warehouse_assets(
         kinds={"sql", "pandas"},
         owners=[OWNER],
         partitions_def=contracts,
+        backfill_policy=CONTRACT_BATCHES,
         # Declarative automation (with the default automation sensor switched on in the UI):
         # the indicators follow whenever the warehouse tables are rebuilt.
         automation_condition=dg.AutomationCondition.eager(),
@@ -99,11 +102,18 @@ def build_warehouse_assets(
     def evaluation_metrics(
         context: dg.AssetExecutionContext, settings: PipelineSettings, config: EvaluationPeriod
     ) -> dg.MaterializeResult:
-        from cvpipeline.defs.steps import compute_and_store_metrics, sync_year_partitions
+        from cvpipeline.defs.steps import combine_results, compute_and_store_metrics, sync_year_partitions
 
         chosen = (config.period_start, config.period_end) if config.period_start else None
-        result = compute_and_store_metrics(
-            catalogs[context.partition_key], settings.resolve(), context.run.run_id, context.log, chosen
+        codes = list(context.partition_keys)
+        result = combine_results(
+            [
+                compute_and_store_metrics(
+                    catalogs[code], settings.resolve(), context.run.run_id, context.log, chosen
+                )
+                for code in codes
+            ],
+            codes,
         )
         sync_year_partitions(context.instance, YEARS.name, settings.resolve(), context.log)
         return result
@@ -143,6 +153,7 @@ def build_warehouse_assets(
         kinds={"excel"},
         owners=[OWNER],
         partitions_def=contracts,
+        backfill_policy=CONTRACT_BATCHES,
         automation_condition=dg.AutomationCondition.eager(),
         deps=[dg.AssetKey("evaluation_metrics")],
         description="Classeur d'évaluation du contrat (data/reports/<dossier du contrat>/"
@@ -154,8 +165,11 @@ def build_warehouse_assets(
     def evaluation_workbook(
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> dg.MaterializeResult:
-        from cvpipeline.defs.steps import write_report
+        from cvpipeline.defs.steps import combine_results, write_report
 
-        return write_report(catalogs[context.partition_key], settings.resolve(), context.log)
+        codes = list(context.partition_keys)
+        return combine_results(
+            [write_report(catalogs[c], settings.resolve(), context.log) for c in codes], codes
+        )
 
     return [warehouse, evaluation_metrics, evaluation_metrics_by_year, evaluation_workbook]
