@@ -66,7 +66,9 @@ def run_pipeline(
     documents: bool = True,
 ) -> tuple[float, float, str]:
     """Run the CLI (in `parallel` processes sharing the contracts); wall time, peak RSS (GiB), output."""
-    groups = [codes[i::parallel] for i in range(parallel)] if parallel > 1 else [[]]
+    # Contiguous shares: `run` makes one Dagster run per range of consecutive contracts (up to 50).
+    share = -(-len(codes) // parallel) if parallel > 1 else 0
+    groups = [codes[i : i + share] for i in range(0, len(codes), share)] if parallel > 1 else [[]]
     children = []
     start = time.perf_counter()
     for index, group in enumerate(groups):
@@ -196,7 +198,7 @@ def measure(
         dataset = generate_national(work, contracts=contracts, participations=participations)
         generated = time.perf_counter() - started
         url = server.create_database(f"national_{contracts}_{os.getpid()}_{int(time.time())}")  # type: ignore[attr-defined]
-        codes = list(dataset.contracts["contract_code"])
+        codes = sorted(dataset.contracts["contract_code"])
         wall, peak, _ = run_pipeline(work, dataset.catalogs_dir, url, codes, parallel, data_docs, documents)
         rows, problems = account(url, dataset.contracts)
         return Measure(len(codes), dataset.participations, generated, wall, peak, rows, problems)

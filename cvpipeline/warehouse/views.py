@@ -215,10 +215,12 @@ def refresh_views(engine: Engine, catalog: Catalog) -> None:
     """Rewrite a contract's ref_labels (and the common ones) and (re)create every view, in one transaction."""
     from cvpipeline.metrics.labels import labels_frame
     from cvpipeline.warehouse.schema import table_for
-    from cvpipeline.warehouse.writer import insert_frame, prepare
+    from cvpipeline.warehouse.writer import insert_frame, prepare, warehouse_lock
 
     with engine.begin() as conn:
         prepare(conn)
+        # Runs of other contracts rewrite the common labels and the views too: one at a time.
+        warehouse_lock(conn)
         dialect = conn.dialect.name
         labels = table_for(dialect, "ref_labels")
         # This contract's labels and the common ones; the other contracts' stay.

@@ -199,6 +199,12 @@ CONTRACTS_FILE = "anct/contrats-de-ville-2015.json"
 
 def shipped_contracts() -> pd.DataFrame:
     """The ANCT's list of contrats de ville shipped in the package (code, label, QPV population)."""
+    return _shipped_contracts().copy()
+
+
+@functools.cache
+def _shipped_contracts() -> pd.DataFrame:
+    """The list read once per process (a run over many contracts needs it for each)."""
     from cvpipeline.ingest.anct import load_contracts
     from cvpipeline.ingest.reference_files import shipped_path
 
@@ -403,6 +409,11 @@ def _upgrade(conn: Connection, metadata: sa.MetaData) -> None:
 
 # Tables written whole from the catalogs (nothing in them comes from a partner file).
 REBUILT_TABLES = ("ref_sources", "ref_actions", "ref_qpv", "ref_labels")
+
+
+def warehouse_lock(conn: Connection) -> None:
+    """Serialise the writers of tables that every run rewrites (labels, views): see `_lock`."""
+    _lock(conn)
 
 
 def _lock(conn: Connection) -> None:
