@@ -244,3 +244,36 @@ def test_two_concurrent_writes_of_a_source_do_not_interleave(both: dict, postgre
     assert len(rows) == 1 and rows[0][1] == rows[0][2] == len(change.tables["participations"]) > 100
     assert slices == len(files)
     engine.dispose()
+
+
+def test_two_contracts_run_side_by_side(postgres_server, tmp_path: Path) -> None:
+    """Two processes, one contract each, into one warehouse at once: both succeed, nothing mixed.
+
+    Both rewrite the common labels and the views: without the warehouse lock they collided there.
+    """
+    url = postgres_server.create_database("side_by_side")
+    data_dir = copy_sample(tmp_path / "data")
+    children = []
+    for code in ("CV262", "CN07302M"):
+        env = {**os.environ, "CVPIPELINE_PSEUDONYMISATION_KEY": KEY, "DAGSTER_HOME": str(tmp_path / code)}
+        command = [sys.executable, "-m", "cvpipeline", "run", "--data-dir", str(data_dir)]
+        command += ["--warehouse-url", url, "--contract", code, "--no-documents"]
+        children.append(
+            subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        )
+    outputs = [child.communicate(timeout=600)[0].decode("utf-8", "replace") for child in children]
+    assert [child.returncode for child in children] == [0, 0], [o[-2000:] for o in outputs]
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        labels = dict(
+            conn.execute(
+                sa.text("select contract_code, count(*) from cvpipeline.ref_labels group by 1")
+            ).all()
+        )
+        metrics = dict(
+            conn.execute(
+                sa.text("select contract_code, count(*) from cvpipeline.evaluation_metrics group by 1")
+            ).all()
+        )
+    engine.dispose()
+    assert set(labels) == {"*", "CV262", "CN07302M"} and set(metrics) == {"CV262", "CN07302M"}

@@ -233,8 +233,8 @@ def publish_warehouse(
 
     engine = make_engine(settings.warehouse_url)
     codes = [c.contract_code for c in catalogs]
-    for catalog in catalogs:
-        replace_references(engine, catalog)
+    for index, catalog in enumerate(catalogs):
+        replace_references(engine, catalog, national=index == 0)  # the national lists once a run
     log.info(
         f"entrepôt : tables de référence de {', '.join(codes[:5])}{' …' if len(codes) > 5 else ''} écrites"
     )
@@ -288,6 +288,7 @@ def compute_and_store_metrics(
     run_id: str,
     log: Any,
     chosen_period: tuple[str, str] | None = None,
+    views: bool = True,
 ) -> dg.MaterializeResult:
     """Compute every indicator from the warehouse (plus a chosen period) and replace the table."""
     from cvpipeline.metrics.coverage import sources_without_data
@@ -304,7 +305,7 @@ def compute_and_store_metrics(
         extra.append(Period(start, end))
         log.info(f"indicateurs : période choisie du {start:%d/%m/%Y} au {end:%d/%m/%Y}")
     engine = make_engine(settings.warehouse_url)
-    metrics, coverage = refresh_metrics(engine, catalog, run_id, extra)
+    metrics, coverage = refresh_metrics(engine, catalog, run_id, extra, views)
     engine.dispose()
     missing = sources_without_data(catalog, coverage)
     log.info(

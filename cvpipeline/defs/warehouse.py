@@ -108,8 +108,14 @@ def build_warehouse_assets(
         codes = list(context.partition_keys)
         result = combine_results(
             [
+                # The views are created once, with the run's last contract.
                 compute_and_store_metrics(
-                    catalogs[code], settings.resolve(), context.run.run_id, context.log, chosen
+                    catalogs[code],
+                    settings.resolve(),
+                    context.run.run_id,
+                    context.log,
+                    chosen,
+                    code == codes[-1],
                 )
                 for code in codes
             ],

@@ -216,7 +216,11 @@ def ensure_metric_columns(engine: Engine, name: str) -> None:
 
 
 def refresh_metrics(
-    engine: Engine, catalog: Catalog, run_id: str, extra_periods: list[Period] | None = None
+    engine: Engine,
+    catalog: Catalog,
+    run_id: str,
+    extra_periods: list[Period] | None = None,
+    views: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A contract's indicators and its partners' coverage over all its data, each year and the extra periods.
 
@@ -235,7 +239,7 @@ def refresh_metrics(
     replace_table(engine, "evaluation_metrics", written.assign(contract_code=code, run_id=run_id), code)
     from cvpipeline.warehouse.views import refresh_views
 
-    refresh_views(engine, catalog)
+    refresh_views(engine, catalog, views)
     return metrics, coverage
 
 

@@ -211,8 +211,11 @@ def view_sql(view: View, dialect: str) -> str:
     return f"SELECT {columns} " + view.source.replace("{s}", prefix)
 
 
-def refresh_views(engine: Engine, catalog: Catalog) -> None:
-    """Rewrite a contract's ref_labels (and the common ones) and (re)create every view, in one transaction."""
+def refresh_views(engine: Engine, catalog: Catalog, views: bool = True) -> None:
+    """Rewrite a contract's ref_labels (and the common ones) and (re)create every view, in one transaction.
+
+    `views=False` writes the labels only (a run over many contracts creates the views once).
+    """
     from cvpipeline.metrics.labels import labels_frame
     from cvpipeline.warehouse.schema import table_for
     from cvpipeline.warehouse.writer import insert_frame, prepare, warehouse_lock
@@ -228,6 +231,8 @@ def refresh_views(engine: Engine, catalog: Catalog) -> None:
             labels.delete().where(labels.c.contract_code.in_([COMMON_LABELS, catalog.contract_code]))
         )
         insert_frame(conn, labels, labels_frame(catalog))
+        if not views:
+            return
         prefix = f"{ANALYST_SCHEMA}." if dialect == "postgresql" else ""
         for view in VIEWS:
             conn.execute(sa.text(f"DROP VIEW IF EXISTS {prefix}{view.name}"))

@@ -221,15 +221,17 @@ def _official_list(path: Path, year: int, variants: Path | None) -> tuple[pd.Dat
     return reference, load_qpv_variants(variants or shipped_path(SHIPPED_VARIANTS), reference)
 
 
-def official_qpv_frames(catalog: Catalog) -> dict[str, pd.DataFrame]:
+def official_qpv_frames(catalog: Catalog, shipped: bool = True) -> dict[str, pd.DataFrame]:
     """ref_qpv_official and ref_qpv_variants: the shipped official lists, and the contract's own list."""
     from cvpipeline.ingest.qpv_reference import SHIPPED_INSEE_OCCITANIE_2015
     from cvpipeline.ingest.reference_files import shipped_path
 
-    lists = [(shipped_path(SHIPPED_INSEE_OCCITANIE_2015), 2015, None)]
+    lists = [(shipped_path(SHIPPED_INSEE_OCCITANIE_2015), 2015, None)] if shipped else []
     if catalog.qpv_list is not None and catalog.qpv_geography:
         lists.append((catalog.qpv_list, int(catalog.qpv_geography), catalog.qpv_variants))
     read = [_official_list(*entry) for entry in lists]
+    if not read:
+        return {}
     keys = ["geography_year", "official_code"]
     official = pd.concat([r for r, _ in read], ignore_index=True).drop_duplicates(keys)
     variants = pd.concat([v for _, v in read], ignore_index=True).drop_duplicates([*keys, "variant"])
@@ -247,10 +249,16 @@ def _upsert_qpv(conn: Connection, name: str, frame: pd.DataFrame) -> None:
     insert_frame(conn, table, frame)
 
 
-def replace_references(engine: Engine, catalog: Catalog) -> dict[str, pd.DataFrame]:
-    """Replace a contract's reference rows (from its catalog) and the national lists, in one transaction."""
+def replace_references(engine: Engine, catalog: Catalog, national: bool = True) -> dict[str, pd.DataFrame]:
+    """Replace a contract's reference rows (from its catalog) and the national lists, in one transaction.
+
+    `national=False` leaves the national contract list alone (already written by this run); the
+    contract's own official QPV list is written either way.
+    """
     frames = reference_frames(catalog)
-    official = official_qpv_frames(catalog)
+    if not national:
+        frames = {name: frame for name, frame in frames.items() if name in CONTRACT_REFERENCES}
+    official = official_qpv_frames(catalog, shipped=national)
     with engine.begin() as conn:
         prepare(conn)
         _lock(conn)
