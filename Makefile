@@ -48,9 +48,11 @@ BENCH_ARGS ?= --sizes 250000,500000,1000000 --postgres 1000000
 bench: setup
 	$(PY) benchmarks/pipeline_benchmark.py $(BENCH_ARGS)
 	$(PY) benchmarks/metrics_benchmark.py
+	$(PY) benchmarks/national_benchmark.py $(NATIONAL_ARGS)
 
-# Many contracts on PostgreSQL (issue 11): 1x, 2x, 4x contracts; the national case with NATIONAL_ARGS="--full"
-NATIONAL_ARGS ?= --base 10 --factors 1,2,4
+# Many contracts on PostgreSQL (issue 11): 1x, 2x, 4x contracts (also the end of `make bench`); the
+# national case: NATIONAL_ARGS="--only-full --parallel 2 --no-data-docs --no-documents"
+NATIONAL_ARGS ?= --base 10 --factors 1,2,4 --no-data-docs --no-documents
 bench-national: setup
 	$(PY) benchmarks/national_benchmark.py $(NATIONAL_ARGS)
 
