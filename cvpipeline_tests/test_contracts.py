@@ -150,13 +150,17 @@ def test_the_2024_contract_uses_its_geography_and_themes(two_contracts: dict) ->
     )
     assert places.get("biollay_bellevue", 0) > 0 and "bellevue" not in places and "biollay" not in places
     # The analysts' view labels each contract's codes with its own catalog.
-    labels = dict(
-        query(
+    labels = {
+        code: (scope, count)
+        for code, scope, count in query(
             db,
-            "select code_contrat, count(distinct pilier) from v_indicateurs where perimetre = 'Pilier' group by 1",
+            "select code_contrat, perimetre, count(distinct pilier) from v_indicateurs "
+            "where code_perimetre in (select code from ref_labels where kind = 'pillar') "
+            "and perimetre in ('Pilier', 'Thème') group by 1, 2",
         )
-    )
-    assert labels == {"CV262": 4, "CN07302M": 6}
+    }
+    # A 2015 contract's scopes are pillars, a 2024 contract's are themes (their own words).
+    assert labels == {"CV262": ("Pilier", 4), "CN07302M": ("Thème", 6)}
 
 
 def test_a_contract_partition_run_touches_only_its_rows(two_contracts: dict, tmp_path: Path) -> None:

@@ -46,7 +46,8 @@ def label_map(catalog: Catalog) -> dict[str, dict[str, str]]:
     """Every kind of code and its French labels, for a catalog."""
     return {
         "contract": {catalog.contract_code: catalog.contract_label},
-        "scope_type": SCOPE_TYPES,
+        # A 2024 contract's nomenclature entries are themes, not pillars.
+        "scope_type": {**SCOPE_TYPES, "pillar": catalog.pillar_noun.capitalize()},
         "pillar": {code: p.label for code, p in catalog.pillars.items()},
         "action": {code: a.label for code, a in catalog.actions.items()},
         "source": {code: s.partner for code, s in catalog.sources.items()},

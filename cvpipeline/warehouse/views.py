@@ -30,9 +30,9 @@ class View:
     columns: tuple[tuple[str, str, str], ...]
 
 
-# Kinds of codes whose labels belong to a contract (its actions, nomenclature, partners, QPVs, and
-# its activity types: a contract may declare its own).
-CONTRACT_KINDS = ("contract", "pillar", "action", "source", "qpv", "activity_type")
+# Kinds of codes whose labels belong to a contract (its actions, nomenclature, partners, QPVs, its
+# activity types: a contract may declare its own; and scope types: « Pilier » or « Thème »).
+CONTRACT_KINDS = ("contract", "scope_type", "pillar", "action", "source", "qpv", "activity_type")
 # The contract_code of the labels every contract shares (scope types, periods, indicators...).
 COMMON_LABELS = "*"
 
@@ -92,7 +92,11 @@ VIEWS = (
             ("annee", "CASE WHEN m.period_kind = 'year' THEN {year} END", "L'année, pour une ligne annuelle"),
             ("debut", "m.period_start", "Début de la période (inclus)"),
             ("fin", "m.period_end", "Fin de la période (incluse)"),
-            ("perimetre", "ls.label", "Contrat, Pilier, Action, Partenaire ou Quartier prioritaire"),
+            (
+                "perimetre",
+                "ls.label",
+                "Contrat, Pilier (Thème pour un contrat 2024), Action, Partenaire ou Quartier prioritaire",
+            ),
             ("code_perimetre", "m.scope_code", "Code du périmètre (contrat, pilier, action, source, QPV)"),
             ("libelle_perimetre", "COALESCE(lc.label, m.scope_code)", "Nom du périmètre en clair"),
             ("pilier", "lp.label", "Pilier du périmètre (pour un pilier ou une action)"),
