@@ -49,6 +49,7 @@ from cvpipeline.warehouse.slices import (
     SLICE_COLUMNS,
     SliceWrite,
     current_slices,
+    slice_is_current,
     source_row_counts,
     write_slices,
 )
@@ -157,13 +158,7 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
             if incoming.name in duplicates:
                 continue
             known = in_place.loc[incoming.name] if incoming.name in in_place.index else None
-            if (
-                known is not None
-                and incoming.sha256 == known["sha256"]
-                and known["rules_fingerprint"] == fingerprint
-                # Rows set aside as records of another file are weighed again each run.
-                and not (pd.notna(known["cross_file_conflicts"]) and known["cross_file_conflicts"])
-            ):
+            if slice_is_current(known, incoming.sha256, fingerprint):
                 unchanged.append(unchanged_row(source.source_id, incoming.name, known, started))
             else:
                 to_read.append(incoming)

@@ -39,7 +39,13 @@ from cvpipeline.ingest.source import (
 from cvpipeline.settings import Settings
 from cvpipeline.warehouse.ledger_rows import duplicate_row, rejected_row, removed_row, unchanged_row
 from cvpipeline.warehouse.schema import COLUMNS, NATIONAL_CONTRACT, NATIONAL_TABLES, table_for
-from cvpipeline.warehouse.slices import SLICE_COLUMNS, SliceWrite, current_slices, write_slices
+from cvpipeline.warehouse.slices import (
+    SLICE_COLUMNS,
+    SliceWrite,
+    current_slices,
+    slice_is_current,
+    write_slices,
+)
 from cvpipeline.warehouse.writer import make_engine, prepare
 
 ANCT_POSTS_SOURCE = "anct_postes"
@@ -146,13 +152,7 @@ def deliver_anct_posts(settings: Settings, run_id: str) -> NationalReport:
                 )
                 continue
             known = in_place.loc[incoming.name] if incoming.name in in_place.index else None
-            if (
-                known is not None
-                and incoming.sha256 == known["sha256"]
-                and known["rules_fingerprint"] == fingerprint
-                # Rows set aside as posts of another file are weighed again each run.
-                and not (pd.notna(known["cross_file_conflicts"]) and known["cross_file_conflicts"])
-            ):
+            if slice_is_current(known, incoming.sha256, fingerprint):
                 ledger.append(unchanged_row(ANCT_POSTS_SOURCE, incoming.name, known, started))
             else:
                 to_read.append(incoming)

@@ -57,6 +57,19 @@ class SliceWrite:
         return sorted(self.slices["file"]) if not self.slices.empty else []
 
 
+def slice_is_current(known: pd.Series | None, sha256: str | None, fingerprint: str) -> bool:
+    """Whether a file's slice in place needs no new read: same bytes, same rules, no cross-file conflict.
+
+    Rows set aside as records of another file are weighed again each run.
+    """
+    return (
+        known is not None
+        and sha256 == known["sha256"]
+        and known["rules_fingerprint"] == fingerprint
+        and not (pd.notna(known["cross_file_conflicts"]) and known["cross_file_conflicts"])
+    )
+
+
 def current_slices(engine: Engine, contract_code: str, source_id: str | None = None) -> pd.DataFrame:
     """The slices in place for a contract (and a source), one row per file."""
     frame = read_table(engine, "file_slices")
