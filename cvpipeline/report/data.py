@@ -35,6 +35,7 @@ class ReportData:
         metrics["breakdown"] = metrics["breakdown"].astype(object).where(metrics["breakdown"].notna(), None)
         self.metrics = metrics
         self.labels = label_map(self.catalog)
+        self._coverage: pd.DataFrame | None = None
         self._index = {
             (
                 r.scope_type,
@@ -131,6 +132,11 @@ class ReportData:
 
     def coverage(self) -> pd.DataFrame:
         """Per partner: files in place, last reception, rows over all data and per year, rows set aside."""
+        if self._coverage is None:
+            self._coverage = self._read_coverage()
+        return self._coverage.copy()
+
+    def _read_coverage(self) -> pd.DataFrame:
         rows = self.metrics[self.metrics["indicator_code"] == DATA_ROWS]
         slices = (
             self.slices

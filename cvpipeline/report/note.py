@@ -484,7 +484,8 @@ def build_note(data: ReportData) -> Document:
     _heading(document, "Le contrat de ville")
     qpv = ", ".join(data.labels["qpv"].values())
     pillars = ", ".join(p.label[0].lower() + p.label[1:] for p in catalog.pillars.values())
-    partners = [s for s in catalog.sources if s not in data.missing_sources()]
+    missing = set(data.missing_sources())
+    partners = [s for s in catalog.sources if s not in missing]
     document.add_paragraph(
         f"Le {catalog.contract_label}, co-piloté par l'État et l'agglomération en lien étroit avec les "
         "communes "
