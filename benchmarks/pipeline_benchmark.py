@@ -6,7 +6,10 @@ For each size (participations in one Ma chance moi aussi CSV, added to the sampl
 - the pipeline's steps one by one in a process of their own (read+parse+pseudonymise, validate, shape,
   write, indicators, workbook), with the peak memory reached after each.
 Times and peak resident memory (of each process, from wait4) are printed with their ratios to the
-floor. Optionally (--postgres) the warehouse load on PostgreSQL against a raw psycopg COPY of the same
+floor. The pipeline processes the contract that receives the large file (--contract, CV262: its
+sample plus the file, as when issue 8 was measured; `all` adds the other contracts' samples).
+First (unless --no-sample), the sample alone: its run against the import of its stack, and the full
+refresh as a Dagster run (`dagster job execute`) against the CLI. Optionally (--postgres) the warehouse load on PostgreSQL against a raw psycopg COPY of the same
 rows. Nothing here is asserted: the figures are printed for people to read.
 """
 
@@ -102,6 +105,65 @@ def steps_driver(data_dir: str) -> None:
     report("workbook", mark)
 
 
+def contract_args(contract: str) -> list[str]:
+    """`run`'s arguments for one contract, none for all of them."""
+    return [] if contract == "all" else ["--contract", contract]
+
+
+STACK = "import dagster, great_expectations, pandas, sqlalchemy, openpyxl, docx"
+GOAL_SAMPLE_RATIO = 2.0
+GOAL_DAGSTER_RATIO = 1.5
+
+
+def sample_run(contract: str) -> None:
+    """The sample's run against its stack's import; the full refresh as a Dagster run against the CLI."""
+    python = sys.executable
+    imports = min(measured([python, "-c", STACK])[0] for _ in range(2))
+
+    def fresh(tmp: str) -> tuple[Path, dict[str, str]]:
+        data = Path(tmp)
+        shutil.copytree(REPO / "data" / "incoming", data / "incoming")
+        home = data / "dagster_home"
+        home.mkdir()
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(REPO)}
+        return data, {**env, "CVPIPELINE_DATA_DIR": str(data)}
+
+    cli = [python, "-m", "cvpipeline", "run", "--data-dir"]
+    with tempfile.TemporaryDirectory() as tmp:
+        data, env = fresh(tmp)
+        one, _, _ = measured([*cli, str(data), *contract_args(contract)], env=env)
+    with tempfile.TemporaryDirectory() as tmp:
+        data, env = fresh(tmp)
+        every, _, _ = measured([*cli, str(data)], env=env)
+    from cvpipeline.definitions import configured_catalogs
+
+    codes = sorted(configured_catalogs())
+    tags = json.dumps({RANGE_TAGS[0]: codes[0], RANGE_TAGS[1]: codes[-1]})
+    with tempfile.TemporaryDirectory() as tmp:
+        data, env = fresh(tmp)
+        job = [python, "-m", "dagster", "job", "execute", "-m", "cvpipeline.definitions"]
+        dagster_s, _, _ = measured([*job, "-j", "cvpipeline_full_refresh", "--tags", tags], env=env)
+    print("\nÉchantillon (data/incoming), entrepôt SQLite neuf")
+    print(f"  import de la pile ({STACK.removeprefix('import ')})  {imports:6.1f} s")
+    label = "tous les contrats" if contract == "all" else f"contrat {contract}"
+    print(
+        f"  cvpipeline run ({label})  {one:6.1f} s   × {one / imports:.2f} de l'import "
+        f"(objectif ≤ {GOAL_SAMPLE_RATIO:g})"
+    )
+    print(
+        f"  cvpipeline run ({len(codes)} contrats, un run)  {every:6.1f} s   "
+        f"× {every / imports:.2f} de l'import"
+    )
+    print(
+        f"  dagster job execute cvpipeline_full_refresh ({len(codes)} contrats)  {dagster_s:6.1f} s   "
+        f"× {dagster_s / every:.2f} de la CLI (objectif ≤ {GOAL_DAGSTER_RATIO:g})"
+    )
+
+
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+
+
 def postgres_load(rows: int) -> None:
     """The warehouse's COPY load against a raw psycopg COPY of the same rows, side by side."""
     import io
@@ -180,6 +242,14 @@ def main() -> None:
         "--sizes", default="250000,500000,1000000", help="participations, séparées par des virgules"
     )
     parser.add_argument("--postgres", type=int, default=0, help="lignes du banc PostgreSQL (0 = sans)")
+    parser.add_argument(
+        "--contract",
+        default="CV262",
+        help="contrat traité par le pipeline avec le gros fichier (celui qui le reçoit) ; all = tous",
+    )
+    parser.add_argument(
+        "--no-sample", action="store_true", help="sans la mesure de l'échantillon (import, CLI, Dagster)"
+    )
     parser.add_argument("--steps-driver", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.steps_driver:
@@ -188,6 +258,8 @@ def main() -> None:
     from bench_files import write_children_csv
 
     python = sys.executable
+    if not args.no_sample:
+        sample_run(args.contract)
     rows_out = []
     for size in [int(s) for s in args.sizes.split(",") if s]:
         with tempfile.TemporaryDirectory() as tmp:
@@ -199,7 +271,8 @@ def main() -> None:
             )
             env = {**os.environ, "DAGSTER_HOME": str(data / "dagster_home"), "PYTHONPATH": str(REPO)}
             run_s, run_gib, _ = measured(
-                [python, "-m", "cvpipeline", "run", "--data-dir", str(data)], env=env
+                [python, "-m", "cvpipeline", "run", "--data-dir", str(data), *contract_args(args.contract)],
+                env=env,
             )
             steps_dir = data / "steps"
             (steps_dir / "incoming").mkdir(parents=True)
@@ -207,7 +280,8 @@ def main() -> None:
             _, _, text = measured([python, str(Path(__file__)), "--steps-driver", str(steps_dir)], env=env)
             steps = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
         rows_out.append((size, floor_s, floor_gib, run_s, run_gib, steps))
-        print(f"\n{size:,} participations (+ l'échantillon)".replace(",", " "))
+        scope = "de tous les contrats" if args.contract == "all" else f"du contrat {args.contract}"
+        print(f"\n{size:,} participations (+ l'échantillon {scope})".replace(",", " "))
         print(f"  plancher (floor.py)        {floor_s:7.1f} s  {floor_gib:5.2f} Gio")
         print(
             f"  pipeline (cvpipeline run)  {run_s:7.1f} s  {run_gib:5.2f} Gio   "

@@ -486,8 +486,13 @@ def compute_metrics(
     activities: pd.DataFrame,
     fundings: pd.DataFrame,
     periods: list[Period] | None = None,
+    period_kinds: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Every indicator for every scope that has data of its kind, over each period."""
+    """Every indicator for every scope that has data of its kind, over each period.
+
+    With `period_kinds` (one per period), each row also gets its period's kind in `period_kind`:
+    periods of several kinds are then computed in one pass over the rows.
+    """
     tables = {"participations": participations, "activities": activities, "fundings": fundings}
     periods = periods if periods is not None else periods_of(participations, activities, fundings)
     n_periods = len(periods)
@@ -527,6 +532,7 @@ def compute_metrics(
                                 "unit": indicator.unit,
                                 "numerator": numerator,
                                 "denominator": denominator,
+                                **({"period_kind": period_kinds[p]} if period_kinds else {}),
                             }
                         )
-    return pd.DataFrame(records, columns=METRIC_COLUMNS)
+    return pd.DataFrame(records, columns=[*METRIC_COLUMNS, *(["period_kind"] if period_kinds else [])])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -86,20 +87,21 @@ def scope_spans(catalog: Catalog, tables: dict[str, pd.DataFrame]) -> dict[tuple
     for name, frame in tables.items():
         if frame.empty:
             continue
-        columns = [c for _, c in SCOPE_COLUMNS if c in frame]
         if name == "participations":
             years = [pd.to_datetime(frame["start_date"]).dt.year, pd.to_datetime(frame["end_date"]).dt.year]
-            rows = pd.concat([frame[columns].assign(_year=y) for y in years], ignore_index=True)
         else:
-            rows = frame[columns].assign(_year=_years(frame, name))
-        rows = rows.dropna(subset=["_year"])
-        if rows.empty:
+            years = [_years(frame, name)]
+        # A row's first and last year (a participation's start and end): the scope spans them all.
+        stacked = pd.concat(years, axis=1)
+        dated = stacked.notna().any(axis=1)
+        if not dated.any():
             continue
-        widen(("contract", catalog.contract_code), int(rows["_year"].min()), int(rows["_year"].max()))
+        rows = pd.DataFrame({"first": stacked.min(axis=1), "last": stacked.max(axis=1)})[dated]
+        widen(("contract", catalog.contract_code), int(rows["first"].min()), int(rows["last"].max()))
         for scope_type, column in SCOPE_COLUMNS:
-            if column not in rows:
+            if column not in frame:
                 continue
-            bounds = rows.dropna(subset=[column]).groupby(column)["_year"].agg(["min", "max"])
+            bounds = rows.groupby(frame.loc[dated, column], dropna=True).agg({"first": "min", "last": "max"})
             for code, (first, last) in bounds.iterrows():
                 widen((scope_type, str(code)), int(first), int(last))
     return spans
@@ -182,12 +184,27 @@ def _by_kind(
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def _metrics_of_kinds(
+    catalog: Catalog, tables: list[pd.DataFrame], kinds: list[tuple[str, list[Period]]]
+) -> pd.DataFrame:
+    """The indicators of every kind's periods in one pass over the rows, in kind order (as `_by_kind`)."""
+    periods = [period for _, chosen in kinds for period in chosen]
+    labels = [kind for kind, chosen in kinds for _ in chosen]
+    if not periods:
+        return pd.DataFrame()
+    metrics = compute_metrics(catalog, *tables, periods=periods, period_kinds=labels)
+    if metrics.empty:
+        return pd.DataFrame()
+    rank = metrics["period_kind"].map({kind: i for i, (kind, _) in enumerate(kinds)})
+    return metrics.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
 def evaluation_rows(
     catalog: Catalog, tables: list[pd.DataFrame], kinds: list[tuple[str, list[Period]]], targets: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(indicators, coverage) for the periods of each kind, with the data rules and the targets applied."""
     named = dict(zip(FACTS, tables, strict=True))
-    metrics = _by_kind(compute_metrics, catalog, tables, kinds)
+    metrics = _metrics_of_kinds(catalog, tables, kinds)
     if not metrics.empty:
         coverage_rows = qpv_coverage(metrics, shipped_contracts(), contract_qpvs(catalog))
         metrics = pd.concat([metrics, coverage_rows], ignore_index=True)

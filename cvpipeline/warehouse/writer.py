@@ -311,6 +311,52 @@ def replace_periods(
         return insert_frame(conn, table, frame)
 
 
+def _sqlite_arrow(engine: Engine, query: str, columns: list[sa.Column]) -> pd.DataFrame | None:
+    """A SQLite query read in C through ADBC into Arrow (4 × faster than a cursor on 1 M rows), or None.
+
+    The whole result is one batch, so that the driver infers each column's type from all its values
+    (not from the first 1 024, which may all be empty); text columns are then typed as text. None
+    (the caller reads through the cursor) for an in-memory database, or if the driver cannot read
+    the result (a column holding two kinds of values, a database locked by a writer).
+    """
+    path = engine.url.database
+    if not path or path == ":memory:" or not Path(path).is_file():
+        return None
+    import adbc_driver_manager
+    import adbc_driver_sqlite.dbapi
+    import pyarrow as pa
+
+    try:
+        with adbc_driver_sqlite.dbapi.connect(str(Path(path).resolve())) as conn, conn.cursor() as cursor:
+            cursor.adbc_statement.set_options(**{ADBC_BATCH_ROWS: str(ADBC_ONE_BATCH)})
+            cursor.execute(query)
+            result = cursor.fetch_arrow_table()
+    except (OSError, adbc_driver_manager.Error) as error:
+        log.debug(f"lecture ADBC impossible, lecture par le curseur ({type(error).__name__})")
+        return None
+    if result.num_rows == 0:
+        return None
+    empty = []
+    for position, column in enumerate(columns):
+        numeric = isinstance(column.type, (sa.Integer, sa.BigInteger, sa.Float))
+        if not numeric and result.schema.field(position).type != pa.string():
+            result = result.set_column(position, column.name, result.column(position).cast(pa.string()))
+        if not numeric and result.column(position).null_count == result.num_rows:
+            empty.append(column.name)
+    frame = result.to_pandas()
+    # As the cursor reads them: a text column without any value holds None.
+    for name in empty:
+        frame[name] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    return frame
+
+
+# ADBC's SQLite option for the rows per batch, and a batch larger than any table.
+ADBC_BATCH_ROWS = "adbc.sqlite.query.batch_rows"
+ADBC_ONE_BATCH = 1 << 30
+# Below this many rows the cursor is as fast (opening an ADBC connection costs about 10 ms).
+ADBC_MIN_ROWS = 20_000
+
+
 def read_table(
     engine: Engine, name: str, columns: list[str] | None = None, contract_code: str | None = None
 ) -> pd.DataFrame:
@@ -338,7 +384,12 @@ def read_table(
             buffer.seek(0)
             frame = pd.read_csv(buffer, dtype=str, keep_default_na=False, na_values=[""])
         else:
-            frame = pd.read_sql_query(query, raw.driver_connection)
+            target = engine.dialect.identifier_preparer.format_table(table)
+            # The largest rowid bounds the table's rows: small tables are read by the cursor.
+            size = raw.driver_connection.execute(f"SELECT max(rowid) FROM {target}").fetchone()[0]
+            frame = _sqlite_arrow(engine, query, chosen) if (size or 0) >= ADBC_MIN_ROWS else None
+            if frame is None:
+                frame = pd.read_sql_query(query, raw.driver_connection)
     finally:
         raw.close()
     for column in chosen:
