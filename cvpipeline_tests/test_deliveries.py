@@ -234,3 +234,29 @@ def test_replay_from_the_archive_equals_the_incremental_warehouse(history: dict,
             f"sqlite:///{target}",
             "r",
         )
+
+
+def test_a_source_and_a_file_are_found_by_the_seams_index_also_in_an_earlier_warehouse(
+    tmp_path: Path,
+) -> None:
+    """The fact tables and the quarantine are indexed on their seams; a warehouse without it gets it."""
+    from cvpipeline.warehouse.writer import make_engine, prepare
+
+    db = tmp_path / "entrepot.db"
+    engine = make_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        prepare(conn)
+    for table in (*FACTS, "quarantine"):
+        query(db, f"DROP INDEX ix_{table}_tranche")  # as a warehouse written before the index
+    with engine.begin() as conn:
+        prepare(conn)
+    engine.dispose()
+    indexes = {name for (name,) in query(db, "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {f"ix_{t}_tranche" for t in (*FACTS, "quarantine")} <= indexes
+    plan = query(
+        db,
+        "EXPLAIN QUERY PLAN SELECT count(*) FROM participations WHERE contract_code = ? AND source_id = ?",
+        "CV262",
+        "ma_chance_moi_aussi",
+    )
+    assert any("ix_participations_tranche" in row[-1] for row in plan), plan

@@ -33,10 +33,11 @@ PREVIEW_COLUMNS = {
     "file_slices": ["source_id", "file", "status", "rows_loaded", "rows_quarantined", "received_at"],
 }
 PREVIEW_ORDER = {
-    "participations": ["source_id", "source_file", "source_row"],
-    "activities": ["source_id", "source_file", "source_row"],
-    "fundings": ["source_file", "source_row"],
-    "quarantine": ["source_id", "source_file", "source_row"],
+    # The seams' index order (schema.SEAM_COLUMNS): the first rows come without a sort.
+    "participations": ["contract_code", "source_id", "source_file", "source_sheet", "source_row"],
+    "activities": ["contract_code", "source_id", "source_file", "source_sheet", "source_row"],
+    "fundings": ["contract_code", "source_id", "source_file", "source_sheet", "source_row"],
+    "quarantine": ["contract_code", "source_id", "source_file", "source_sheet", "source_row"],
     "ingestion_ledger": ["started_at", "source_id", "file"],
     "file_slices": ["source_id", "file"],
 }

@@ -17,9 +17,9 @@ from cvpipeline.warehouse.schema import table_for
 from cvpipeline.warehouse.writer import prepare, read_table, replace_table, shipped_contracts
 
 FACTS = ("participations", "activities", "fundings")
-# What the indicators read of the fact tables (lineage, ids and labels stay where they are).
+# What the indicators read of the fact tables (lineage, ids and labels stay where they are; the
+# contract is the one read).
 FACT_COLUMNS = [
-    "contract_code",
     "source_id",
     "action_code",
     "pillar",

@@ -30,6 +30,12 @@ def render() -> str:
             kind = str(column.type) + ("" if column.nullable or column.primary_key else ", NOT NULL")
             key = " (clé)" if column.primary_key else ""
             parts.append(f"| `{column.name}` | {kind} | {column.comment or ''}{key} |")
+        for index in sorted(table.indexes, key=lambda i: i.name or ""):
+            columns = ", ".join(c.name for c in index.columns)
+            parts.append(
+                f"\nIndex `{index.name}` ({columns}) : les lignes d'une source ou d'un fichier se "
+                "trouvent sans parcourir la table ; filtrez sur ces colonnes, dans cet ordre."
+            )
     return "\n".join(parts) + "\n"
 
 

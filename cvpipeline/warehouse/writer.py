@@ -406,7 +406,7 @@ def prepare(conn: Connection) -> None:
     metadata = metadata_for(conn.dialect.name)
     inspector = sa.inspect(conn)
     existing = {t: inspector.has_table(t.name, schema=t.schema) for t in metadata.tables.values()}
-    if all(existing.values()) and not _missing_columns(inspector, metadata):
+    if all(existing.values()) and not _missing_columns(inspector, metadata) and not _missing_indexes(conn):
         return
     if conn.dialect.name == "postgresql":
         # Two first runs creating the tables at once must not race: DDL under the writers' lock.
@@ -415,6 +415,21 @@ def prepare(conn: Connection) -> None:
             conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
     _upgrade(conn, metadata)
     metadata.create_all(conn)
+    for index in _missing_indexes(conn):  # tables of an earlier version: create_all leaves them
+        log.warning("entrepôt d'une version antérieure : index %s créé", index.name)
+        index.create(conn)
+
+
+def _missing_indexes(conn: Connection) -> list[sa.Index]:
+    """The indexes of the current schema that the database lacks (tables of an earlier version)."""
+    inspector = sa.inspect(conn)
+    missing = []
+    for table in metadata_for(conn.dialect.name).tables.values():
+        if not table.indexes or not inspector.has_table(table.name, schema=table.schema):
+            continue
+        present = {i["name"] for i in inspector.get_indexes(table.name, schema=table.schema)}
+        missing += [index for index in table.indexes if index.name not in present]
+    return missing
 
 
 def _missing_columns(inspector: sa.Inspector, metadata: sa.MetaData) -> list[tuple[sa.Table, sa.Column]]:
