@@ -6,10 +6,12 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
+Spread = TypeVar("Spread", pd.Series, pd.DataFrame)
 # Excel's day zero for serial dates (with its 1900 leap-year quirk folded in).
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d/%m/%y")
@@ -120,13 +122,16 @@ def _of_types(values: pd.Series, types: tuple[type, ...]) -> pd.Series:
 
 def clean_text(values: pd.Series) -> pd.Series:
     """Cells as trimmed text; blank cells become null; 12.0 read from Excel becomes '12'."""
-    present = values.notna()
     if _is_text_column(values):
-        is_number = is_date = pd.Series(False, index=values.index)
-    else:
-        kinds = values.map(type)
-        is_number = kinds.isin(NUMBER_TYPES) & present
-        is_date = kinds.isin(DATE_TYPES) & present
+        # Each distinct text trimmed once, then spread by position (no mask, no copy of the column).
+        codes, uniques = pd.factorize(values)
+        trimmed = _trimmed_text(pd.Series(uniques, dtype="string[pyarrow]")).to_numpy(dtype=object)
+        shown = np.append(np.where(trimmed == "", None, trimmed), None)  # a missing cell (code -1): None
+        return pd.Series(shown[codes], index=values.index, dtype=object)
+    present = values.notna()
+    kinds = values.map(type)
+    is_number = kinds.isin(NUMBER_TYPES) & present
+    is_date = kinds.isin(DATE_TYPES) & present
     other = present & ~is_number & ~is_date
     out = pd.Series(None, index=values.index, dtype=object)
     if other.any():
@@ -212,6 +217,26 @@ def per_distinct(cells: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> p
     codes, uniques = pd.factorize(cells)
     parsed = parse(pd.Series(uniques, dtype=cells.dtype))
     return pd.Series(parsed.to_numpy()[codes], index=cells.index, dtype=parsed.dtype)
+
+
+def on_distinct(values: pd.Series, compute: Callable[[pd.Series], Spread]) -> Spread:
+    """`compute` (row by row) run once on each distinct value of a series, its result spread to every row.
+
+    A quartier or a sex code repeats over a million rows: each distinct value is computed once. The
+    distinct values keep the series' name and dtype, and a missing value is one more of them (None):
+    the dtypes `compute` infers from the values it meets are those it would infer on every row.
+    Values are told apart as `pd.factorize` (and so a dict or `Series.map`) tells them apart.
+    """
+    codes, uniques = pd.factorize(values)
+    distinct = pd.Series(uniques, dtype=values.dtype, name=values.name)
+    missing = codes < 0
+    if missing.any():
+        none = pd.Series([None], dtype=values.dtype, name=values.name)
+        distinct = pd.concat([distinct, none], ignore_index=True)
+        codes = np.where(missing, len(uniques), codes)
+    spread = compute(distinct).take(codes)
+    spread.index = values.index
+    return spread
 
 
 def _dates_of_text(cells: pd.Series, birth: bool) -> pd.Series:
@@ -324,9 +349,13 @@ def parse_bool(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def parse_sex(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """F/H (also Femme/Homme...). Unknown codes are kept as written, for the suite to reject."""
-    text = clean_text(values)
+    return on_distinct(clean_text(values), _sex_codes), pd.Series(False, index=values.index)
+
+
+def _sex_codes(text: pd.Series) -> pd.Series:
+    """F or H for the sex words of `SEX_WORDS`, other cleaned cells as they are."""
     mapped = fold_series(text).map(SEX_WORDS)
-    return mapped.where(mapped.notna(), text).astype(object), pd.Series(False, index=values.index)
+    return mapped.where(mapped.notna(), text).astype(object)
 
 
 PARSERS = {

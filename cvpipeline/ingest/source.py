@@ -9,6 +9,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+import numpy as np
 import pandas as pd
 
 from cvpipeline.catalog import Catalog, SourceSpec, TableSpec
@@ -397,17 +398,40 @@ def _unparsed(cells: pd.Series, unreadable: pd.Series, personal: bool) -> pd.Ser
 
 
 def _duplicate_of(table: TableSpec, raw: pd.DataFrame) -> pd.Series:
-    """For a row identical to an earlier row of the same file and sheet, that row's number."""
-    columns = [c.name for c in table.columns]
-    keys = raw[["source_file", "source_sheet", *columns]].astype("string").fillna("\x00")
-    repeated = keys.duplicated(keep=False)
+    """For a row identical to an earlier row of the same file and sheet, that row's number.
+
+    Cells are compared as text (a missing cell equals only a missing cell). Each column is factorised
+    once and the codes are combined column by column: once every row has a key of its own (a column
+    of distinct identifiers), no row can have a twin and the other columns are not read.
+    """
+    columns = ["source_file", "source_sheet", *(c.name for c in table.columns)]
     first = pd.Series(pd.NA, index=raw.index, dtype="Int64")
+    group, groups = np.zeros(len(raw), dtype="int64"), 1
+    for column in columns:
+        if groups == len(raw):
+            return first  # every row is unlike the others
+        codes, count = _text_codes(raw[column])
+        # The pair (group, code) as one number (below len(raw) squared), numbered again from 0.
+        group, uniques = pd.factorize(group * count + codes)
+        groups = len(uniques)
+    repeated = pd.Series(group, index=raw.index).duplicated(keep=False)
     if repeated.any():  # only the rows that have a twin are grouped
         rows = raw.loc[repeated, "source_row"]
-        twins = keys[repeated]
-        earliest = rows.groupby([twins[c] for c in twins.columns], sort=False).transform("first")
+        earliest = rows.groupby(group[repeated.to_numpy()], sort=False).transform("first")
         first[repeated] = earliest.where(earliest != rows)
     return first
+
+
+def _text_codes(cells: pd.Series) -> tuple[np.ndarray, int]:
+    """Codes (0 to count - 1) of a column's cells compared as text, a missing cell being one more value.
+
+    As `astype("string").fillna("\\x00")`: a cell holding that one character counts as missing.
+    """
+    codes, uniques = pd.factorize(cells.astype("string"))
+    missing = np.flatnonzero(uniques == "\x00")
+    if len(missing):
+        codes = np.where(codes < 0, missing[0], codes)
+    return np.where(codes < 0, len(uniques), codes), len(uniques) + 1
 
 
 def _people(frame: pd.DataFrame, table: TableSpec, key: bytes) -> None:
