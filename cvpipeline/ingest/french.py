@@ -219,13 +219,11 @@ def per_distinct(cells: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> p
     return pd.Series(parsed.to_numpy()[codes], index=cells.index, dtype=parsed.dtype)
 
 
-def on_distinct(values: pd.Series, compute: Callable[[pd.Series], Spread]) -> Spread:
-    """`compute` (row by row) run once on each distinct value of a series, its result spread to every row.
+def distinct_values(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Each row's code among a series' distinct values, and those values (a missing value last, as None).
 
-    A quartier or a sex code repeats over a million rows: each distinct value is computed once. The
-    distinct values keep the series' name and dtype, and a missing value is one more of them (None):
-    the dtypes `compute` infers from the values it meets are those it would infer on every row.
-    Values are told apart as `pd.factorize` (and so a dict or `Series.map`) tells them apart.
+    The distinct values keep the series' name and dtype. Values are told apart as `pd.factorize`
+    (and so a dict or `Series.map`) tells them apart.
     """
     codes, uniques = pd.factorize(values)
     distinct = pd.Series(uniques, dtype=values.dtype, name=values.name)
@@ -234,9 +232,25 @@ def on_distinct(values: pd.Series, compute: Callable[[pd.Series], Spread]) -> Sp
         none = pd.Series([None], dtype=values.dtype, name=values.name)
         distinct = pd.concat([distinct, none], ignore_index=True)
         codes = np.where(missing, len(uniques), codes)
-    spread = compute(distinct).take(codes)
-    spread.index = values.index
-    return spread
+    return codes, distinct
+
+
+def spread(result: Spread, codes: np.ndarray, index: pd.Index) -> Spread:
+    """The rows of a result computed on distinct values, taken for each row by its code."""
+    rows = result.take(codes)
+    rows.index = index
+    return rows
+
+
+def on_distinct(values: pd.Series, compute: Callable[[pd.Series], Spread]) -> Spread:
+    """`compute` (row by row) run once on each distinct value of a series, its result spread to every row.
+
+    A quartier or a sex code repeats over a million rows: each distinct value is computed once. A
+    missing value is one more distinct value (`distinct_values`): the dtypes `compute` infers from
+    the values it meets are those it would infer on every row.
+    """
+    codes, distinct = distinct_values(values)
+    return spread(compute(distinct), codes, values.index)
 
 
 def _dates_of_text(cells: pd.Series, birth: bool) -> pd.Series:
