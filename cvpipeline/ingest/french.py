@@ -124,10 +124,8 @@ def clean_text(values: pd.Series) -> pd.Series:
     """Cells as trimmed text; blank cells become null; 12.0 read from Excel becomes '12'."""
     if _is_text_column(values):
         # Each distinct text trimmed once, then spread by position (no mask, no copy of the column).
-        codes, uniques = pd.factorize(values)
-        trimmed = _trimmed_text(pd.Series(uniques, dtype="string[pyarrow]")).to_numpy(dtype=object)
-        shown = np.append(np.where(trimmed == "", None, trimmed), None)  # a missing cell (code -1): None
-        return pd.Series(shown[codes], index=values.index, dtype=object)
+        codes, distinct = distinct_values(values)
+        return spread(clean_distinct_text(distinct), codes, values.index)
     present = values.notna()
     kinds = values.map(type)
     is_number = kinds.isin(NUMBER_TYPES) & present
@@ -146,6 +144,15 @@ def clean_text(values: pd.Series) -> pd.Series:
         dates = pd.to_datetime(values[is_date].map(_as_datetime))
         out[is_date] = dates.dt.strftime("%d/%m/%Y").astype(object)
     return out.where(out.notna() & (out != ""), None).astype(object)
+
+
+def clean_distinct_text(values: pd.Series) -> pd.Series:
+    """`clean_text` of a text column, cell by cell, without looking for repeated cells (they are few)."""
+    present = values.notna().to_numpy()
+    trimmed = _trimmed_text(values[present].astype("string[pyarrow]")).to_numpy(dtype=object)
+    shown = np.full(len(values), None, dtype=object)
+    shown[present] = np.where(trimmed == "", None, trimmed)
+    return pd.Series(shown, index=values.index, dtype=object)
 
 
 def _trimmed_text(cells: pd.Series) -> pd.Series:
@@ -381,6 +388,15 @@ PARSERS = {
     "bool": parse_bool,
     "sex": parse_sex,
 }
+
+
+def parse_distinct(column_type: str, distinct: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A parser of `PARSERS` run on a text column's distinct cells (`distinct_values`): values, unreadable."""
+    if column_type == "text":  # the cells are distinct already: none is looked for twice
+        return clean_distinct_text(distinct), pd.Series(False, index=distinct.index)
+    values, unreadable = PARSERS[column_type](distinct)
+    return values, pd.Series(unreadable, index=distinct.index)
+
 
 TYPE_HINTS = {
     "date": "une date jj/mm/aaaa plausible (de 1990 à un an d'ici)",

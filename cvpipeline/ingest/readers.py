@@ -1169,8 +1169,12 @@ def _drop_total_rows(
     required = [positions[c.name] for c in table.required_columns if c.name in positions]
     if len(required) == len(table.required_columns) and required:
         some_empty = pd.Series(False, index=cells.index)
+        whole = cells.index.equals(frame.index)  # no blank row set aside: the columns as they are
         for position in required:
-            some_empty |= _blank_cells(frame.loc[cells.index, position]) if position in frame else True
+            if position not in frame:
+                some_empty |= True
+            else:
+                some_empty |= _blank_cells(frame[position] if whole else frame.loc[cells.index, position])
         if not some_empty.any():
             return cells, []
     rows = frame.loc[cells.index]

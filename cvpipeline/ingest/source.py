@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from cvpipeline.catalog import Catalog, SourceSpec, TableSpec
 from cvpipeline.ingest import limits, pseudonymise
-from cvpipeline.ingest.french import PARSERS, distinct_values, fold_series, spread
+from cvpipeline.ingest.french import PARSERS, distinct_values, fold_series, parse_distinct, spread
 from cvpipeline.ingest.geography import contract_qpvs, resolve_places
 from cvpipeline.ingest.readers import FileRejected, locate_table, read_grid
 from cvpipeline.validate.expectations import DUPLICATE_COLUMN, MASK, ROW_ID, UNPARSED_PREFIX
@@ -368,9 +368,8 @@ def parse_table(
             # on its own), the results taken for each row; the codes serve again for duplicates.
             codes, distinct = distinct_values(cells)
             factors[col.name] = codes, distinct
-            parsed, flagged = PARSERS[col.type](distinct)
-            values = spread(parsed, codes, raw.index)
-            unreadable = spread(pd.Series(flagged, index=distinct.index), codes, raw.index)
+            parsed, flagged = parse_distinct(col.type, distinct)
+            values, unreadable = spread(parsed, codes, raw.index), spread(flagged, codes, raw.index)
         else:
             values, unreadable = PARSERS[col.type](cells)
             unreadable = pd.Series(unreadable, index=raw.index)
