@@ -11,6 +11,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+# What is computed on distinct values and spread to every row (`on_distinct`): a series or a frame.
 Spread = TypeVar("Spread", pd.Series, pd.DataFrame)
 # Excel's day zero for serial dates (with its 1900 leap-year quirk folded in).
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
