@@ -6,10 +6,13 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
+# What is computed on distinct values and spread to every row (`on_distinct`): a series or a frame.
+Spread = TypeVar("Spread", pd.Series, pd.DataFrame)
 # Excel's day zero for serial dates (with its 1900 leap-year quirk folded in).
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d/%m/%y")
@@ -120,13 +123,14 @@ def _of_types(values: pd.Series, types: tuple[type, ...]) -> pd.Series:
 
 def clean_text(values: pd.Series) -> pd.Series:
     """Cells as trimmed text; blank cells become null; 12.0 read from Excel becomes '12'."""
-    present = values.notna()
     if _is_text_column(values):
-        is_number = is_date = pd.Series(False, index=values.index)
-    else:
-        kinds = values.map(type)
-        is_number = kinds.isin(NUMBER_TYPES) & present
-        is_date = kinds.isin(DATE_TYPES) & present
+        # Each distinct text trimmed once, then spread by position (no mask, no copy of the column).
+        codes, distinct = distinct_values(values)
+        return spread(clean_distinct_text(distinct), codes, values.index)
+    present = values.notna()
+    kinds = values.map(type)
+    is_number = kinds.isin(NUMBER_TYPES) & present
+    is_date = kinds.isin(DATE_TYPES) & present
     other = present & ~is_number & ~is_date
     out = pd.Series(None, index=values.index, dtype=object)
     if other.any():
@@ -141,6 +145,15 @@ def clean_text(values: pd.Series) -> pd.Series:
         dates = pd.to_datetime(values[is_date].map(_as_datetime))
         out[is_date] = dates.dt.strftime("%d/%m/%Y").astype(object)
     return out.where(out.notna() & (out != ""), None).astype(object)
+
+
+def clean_distinct_text(values: pd.Series) -> pd.Series:
+    """`clean_text` of a text column, cell by cell, without looking for repeated cells (they are few)."""
+    present = values.notna().to_numpy()
+    trimmed = _trimmed_text(values[present].astype("string[pyarrow]")).to_numpy(dtype=object)
+    shown = np.full(len(values), None, dtype=object)
+    shown[present] = np.where(trimmed == "", None, trimmed)
+    return pd.Series(shown, index=values.index, dtype=object)
 
 
 def _trimmed_text(cells: pd.Series) -> pd.Series:
@@ -212,6 +225,40 @@ def per_distinct(cells: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> p
     codes, uniques = pd.factorize(cells)
     parsed = parse(pd.Series(uniques, dtype=cells.dtype))
     return pd.Series(parsed.to_numpy()[codes], index=cells.index, dtype=parsed.dtype)
+
+
+def distinct_values(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Each row's code among a series' distinct values, and those values (a missing value last, as None).
+
+    The distinct values keep the series' name and dtype. Values are told apart as `pd.factorize`
+    (and so a dict or `Series.map`) tells them apart.
+    """
+    codes, uniques = pd.factorize(values)
+    distinct = pd.Series(uniques, dtype=values.dtype, name=values.name)
+    missing = codes < 0
+    if missing.any():
+        none = pd.Series([None], dtype=values.dtype, name=values.name)
+        distinct = pd.concat([distinct, none], ignore_index=True)
+        codes = np.where(missing, len(uniques), codes)
+    return codes, distinct
+
+
+def spread(result: Spread, codes: np.ndarray, index: pd.Index) -> Spread:
+    """The rows of a result computed on distinct values, taken for each row by its code."""
+    rows = result.take(codes)
+    rows.index = index
+    return rows
+
+
+def on_distinct(values: pd.Series, compute: Callable[[pd.Series], Spread]) -> Spread:
+    """`compute` (row by row) run once on each distinct value of a series, its result spread to every row.
+
+    A quartier or a sex code repeats over a million rows: each distinct value is computed once. A
+    missing value is one more distinct value (`distinct_values`): the dtypes `compute` infers from
+    the values it meets are those it would infer on every row.
+    """
+    codes, distinct = distinct_values(values)
+    return spread(compute(distinct), codes, values.index)
 
 
 def _dates_of_text(cells: pd.Series, birth: bool) -> pd.Series:
@@ -324,9 +371,13 @@ def parse_bool(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def parse_sex(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """F/H (also Femme/Homme...). Unknown codes are kept as written, for the suite to reject."""
-    text = clean_text(values)
+    return on_distinct(clean_text(values), _sex_codes), pd.Series(False, index=values.index)
+
+
+def _sex_codes(text: pd.Series) -> pd.Series:
+    """F or H for the sex words of `SEX_WORDS`, other cleaned cells as they are."""
     mapped = fold_series(text).map(SEX_WORDS)
-    return mapped.where(mapped.notna(), text).astype(object), pd.Series(False, index=values.index)
+    return mapped.where(mapped.notna(), text).astype(object)
 
 
 PARSERS = {
@@ -338,6 +389,15 @@ PARSERS = {
     "bool": parse_bool,
     "sex": parse_sex,
 }
+
+
+def parse_distinct(column_type: str, distinct: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A parser of `PARSERS` run on a text column's distinct cells (`distinct_values`): values, unreadable."""
+    if column_type == "text":  # the cells are distinct already: none is looked for twice
+        return clean_distinct_text(distinct), pd.Series(False, index=distinct.index)
+    values, unreadable = PARSERS[column_type](distinct)
+    return values, pd.Series(unreadable, index=distinct.index)
+
 
 TYPE_HINTS = {
     "date": "une date jj/mm/aaaa plausible (de 1990 à un an d'ici)",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from cvpipeline.catalog import Catalog
-from cvpipeline.ingest.french import fold
+from cvpipeline.ingest.french import fold, on_distinct
 from cvpipeline.ingest.quartiers import outside_keys, reference_qpv, resolve_series
 
 QPV_COLUMNS = ["geography_year", "qpv_id", "name", "commune_insee", "official_code", "population"]
@@ -89,7 +89,14 @@ def resolve_places(values: pd.Series, catalog: Catalog) -> tuple[pd.DataFrame, l
     path, variants, year, communes = official
     _, reference, variant_rows = _official_list(path, variants, year, communes)
     outside = outside_keys(catalog.places_hors_qpv) if catalog.places_hors_qpv else None
-    resolved = resolve_quartiers(values, set(communes), reference, variant_rows, year, outside)
+    warnings: set[str] = set()
+
+    def resolve_distinct(distinct: pd.Series) -> pd.DataFrame:
+        resolved = resolve_quartiers(distinct, set(communes), reference, variant_rows, year, outside)
+        warnings.update(w for w in resolved["warning"] if isinstance(w, str))
+        return resolved
+
+    resolved = on_distinct(values, resolve_distinct)  # each distinct value resolved once
     places = pd.DataFrame(
         {
             "residence_status": resolved["residence_status"],
@@ -98,5 +105,4 @@ def resolve_places(values: pd.Series, catalog: Catalog) -> tuple[pd.DataFrame, l
         },
         index=values.index,
     )
-    warnings = sorted({w for w in resolved["warning"] if isinstance(w, str)})
-    return places, warnings
+    return places, sorted(warnings)

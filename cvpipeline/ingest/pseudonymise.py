@@ -47,9 +47,10 @@ def person_keys(
 def source_keys(key: bytes, source_id: str, identifiers: pd.Series) -> pd.Series:
     """Keyed hash of a partner's own identifier, namespaced by source (no cross-source linking)."""
     present = identifiers.notna()
-    material = identifiers[present].astype(str).str.strip().str.upper()
+    every = bool(present.all())  # then no row is set aside and put back
+    material = (identifiers if every else identifiers[present]).astype(str).str.strip().str.upper()
     keys = _hash_distinct(key, f"source:{source_id}", material)
-    return keys.reindex(identifiers.index).astype(object).where(present, None)
+    return keys if every else keys.reindex(identifiers.index).astype(object).where(present, None)
 
 
 def _hash_distinct(key: bytes, namespace: str, material: pd.Series) -> pd.Series:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cvpipeline.ingest.french import fold
+from cvpipeline.ingest.french import fold, on_distinct
 
 # A value this close to a known spelling is taken as that QPV (with a warning); between the two
 # thresholds it is too doubtful to place, so the residence is unknown (with a warning).
@@ -210,13 +210,21 @@ def resolve_series(
     communes: tuple[str, ...] = (),
     places: Path | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Resolve a column: residence_status, qpv_id and place_warning per row, plus the warnings."""
-    resolved = {v: resolve(v, geography, communes, places) for v in values.dropna().unique()}
-    status = values.map({v: r.residence_status for v, r in resolved.items()}).fillna("inconnu")
-    qpv = values.map({v: r.qpv_id for v, r in resolved.items()})
-    qpv = qpv.where(qpv.notna(), None).astype(object)
-    warning = values.map({v: r.warning for v, r in resolved.items()})
-    warning = warning.where(warning.notna(), None).astype(object)
-    warnings = sorted({r.warning for r in resolved.values() if r.warning})
-    places = {"residence_status": status, "qpv_id": qpv, "place_warning": warning}
-    return pd.DataFrame(places, index=values.index), warnings
+    """Resolve a column: residence_status, qpv_id and place_warning per row, plus the warnings.
+
+    Each distinct value is resolved once, its row of results spread to the rows that hold it.
+    """
+    warnings: set[str] = set()
+
+    def resolve_distinct(distinct: pd.Series) -> pd.DataFrame:
+        resolved = {v: resolve(v, geography, communes, places) for v in distinct.dropna().unique()}
+        status = distinct.map({v: r.residence_status for v, r in resolved.items()}).fillna("inconnu")
+        qpv = distinct.map({v: r.qpv_id for v, r in resolved.items()})
+        qpv = qpv.where(qpv.notna(), None).astype(object)
+        warning = distinct.map({v: r.warning for v, r in resolved.items()})
+        warning = warning.where(warning.notna(), None).astype(object)
+        warnings.update(r.warning for r in resolved.values() if r.warning)
+        columns = {"residence_status": status, "qpv_id": qpv, "place_warning": warning}
+        return pd.DataFrame(columns, index=distinct.index)
+
+    return on_distinct(values, resolve_distinct), sorted(warnings)

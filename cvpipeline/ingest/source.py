@@ -9,11 +9,13 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from cvpipeline.catalog import Catalog, SourceSpec, TableSpec
 from cvpipeline.ingest import limits, pseudonymise
-from cvpipeline.ingest.french import PARSERS, fold_series
+from cvpipeline.ingest.french import PARSERS, distinct_values, fold_series, parse_distinct, spread
 from cvpipeline.ingest.geography import contract_qpvs, resolve_places
 from cvpipeline.ingest.readers import FileRejected, locate_table, read_grid
 from cvpipeline.validate.expectations import DUPLICATE_COLUMN, MASK, ROW_ID, UNPARSED_PREFIX
@@ -358,16 +360,27 @@ def parse_table(
     """Typed canonical columns, people pseudonymised, places resolved; one row per input row."""
     frame = raw[LINEAGE].copy()
     frame.insert(0, ROW_ID, range(len(raw)))
+    factors: dict[str, tuple[np.ndarray, pd.Series]] = {}
     for col in table.columns:
-        values, unreadable = PARSERS[col.type](raw[col.name])
+        cells = raw[col.name]
+        if isinstance(cells.dtype, pd.StringDtype):
+            # A CSV's column of text: each distinct cell parsed once (every parser reads a cell
+            # on its own), the results taken for each row; the codes serve again for duplicates.
+            codes, distinct = distinct_values(cells)
+            factors[col.name] = codes, distinct
+            parsed, flagged = parse_distinct(col.type, distinct)
+            values, unreadable = spread(parsed, codes, raw.index), spread(flagged, codes, raw.index)
+        else:
+            values, unreadable = PARSERS[col.type](cells)
+            unreadable = pd.Series(unreadable, index=raw.index)
         frame[col.name] = values
-        unreadable = pd.Series(unreadable, index=raw.index)
         if not col.required and col.name not in INDICATOR_INPUTS and unreadable.any():
             # A cell no indicator needs does not cost its row: emptied, and said in the ledger.
             frame[EMPTIED_PREFIX + col.name] = unreadable
             unreadable = pd.Series(False, index=raw.index)
         frame[UNPARSED_PREFIX + col.name] = _unparsed(raw[col.name], unreadable, col.personal)
-    frame[DUPLICATE_COLUMN] = _duplicate_of(table, raw)
+    frame[DUPLICATE_COLUMN] = _duplicate_of(table, raw, factors)
+    del factors  # a code per row and column: freed before the people are keyed
     warnings: list[str] = []
     if table.target == "participations":
         _people(frame, table, key)
@@ -389,37 +402,84 @@ def _unparsed(cells: pd.Series, unreadable: pd.Series, personal: bool) -> pd.Ser
 
     Only those cells are turned into text: on a large file they are few.
     """
-    shown = pd.Series(pd.NA, index=cells.index, dtype="string")
+    # All missing, made by Arrow at once (as pd.Series(pd.NA, dtype="string"), without a million NAs).
+    shown = pd.Series(pd.array(pa.nulls(len(cells), pa.large_string()), dtype="string"), index=cells.index)
     if unreadable.any():
         text = cells[unreadable].astype("string")
         shown[unreadable] = text.where(text.isna(), MASK) if personal else text
     return shown
 
 
-def _duplicate_of(table: TableSpec, raw: pd.DataFrame) -> pd.Series:
-    """For a row identical to an earlier row of the same file and sheet, that row's number."""
-    columns = [c.name for c in table.columns]
-    keys = raw[["source_file", "source_sheet", *columns]].astype("string").fillna("\x00")
-    repeated = keys.duplicated(keep=False)
+def _duplicate_of(
+    table: TableSpec, raw: pd.DataFrame, factors: dict[str, tuple[np.ndarray, pd.Series]] | None = None
+) -> pd.Series:
+    """For a row identical to an earlier row of the same file and sheet, that row's number.
+
+    Cells are compared as text (a missing cell equals only a missing cell). Each column is factorised
+    once (or its codes among its distinct values, `factors`, are taken as they are) and the codes are
+    combined into one integer key per row, numbered again from 0 when the next column could overflow
+    it: if every row then has a key of its own, no row has a twin.
+    """
+    factors = factors or {}
+    columns = ["source_file", "source_sheet", *(c.name for c in table.columns)]
     first = pd.Series(pd.NA, index=raw.index, dtype="Int64")
+    group, bound = np.zeros(len(raw), dtype="int64"), 1  # each row's key so far, below `bound`
+    for column in columns:
+        codes, count = (
+            _text_codes(*factors[column]) if column in factors else _text_codes(*_factorised(raw[column]))
+        )
+        if bound * count > 2**62:
+            group, uniques = pd.factorize(group)
+            bound = len(uniques)
+            if bound == len(raw):
+                return first  # every row is unlike the others
+        group, bound = group * count + codes, bound * count
+    repeated = pd.Series(group, index=raw.index).duplicated(keep=False)
     if repeated.any():  # only the rows that have a twin are grouped
         rows = raw.loc[repeated, "source_row"]
-        twins = keys[repeated]
-        earliest = rows.groupby([twins[c] for c in twins.columns], sort=False).transform("first")
+        earliest = rows.groupby(group[repeated.to_numpy()], sort=False).transform("first")
         first[repeated] = earliest.where(earliest != rows)
     return first
+
+
+def _factorised(cells: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """A column's cells as text: each row's code among the distinct texts, a missing cell last."""
+    return distinct_values(cells.astype("string"))
+
+
+def _text_codes(codes: np.ndarray, distinct: pd.Series) -> tuple[np.ndarray, int]:
+    """Codes (0 to count - 1) of a column's cells compared as text, a missing cell being one more value.
+
+    As `astype("string").fillna("\\x00")` would compare them: a cell holding that one character
+    counts as missing.
+    """
+    missing = distinct.isna().to_numpy()
+    if missing.any():
+        nul = np.flatnonzero((distinct == "\x00").fillna(False).to_numpy(dtype=bool))
+        if len(nul):
+            codes = np.where(codes == np.flatnonzero(missing)[0], nul[0], codes)
+    return codes, len(distinct)
 
 
 def _people(frame: pd.DataFrame, table: TableSpec, key: bytes) -> None:
     """beneficiary_key, birth_year and age at start; single-day rows get start = end."""
     names = {"last_name", "first_name"} <= set(frame.columns)
-    for column in ("start_date", "end_date", "birth_date", "birth_year", "age", "person_id"):
-        if column not in frame:
-            frame[column] = pd.NA
+    absent = [
+        c
+        for c in ("start_date", "end_date", "birth_date", "birth_year", "age", "person_id")
+        if c not in frame
+    ]
+    for column in absent:
+        frame[column] = pd.NA
     if table.single_day:
         start, end = pd.to_datetime(frame["start_date"]), pd.to_datetime(frame["end_date"])
         frame["start_date"], frame["end_date"] = start.fillna(end), end.fillna(start)
-    birth_date = pd.to_datetime(frame["birth_date"])
+    # A column the table lacks is missing throughout: its dates and numbers, as pandas reads them
+    # from missing cells, are made directly rather than converted cell by cell.
+    if "birth_date" in absent:
+        birth_date = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[s]", name="birth_date")
+    else:
+        birth_date = pd.to_datetime(frame["birth_date"])
     birth_year = birth_date.dt.year.astype("Int64").fillna(frame["birth_year"].astype("Int64"))
     if names:
         birth = birth_date if "birth_date" in {c.name for c in table.columns} else birth_year
@@ -428,14 +488,17 @@ def _people(frame: pd.DataFrame, table: TableSpec, key: bytes) -> None:
         keys = pd.Series(None, index=frame.index, dtype=object)
     if "person_id" in {c.name for c in table.columns}:
         own = pseudonymise.source_keys(key, table.source_id, frame["person_id"].astype("string"))
-        keys = keys.where(keys.notna(), own)
+        keys = keys.where(keys.notna(), own) if names else own
     frame["beneficiary_key"] = keys
     start = pd.to_datetime(frame["start_date"])
     exact_age = start.dt.year - birth_date.dt.year
     before_birthday = (start.dt.month * 100 + start.dt.day) < (birth_date.dt.month * 100 + birth_date.dt.day)
     exact_age = (exact_age - before_birthday.astype("Int64")).astype("Int64")
     approx_age = (start.dt.year.astype("Int64") - birth_year).astype("Int64")
-    given_age = pd.to_numeric(frame["age"], errors="coerce").astype("Int64")
+    if "age" in absent:
+        given_age = pd.Series(pd.NA, index=frame.index, dtype="Int64", name="age")
+    else:
+        given_age = pd.to_numeric(frame["age"], errors="coerce").astype("Int64")
     frame["age"] = exact_age.fillna(given_age).fillna(approx_age)
     frame["birth_year"] = birth_year
 
