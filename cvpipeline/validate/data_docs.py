@@ -30,8 +30,9 @@ RESULTS_FOLDER = ".resultats_gx"
 SITE_NAME = "cvpipeline_data_docs"
 RESULTS_STORE = "cvpipeline_validation_results"
 BATCH_NAME = "lot"
-# GX's page views with their templates compiled once per process (imported by GX when it builds the site).
-VIEWS_MODULE = "cvpipeline.validate.gx_views"
+# GX's site builder and page views, doing some of GX's work once per process (imported by GX when it
+# builds the site).
+SITE_MODULE = "cvpipeline.validate.gx_site"
 # The index lists the latest results only: GX reads each listed result back at every build (about
 # 2 ms each), so an unbounded index would slow every run a little more. Older pages stay on disk.
 INDEX_LIMIT = 250
@@ -216,19 +217,20 @@ def configure_site(folder: Path) -> Any:
     )
     site = {
         "class_name": "SiteBuilder",
+        "module_name": SITE_MODULE,
         "show_how_to_buttons": False,
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(folder)},
         "site_index_builder": {
             "class_name": "DefaultSiteIndexBuilder",
             "validation_results_limit": INDEX_LIMIT,
-            "view": {"module_name": VIEWS_MODULE, "class_name": "IndexPageView"},
+            "view": {"module_name": SITE_MODULE, "class_name": "IndexPageView"},
         },
         "site_section_builders": {
             "expectations": "None",
             "profiling": "None",
             "validations": {
                 "source_store_name": RESULTS_STORE,
-                "view": {"module_name": VIEWS_MODULE, "class_name": "PageView"},
+                "view": {"module_name": SITE_MODULE, "class_name": "PageView"},
             },
         },
     }
