@@ -145,6 +145,35 @@ def test_the_site_is_built_once_per_delivery_with_its_templates_and_static_files
     assert sorted(p.relative_to(static) for p in static.rglob("*") if p.is_file()) == styles
 
 
+def test_within_one_index_the_index_is_rendered_once_at_the_end(data_dir: Path, monkeypatch) -> None:
+    """A source step delivers each of its contracts: their pages as they come, the index once after."""
+    context_class = type(data_docs._gx_context())
+    build_data_docs = context_class.build_data_docs
+    builds = []
+    monkeypatch.setattr(
+        context_class,
+        "build_data_docs",
+        lambda self, *a, **k: (
+            builds.append((len(k["resource_identifiers"]), k.get("build_index", True)))
+            or build_data_docs(self, *a, **k)
+        ),
+    )
+    index = data_dir / "data_docs" / "index.html"
+    with data_docs.one_index():
+        first = deliver(data_dir, "run-1")
+        assert first.data_docs[TABLE.suite_name].is_file() and not index.exists()
+        changed = data_dir / "incoming" / "cites_lab" / BAD_FILE
+        changed.write_text("\n".join([HEADER, *BAD_ROWS[1:]]) + "\n", encoding="utf-8")
+        deliver(data_dir, "run-2")
+    assert builds == [(len(SOURCE.tables), False), (1, False), (0, True)]
+    text = index.read_text(encoding="utf-8")
+    assert "run-1" in text and "run-2" in text
+    # Outside the block, a delivery renders the index itself again.
+    changed.write_text("\n".join([HEADER, *BAD_ROWS[2:]]) + "\n", encoding="utf-8")
+    deliver(data_dir, "run-3")
+    assert builds[-1] == (1, True) and "run-3" in index.read_text(encoding="utf-8")
+
+
 def test_the_lignes_valides_check_links_the_latest_page(data_dir: Path) -> None:
     import dagster as dg
 

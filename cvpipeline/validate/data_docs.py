@@ -14,6 +14,9 @@ from __future__ import annotations
 import logging
 import numbers
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,14 +164,17 @@ class DataDocs:
         if not self.stored:
             return
         stored, self.stored = self.stored, {}
+        later = _index_later.get()
         try:
             configure_site(self.folder).build_data_docs(
-                site_names=[SITE_NAME], resource_identifiers=list(stored.values())
+                site_names=[SITE_NAME], resource_identifiers=list(stored.values()), build_index=later is None
             )
         except Exception as error:  # noqa: BLE001 - the docs must never stop a delivery
             suites = ", ".join(stored)
             log.warning(f"Data Docs : pages de validation de {suites} non publiées ({error})")
             return
+        if later is not None:
+            later.add(Path(self.folder).resolve())
         self.pages.update({suite: self._page(key) for suite, key in stored.items()})
 
     def _store(self, table: TableSpec, result: Any) -> Any:
@@ -193,6 +199,35 @@ class DataDocs:
 
     def _page(self, key: Any) -> Path:
         return self.folder.joinpath("validations", *key.to_tuple()[:-1], f"{BATCH_NAME}.html")
+
+
+# The sites whose index waits for the end of a `one_index` block (None outside one).
+_index_later: ContextVar[set[Path] | None] = ContextVar("data_docs_index_later", default=None)
+
+
+@contextmanager
+def one_index() -> Iterator[None]:
+    """Within the block, builds render their pages only; each site's index is rendered once at its end.
+
+    The index reads back every result it lists (up to INDEX_LIMIT, ~2 ms each): a step delivering a
+    source for many contracts renders it once, not once per contract.
+    """
+    token = _index_later.set(set())
+    try:
+        yield
+    finally:
+        folders = _index_later.get() or set()
+        _index_later.reset(token)
+        for folder in sorted(folders):
+            build_index(folder)
+
+
+def build_index(folder: Path) -> None:
+    """Render a site's index page (its pages as they are); never raises."""
+    try:
+        configure_site(folder).build_data_docs(site_names=[SITE_NAME], resource_identifiers=[])
+    except Exception as error:  # noqa: BLE001 - the docs must never stop a delivery
+        log.warning(f"Data Docs : index non publié ({error})")
 
 
 _configured: dict[str, Path] = {}

@@ -74,9 +74,14 @@ class SiteBuilder(site_builder.SiteBuilder):
     """GX's site builder, copying the site's static files once per process and folder (see above)."""
 
     def build(self, resource_identifiers: Any = None, build_index: bool = True) -> tuple[Any, Any]:
-        """GX's build (pages, static files, index), the static files copied only when not yet there."""
-        for section_builder in self.site_section_builders.values():
-            section_builder.build(resource_identifiers=resource_identifiers)
+        """GX's build (pages, static files, index), the static files copied only when not yet there.
+
+        An empty list of resources builds no page (GX would build the page of every stored result):
+        `data_docs.build_index` renders the index alone that way.
+        """
+        if resource_identifiers != []:
+            for section_builder in self.site_section_builders.values():
+                section_builder.build(resource_identifiers=resource_identifiers)
         base = getattr(self.target_store.store_backends["static_assets"], "full_base_directory", None)
         folder = Path(base, "static").resolve() if base else None
         if folder is None or folder not in STATIC_COPIED or not folder.is_dir():
