@@ -62,6 +62,7 @@ def test_a_run_publishes_an_index_and_a_page_per_suite_without_personal_values(d
     index = data_dir / "data_docs" / "index.html"
     assert index.is_file()
     assert TABLE.suite_name in index.read_text(encoding="utf-8")
+    assert f"Data Docs</strong> | {data_docs.SITE_NAME}" in index.read_text(encoding="utf-8")
     assert set(report.data_docs) == {t.suite_name for t in SOURCE.tables}
     page = report.data_docs[TABLE.suite_name]
     assert page.is_file() and page.is_relative_to(data_dir / "data_docs") and "run-a" in page.parts
@@ -94,6 +95,83 @@ def test_each_run_is_added_to_the_index_and_the_latest_page_is_reported(data_dir
     assert second.data_docs[other] == first.data_docs[other]
     third = deliver(data_dir, "run-3")
     assert third.data_docs == second.data_docs
+
+
+def test_the_site_is_built_once_per_delivery_with_its_templates_and_static_files_reused(
+    data_dir: Path, monkeypatch
+) -> None:
+    """The pages of a delivery's suites are rendered in one GX build; a later build in the same process
+    neither compiles GX's templates again nor copies its static files again, unless they have gone."""
+    import jinja2
+    from great_expectations.data_context.store.html_site_store import HtmlSiteStore
+
+    builds, compiled, copies = [], [], []
+    context_class = type(data_docs._gx_context())
+    build_data_docs = context_class.build_data_docs
+    compile_template = jinja2.Environment.compile
+    copy_static = HtmlSiteStore.copy_static_assets
+    monkeypatch.setattr(
+        context_class,
+        "build_data_docs",
+        lambda self, *a, **k: builds.append(k["resource_identifiers"]) or build_data_docs(self, *a, **k),
+    )
+    monkeypatch.setattr(
+        jinja2.Environment,
+        "compile",
+        lambda self, *a, **k: compiled.append(a) or compile_template(self, *a, **k),
+    )
+    monkeypatch.setattr(
+        HtmlSiteStore,
+        "copy_static_assets",
+        lambda self, folder=None: (folder is None and copies.append(1)) or copy_static(self, folder),
+    )
+    changed = data_dir / "incoming" / "cites_lab" / BAD_FILE
+
+    first = deliver(data_dir, "run-1")
+    assert len(builds) == 1 and len(builds[0]) == len(SOURCE.tables) and len(copies) == 1
+    assert all(page.is_file() for page in first.data_docs.values())
+    static = data_dir / "data_docs" / "static"
+    styles = sorted(p.relative_to(static) for p in static.rglob("*") if p.is_file())
+    compiled.clear()
+    changed.write_text("\n".join([HEADER, *BAD_ROWS[1:]]) + "\n", encoding="utf-8")  # read again
+    second = deliver(data_dir, "run-2")
+    assert len(builds) == 2 and second.data_docs[TABLE.suite_name].is_file()
+    assert not compiled  # every template was compiled by the first build
+    assert len(copies) == 1  # the static files are there: not copied again
+    shutil.rmtree(static)  # gone: copied again
+    changed.write_text("\n".join([HEADER, *BAD_ROWS[2:]]) + "\n", encoding="utf-8")
+    third = deliver(data_dir, "run-3")
+    assert len(builds) == 3 and len(copies) == 2 and third.data_docs[TABLE.suite_name].is_file()
+    assert sorted(p.relative_to(static) for p in static.rglob("*") if p.is_file()) == styles
+
+
+def test_within_one_index_the_index_is_rendered_once_at_the_end(data_dir: Path, monkeypatch) -> None:
+    """A source step delivers each of its contracts: their pages as they come, the index once after."""
+    context_class = type(data_docs._gx_context())
+    build_data_docs = context_class.build_data_docs
+    builds = []
+    monkeypatch.setattr(
+        context_class,
+        "build_data_docs",
+        lambda self, *a, **k: (
+            builds.append((len(k["resource_identifiers"]), k.get("build_index", True)))
+            or build_data_docs(self, *a, **k)
+        ),
+    )
+    index = data_dir / "data_docs" / "index.html"
+    with data_docs.one_index():
+        first = deliver(data_dir, "run-1")
+        assert first.data_docs[TABLE.suite_name].is_file() and not index.exists()
+        changed = data_dir / "incoming" / "cites_lab" / BAD_FILE
+        changed.write_text("\n".join([HEADER, *BAD_ROWS[1:]]) + "\n", encoding="utf-8")
+        deliver(data_dir, "run-2")
+    assert builds == [(len(SOURCE.tables), False), (1, False), (0, True)]
+    text = index.read_text(encoding="utf-8")
+    assert "run-1" in text and "run-2" in text
+    # Outside the block, a delivery renders the index itself again.
+    changed.write_text("\n".join([HEADER, *BAD_ROWS[2:]]) + "\n", encoding="utf-8")
+    deliver(data_dir, "run-3")
+    assert builds[-1] == (1, True) and "run-3" in index.read_text(encoding="utf-8")
 
 
 def test_the_lignes_valides_check_links_the_latest_page(data_dir: Path) -> None:

@@ -97,19 +97,25 @@ def build_source_asset(
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         from cvpipeline.defs.steps import combine_checks, combine_results, deliver_and_check, not_in_contract
+        from cvpipeline.validate.data_docs import one_index
 
         codes = list(context.partition_keys)
         results, checks = [], []
-        for code in codes:
-            catalog = catalogs[code]
-            if source_id not in catalog.sources:
-                result, checked = not_in_contract(catalog, source_id)
-            else:
-                result, checked = deliver_and_check(
-                    catalog, catalog.sources[source_id], settings.resolve(), context.run.run_id, context.log
-                )
-            results.append(result)
-            checks.append(checked)
+        with one_index():  # the Data Docs index once for the run's contracts
+            for code in codes:
+                catalog = catalogs[code]
+                if source_id not in catalog.sources:
+                    result, checked = not_in_contract(catalog, source_id)
+                else:
+                    result, checked = deliver_and_check(
+                        catalog,
+                        catalog.sources[source_id],
+                        settings.resolve(),
+                        context.run.run_id,
+                        context.log,
+                    )
+                results.append(result)
+                checks.append(checked)
         yield combine_results(results, codes)
         yield from combine_checks(checks, codes)
 

@@ -36,6 +36,14 @@ class ReportData:
         self.metrics = metrics
         self.labels = label_map(self.catalog)
         self._coverage: pd.DataFrame | None = None
+        self._rejected: pd.DataFrame | None = None
+        self._by_indicator: dict[str, pd.DataFrame] = {}
+        whole = metrics[metrics["period_kind"] == ALL_DATA]
+        # The all-data period's first year keys its rows (row() is asked ~500 times per document).
+        self._all_data_year = None if whole.empty else whole["period_start"].iloc[0].year
+        yearly = metrics[metrics["period_kind"] == YEAR]
+        self._years = sorted({int(y) for y in yearly["period_start"].dt.year})
+        self._span = None if whole.empty else (whole["period_start"].min(), whole["period_end"].max())
         self._index = {
             (
                 r.scope_type,
@@ -63,17 +71,9 @@ class ReportData:
     ) -> object | None:
         """The metrics row of a scope, indicator and period (all data, or a year), or None."""
         if year is None:
-            whole = self.metrics[self.metrics["period_kind"] == ALL_DATA]
-            if whole.empty:
+            if self._all_data_year is None:
                 return None
-            key = (
-                scope_type,
-                scope_code,
-                indicator,
-                breakdown or "",
-                ALL_DATA,
-                whole["period_start"].iloc[0].year,
-            )
+            key = (scope_type, scope_code, indicator, breakdown or "", ALL_DATA, self._all_data_year)
         else:
             key = (scope_type, scope_code, indicator, breakdown or "", YEAR, year)
         return self._index.get(key)
@@ -109,16 +109,12 @@ class ReportData:
     @property
     def years(self) -> list[int]:
         """The calendar years the data covers."""
-        yearly = self.metrics[self.metrics["period_kind"] == YEAR]
-        return sorted({int(y) for y in yearly["period_start"].dt.year})
+        return list(self._years)
 
     @property
     def span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         """First and last day of the all-data period."""
-        whole = self.metrics[self.metrics["period_kind"] == ALL_DATA]
-        if whole.empty:
-            return None
-        return whole["period_start"].min(), whole["period_end"].max()
+        return self._span
 
     def label(self, kind: str, code: str | None) -> str:
         """The French label of a code (the code itself if none is known)."""
@@ -137,43 +133,52 @@ class ReportData:
         return self._coverage.copy()
 
     def _read_coverage(self) -> pd.DataFrame:
-        rows = self.metrics[self.metrics["indicator_code"] == DATA_ROWS]
+        rows = self.indicator_rows(DATA_ROWS)
         slices = (
             self.slices
             if not self.slices.empty
             else pd.DataFrame(columns=["source_id", "file", "received_at"])
         )
+        # Each table split by partner once (a partner's rows keep their order), not filtered per partner.
+        own_by = dict(tuple(slices.groupby("source_id", sort=False)))
+        mine_by = dict(tuple(rows.groupby("scope_code", sort=False)))
+        set_aside_by = {} if self.quarantine.empty else self.quarantine["source_id"].value_counts().to_dict()
+        rejected_by = self.rejected_files()["source_id"].value_counts().to_dict()
         records = []
         for source_id, source in self.catalog.sources.items():
-            own = slices[slices["source_id"] == source_id]
-            mine = rows[rows["scope_code"] == source_id]
+            own = own_by.get(source_id, slices.iloc[:0])
+            mine = mine_by.get(source_id, rows.iloc[:0])
             received = pd.to_datetime(own["received_at"]).max() if not own.empty else None
             whole = mine[mine["period_kind"] == ALL_DATA]
-            set_aside = 0
-            if not self.quarantine.empty:
-                set_aside = int((self.quarantine["source_id"] == source_id).sum())
-            rejected = self.rejected_files(source_id)
             record: dict[str, object] = {
                 "partner": source.partner,
                 "source_id": source_id,
                 "files": len(own),
                 "received": received,
                 "rows": int(whole["value"].iloc[0]) if not whole.empty else 0,
-                "set_aside": set_aside,
-                "rejected": len(rejected),
+                "set_aside": int(set_aside_by.get(source_id, 0)),
+                "rejected": int(rejected_by.get(source_id, 0)),
             }
             for year_row in mine[mine["period_kind"] == YEAR].itertuples():
                 record[year_row.period_start.year] = int(year_row.value)
             records.append(record)
         return pd.DataFrame(records)
 
+    def indicator_rows(self, indicator: str) -> pd.DataFrame:
+        """The metrics rows of one indicator (every scope, breakdown and period), in table order."""
+        if indicator not in self._by_indicator:
+            self._by_indicator[indicator] = self.metrics[self.metrics["indicator_code"] == indicator]
+        return self._by_indicator[indicator]
+
     def rejected_files(self, source_id: str | None = None) -> pd.DataFrame:
         """The files whose latest reading was rejected, with the reason (per source when given)."""
         ledger = self.ledger
         if ledger.empty:
             return pd.DataFrame(columns=["source_id", "file", "error"])
-        latest = ledger.sort_values("started_at").groupby(["source_id", "file"], as_index=False).last()
-        rejected = latest[latest["status"] == "rejected"]
+        if self._rejected is None:  # read once per document, asked once per partner
+            latest = ledger.sort_values("started_at").groupby(["source_id", "file"], as_index=False).last()
+            self._rejected = latest[latest["status"] == "rejected"]
+        rejected = self._rejected
         if source_id is not None:
             rejected = rejected[rejected["source_id"] == source_id]
         return rejected[["source_id", "file", "error"]]

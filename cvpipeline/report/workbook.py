@@ -223,12 +223,11 @@ def _subtitle(data: ReportData) -> str:
 
 def activity_detail(data: ReportData, scope_type: str, code: str, year: int | None = None) -> str:
     """'50 ateliers, 5 jardins partagés…': the activities of a scope by type, in words."""
-    metrics = data.metrics
+    metrics = data.indicator_rows("activities")
     kind = ALL_DATA if year is None else YEAR
     rows = metrics[
         (metrics["scope_type"] == scope_type)
         & (metrics["scope_code"] == code)
-        & (metrics["indicator_code"] == "activities")
         & metrics["breakdown"].notna()
         & (metrics["period_kind"] == kind)
     ]

@@ -40,25 +40,34 @@ class ValidatedSource:
 
 
 def validate_source(parsed: ParsedSource, docs: DataDocs | None = None) -> ValidatedSource:
-    """Run the GX suite of every table of a parsed source on all its rows at once (pages in `docs`)."""
+    """Run the GX suite of every table of a parsed source on all its rows at once (pages in `docs`).
+
+    The suites' pages are rendered together once every suite has run (or one has failed).
+    """
     valid: dict[str, pd.DataFrame] = {}
     quarantined: list[pd.DataFrame] = []
     outcomes: dict[str, list[ExpectationOutcome]] = {}
-    for table in parsed.tables:
-        results = run_suite(table.spec, table.frame, docs.publish if docs is not None else None)
-        outcomes[table.spec.suite_name] = results
-        reasons = quarantine_reasons(table.spec, table.frame, results, table.raw)
-        bad = table.frame[ROW_ID].isin(reasons[ROW_ID])
-        # The valid rows without the parse and check columns ("__…": empty on a valid row anyway).
-        kept = [c for c in table.frame.columns if not str(c).startswith("__")]
-        valid[table.spec.name] = table.frame.loc[~bad, kept].reset_index(drop=True)
-        if bad.any():
-            rows = table.frame.loc[bad, [ROW_ID, "source_file", "source_sheet", "source_row", "file_sha256"]]
-            rows = rows.merge(reasons, on=ROW_ID, how="left")
-            raw = table.masked_rows(table.frame.index[bad])
-            rows["raw_row"] = raw.to_json(orient="records", lines=True, force_ascii=False).splitlines()
-            rows["source_id"] = parsed.source.source_id
-            quarantined.append(rows[QUARANTINE_COLUMNS])
+    try:
+        for table in parsed.tables:
+            results = run_suite(table.spec, table.frame, docs.publish if docs is not None else None)
+            outcomes[table.spec.suite_name] = results
+            reasons = quarantine_reasons(table.spec, table.frame, results, table.raw)
+            bad = table.frame[ROW_ID].isin(reasons[ROW_ID])
+            # The valid rows without the parse and check columns ("__…": empty on a valid row anyway).
+            kept = [c for c in table.frame.columns if not str(c).startswith("__")]
+            valid[table.spec.name] = table.frame.loc[~bad, kept].reset_index(drop=True)
+            if bad.any():
+                rows = table.frame.loc[
+                    bad, [ROW_ID, "source_file", "source_sheet", "source_row", "file_sha256"]
+                ]
+                rows = rows.merge(reasons, on=ROW_ID, how="left")
+                raw = table.masked_rows(table.frame.index[bad])
+                rows["raw_row"] = raw.to_json(orient="records", lines=True, force_ascii=False).splitlines()
+                rows["source_id"] = parsed.source.source_id
+                quarantined.append(rows[QUARANTINE_COLUMNS])
+    finally:
+        if docs is not None:
+            docs.build()
     quarantine = (
         pd.concat(quarantined, ignore_index=True) if quarantined else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     )

@@ -14,6 +14,9 @@ from __future__ import annotations
 import logging
 import numbers
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +33,9 @@ RESULTS_FOLDER = ".resultats_gx"
 SITE_NAME = "cvpipeline_data_docs"
 RESULTS_STORE = "cvpipeline_validation_results"
 BATCH_NAME = "lot"
+# GX's site builder and page views, doing some of GX's work once per process (imported by GX when it
+# builds the site).
+SITE_MODULE = "cvpipeline.validate.gx_site"
 # The index lists the latest results only: GX reads each listed result back at every build (about
 # 2 ms each), so an unbounded index would slow every run a little more. Older pages stay on disk.
 INDEX_LIMIT = 250
@@ -127,24 +133,51 @@ def masked_suite_result(result: Any, table: TableSpec) -> Any:
 
 @dataclass
 class DataDocs:
-    """Where one run publishes its validation pages, and the pages it published (suite → file)."""
+    """Where one run publishes its validation pages, and the pages it published (suite → file).
+
+    `publish` stores each suite's masked result as it comes; `build` then renders their pages and the
+    index in one pass (GX's site builder, its static files and the index cost as much for one page
+    as for several). A page is listed in `pages` once it is rendered.
+    """
 
     folder: Path
     run_name: str
     run_time: datetime = field(default_factory=lambda: datetime.now(UTC))
     pages: dict[str, Path] = field(default_factory=dict)
+    stored: dict[str, Any] = field(default_factory=dict)
 
     def publish(self, table: TableSpec, result: Any) -> Path | None:
-        """Store a masked copy of a suite's result and render its page and the index; never raises."""
+        """Store a masked copy of a suite's result for the next `build`; its page-to-be, None if not stored.
+
+        Never raises: the docs must never stop a delivery.
+        """
         try:
-            page = self._publish(table, result)
+            key = self._store(table, result)
         except Exception as error:  # noqa: BLE001 - the docs must never stop a delivery
             log.warning(f"Data Docs : page de validation de {table.suite_name} non publiée ({error})")
             return None
-        self.pages[table.suite_name] = page
-        return page
+        self.stored[table.suite_name] = key
+        return self._page(key)
 
-    def _publish(self, table: TableSpec, result: Any) -> Path:
+    def build(self) -> None:
+        """Render the pages of the results stored since the last build, then the index; never raises."""
+        if not self.stored:
+            return
+        stored, self.stored = self.stored, {}
+        later = _index_later.get()
+        try:
+            configure_site(self.folder).build_data_docs(
+                site_names=[SITE_NAME], resource_identifiers=list(stored.values()), build_index=later is None
+            )
+        except Exception as error:  # noqa: BLE001 - the docs must never stop a delivery
+            suites = ", ".join(stored)
+            log.warning(f"Data Docs : pages de validation de {suites} non publiées ({error})")
+            return
+        if later is not None:
+            later.add(Path(self.folder).resolve())
+        self.pages.update({suite: self._page(key) for suite, key in stored.items()})
+
+    def _store(self, table: TableSpec, result: Any) -> Any:
         from great_expectations.core.run_identifier import RunIdentifier
         from great_expectations.data_context.types.resource_identifiers import (
             ExpectationSuiteIdentifier,
@@ -162,8 +195,39 @@ class DataDocs:
         masked.meta["run_id"] = run_id
         masked.meta["validation_time"] = self.run_time.isoformat()
         context.stores[RESULTS_STORE].set(key, masked)
-        context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[key])
+        return key
+
+    def _page(self, key: Any) -> Path:
         return self.folder.joinpath("validations", *key.to_tuple()[:-1], f"{BATCH_NAME}.html")
+
+
+# The sites whose index waits for the end of a `one_index` block (None outside one).
+_index_later: ContextVar[set[Path] | None] = ContextVar("data_docs_index_later", default=None)
+
+
+@contextmanager
+def one_index() -> Iterator[None]:
+    """Within the block, builds render their pages only; each site's index is rendered once at its end.
+
+    The index reads back every result it lists (up to INDEX_LIMIT, ~2 ms each): a step delivering a
+    source for many contracts renders it once, not once per contract.
+    """
+    token = _index_later.set(set())
+    try:
+        yield
+    finally:
+        folders = _index_later.get() or set()
+        _index_later.reset(token)
+        for folder in sorted(folders):
+            build_index(folder)
+
+
+def build_index(folder: Path) -> None:
+    """Render a site's index page (its pages as they are); never raises."""
+    try:
+        configure_site(folder).build_data_docs(site_names=[SITE_NAME], resource_identifiers=[])
+    except Exception as error:  # noqa: BLE001 - the docs must never stop a delivery
+        log.warning(f"Data Docs : index non publié ({error})")
 
 
 _configured: dict[str, Path] = {}
@@ -188,16 +252,21 @@ def configure_site(folder: Path) -> Any:
     )
     site = {
         "class_name": "SiteBuilder",
+        "module_name": SITE_MODULE,
         "show_how_to_buttons": False,
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(folder)},
         "site_index_builder": {
             "class_name": "DefaultSiteIndexBuilder",
             "validation_results_limit": INDEX_LIMIT,
+            "view": {"module_name": SITE_MODULE, "class_name": "IndexPageView"},
         },
         "site_section_builders": {
             "expectations": "None",
             "profiling": "None",
-            "validations": {"source_store_name": RESULTS_STORE},
+            "validations": {
+                "source_store_name": RESULTS_STORE,
+                "view": {"module_name": SITE_MODULE, "class_name": "PageView"},
+            },
         },
     }
     if SITE_NAME in context.list_data_docs_sites():
