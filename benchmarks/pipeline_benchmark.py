@@ -9,8 +9,9 @@ Times and peak resident memory (of each process, from wait4) are printed with th
 floor. The pipeline processes the contract that receives the large file (--contract, CV262: its
 sample plus the file, as when issue 8 was measured; `all` adds the other contracts' samples).
 First (unless --no-sample), the sample alone: its run against the import of its stack, and the full
-refresh as a Dagster run (`dagster job execute`) against the CLI. Optionally (--postgres) the warehouse load on PostgreSQL against a raw psycopg COPY of the same
-rows. Nothing here is asserted: the figures are printed for people to read.
+refresh as a Dagster run (`dagster job execute`) against the CLI. Optionally (--postgres) the
+warehouse load on PostgreSQL against a raw psycopg COPY of the same rows. Nothing here is asserted:
+the figures are printed for people to read.
 """
 
 from __future__ import annotations
