@@ -331,19 +331,19 @@ def _sqlite_arrow(engine: Engine, query: str, columns: list[sa.Column]) -> pd.Da
             cursor.adbc_statement.set_options(**{ADBC_BATCH_ROWS: str(ADBC_ONE_BATCH)})
             cursor.execute(query)
             result = cursor.fetch_arrow_table()
-    except (OSError, adbc_driver_manager.Error) as error:
+        if result.num_rows == 0:
+            return None
+        empty = []
+        for position, column in enumerate(columns):
+            numeric = isinstance(column.type, (sa.Integer, sa.BigInteger, sa.Float))
+            if not numeric and result.schema.field(position).type != pa.string():
+                result = result.set_column(position, column.name, result.column(position).cast(pa.string()))
+            if not numeric and result.column(position).null_count == result.num_rows:
+                empty.append(column.name)
+        frame = result.to_pandas()
+    except (OSError, adbc_driver_manager.Error, pa.ArrowException) as error:
         log.debug(f"lecture ADBC impossible, lecture par le curseur ({type(error).__name__})")
         return None
-    if result.num_rows == 0:
-        return None
-    empty = []
-    for position, column in enumerate(columns):
-        numeric = isinstance(column.type, (sa.Integer, sa.BigInteger, sa.Float))
-        if not numeric and result.schema.field(position).type != pa.string():
-            result = result.set_column(position, column.name, result.column(position).cast(pa.string()))
-        if not numeric and result.column(position).null_count == result.num_rows:
-            empty.append(column.name)
-    frame = result.to_pandas()
     # As the cursor reads them: a text column without any value holds None.
     for name in empty:
         frame[name] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
