@@ -52,26 +52,25 @@ class CompiledTemplates(BytecodeCache):
 TEMPLATES = CompiledTemplates()
 
 
-class PageView(DefaultJinjaPageView):
+class SharedTemplates:
+    """Mixed into a GX view: its jinja2 environment gets the templates compiled once per process."""
+
+    env: Any
+
+    def __init__(
+        self, custom_styles_directory: str | None = None, custom_views_directory: str | None = None
+    ) -> None:
+        """GX's view, its environment given the shared compiled templates."""
+        super().__init__(custom_styles_directory, custom_views_directory)  # type: ignore[call-arg]
+        self.env.bytecode_cache = TEMPLATES
+
+
+class PageView(SharedTemplates, DefaultJinjaPageView):
     """GX's validation page view, its templates compiled once per process (CompiledTemplates)."""
 
-    def __init__(
-        self, custom_styles_directory: str | None = None, custom_views_directory: str | None = None
-    ) -> None:
-        """GX's view, its environment given the shared compiled templates."""
-        super().__init__(custom_styles_directory, custom_views_directory)
-        self.env.bytecode_cache = TEMPLATES
 
-
-class IndexPageView(DefaultJinjaIndexPageView):
+class IndexPageView(SharedTemplates, DefaultJinjaIndexPageView):
     """GX's index page view, its templates compiled once per process (CompiledTemplates)."""
-
-    def __init__(
-        self, custom_styles_directory: str | None = None, custom_views_directory: str | None = None
-    ) -> None:
-        """GX's view, its environment given the shared compiled templates."""
-        super().__init__(custom_styles_directory, custom_views_directory)
-        self.env.bytecode_cache = TEMPLATES
 
 
 # The static folders this process has filled (GX's files, identical at every copy).
