@@ -7,6 +7,7 @@ import io
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -147,9 +148,18 @@ def _sqlite_values(column: sa.Column, values: pd.Series) -> list[object]:
     elif isinstance(column.type, sa.Float):
         numbers = pd.to_numeric(values, errors="coerce").astype("float64")
         converted = numbers.astype(object).where(numbers.notna(), None)
+    elif len(values) > FEW_VALUES_SAMPLE and values.iloc[:FEW_VALUES_SAMPLE].nunique() <= FEW_VALUES:
+        # A code, a file name, a run: one Python string per distinct value, shared by the rows.
+        codes, uniques = pd.factorize(values)
+        distinct = np.append(np.asarray(uniques, dtype=object), None)  # code -1 (missing) -> None
+        return distinct.take(codes).tolist()
     else:
         converted = values.astype(object).where(values.notna(), None)
     return converted.tolist()
+
+
+# A text column whose first rows hold this few distinct values is converted value by value.
+FEW_VALUES_SAMPLE, FEW_VALUES = 1_000, 50
 
 
 def reference_frames(catalog: Catalog) -> dict[str, pd.DataFrame]:
