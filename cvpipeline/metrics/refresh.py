@@ -117,17 +117,21 @@ def _declaring_scopes(catalog: Catalog, activities: pd.DataFrame, column: str) -
 
 
 def apply_data_rules(
-    catalog: Catalog, tables: dict[str, pd.DataFrame], metrics: pd.DataFrame
+    catalog: Catalog,
+    tables: dict[str, pd.DataFrame],
+    metrics: pd.DataFrame,
+    spans: dict[tuple[str, str], tuple[int, int]] | None = None,
 ) -> pd.DataFrame:
     """Drop the figures the data cannot give: years outside a scope's own data, undeclared counts.
 
     A year (or a chosen period) is kept for a scope only if it meets the span of the scope's data,
     so that an open enrolment is not carried into years after the partner's last file. A partner's
     `data_rows` are kept for every year of the contract's data (0 = nothing for that year).
+    `spans` are the tables' `scope_spans`, computed here when not given.
     """
     if metrics.empty:
         return metrics
-    spans = scope_spans(catalog, tables)
+    spans = spans if spans is not None else scope_spans(catalog, tables)
     contract = spans.get(("contract", catalog.contract_code), (None, None))
     keys = list(zip(metrics["scope_type"], metrics["scope_code"], strict=True))
     coverage_rows = metrics["indicator_code"] == "data_rows"
@@ -211,10 +215,13 @@ def evaluation_rows(
     coverage = _by_kind(
         lambda c, *t, periods: source_coverage(c, *t, periods=periods), catalog, tables, kinds
     )
+    spans = scope_spans(catalog, named)  # the same spans for the indicators and the coverage
     metrics = (
-        with_targets(apply_data_rules(catalog, named, metrics), targets) if not metrics.empty else metrics
+        with_targets(apply_data_rules(catalog, named, metrics, spans), targets)
+        if not metrics.empty
+        else metrics
     )
-    coverage = apply_data_rules(catalog, named, coverage) if not coverage.empty else coverage
+    coverage = apply_data_rules(catalog, named, coverage, spans) if not coverage.empty else coverage
     return metrics, coverage
 
 
