@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import logging
 from pathlib import Path
@@ -413,10 +414,15 @@ def read_table(
 
 def prepare(conn: Connection) -> None:
     """Create the schemas and tables that do not exist yet, and bring older tables up to date."""
+    schema = _sqlite_schema(conn)
+    if schema in _CURRENT_SCHEMAS:  # this exact SQLite schema was found up to date in this process
+        return
     metadata = metadata_for(conn.dialect.name)
     inspector = sa.inspect(conn)
     existing = {t: inspector.has_table(t.name, schema=t.schema) for t in metadata.tables.values()}
     if all(existing.values()) and not _missing_columns(inspector, metadata) and not _missing_indexes(conn):
+        if schema is not None:
+            _CURRENT_SCHEMAS.add(schema)
         return
     if conn.dialect.name == "postgresql":
         # Two first runs creating the tables at once must not race: DDL under the writers' lock.
@@ -428,6 +434,19 @@ def prepare(conn: Connection) -> None:
     for index in _missing_indexes(conn):  # tables of an earlier version: create_all leaves them
         log.warning("entrepôt d'une version antérieure : index %s créé", index.name)
         index.create(conn)
+
+
+# Digests of SQLite schemas (sqlite_master) that `prepare` found up to date: the inspection of every
+# table, column and index (~15 ms) is then skipped. A schema changed in any way has another digest.
+_CURRENT_SCHEMAS: set[str] = set()
+
+
+def _sqlite_schema(conn: Connection) -> str | None:
+    """A digest of a SQLite database's whole schema (every table's and index's SQL); None elsewhere."""
+    if conn.dialect.name != "sqlite":
+        return None
+    rows = conn.exec_driver_sql("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+    return hashlib.sha256(repr(rows.all()).encode()).hexdigest()
 
 
 def _missing_indexes(conn: Connection) -> list[sa.Index]:
