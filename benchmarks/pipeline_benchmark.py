@@ -117,7 +117,10 @@ GOAL_DAGSTER_RATIO = 1.5
 
 
 def sample_run(contract: str) -> None:
-    """The sample's run against its stack's import; the full refresh as a Dagster run against the CLI."""
+    """The sample's run against its stack's import and an empty Dagster run; the UI's job against the CLI.
+
+    The empty run (dagster_floor.py) has the same steps, assets and checks and does nothing else.
+    """
     python = sys.executable
     imports = min(measured([python, "-c", STACK])[0] for _ in range(2))
 
@@ -131,6 +134,10 @@ def sample_run(contract: str) -> None:
         return data, {**env, "CVPIPELINE_DATA_DIR": str(data)}
 
     cli = [python, "-m", "cvpipeline", "run", "--data-dir"]
+    shape, partitions = run_shape(contract)
+    with tempfile.TemporaryDirectory() as tmp:
+        _, env = fresh(tmp)
+        empty_s, _, _ = measured([python, str(HERE / "dagster_floor.py"), shape, partitions], env=env)
     with tempfile.TemporaryDirectory() as tmp:
         data, env = fresh(tmp)
         one, _, _ = measured([*cli, str(data), *contract_args(contract)], env=env)
@@ -148,9 +155,15 @@ def sample_run(contract: str) -> None:
     print("\nÉchantillon (data/incoming), entrepôt SQLite neuf")
     print(f"  import de la pile ({STACK.removeprefix('import ')})  {imports:6.1f} s")
     label = "tous les contrats" if contract == "all" else f"contrat {contract}"
+    steps = json.loads(shape)
+    print(
+        f"  import + run Dagster vide de même forme ({len(steps)} étapes, "
+        f"{sum(a for a, _ in steps)} actifs, {sum(c for _, c in steps)} contrôles, {label})  "
+        f"{empty_s:6.1f} s   × {empty_s / imports:.2f} de l'import"
+    )
     print(
         f"  cvpipeline run ({label})  {one:6.1f} s   × {one / imports:.2f} de l'import "
-        f"(objectif ≤ {GOAL_SAMPLE_RATIO:g})"
+        f"(objectif ≤ {GOAL_SAMPLE_RATIO:g}), × {one / empty_s:.2f} du run vide"
     )
     print(
         f"  cvpipeline run ({len(codes)} contrats, un run)  {every:6.1f} s   "
@@ -163,6 +176,23 @@ def sample_run(contract: str) -> None:
 
 
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+
+
+def run_shape(contract: str) -> tuple[str, str]:
+    """The full refresh's steps as JSON [[assets, checks], ...] and the contracts (the first one run)."""
+    from cvpipeline.definitions import configured_catalogs, defs
+    from cvpipeline.defs import FULL_REFRESH_JOB
+
+    job = defs.resolve_job_def(FULL_REFRESH_JOB)
+    executable = job.asset_layer.executable_asset_keys
+    shape = []
+    for assets in job.asset_layer.asset_graph.assets_defs:
+        keys = [k for k in assets.keys if k in executable]
+        if keys:
+            shape.append([len(keys), len(list(assets.check_keys))])
+    codes = sorted(configured_catalogs())
+    first = codes[0] if contract == "all" else contract
+    return json.dumps(shape), json.dumps([first, *(c for c in codes if c != first)])
 
 
 def postgres_load(rows: int) -> None:
