@@ -98,3 +98,48 @@ def test_a_value_arrow_cannot_type_falls_back_to_the_cursor(warehouse: sa.Engine
     read = writer.read_table(warehouse, "participations", ["source_file"], "CV262")
     assert len(read) == ROWS
     assert read["source_file"].map(lambda v: v == b"\x00\xff").sum() == 1  # as SQLite holds it
+
+
+def test_a_read_inside_a_write_transaction_keeps_the_writers_lock(warehouse: sa.Engine) -> None:
+    """ADBC brings its own SQLite library: closing its connection would drop this process's locks.
+
+    POSIX locks belong to the process, and the sqlite3 module's SQLite cannot know that another
+    SQLite closed the file (sqlite.org/howtocorrupt.html, 2.2.1). So a read made while a connection
+    of the same engine holds a transaction goes through the cursor: another process must still find
+    the warehouse locked until that transaction ends.
+    """
+    import subprocess
+    import sys
+
+    path = warehouse.url.database
+    probe = (
+        "import sqlite3, sys\n"
+        "con = sqlite3.connect(sys.argv[1], timeout=0)\n"
+        "try:\n"
+        "    con.execute('BEGIN EXCLUSIVE')\n"
+        "    print('libre')\n"
+        "except sqlite3.OperationalError:\n"
+        "    print('verrouillé')\n"
+    )
+
+    def seen_from_another_process() -> str:
+        return subprocess.run(
+            [sys.executable, "-c", probe, path], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    table = table_for("sqlite", "participations")
+    query = "SELECT participation_id FROM participations"
+
+    def through_adbc() -> bool:
+        return writer._sqlite_arrow(warehouse, query, [table.c.participation_id]) is not None
+
+    assert through_adbc()
+    with warehouse.begin() as conn:
+        conn.execute(sa.text("DELETE FROM participations WHERE source_row = 2"))
+        assert seen_from_another_process() == "verrouillé"
+        frame = writer.read_table(warehouse, "participations", ["participation_id"])
+        assert len(frame) == ROWS  # this transaction's own delete is not seen by another connection
+        assert seen_from_another_process() == "verrouillé"
+        assert not through_adbc()
+    assert seen_from_another_process() == "libre"
+    assert through_adbc()  # the transaction over, large reads go through ADBC again

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import io
 import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +43,34 @@ def make_engine(url: str) -> Engine:
         from pathlib import Path
 
         path = Path(url.removeprefix("sqlite:///"))
+        engine = sa.create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
         if str(path) not in ("", ":memory:"):
             path.parent.mkdir(parents=True, exist_ok=True)
-        return sa.create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
+            _count_transactions(engine, str(path.resolve()))
+        return engine
     # hide_parameters: a database error must never print row values into logs.
     return sa.create_engine(url, hide_parameters=True)
+
+
+# SQLAlchemy transactions open on each SQLite file in this process, by the engines of make_engine.
+_OPEN_TRANSACTIONS: collections.Counter[str] = collections.Counter()
+_OPEN_TRANSACTIONS_LOCK = threading.Lock()
+
+
+def _count_transactions(engine: Engine, path: str) -> None:
+    """Keep `_OPEN_TRANSACTIONS[path]` up to date as the engine's transactions begin and end."""
+
+    def begun(_: Connection) -> None:
+        with _OPEN_TRANSACTIONS_LOCK:
+            _OPEN_TRANSACTIONS[path] += 1
+
+    def ended(_: Connection) -> None:
+        with _OPEN_TRANSACTIONS_LOCK:
+            _OPEN_TRANSACTIONS[path] -= 1
+
+    sa.event.listen(engine, "begin", begun)
+    sa.event.listen(engine, "commit", ended)
+    sa.event.listen(engine, "rollback", ended)
 
 
 def typed_frame(table: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
@@ -329,9 +354,16 @@ def _sqlite_arrow(engine: Engine, query: str, columns: list[sa.Column]) -> pd.Da
     (not from the first 1 024, which may all be empty); text columns are then typed as text. None
     (the caller reads through the cursor) for an in-memory database, or if the driver cannot read
     the result (a column holding two kinds of values, a database locked by a writer).
+
+    The driver has its own SQLite library, and closing its connection drops every POSIX lock this
+    process holds on the file, those of the sqlite3 module's connections included
+    (sqlite.org/howtocorrupt.html, 2.2.1): while a transaction is open on the file here, None.
     """
     path = engine.url.database
     if not path or path == ":memory:" or not Path(path).is_file():
+        return None
+    if _OPEN_TRANSACTIONS[str(Path(path).resolve())] > 0:
+        log.debug("lecture par le curseur : une transaction est ouverte sur l'entrepôt dans ce processus")
         return None
     import adbc_driver_manager
     import adbc_driver_sqlite.dbapi
