@@ -265,3 +265,29 @@ def test_a_source_and_a_file_are_found_by_the_seams_index_also_in_an_earlier_war
         "ma_chance_moi_aussi",
     )
     assert any("ix_participations_tranche" in row[-1] for row in plan), plan
+
+
+def test_a_long_read_and_a_long_write_are_announced_on_the_progress_logger(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before a large read and a large write the command line gets a line; small deliveries stay quiet."""
+    from cvpipeline.warehouse import delivery
+
+    shutil.copytree(SAMPLE_INCOMING / "cites_lab", tmp_path / "incoming" / "cites_lab")
+    catalog = load_catalog()
+    source = catalog.sources["cites_lab"]
+    size = sum(p.stat().st_size for p in (tmp_path / "incoming" / "cites_lab").iterdir())
+
+    def announced(url: str) -> list[str]:
+        caplog.clear()
+        with caplog.at_level("INFO", logger="cvpipeline.progress"):
+            delivery.deliver_source(catalog, source, load_settings(str(tmp_path), url), "essai")
+        return [r.getMessage() for r in caplog.records if r.name == "cvpipeline.progress"]
+
+    assert announced(f"sqlite:///{tmp_path / 'petit.db'}") == []
+    monkeypatch.setattr(delivery, "PROGRESS_BYTES", size)  # as if these two files were large ones
+    monkeypatch.setattr(delivery, "PROGRESS_ROWS", 200)
+    lines = announced(f"sqlite:///{tmp_path / 'grand.db'}")
+    assert len(lines) == 2, lines
+    assert "CV262" in lines[0] and "cites_lab" in lines[0] and "lecture de 2 fichier(s)" in lines[0]
+    assert "écriture de 209 ligne(s) dans l'entrepôt" in lines[1]

@@ -9,6 +9,7 @@ import dagster as dg
 
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.sources import FILES_READABLE, HAS_LOADABLE_FILE, OWNER, ROWS_VALID
+from cvpipeline.ingest.limits import thousands
 
 ANCT_POSTS_ASSET = "postes_anct"
 # Above this share of rows set aside (no contract, several contracts, duplicates) the check warns.
@@ -88,7 +89,7 @@ def deliver_posts_and_check(
     aside = int(slices["rows_quarantined"].sum()) if not slices.empty else 0
     logging.getLogger("cvpipeline.progress").info(
         f"  {'national':<9} {ANCT_POSTS_SOURCE:<26} {report.state} "
-        f"({len(slices)} fichier(s) en place, {loaded} poste(s))"
+        f"({len(slices)} fichier(s) en place, {thousands(loaded)} poste(s))"
     )
     rejected = ledger[ledger["status"] == "rejected"]
     aside_pct = 100.0 * aside / (loaded + aside) if loaded + aside else 0.0

@@ -12,6 +12,7 @@ import pandas as pd
 
 from cvpipeline.catalog import Catalog, SourceSpec
 from cvpipeline.defs.sources import COLUMNS_PRESENT, FILES_READABLE, HAS_LOADABLE_FILE, ROWS_VALID
+from cvpipeline.ingest.limits import thousands
 from cvpipeline.settings import Settings
 
 PREVIEW_ROWS = 5
@@ -83,7 +84,7 @@ def deliver_and_check(
     logging.getLogger("cvpipeline.progress").info(
         f"  {catalog.contract_code:<9} {source.source_id:<26} {report.state} "
         f"({len(report.slices)} fichier(s) en place, "
-        f"{in_place_loaded} ligne(s) chargée(s))"
+        f"{thousands(in_place_loaded)} ligne(s) chargée(s))"
     )
     in_place_quarantined = int(slices["rows_quarantined"].sum()) if not slices.empty else 0
     in_place = in_place_loaded + in_place_quarantined

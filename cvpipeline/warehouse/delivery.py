@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,12 @@ READING_CODE = ("catalog/__init__.py", "ingest", "validate", "warehouse/shape.py
 WAITING = "en attente de fichiers"
 ALL_REJECTED = "aucune donnée : tous les fichiers reçus sont rejetés"
 UP_TO_DATE = "à jour"
+
+# Progress of long work for people (the command line prints this logger): a read of this many bytes,
+# a write of this many rows, gets a line before it starts.
+progress = logging.getLogger("cvpipeline.progress")
+PROGRESS_BYTES = 20 * 1024 * 1024
+PROGRESS_ROWS = 100_000
 
 
 @dataclass
@@ -166,6 +173,10 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
         removed = [f for f in in_place.index if f not in present]
         # Files read now rank after the slices in place, the oldest first (a revision comes later).
         to_read.sort(key=lambda f: (f.path.stat().st_mtime_ns, f.name))
+        where = f"  {catalog.contract_code:<9} {source.source_id:<26}"
+        size = sum(f.path.stat().st_size for f in to_read)
+        if size >= PROGRESS_BYTES:
+            progress.info(f"{where} lecture de {len(to_read)} fichier(s), {limits.thousands(size >> 20)} Mo…")
         change, report = read_into_slices(
             catalog,
             source,
@@ -207,6 +218,9 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
             ),
         ]
         change.ledger = _ledger(catalog, ledger_parts)
+        rows = sum(len(frame) for frame in change.tables.values()) + len(change.quarantine)
+        if rows >= PROGRESS_ROWS:
+            progress.info(f"{where} écriture de {limits.thousands(rows)} ligne(s) dans l'entrepôt…")
         write_slices(engine, change, run_id)
         report.ledger = change.ledger
         report.slices = current_slices(engine, catalog.contract_code, source.source_id)
