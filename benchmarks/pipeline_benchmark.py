@@ -58,15 +58,15 @@ def steps_driver(data_dir: str) -> None:
 
     from cvpipeline.catalog import load_catalog
     from cvpipeline.ingest.source import discover_files, read_source
+    from cvpipeline.load.delivery import rules_fingerprint
+    from cvpipeline.load.shape import shape_source
     from cvpipeline.metrics.refresh import refresh_metrics
     from cvpipeline.report.data import load_report_data
     from cvpipeline.report.workbook import write_workbook
     from cvpipeline.settings import load_settings
     from cvpipeline.validate.batch import validate_source
-    from cvpipeline.warehouse.delivery import rules_fingerprint
-    from cvpipeline.warehouse.shape import shape_source
+    from cvpipeline.warehouse.engine import make_engine
     from cvpipeline.warehouse.slices import SliceWrite, write_slices
-    from cvpipeline.warehouse.writer import make_engine
 
     def report(step: str, mark: float) -> float:
         now = time.perf_counter()
@@ -219,8 +219,10 @@ def postgres_load(rows: int) -> None:
     import pandas as pd
     import psycopg
 
+    from cvpipeline.warehouse.engine import make_engine
+    from cvpipeline.warehouse.migrations import prepare
     from cvpipeline.warehouse.schema import table_for
-    from cvpipeline.warehouse.writer import insert_frame, make_engine, prepare
+    from cvpipeline.warehouse.writer import insert_frame
     from cvpipeline_tests.pgserver import start_postgres
 
     server = start_postgres()

@@ -188,8 +188,8 @@ def summary(
     """Per source: this run's files by status, and the rows one contract's slices hold in the warehouse."""
     import sqlalchemy as sa
 
+    from cvpipeline.warehouse.engine import make_engine
     from cvpipeline.warehouse.schema import table_for
-    from cvpipeline.warehouse.writer import make_engine
 
     engine = make_engine(warehouse_url)
     ledger = table_for(engine.dialect.name, "ingestion_ledger")
@@ -286,8 +286,8 @@ def create_analyst_role(role: str, warehouse_url: str | None, print_only: bool) 
     """Create (or update) the read-only analyst role; the password comes from CVPIPELINE_ANALYST_PASSWORD."""
     import sqlalchemy as sa
 
+    from cvpipeline.warehouse.engine import make_engine
     from cvpipeline.warehouse.roles import analyst_role_sql
-    from cvpipeline.warehouse.writer import make_engine
 
     statements = analyst_role_sql(role, os.environ.get("CVPIPELINE_ANALYST_PASSWORD") or None)
     if print_only:
@@ -315,7 +315,7 @@ def documents(
     from cvpipeline.report.data import load_report_data
     from cvpipeline.report.note import write_note
     from cvpipeline.report.workbook import write_workbook
-    from cvpipeline.warehouse.writer import make_engine
+    from cvpipeline.warehouse.engine import make_engine
 
     settings = load_settings(data_dir, warehouse_url)
     engine = make_engine(settings.warehouse_url)

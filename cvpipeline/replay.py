@@ -10,13 +10,17 @@ import sqlalchemy as sa
 
 from cvpipeline.catalog import Catalog
 from cvpipeline.ingest.source import IncomingFile, sha256_of
+from cvpipeline.load.delivery import read_into_slices, rules_fingerprint
+from cvpipeline.load.national import ANCT_POSTS_SOURCE, replay_anct_posts
+from cvpipeline.load.references import replace_references
 from cvpipeline.metrics.refresh import refresh_metrics
 from cvpipeline.settings import Settings
-from cvpipeline.warehouse.delivery import read_into_slices, rules_fingerprint
-from cvpipeline.warehouse.national import ANCT_POSTS_SOURCE, replay_anct_posts
+from cvpipeline.warehouse.engine import make_engine
+from cvpipeline.warehouse.migrations import prepare
+from cvpipeline.warehouse.reads import read_table
 from cvpipeline.warehouse.schema import table_for
 from cvpipeline.warehouse.slices import SLICED_TABLES, current_slices, write_slices
-from cvpipeline.warehouse.writer import make_engine, prepare, read_table, replace_references, replace_table
+from cvpipeline.warehouse.writer import replace_table
 
 REPLAYED = "rejoué depuis l'archive"
 

@@ -17,8 +17,8 @@ from cvpipeline.catalog import load_catalog
 from cvpipeline.ingest import limits, readers
 from cvpipeline.ingest.readers import MAX_SHOWN_CHARS, FileRejected, read_grid
 from cvpipeline.ingest.source import read_source
+from cvpipeline.load.shape import shape_source
 from cvpipeline.validate.batch import validate_source
-from cvpipeline.warehouse.shape import shape_source
 from cvpipeline_tests import corpus
 from cvpipeline_tests.corpus import AMOUNTS, CASES, DATES, Case
 from cvpipeline_tests.e2e import copy_sample, cv262_sample_files, run_pipeline

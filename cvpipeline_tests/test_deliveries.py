@@ -244,7 +244,8 @@ def test_a_source_and_a_file_are_found_by_the_seams_index_also_in_an_earlier_war
     Also when this process already found the complete schema up to date (prepare's memo of SQLite
     schemas): the indexes dropped behind its back are seen and created again.
     """
-    from cvpipeline.warehouse.writer import make_engine, prepare
+    from cvpipeline.warehouse.engine import make_engine
+    from cvpipeline.warehouse.migrations import prepare
 
     db = tmp_path / "entrepot.db"
     engine = make_engine(f"sqlite:///{db}")

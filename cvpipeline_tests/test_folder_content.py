@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from cvpipeline.catalog import load_catalog
+from cvpipeline.load.delivery import deliver_source
 from cvpipeline.settings import load_settings
-from cvpipeline.warehouse.delivery import deliver_source
 from cvpipeline_tests.e2e import SAMPLE_INCOMING
 
 CATALOG = load_catalog()

@@ -16,8 +16,7 @@ import sqlalchemy as sa
 from cvpipeline.defs.national import ANCT_POSTS_ASSET, build_national_assets
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.ingest.reference_files import shipped_path
-from cvpipeline.settings import load_settings
-from cvpipeline.warehouse.national import (
+from cvpipeline.load.national import (
     ANCT_FOLDER,
     ANCT_POSTS_SOURCE,
     NATIONAL_CONTRACT,
@@ -26,8 +25,9 @@ from cvpipeline.warehouse.national import (
     post_kind_of,
     replay_anct_posts,
 )
+from cvpipeline.settings import load_settings
+from cvpipeline.warehouse.engine import make_engine
 from cvpipeline.warehouse.schema import table_for
-from cvpipeline.warehouse.writer import make_engine
 
 ADULTES_RELAIS = shipped_path("anct/adulte-relais-2023.json")
 FONJEP = shipped_path("anct/postes-fonjep-2023.json")

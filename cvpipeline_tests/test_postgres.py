@@ -198,9 +198,9 @@ def test_two_concurrent_writes_of_a_source_do_not_interleave(both: dict, postgre
 
     from cvpipeline.catalog import load_catalog
     from cvpipeline.ingest.source import IncomingFile, discover_files
-    from cvpipeline.warehouse.delivery import read_into_slices, rules_fingerprint
+    from cvpipeline.load.delivery import read_into_slices, rules_fingerprint
+    from cvpipeline.warehouse.engine import make_engine
     from cvpipeline.warehouse.slices import write_slices
-    from cvpipeline.warehouse.writer import make_engine
 
     catalog = load_catalog()
     source = catalog.sources["cites_lab"]

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from cvpipeline.catalog import load_catalog
 from cvpipeline.ingest.source import read_source
+from cvpipeline.load.shape import shape_source
 from cvpipeline.validate.batch import validate_source
-from cvpipeline.warehouse.shape import shape_source
 from cvpipeline_tests.corpus import ENFANTS_HEADER, SPORT_HEADER, write_csv, write_xlsx
 
 CATALOG = load_catalog()

@@ -22,8 +22,10 @@ from cvpipeline.ingest.qpv_reference import (
     shipped_variants,
 )
 from cvpipeline.ingest.reference_files import ReferenceFileError, shipped_path
+from cvpipeline.warehouse.engine import make_engine
+from cvpipeline.warehouse.migrations import prepare
 from cvpipeline.warehouse.schema import table_for
-from cvpipeline.warehouse.writer import insert_frame, make_engine, prepare
+from cvpipeline.warehouse.writer import insert_frame
 
 INSEE = shipped_path(SHIPPED_INSEE_OCCITANIE_2015)
 ADULTES_RELAIS = shipped_path("anct/adulte-relais-2023.json")

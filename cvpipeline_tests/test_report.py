@@ -152,7 +152,7 @@ def test_no_raw_code_in_a_visible_cell(workbook: openpyxl.Workbook) -> None:
 def test_partner_text_is_neutralised_in_the_workbook(sample: dict) -> None:
     from cvpipeline.report.data import load_report_data
     from cvpipeline.report.workbook import build_workbook
-    from cvpipeline.warehouse.writer import make_engine
+    from cvpipeline.warehouse.engine import make_engine
 
     engine = make_engine(f"sqlite:///{sample['db']}")
     data = load_report_data(engine, CATALOG)

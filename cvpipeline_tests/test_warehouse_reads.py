@@ -10,10 +10,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from cvpipeline.warehouse import writer
+from cvpipeline.warehouse import reads
+from cvpipeline.warehouse.engine import make_engine
+from cvpipeline.warehouse.migrations import prepare
 from cvpipeline.warehouse.schema import table_for
+from cvpipeline.warehouse.writer import insert_frame
 
-ROWS = writer.ADBC_MIN_ROWS + 5_000
+ROWS = reads.ADBC_MIN_ROWS + 5_000
 
 
 def participations(rows: int) -> pd.DataFrame:
@@ -47,29 +50,29 @@ def participations(rows: int) -> pd.DataFrame:
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> sa.Engine:
-    engine = writer.make_engine(f"sqlite:///{tmp_path / 'entrepot.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'entrepot.db'}")
     with engine.begin() as conn:
-        writer.prepare(conn)
-        writer.insert_frame(conn, table_for("sqlite", "participations"), participations(ROWS))
+        prepare(conn)
+        insert_frame(conn, table_for("sqlite", "participations"), participations(ROWS))
     yield engine
     engine.dispose()
 
 
 def cursor_read(engine: sa.Engine, columns: list[str] | None = None) -> pd.DataFrame:
     """The same read through the cursor only (the reader's path below ADBC_MIN_ROWS)."""
-    threshold = writer.ADBC_MIN_ROWS
-    writer.ADBC_MIN_ROWS = 10**12
+    threshold = reads.ADBC_MIN_ROWS
+    reads.ADBC_MIN_ROWS = 10**12
     try:
-        return writer.read_table(engine, "participations", columns, "CV262")
+        return reads.read_table(engine, "participations", columns, "CV262")
     finally:
-        writer.ADBC_MIN_ROWS = threshold
+        reads.ADBC_MIN_ROWS = threshold
 
 
 def test_a_large_table_read_through_arrow_is_the_cursor_read(warehouse: sa.Engine) -> None:
     table = table_for("sqlite", "participations")
     query = str(sa.select(*table.columns).compile(dialect=warehouse.dialect))
-    assert writer._sqlite_arrow(warehouse, query, list(table.columns)) is not None  # the Arrow path is taken
-    read = writer.read_table(warehouse, "participations", contract_code="CV262")
+    assert reads.sqlite_arrow(warehouse, query, list(table.columns)) is not None  # the Arrow path is taken
+    read = reads.read_table(warehouse, "participations", contract_code="CV262")
     pd.testing.assert_frame_equal(read, cursor_read(warehouse))
     assert len(read) == ROWS
     assert read["source_sheet"].map(lambda v: v is None).all()  # None, as the cursor gives it
@@ -82,10 +85,10 @@ def test_a_large_table_read_through_arrow_is_the_cursor_read(warehouse: sa.Engin
 
 def test_some_columns_of_one_contract(warehouse: sa.Engine) -> None:
     columns = ["beneficiary_key", "sex", "qpv_id", "start_date", "end_date"]
-    read = writer.read_table(warehouse, "participations", columns, "CV262")
+    read = reads.read_table(warehouse, "participations", columns, "CV262")
     pd.testing.assert_frame_equal(read, cursor_read(warehouse, columns))
     assert list(read.columns) == columns
-    assert writer.read_table(warehouse, "participations", columns, "CN07302M").empty
+    assert reads.read_table(warehouse, "participations", columns, "CN07302M").empty
 
 
 def test_a_value_arrow_cannot_type_falls_back_to_the_cursor(warehouse: sa.Engine) -> None:
@@ -94,8 +97,8 @@ def test_a_value_arrow_cannot_type_falls_back_to_the_cursor(warehouse: sa.Engine
         con.execute("UPDATE participations SET source_file = X'00ff' WHERE source_row = 5000")
     table = table_for("sqlite", "participations")
     query = str(sa.select(table.c.source_file).compile(dialect=warehouse.dialect))
-    assert writer._sqlite_arrow(warehouse, query, [table.c.source_file]) is None
-    read = writer.read_table(warehouse, "participations", ["source_file"], "CV262")
+    assert reads.sqlite_arrow(warehouse, query, [table.c.source_file]) is None
+    read = reads.read_table(warehouse, "participations", ["source_file"], "CV262")
     assert len(read) == ROWS
     assert read["source_file"].map(lambda v: v == b"\x00\xff").sum() == 1  # as SQLite holds it
 
@@ -131,13 +134,13 @@ def test_a_read_inside_a_write_transaction_keeps_the_writers_lock(warehouse: sa.
     query = "SELECT participation_id FROM participations"
 
     def through_adbc() -> bool:
-        return writer._sqlite_arrow(warehouse, query, [table.c.participation_id]) is not None
+        return reads.sqlite_arrow(warehouse, query, [table.c.participation_id]) is not None
 
     assert through_adbc()
     with warehouse.begin() as conn:
         conn.execute(sa.text("DELETE FROM participations WHERE source_row = 2"))
         assert seen_from_another_process() == "verrouillé"
-        frame = writer.read_table(warehouse, "participations", ["participation_id"])
+        frame = reads.read_table(warehouse, "participations", ["participation_id"])
         assert len(frame) == ROWS  # this transaction's own delete is not seen by another connection
         assert seen_from_another_process() == "verrouillé"
         assert not through_adbc()

@@ -71,7 +71,7 @@ def deliver_posts_and_check(
 ) -> tuple[dg.MaterializeResult, list[dg.AssetCheckResult]]:
     """Bring the ANCT posts' slices up to date; return the materialisation and its checks."""
     from cvpipeline.defs.steps import table_schema
-    from cvpipeline.warehouse.national import ANCT_POSTS_SOURCE, deliver_anct_posts
+    from cvpipeline.load.national import ANCT_POSTS_SOURCE, deliver_anct_posts
     from cvpipeline.warehouse.schema import table_for
 
     resolved = settings.resolve()

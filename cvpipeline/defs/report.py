@@ -22,7 +22,8 @@ def load_and_store_targets(catalog: Catalog, settings: Settings, log: Any) -> tu
     import pandas as pd
 
     from cvpipeline.metrics.targets import load_targets
-    from cvpipeline.warehouse.writer import make_engine, replace_table
+    from cvpipeline.warehouse.engine import make_engine
+    from cvpipeline.warehouse.writer import replace_table
 
     loaded = load_targets(catalog, settings.contract_targets(catalog.folder))
     engine = make_engine(settings.warehouse_url)
@@ -67,7 +68,7 @@ def write_note(catalog: Catalog, settings: Settings, log: Any) -> dg.Materialize
     """Write the evaluation note (.docx) from the warehouse."""
     from cvpipeline.report.data import load_report_data
     from cvpipeline.report.note import write_note as write_docx
-    from cvpipeline.warehouse.writer import make_engine
+    from cvpipeline.warehouse.engine import make_engine
 
     engine = make_engine(settings.warehouse_url)
     data = load_report_data(engine, catalog)
@@ -95,7 +96,7 @@ def build_year_partitions_sensor(partitions_name: str) -> dg.SensorDefinition:
     def years_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         from cvpipeline.metrics.refresh import data_years
         from cvpipeline.settings import load_settings
-        from cvpipeline.warehouse.writer import make_engine, warehouse_exists
+        from cvpipeline.warehouse.engine import make_engine, warehouse_exists
 
         url = load_settings().warehouse_url
         if not warehouse_exists(url):  # never create an empty warehouse file from a sensor

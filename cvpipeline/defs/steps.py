@@ -59,11 +59,11 @@ def deliver_and_check(
     catalog: Catalog, source: SourceSpec, settings: Settings, run_id: str, log: logging.Logger | Any
 ) -> tuple[dg.MaterializeResult, list[dg.AssetCheckResult]]:
     """Bring a source's slices up to date with its folder; return its materialisation and checks."""
+    from cvpipeline.load.delivery import UP_TO_DATE, deliver_source
     from cvpipeline.validate.batch import masked_examples
-    from cvpipeline.warehouse.delivery import UP_TO_DATE, deliver_source
+    from cvpipeline.warehouse.engine import make_engine
     from cvpipeline.warehouse.schema import table_for
     from cvpipeline.warehouse.slices import source_rows
-    from cvpipeline.warehouse.writer import make_engine
 
     report = deliver_source(catalog, source, settings, run_id)
     ledger = report.ledger
@@ -230,8 +230,9 @@ def publish_warehouse(
     """
     import sqlalchemy as sa
 
+    from cvpipeline.load.references import replace_references
+    from cvpipeline.warehouse.engine import make_engine
     from cvpipeline.warehouse.schema import table_for
-    from cvpipeline.warehouse.writer import make_engine, replace_references
 
     engine = make_engine(settings.warehouse_url)
     codes = [c.contract_code for c in catalogs]
@@ -268,7 +269,8 @@ def compute_and_store_years(
 ) -> dg.MaterializeResult:
     """Recompute the indicators of some calendar years, contract by contract, and replace only their rows."""
     from cvpipeline.metrics.refresh import yearly_metrics
-    from cvpipeline.warehouse.writer import make_engine, replace_periods
+    from cvpipeline.warehouse.engine import make_engine
+    from cvpipeline.warehouse.writer import replace_periods
 
     engine = make_engine(settings.warehouse_url)
     bounds = [(f"{y}-01-01", f"{y}-12-31") for y in years]
@@ -296,8 +298,8 @@ def compute_and_store_metrics(
     from cvpipeline.metrics.coverage import sources_without_data
     from cvpipeline.metrics.indicators import Period
     from cvpipeline.metrics.refresh import refresh_metrics
+    from cvpipeline.warehouse.engine import make_engine
     from cvpipeline.warehouse.schema import table_for
-    from cvpipeline.warehouse.writer import make_engine
 
     extra: list[Period] = []
     if chosen_period:
@@ -331,7 +333,7 @@ def write_report(catalog: Catalog, settings: Settings, log: Any) -> dg.Materiali
     """Write the evaluation workbook from the warehouse (indicators, objectives, data received)."""
     from cvpipeline.report.data import load_report_data
     from cvpipeline.report.workbook import write_workbook
-    from cvpipeline.warehouse.writer import make_engine
+    from cvpipeline.warehouse.engine import make_engine
 
     engine = make_engine(settings.warehouse_url)
     data = load_report_data(engine, catalog)
@@ -348,7 +350,7 @@ def write_report(catalog: Catalog, settings: Settings, log: Any) -> dg.Materiali
 def sync_year_partitions(instance: dg.DagsterInstance, name: str, settings: Settings, log: Any) -> list[str]:
     """Make the year partitions the years the data covers: add the new ones, drop those left."""
     from cvpipeline.metrics.refresh import data_years
-    from cvpipeline.warehouse.writer import make_engine
+    from cvpipeline.warehouse.engine import make_engine
 
     engine = make_engine(settings.warehouse_url)
     wanted = [str(y) for y in data_years(engine)]

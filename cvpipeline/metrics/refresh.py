@@ -9,12 +9,15 @@ from sqlalchemy.engine import Engine
 
 from cvpipeline.catalog import Catalog
 from cvpipeline.ingest.geography import contract_qpvs
+from cvpipeline.load.references import shipped_contracts
 from cvpipeline.metrics.coverage import qpv_coverage, source_coverage
 from cvpipeline.metrics.indicators import Period, compute_metrics, periods_of
 from cvpipeline.metrics.labels import ALL_DATA, CHOSEN, YEAR
 from cvpipeline.metrics.targets import with_targets
+from cvpipeline.warehouse.migrations import prepare
+from cvpipeline.warehouse.reads import read_table
 from cvpipeline.warehouse.schema import table_for
-from cvpipeline.warehouse.writer import prepare, read_table, replace_table, shipped_contracts
+from cvpipeline.warehouse.writer import replace_table
 
 FACTS = ("participations", "activities", "fundings")
 # What the indicators read of the fact tables (lineage, ids and labels stay where they are; the

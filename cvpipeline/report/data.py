@@ -191,7 +191,7 @@ class ReportData:
 
 def load_report_data(engine: Engine, catalog: Catalog) -> ReportData:
     """Read the indicators of the catalog's contract and the data-quality tables from the warehouse."""
-    from cvpipeline.warehouse.writer import read_table
+    from cvpipeline.warehouse.reads import read_table
 
     code = catalog.contract_code
     metrics = read_table(engine, "evaluation_metrics", contract_code=code)

@@ -16,8 +16,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from cvpipeline.warehouse.migrations import prepare
+from cvpipeline.warehouse.reads import read_table
 from cvpipeline.warehouse.schema import FACT_TABLES, table_for
-from cvpipeline.warehouse.writer import insert_frame, prepare, read_table
+from cvpipeline.warehouse.writer import insert_frame
 
 SLICE_COLUMNS = [
     "contract_code",

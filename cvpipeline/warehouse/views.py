@@ -221,8 +221,10 @@ def refresh_views(engine: Engine, catalog: Catalog, views: bool = True) -> None:
     `views=False` writes the labels only (a run over many contracts creates the views once).
     """
     from cvpipeline.metrics.labels import labels_frame
+    from cvpipeline.warehouse.engine import warehouse_lock
+    from cvpipeline.warehouse.migrations import prepare
     from cvpipeline.warehouse.schema import table_for
-    from cvpipeline.warehouse.writer import insert_frame, prepare, warehouse_lock
+    from cvpipeline.warehouse.writer import insert_frame
 
     with engine.begin() as conn:
         prepare(conn)

@@ -32,20 +32,22 @@ from cvpipeline.ingest.source import (
     scan_source_folder,
     sha256_of,
 )
-from cvpipeline.settings import Settings
-from cvpipeline.validate.batch import validate_source
-from cvpipeline.validate.data_docs import DataDocs, data_docs_enabled, docs_dir, latest_pages
-from cvpipeline.validate.expectations import suite_path
-from cvpipeline.warehouse.ledger_rows import (
+from cvpipeline.load.ledger_rows import (
     duplicate_row,
     kept_note,
     rejected_row,
     removed_row,
     unchanged_row,
 )
-from cvpipeline.warehouse.records import existing_records, record_keys, set_aside_repeated_records
+from cvpipeline.load.records import existing_records, record_keys, set_aside_repeated_records
+from cvpipeline.load.shape import shape_source
+from cvpipeline.settings import Settings
+from cvpipeline.validate.batch import validate_source
+from cvpipeline.validate.data_docs import DataDocs, data_docs_enabled, docs_dir, latest_pages
+from cvpipeline.validate.expectations import suite_path
+from cvpipeline.warehouse.engine import make_engine
+from cvpipeline.warehouse.migrations import prepare
 from cvpipeline.warehouse.schema import COLUMNS
-from cvpipeline.warehouse.shape import shape_source
 from cvpipeline.warehouse.slices import (
     SLICE_COLUMNS,
     SliceWrite,
@@ -54,11 +56,10 @@ from cvpipeline.warehouse.slices import (
     source_row_counts,
     write_slices,
 )
-from cvpipeline.warehouse.writer import make_engine, prepare
 
 PACKAGE = Path(__file__).resolve().parent.parent
 # The code that turns a file into rows: a change in it makes every slice be read again.
-READING_CODE = ("catalog/__init__.py", "ingest", "validate", "warehouse/shape.py", "reference")
+READING_CODE = ("catalog", "ingest", "validate", "load/shape.py", "reference")
 
 WAITING = "en attente de fichiers"
 ALL_REJECTED = "aucune donnée : tous les fichiers reçus sont rejetés"

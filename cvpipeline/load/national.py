@@ -36,8 +36,10 @@ from cvpipeline.ingest.source import (
     scan_folder,
     sha256_of,
 )
+from cvpipeline.load.ledger_rows import duplicate_row, rejected_row, removed_row, unchanged_row
 from cvpipeline.settings import Settings
-from cvpipeline.warehouse.ledger_rows import duplicate_row, rejected_row, removed_row, unchanged_row
+from cvpipeline.warehouse.engine import make_engine
+from cvpipeline.warehouse.migrations import prepare
 from cvpipeline.warehouse.schema import COLUMNS, NATIONAL_CONTRACT, NATIONAL_TABLES, table_for
 from cvpipeline.warehouse.slices import (
     SLICE_COLUMNS,
@@ -46,7 +48,6 @@ from cvpipeline.warehouse.slices import (
     slice_is_current,
     write_slices,
 )
-from cvpipeline.warehouse.writer import make_engine, prepare
 
 ANCT_POSTS_SOURCE = "anct_postes"
 ANCT_FOLDER = Path("national") / "anct"

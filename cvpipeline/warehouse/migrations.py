@@ -1,0 +1,116 @@
+"""Bring a warehouse's schema up to date: create what is missing, upgrade what an earlier version wrote."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from cvpipeline.warehouse.engine import warehouse_lock
+from cvpipeline.warehouse.schema import ANALYST_SCHEMA, OPERATIONS_SCHEMA, metadata_for
+
+log = logging.getLogger("cvpipeline.warehouse")
+
+
+def prepare(conn: Connection) -> None:
+    """Create the schemas and tables that do not exist yet, and bring older tables up to date."""
+    schema = _sqlite_schema(conn)
+    if schema in _CURRENT_SCHEMAS:  # this exact SQLite schema was found up to date in this process
+        return
+    metadata = metadata_for(conn.dialect.name)
+    inspector = sa.inspect(conn)
+    existing = {t: inspector.has_table(t.name, schema=t.schema) for t in metadata.tables.values()}
+    if all(existing.values()) and not _missing_columns(inspector, metadata) and not _missing_indexes(conn):
+        if schema is not None:
+            _CURRENT_SCHEMAS.add(schema)
+        return
+    if conn.dialect.name == "postgresql":
+        # Two first runs creating the tables at once must not race: DDL under the writers' lock.
+        warehouse_lock(conn)
+        for schema in (ANALYST_SCHEMA, OPERATIONS_SCHEMA):
+            conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
+    _upgrade(conn, metadata)
+    metadata.create_all(conn)
+    for index in _missing_indexes(conn):  # tables of an earlier version: create_all leaves them
+        log.warning("entrepôt d'une version antérieure : index %s créé", index.name)
+        index.create(conn)
+
+
+# Digests of SQLite schemas (sqlite_master) that `prepare` found up to date: the inspection of every
+# table, column and index (~15 ms) is then skipped. A schema changed in any way has another digest.
+_CURRENT_SCHEMAS: set[str] = set()
+
+
+def _sqlite_schema(conn: Connection) -> str | None:
+    """A digest of a SQLite database's whole schema (every table's and index's SQL); None elsewhere."""
+    if conn.dialect.name != "sqlite":
+        return None
+    rows = conn.exec_driver_sql("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+    return hashlib.sha256(repr(rows.all()).encode()).hexdigest()
+
+
+def _missing_indexes(conn: Connection) -> list[sa.Index]:
+    """The indexes of the current schema that the database lacks (tables of an earlier version)."""
+    inspector = sa.inspect(conn)
+    missing = []
+    for table in metadata_for(conn.dialect.name).tables.values():
+        if not table.indexes or not inspector.has_table(table.name, schema=table.schema):
+            continue
+        present = {i["name"] for i in inspector.get_indexes(table.name, schema=table.schema)}
+        missing += [index for index in table.indexes if index.name not in present]
+    return missing
+
+
+def _missing_columns(inspector: sa.Inspector, metadata: sa.MetaData) -> list[tuple[sa.Table, sa.Column]]:
+    """Columns of the current schema that an existing table lacks (written by an earlier version)."""
+    missing = []
+    for table in metadata.tables.values():
+        if not inspector.has_table(table.name, schema=table.schema):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
+        missing += [(table, column) for column in table.columns if column.name not in present]
+    return missing
+
+
+def _upgrade(conn: Connection, metadata: sa.MetaData) -> None:
+    """Add the columns a warehouse written by an earlier version lacks (nullable).
+
+    A warehouse from before the slices (no `file_slices` table) kept only the last load's
+    quarantine: it is cleared, and every file is read again into its own slice on the next run.
+    """
+    inspector = sa.inspect(conn)
+    slices = next(t for t in metadata.tables.values() if t.name == "file_slices")
+    quarantine = next(t for t in metadata.tables.values() if t.name == "quarantine")
+    legacy = inspector.has_table(quarantine.name, schema=quarantine.schema) and not inspector.has_table(
+        slices.name, schema=slices.schema
+    )
+    preparer = conn.dialect.identifier_preparer
+    for table in metadata.tables.values():
+        # Tables rebuilt from the catalogs at every run: a key that changed (one contract -> several)
+        # cannot be altered in place, so the table is created again (its views are recreated after it).
+        if table.name not in REBUILT_TABLES or not inspector.has_table(table.name, schema=table.schema):
+            continue
+        key = inspector.get_pk_constraint(table.name, schema=table.schema).get("constrained_columns") or []
+        if sorted(key) != sorted(c.name for c in table.primary_key.columns):
+            cascade = " CASCADE" if conn.dialect.name == "postgresql" else ""
+            conn.execute(sa.text(f"DROP TABLE {preparer.format_table(table)}{cascade}"))
+            log.warning(
+                "entrepôt d'une version antérieure : table %s recréée (contrat dans sa clé)", table.name
+            )
+    inspector = sa.inspect(conn)
+    for table, column in _missing_columns(inspector, metadata):
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(
+            sa.text(
+                f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {preparer.quote(column.name)} {kind}"
+            )
+        )
+    if legacy:
+        conn.execute(quarantine.delete())
+        log.warning("entrepôt d'une version antérieure : colonnes ajoutées, quarantaine vidée (relecture)")
+
+
+# Tables written whole from the catalogs (nothing in them comes from a partner file).
+REBUILT_TABLES = ("ref_sources", "ref_actions", "ref_qpv", "ref_labels")
