@@ -55,7 +55,7 @@ READABLE_SUFFIXES = (".json", ".csv")
 # The kind of post, told by the file's name (folded: case, accents, dashes and underscores ignored).
 KIND_WORDS = {"adulte_relais": ("adulte relais", "adultes relais"), "fonjep": ("fonjep",)}
 PACKAGE = Path(__file__).resolve().parent.parent
-READING_CODE = ("ingest/anct.py", "ingest/reference_files.py", "ingest/french.py", "warehouse/national.py")
+READING_CODE = ("ingest/anct.py", "ingest/reference_files.py", "ingest/french.py", "load/national.py")
 QUARANTINE_COLUMNS = [c for c in COLUMNS["quarantine"] if c != "run_id"]
 LEDGER_COLUMNS = [c for c in COLUMNS["ingestion_ledger"] if c != "run_id"]
 CROSS_FILE_RULE = "doublon_autre_fichier"
