@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 from cvpipeline.catalog import load_catalog
-from cvpipeline.ingest import limits, readers
-from cvpipeline.ingest.readers import MAX_SHOWN_CHARS, FileRejected, read_grid
+from cvpipeline.ingest import limits, xlsx_xml
+from cvpipeline.ingest.grid import MAX_SHOWN_CHARS, FileRejected
+from cvpipeline.ingest.readers import read_grid
 from cvpipeline.ingest.source import read_source
 from cvpipeline.load.shape import shape_source
 from cvpipeline.validate.batch import validate_source
@@ -370,12 +371,12 @@ def test_sheet_byte_scan_agrees_with_the_xml_parse(
     """The fast scan of the sheet XML finds what a full parse finds, whatever the chunking."""
     rows = [["a", "b", "c"], *[[i, f"=A{i + 2}*2", '="x"&A1' if i % 3 else "#N/A"] for i in range(500)]]
     path = corpus.write_xlsx(tmp_path / "f.xlsx", {"S": rows}, cached={"S": {"B2": 0, "C3": "x", "B4": 5}})
-    monkeypatch.setattr(readers, "_SCAN_CHUNK", chunk)
+    monkeypatch.setattr(xlsx_xml, "_SCAN_CHUNK", chunk)
     with zipfile.ZipFile(path) as archive:
-        part = readers._sheet_part(archive, "S")
-        fast = readers._scan_bytes(archive.open(part))
-        slow = readers._scan_xml(archive.open(part))
-    assert fast == slow == readers.scan_sheet(path, "S")
+        part = xlsx_xml._sheet_part(archive, "S")
+        fast = xlsx_xml._scan_bytes(archive.open(part))
+        slow = xlsx_xml._scan_xml(archive.open(part))
+    assert fast == slow == xlsx_xml.scan_sheet(path, "S")
     assert (
         len(fast.uncomputed) == 500 + 333 - 3
         and (1, 1) not in fast.uncomputed

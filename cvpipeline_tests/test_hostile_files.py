@@ -13,7 +13,9 @@ import openpyxl
 import pytest
 
 from cvpipeline.catalog import load_catalog
-from cvpipeline.ingest.readers import FileRejected, locate_table, read_grid
+from cvpipeline.ingest.grid import FileRejected
+from cvpipeline.ingest.readers import read_grid
+from cvpipeline.ingest.tables import locate_table
 from cvpipeline_tests.corpus import CHANTIERS_HEADER, ENFANTS_HEADER
 
 CATALOG = load_catalog()
@@ -54,7 +56,9 @@ def _read_in_child(path: Path) -> dict[str, object]:
         resource.setrlimit(resource.RLIMIT_AS, ({CHILD_MEMORY}, {CHILD_MEMORY}))
         from pathlib import Path
         from cvpipeline.catalog import load_catalog
-        from cvpipeline.ingest.readers import FileRejected, locate_table, read_grid
+        from cvpipeline.ingest.grid import FileRejected
+        from cvpipeline.ingest.readers import read_grid
+        from cvpipeline.ingest.tables import locate_table
         table = load_catalog().sources["regie_coup_de_pouce"].tables[0]
         try:
             sheet, grid = read_grid(Path(sys.argv[1]), "Séances")
@@ -340,7 +344,7 @@ def test_cells_written_without_their_reference_are_read_by_the_bounded_streaming
 def test_messages_quote_only_values_that_cannot_name_anyone() -> None:
     import pandas as pd
 
-    from cvpipeline.ingest.readers import listed_sheets
+    from cvpipeline.ingest.xlsx_sheets import listed_sheets
     from cvpipeline.validate.expectations import quotable
 
     values = pd.Series(

@@ -7,7 +7,9 @@ import openpyxl
 import pytest
 
 from cvpipeline.catalog import load_catalog
-from cvpipeline.ingest.readers import FileRejected, locate_table, read_grid
+from cvpipeline.ingest.grid import FileRejected
+from cvpipeline.ingest.readers import read_grid
+from cvpipeline.ingest.tables import locate_table
 
 CATALOG = load_catalog()
 SEANCES = CATALOG.sources["regie_coup_de_pouce"].tables[0]

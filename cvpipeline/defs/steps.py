@@ -90,7 +90,7 @@ def deliver_and_check(
     in_place = in_place_loaded + in_place_quarantined
     quarantined_pct = 100.0 * in_place_quarantined / in_place if in_place else 0.0
     waiting = ledger[ledger["status"] != "removed"].empty and slices.empty
-    from cvpipeline.ingest.readers import OPTIONAL_ABSENT
+    from cvpipeline.ingest.tables import OPTIONAL_ABSENT
 
     incomplete = ledger[ledger["notes"].fillna("").str.contains(OPTIONAL_ABSENT, regex=False)]
     checks = [

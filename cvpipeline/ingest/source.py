@@ -17,7 +17,9 @@ from cvpipeline.catalog import Catalog, SourceSpec, TableSpec
 from cvpipeline.ingest import limits, pseudonymise
 from cvpipeline.ingest.french import PARSERS, distinct_values, fold_series, parse_distinct, spread
 from cvpipeline.ingest.geography import contract_qpvs, resolve_places
-from cvpipeline.ingest.readers import FileRejected, locate_table, read_grid
+from cvpipeline.ingest.grid import FileRejected
+from cvpipeline.ingest.readers import read_grid
+from cvpipeline.ingest.tables import locate_table
 from cvpipeline.validate.expectations import DUPLICATE_COLUMN, MASK, ROW_ID, UNPARSED_PREFIX
 
 log = logging.getLogger("cvpipeline.ingest")

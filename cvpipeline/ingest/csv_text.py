@@ -1,0 +1,217 @@
+"""Read a CSV into a grid: its encoding (BOM, UTF-8, Windows-1252, Latin-9), its delimiter, its cells."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections import Counter
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from cvpipeline.ingest import limits
+from cvpipeline.ingest.grid import HEADER_SCAN_ROWS, MAX_LISTED, FileRejected, Grid, too_large
+
+# The first bytes read to tell what a file is, and a CSV's encoding and delimiter.
+SNIFF_BYTES = 1 << 16
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+ENCODING_LABELS = {"utf-32": "UTF-32", "utf-8-sig": "UTF-8", "utf-16": "UTF-16"}
+ENCODING_NAMES = {"cp1252": "Windows-1252", "iso-8859-15": "ISO-8859-15 (Latin-9)"}
+# A multi-byte UTF-8 sequence: a file holding none is wholly in a legacy encoding.
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+# Latin-9's œ/Œ (0xBD/0xBC, ½/¼ in Windows-1252) by a letter, or its € (0xA4, ¤) after a number. Its
+# other letters (Š, Ž, Ÿ at 0xA6, 0xB4, 0xBE...) are left out: ´ is typed as an apostrophe in cp1252.
+_LATIN9_SIGNS = re.compile(rb"[A-Za-z\xc0-\xff][\xbc\xbd]|[\xbc\xbd][a-z\xe0-\xff]|\d ?\xa4")
+
+
+def bom_encoding(data: bytes) -> str | None:
+    """The encoding its byte order mark gives a text ('utf-8-sig', 'utf-16', 'utf-32'), or None."""
+    return next((encoding for bom, encoding in BOMS if data.startswith(bom)), None)
+
+
+def utf16_without_bom(head: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' when every other byte is NUL (UTF-16 text with no BOM)."""
+    if len(head) < 4:
+        return None
+    even, odd = head[0::2], head[1::2]
+    if odd.count(0) >= 0.3 * len(odd) and even.count(0) <= 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) >= 0.3 * len(even) and odd.count(0) <= 0.05 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def _decode_csv(data: bytes, notes: list[str] | None = None) -> str:
+    """The text of a CSV: by its BOM (UTF-16, UTF-32), else UTF-8, else line by line.
+
+    A file that is not wholly UTF-8 is decoded line by line: each line that is valid UTF-8 is read as
+    UTF-8, the others in the legacy encoding of the file, Windows-1252 or, when the bytes say so,
+    ISO-8859-15 (Latin-9, see `_legacy_encoding`). A mixed file, or a Latin-9 one, gets a note.
+    """
+    detected = bom_encoding(data[:4]) or utf16_without_bom(data[:SNIFF_BYTES])
+    if detected and detected != "utf-8-sig":
+        try:
+            return data.decode(detected)
+        except UnicodeDecodeError:
+            label = ENCODING_LABELS.get(detected, detected.upper())
+            raise FileRejected(
+                f"fichier CSV en {label} mal formé (tronqué ?) : enregistrez-le à nouveau"
+            ) from None
+    if detected:
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    shown = notes if notes is not None else []
+    if not _has_utf8_multibyte(data):
+        legacy = _legacy_encoding(data)
+        if legacy != "cp1252" or detected:
+            shown.append(
+                f"encodage : {ENCODING_NAMES[legacy]}" + (" (après une marque UTF-8)" if detected else "")
+            )
+        return data.decode(legacy)
+    lines = data.splitlines(keepends=True)
+    legacy_lines: list[int] = []
+    decoded: list[str | None] = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            decoded.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            decoded.append(None)
+            legacy_lines.append(number)
+    legacy = _legacy_encoding(b"".join(lines[n - 1] for n in legacy_lines))
+    for number in legacy_lines:
+        decoded[number - 1] = lines[number - 1].decode(legacy)
+    listed = ", ".join(str(n) for n in legacy_lines[:MAX_LISTED])
+    if len(legacy_lines) > MAX_LISTED:
+        listed += f" et {len(legacy_lines) - MAX_LISTED} autre(s)"
+    shown.append(
+        f"encodage : UTF-8 avec {len(legacy_lines)} ligne(s) en {ENCODING_NAMES[legacy]} "
+        f"(ligne(s) {listed}), chaque ligne lue dans son encodage"
+    )
+    return "".join(decoded)  # type: ignore[arg-type]
+
+
+def _has_utf8_multibyte(data: bytes) -> bool:
+    """Whether some bytes read as a UTF-8 multi-byte character (`_UTF8_MULTIBYTE`).
+
+    Each such character starts with a lead byte (0xC2-0xF4) followed by a continuation byte
+    (0x80-0xBF): where no such pair exists (numpy, by slices) the regular expression is not run.
+    """
+    codes = np.frombuffer(data, dtype=np.uint8)
+    step = 1 << 23
+    for start in range(0, max(len(codes) - 1, 0), step):
+        part = codes[start : start + step + 1]
+        lead = (part[:-1] >= 0xC2) & (part[:-1] <= 0xF4)
+        if (lead & (part[1:] >= 0x80) & (part[1:] <= 0xBF)).any():
+            return _UTF8_MULTIBYTE.search(data) is not None
+    return False
+
+
+_CP1252_ONLY_BYTES = bytes(range(0x80, 0xA0))
+
+
+def _legacy_encoding(data: bytes) -> str:
+    """'iso-8859-15' when bytes only make sense as Latin-9 (œ, € by a letter or a number), else 'cp1252'.
+
+    Windows-1252 puts œ, Œ and € at 0x9C, 0x8C, 0x80; Latin-9 at 0xBD, 0xBC, 0xA4, where Windows-1252
+    has ½, ¼ and ¤. Latin-9 is chosen only when the file has no byte in 0x80-0x9F (control codes in
+    Latin-9, letters and signs in Windows-1252) and one of those bytes sits where only a letter or
+    the euro sign makes sense ('c\xbdur', '12 \xa4').
+    """
+    # Byte-level checks first (C speed on a large file), the regular expression only if they allow.
+    if len(data.translate(None, _CP1252_ONLY_BYTES)) != len(data):
+        return "cp1252"
+    if all(sign not in data for sign in (b"\xbc", b"\xbd", b"\xa4")) or not _LATIN9_SIGNS.search(data):
+        return "cp1252"
+    return "iso-8859-15"
+
+
+def read_csv(path: Path, notes: list[str]) -> Grid:
+    """The cells of a CSV, parsed by pandas' C reader into one frame of text (no row of Python lists).
+
+    The grid holds the first rows (to find the header) and the whole table in `frame`.
+    """
+    text = _decode_csv(path.read_bytes(), notes)
+    if "\x00" in text:
+        raise FileRejected("le fichier n'est pas un CSV texte (octets binaires)")
+    delimiter = _guess_delimiter(text[:SNIFF_BYTES])
+    # Every line's field count bounds the width (a quoted delimiter only widens it by an empty column).
+    width = 1 + max((line.count(delimiter) for line in text.splitlines()), default=0)
+    # Handed over as UTF-8 bytes: a StringIO would hold the text at four bytes per character (a
+    # text still starting with a BOM keeps the StringIO, where pandas leaves that character as is).
+    stream: IO[Any] = io.StringIO(text) if text.startswith("\ufeff") else io.BytesIO(text.encode("utf-8"))
+    del text
+    try:
+        frame = pd.read_csv(
+            stream,
+            encoding="utf-8",
+            sep=delimiter,
+            header=None,
+            names=range(width),
+            dtype=str,
+            na_filter=False,
+            skip_blank_lines=False,
+            engine="c",
+            quotechar='"',
+            doublequote=True,
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        where = f" à la ligne {line.group(1)}" if line else ""
+        raise FileRejected(f"CSV illisible{where} (guillemets ou séparateurs mal placés)") from None
+    del stream
+    # The cells stay pandas text (Arrow), a few times smaller than Python strings: every cell of a
+    # CSV is text or missing, and the parsers take either form alike.
+    budget = limits.max_grid_cells()
+    if len(frame) * len(frame.columns) > budget:
+        # Trailing empty fields (';;;;' written by a spreadsheet) hold nothing.
+        filled = frame.apply(lambda column: column.fillna("").astype(str).str.strip().ne("").any())
+        last = int(filled[filled].index.max()) + 1 if filled.any() else 0
+        frame = frame.iloc[:, :last]
+        if len(frame) * last > budget:
+            raise FileRejected(too_large("fichier CSV", len(frame), last, budget))
+    head = frame.head(HEADER_SCAN_ROWS).astype(object)
+    head = head.where(head.notna(), None)
+    top = [_trimmed(list(row)) for row in head.itertuples(index=False)]
+    return Grid(top, notes=notes, frame=frame)
+
+
+def _trimmed(row: list[object]) -> list[object]:
+    """A row without its trailing missing cells (short CSV lines are padded with None)."""
+    while row and row[-1] is None:
+        row.pop()
+    return row
+
+
+def _guess_delimiter(head: str) -> str:
+    """';', ',' or tab: the one that splits most of the first lines into the same number of fields.
+
+    Title lines above the header ('Suivi, année 2017') have their own commas: the delimiter is the
+    one on which the header and data lines agree, not the one of line 1. Ties go to ';' (Excel in
+    French), then ','.
+    """
+    lines = [line for line in head.splitlines()[:-1] or head.splitlines() if line.strip()][
+        : HEADER_SCAN_ROWS * 2
+    ]
+    best, best_score = ",", (0, 0)
+    for delimiter in (";", ",", "\t"):
+        widths = [len(row) for row in csv.reader(lines, delimiter=delimiter) if len(row) > 1]
+        if not widths:
+            continue
+        width, agreeing = Counter(widths).most_common(1)[0]
+        score = (agreeing, width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
