@@ -198,7 +198,7 @@ RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_ra
 def run_shape(contract: str) -> tuple[str, str]:
     """The full refresh's steps as JSON [[assets, checks], ...] and the contracts (the first one run)."""
     from cvpipeline.definitions import configured_catalogs, defs
-    from cvpipeline.defs import FULL_REFRESH_JOB
+    from cvpipeline.defs.names import FULL_REFRESH_JOB
 
     job = defs.resolve_job_def(FULL_REFRESH_JOB)
     executable = job.asset_layer.executable_asset_keys

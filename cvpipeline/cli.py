@@ -62,8 +62,8 @@ def run(
     import dagster as dg
 
     from cvpipeline.definitions import configured_catalogs, defs
-    from cvpipeline.defs import FULL_REFRESH_JOB
-    from cvpipeline.defs.report import TARGETS_VALID
+    from cvpipeline.defs.names import FULL_REFRESH_JOB, TARGETS_VALID
+    from cvpipeline.report.documents import DOCUMENTS
 
     catalogs = configured_catalogs()
     unknown = [c for c in contracts or [] if c not in catalogs]
@@ -73,9 +73,7 @@ def run(
         )
     job = defs.resolve_job_def(FULL_REFRESH_JOB)
     if not documents:
-        from cvpipeline.defs.report import NOTE_ASSET
-
-        skipped = {dg.AssetKey(NOTE_ASSET), dg.AssetKey("evaluation_workbook")}
+        skipped = {dg.AssetKey(d.asset) for d in DOCUMENTS}
         job = job.get_subset(asset_selection=set(job.asset_layer.executable_asset_keys) - skipped)
     level = "INFO" if verbose else "CRITICAL"
     failed = False
@@ -153,7 +151,7 @@ def contract_batches(every: list[str], chosen: list[str]) -> list[list[str]]:
 
     `every` is the partitions' order (the contracts' codes, sorted); a run covers a range of it.
     """
-    from cvpipeline.defs.sources import CONTRACTS_PER_RUN
+    from cvpipeline.defs.names import CONTRACTS_PER_RUN
 
     wanted = set(chosen)
     batches: list[list[str]] = []
@@ -258,7 +256,6 @@ def summary(
     if refused:
         lines += ["", "Fichiers rejetés :"] + [f"  {r.source_id} / {r.file} : {r.error}" for r in refused]
     lines.append(f"Entrepôt : {engine.url.render_as_string(hide_password=True)}")
-    engine.dispose()
     return "\n".join(lines)
 
 
@@ -301,7 +298,6 @@ def create_analyst_role(role: str, warehouse_url: str | None, print_only: bool) 
     with engine.begin() as conn:
         for statement in statements:
             conn.execute(sa.text(statement))
-    engine.dispose()
     print(f"cvpipeline : rôle {role} en lecture seule sur le schéma des analystes")
     return 0
 
@@ -311,10 +307,8 @@ def documents(
 ) -> int:
     """Write each contract's evaluation note (.docx) and workbook (.xlsx) from the warehouse as it stands."""
     from cvpipeline.definitions import configured_catalogs
-    from cvpipeline.defs.report import NOTE_FILE, WORKBOOK_FILE
     from cvpipeline.report.data import load_report_data
-    from cvpipeline.report.note import write_note
-    from cvpipeline.report.workbook import write_workbook
+    from cvpipeline.report.documents import DOCUMENTS
     from cvpipeline.warehouse.engine import make_engine
 
     settings = load_settings(data_dir, warehouse_url)
@@ -332,12 +326,10 @@ def documents(
             continue
         base = Path(out) if out else settings.reports_dir
         folder = base / catalog.folder if catalog.folder else base
-        print(f"cvpipeline : {catalog.contract_code} : note {write_note(data, folder / NOTE_FILE)}")
-        print(
-            f"cvpipeline : {catalog.contract_code} : classeur {write_workbook(data, folder / WORKBOOK_FILE)}"
-        )
+        for document in DOCUMENTS:
+            path = document.write(data, folder / document.file_name)
+            print(f"cvpipeline : {catalog.contract_code} : {document.label} {path}")
         written += 1
-    engine.dispose()
     if not written:
         print("cvpipeline : aucun indicateur dans l'entrepôt (lancez d'abord « run »)", file=sys.stderr)
         return 1

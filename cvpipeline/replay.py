@@ -50,26 +50,22 @@ def replay_warehouse(
         raise ReplayError("l'entrepôt cible doit être un autre entrepôt que celui qu'on rejoue")
     origin = make_engine(settings.warehouse_url)
     target = make_engine(target_url)
-    try:
-        _check_empty(target)
-        key = settings.pseudonymisation_key()
-        written: dict[str, int] = {}
-        for catalog in catalogs.values():
-            replace_references(target, catalog)
-            written.update(_replay_contract(catalog, settings, origin, target, key, run_id))
-        national = replay_anct_posts(origin, target, settings, run_id)
-        if national:
-            written[ANCT_POSTS_SOURCE] = national
-        # The teams' objectives in place come along (they are no partner file, they have no slice).
-        targets = read_table(origin, "evaluation_targets")
-        for code in catalogs:
-            replace_table(target, "evaluation_targets", targets[targets["contract_code"] == code], code)
-        for catalog in catalogs.values():
-            refresh_metrics(target, catalog, run_id)
-        return ReplayReport(written, _row_counts(target))
-    finally:
-        origin.dispose()
-        target.dispose()
+    _check_empty(target)
+    key = settings.pseudonymisation_key()
+    written: dict[str, int] = {}
+    for catalog in catalogs.values():
+        replace_references(target, catalog)
+        written.update(_replay_contract(catalog, settings, origin, target, key, run_id))
+    national = replay_anct_posts(origin, target, settings, run_id)
+    if national:
+        written[ANCT_POSTS_SOURCE] = national
+    # The teams' objectives in place come along (they are no partner file, they have no slice).
+    targets = read_table(origin, "evaluation_targets")
+    for code in catalogs:
+        replace_table(target, "evaluation_targets", targets[targets["contract_code"] == code], code)
+    for catalog in catalogs.values():
+        refresh_metrics(target, catalog, run_id)
+    return ReplayReport(written, _row_counts(target))
 
 
 def _replay_contract(

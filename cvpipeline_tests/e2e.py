@@ -9,8 +9,8 @@ import dagster as dg
 
 from cvpipeline.catalog import Catalog, load_catalog
 from cvpipeline.defs import build_defs
+from cvpipeline.defs.names import YEARLY_METRICS
 from cvpipeline.defs.resources import PipelineSettings
-from cvpipeline.defs.warehouse import YEARLY_METRICS
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_INCOMING = REPO / "data" / "incoming"

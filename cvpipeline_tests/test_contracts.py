@@ -294,7 +294,8 @@ def test_one_run_over_both_contracts_gives_what_a_run_per_contract_gives(
 ) -> None:
     """A run over a range of contract partitions (a backfill, `run` of many contracts) = one run each."""
     from cvpipeline.cli import RANGE_END, RANGE_START, contract_batches
-    from cvpipeline.defs import FULL_REFRESH_JOB, build_defs
+    from cvpipeline.defs import build_defs
+    from cvpipeline.defs.names import FULL_REFRESH_JOB
     from cvpipeline.defs.resources import PipelineSettings
 
     catalogs = two_contracts["catalogs"]

@@ -177,7 +177,8 @@ def test_within_one_index_the_index_is_rendered_once_at_the_end(data_dir: Path, 
 def test_the_lignes_valides_check_links_the_latest_page(data_dir: Path) -> None:
     import dagster as dg
 
-    from cvpipeline.defs.steps import ROWS_VALID, deliver_and_check
+    from cvpipeline.defs.names import ROWS_VALID
+    from cvpipeline.defs.sources import deliver_and_check
 
     settings = load_settings(str(data_dir), f"sqlite:///{data_dir / 'w.db'}")
     _, checks = deliver_and_check(CATALOG, SOURCE, settings, "run-check", dg.get_dagster_logger())

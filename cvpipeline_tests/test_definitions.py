@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from cvpipeline.catalog import load_catalog
-from cvpipeline.defs.sources import COLUMNS_PRESENT, FILES_READABLE, HAS_LOADABLE_FILE, ROWS_VALID
+from cvpipeline.defs.names import COLUMNS_PRESENT, FILES_READABLE, HAS_LOADABLE_FILE, ROWS_VALID
 
 REPO = Path(__file__).resolve().parent.parent
 

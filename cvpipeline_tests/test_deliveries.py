@@ -15,7 +15,7 @@ from cvpipeline.catalog import load_catalog
 from cvpipeline.defs import build_defs
 from cvpipeline.defs.replay import REPLAY_JOB
 from cvpipeline.defs.resources import PipelineSettings
-from cvpipeline.defs.steps import PREVIEW_ROWS
+from cvpipeline.defs.results import PREVIEW_ROWS
 from cvpipeline.replay import ReplayError, replay_warehouse
 from cvpipeline.settings import load_settings
 from cvpipeline_tests.e2e import SAMPLE_INCOMING, copy_sample, run_pipeline

@@ -281,7 +281,7 @@ def test_quarantine_warning_threshold_is_per_source(tmp_path: Path) -> None:
     import logging
 
     from cvpipeline.catalog import load_catalog
-    from cvpipeline.defs.steps import deliver_and_check
+    from cvpipeline.defs.sources import deliver_and_check
     from cvpipeline.settings import load_settings
 
     catalog = load_catalog()
@@ -300,8 +300,8 @@ def test_year_partitions_backfill_matches_the_yearly_rows(warehouse: dict) -> No
 
     from cvpipeline.catalog import load_catalog
     from cvpipeline.defs import build_defs
+    from cvpipeline.defs.names import YEARLY_METRICS, YEARS
     from cvpipeline.defs.resources import PipelineSettings
-    from cvpipeline.defs.warehouse import YEARLY_METRICS, YEARS
 
     defs = build_defs(load_catalog())
     yearly = next(a for a in defs.assets if dg.AssetKey(YEARLY_METRICS) in a.keys)

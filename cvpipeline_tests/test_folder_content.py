@@ -165,7 +165,7 @@ def test_the_command_line_is_quiet_and_names_what_went_wrong(tmp_path: Path) -> 
 def test_a_missing_optional_column_is_said_in_the_ledger_and_the_check(folder: Path) -> None:
     import logging
 
-    from cvpipeline.defs.steps import deliver_and_check
+    from cvpipeline.defs.sources import deliver_and_check
 
     path = folder / "accompagnes_2016-2018.csv"
     lines = path.read_text(encoding="utf-8").splitlines()

@@ -356,8 +356,8 @@ def test_years_follow_the_data(sample: dict) -> None:
 
 def test_a_year_outside_the_data_gets_no_figure(sample: dict) -> None:
     from cvpipeline.defs import build_defs
+    from cvpipeline.defs.names import YEARLY_METRICS, YEARS
     from cvpipeline.defs.resources import PipelineSettings
-    from cvpipeline.defs.warehouse import YEARLY_METRICS, YEARS
 
     defs = build_defs(CATALOG)
     yearly = next(a for a in defs.assets if dg.AssetKey(YEARLY_METRICS) in a.keys)
@@ -389,8 +389,8 @@ def test_a_year_outside_the_data_gets_no_figure(sample: dict) -> None:
 def test_the_years_sensor_registers_the_data_years_without_a_run(
     sample: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cvpipeline.defs.report import build_year_partitions_sensor
-    from cvpipeline.defs.warehouse import YEARS
+    from cvpipeline.defs.metrics import build_year_partitions_sensor
+    from cvpipeline.defs.names import YEARS
 
     monkeypatch.setenv("CVPIPELINE_WAREHOUSE_URL", f"sqlite:///{sample['db']}")
     monkeypatch.setenv("CVPIPELINE_DATA_DIR", str(sample["data_dir"]))

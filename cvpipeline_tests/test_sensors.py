@@ -15,7 +15,8 @@ import pytest
 
 import cvpipeline.ingest.source as ingest_source
 from cvpipeline.catalog import load_catalog
-from cvpipeline.defs import FULL_REFRESH_JOB, build_defs
+from cvpipeline.defs import build_defs
+from cvpipeline.defs.names import FULL_REFRESH_JOB, WAREHOUSE_TAG
 from cvpipeline.defs.sensors import (
     DEFAULT_REFRESH_CRON,
     MINIMUM_INTERVAL_SECONDS,
@@ -23,7 +24,6 @@ from cvpipeline.defs.sensors import (
     REFRESH_SCHEDULE,
     REFRESH_TIMEZONE,
     SENSOR_SUFFIX,
-    WAREHOUSE_TAG,
     parse_cursor,
 )
 from cvpipeline.settings import ConfigurationError
@@ -90,7 +90,7 @@ def hash_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_one_stopped_sensor_per_source_targeting_the_source_and_downstream() -> None:
-    from cvpipeline.defs.report import YEARS_SENSOR
+    from cvpipeline.defs.names import YEARS_SENSOR
 
     # Plus the sensor that keeps the year partitions equal to the data's years (it launches no run).
     assert {s.name for s in DEFS.sensors} == {f"{s}{SENSOR_SUFFIX}" for s in CATALOG.sources} | {YEARS_SENSOR}
@@ -326,7 +326,7 @@ def test_a_sensor_run_after_a_full_refresh_updates_the_warehouse(data_dir: Path,
 def test_the_years_sensor_never_creates_an_empty_warehouse(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cvpipeline.defs.report import YEARS_SENSOR
+    from cvpipeline.defs.names import YEARS_SENSOR
 
     monkeypatch.setenv("CVPIPELINE_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("CVPIPELINE_WAREHOUSE_URL", raising=False)

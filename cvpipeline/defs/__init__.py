@@ -8,20 +8,22 @@ from collections.abc import Mapping
 import dagster as dg
 
 from cvpipeline.catalog import Catalog
-from cvpipeline.defs.national import build_national_assets
-from cvpipeline.defs.replay import build_replay_job
-from cvpipeline.defs.report import build_report_assets, build_year_partitions_sensor
-from cvpipeline.defs.resources import PipelineSettings
-from cvpipeline.defs.sensors import (
+from cvpipeline.defs.metrics import build_metrics_assets, build_year_partitions_sensor
+from cvpipeline.defs.names import (
+    FULL_REFRESH_JOB,
     WAREHOUSE_TAG,
     WAREHOUSE_TAG_VALUE,
-    build_refresh_schedule,
-    build_source_sensor,
+    YEARLY_METRICS,
+    YEARS,
+    contract_partitions,
 )
+from cvpipeline.defs.national import build_national_assets
+from cvpipeline.defs.replay import build_replay_job
+from cvpipeline.defs.report import build_report_assets
+from cvpipeline.defs.resources import PipelineSettings
+from cvpipeline.defs.sensors import build_refresh_schedule, build_source_sensor
 from cvpipeline.defs.sources import build_source_asset
-from cvpipeline.defs.warehouse import YEARLY_METRICS, YEARS, build_warehouse_assets, contract_partitions
-
-FULL_REFRESH_JOB = "cvpipeline_full_refresh"
+from cvpipeline.defs.warehouse import build_warehouse_assets
 
 
 def build_defs(catalogs: Catalog | Mapping[str, Catalog]) -> dg.Definitions:
@@ -37,6 +39,7 @@ def build_defs(catalogs: Catalog | Mapping[str, Catalog]) -> dg.Definitions:
         warnings.simplefilter("ignore", dg.BetaWarning)
         assets = [build_source_asset(catalogs, s, contracts) for s in source_ids]
         assets += build_warehouse_assets(catalogs, contracts)
+        assets += build_metrics_assets(catalogs, contracts)
         assets += build_national_assets()
         assets += build_report_assets(catalogs, contracts)
         assets = dg.with_source_code_references(assets)

@@ -7,9 +7,12 @@ from typing import Any
 
 import dagster as dg
 
+from cvpipeline.defs.names import FILES_READABLE, HAS_LOADABLE_FILE, OWNER, ROWS_VALID
 from cvpipeline.defs.resources import PipelineSettings
-from cvpipeline.defs.sources import FILES_READABLE, HAS_LOADABLE_FILE, OWNER, ROWS_VALID
+from cvpipeline.defs.results import table_schema
 from cvpipeline.ingest.limits import thousands
+from cvpipeline.load.national import ANCT_POSTS_SOURCE, deliver_anct_posts
+from cvpipeline.warehouse.schema import table_for
 
 ANCT_POSTS_ASSET = "postes_anct"
 # Above this share of rows set aside (no contract, several contracts, duplicates) the check warns.
@@ -70,9 +73,6 @@ def deliver_posts_and_check(
     settings: PipelineSettings, run_id: str, log: logging.Logger | Any
 ) -> tuple[dg.MaterializeResult, list[dg.AssetCheckResult]]:
     """Bring the ANCT posts' slices up to date; return the materialisation and its checks."""
-    from cvpipeline.defs.steps import table_schema
-    from cvpipeline.load.national import ANCT_POSTS_SOURCE, deliver_anct_posts
-    from cvpipeline.warehouse.schema import table_for
 
     resolved = settings.resolve()
     report = deliver_anct_posts(resolved, run_id)

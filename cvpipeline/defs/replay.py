@@ -6,6 +6,7 @@ import dagster as dg
 
 from cvpipeline.catalog import Catalog
 from cvpipeline.defs.resources import PipelineSettings
+from cvpipeline.replay import ReplayError, replay_warehouse
 
 REPLAY_JOB = "cvpipeline_replay"
 
@@ -22,7 +23,6 @@ def build_replay_job(catalogs: Mapping[str, Catalog]) -> dg.JobDefinition:
     @dg.op(name="rejouer_l_archive", tags={"kind": "sql"})
     def replay_op(context: dg.OpExecutionContext, config: ReplayTarget, settings: PipelineSettings) -> None:
         """Read every kept slice again from its archived bytes into the target warehouse."""
-        from cvpipeline.replay import ReplayError, replay_warehouse
 
         try:
             report = replay_warehouse(

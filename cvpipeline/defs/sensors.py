@@ -17,7 +17,8 @@ from typing import Any
 import dagster as dg
 
 from cvpipeline.catalog import Catalog, SourceSpec
-from cvpipeline.defs.warehouse import YEARLY_METRICS
+from cvpipeline.defs.names import SOURCE_TAG, WAREHOUSE_TAG, WAREHOUSE_TAG_VALUE, YEARLY_METRICS
+from cvpipeline.ingest.source import discover_files, sha256_of, source_file_name
 from cvpipeline.settings import ConfigurationError, load_settings
 
 SENSOR_SUFFIX = "_nouveaux_fichiers"
@@ -31,12 +32,6 @@ REFRESH_SCHEDULE = "cvpipeline_full_refresh_schedule"
 REFRESH_CRON_ENV = "CVPIPELINE_REFRESH_CRON"
 DEFAULT_REFRESH_CRON = "0 6 * * 1-5"
 REFRESH_TIMEZONE = "Europe/Paris"
-
-# Every run that writes the warehouse carries this tag (a dagster.yaml can limit their concurrency with
-# concurrency.runs.tag_concurrency_limits); the warehouse serialises two writers of one source anyway.
-WAREHOUSE_TAG = "cvpipeline/entrepot"
-WAREHOUSE_TAG_VALUE = "ecriture"
-SOURCE_TAG = "cvpipeline/source"
 
 
 @dataclass(frozen=True)
@@ -114,7 +109,6 @@ def scan_folder(source: SourceSpec, incoming_dir: Path, previous: FolderCursor) 
 
     The files are the ones the source asset reads (cvpipeline.ingest.source.discover_files).
     """
-    from cvpipeline.ingest.source import discover_files, sha256_of, source_file_name
 
     files: dict[str, FileState] = {}
     for path in discover_files(source, incoming_dir):

@@ -1,24 +1,40 @@
 """One Dagster asset per catalog source: its slices of the warehouse, with its GX suites as checks."""
 
+import hashlib
+import logging
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import dagster as dg
+import pandas as pd
 
 from cvpipeline.catalog import Catalog, SourceSpec
+from cvpipeline.defs.names import (
+    COLUMNS_PRESENT,
+    CONTRACT_BATCHES,
+    FILES_READABLE,
+    HAS_LOADABLE_FILE,
+    OWNER,
+    ROWS_VALID,
+)
 from cvpipeline.defs.resources import PipelineSettings
-
-# A run covers one contract, or a range of contracts (a backfill, `python -m cvpipeline run`): at most
-# this many per run, so that a national refresh pays Dagster's bookkeeping once per batch of contracts,
-# not once per contract. Each asset handles its run's contracts one after the other (defs/steps.py
-# combines their results: Dagster records the materialisation for each contract's partition).
-CONTRACTS_PER_RUN = 50
-CONTRACT_BATCHES = dg.BackfillPolicy.multi_run(max_partitions_per_run=CONTRACTS_PER_RUN)
-
-FILES_READABLE = "fichiers_lisibles"
-ROWS_VALID = "lignes_valides"
-HAS_LOADABLE_FILE = "fichier_chargeable"
-COLUMNS_PRESENT = "colonnes_presentes"
-OWNER = "team:politique_de_la_ville"
+from cvpipeline.defs.results import (
+    PREVIEW_COLUMNS,
+    PREVIEW_ROWS,
+    combine_checks,
+    combine_results,
+    markdown_preview,
+    table_schema,
+)
+from cvpipeline.ingest.limits import thousands
+from cvpipeline.ingest.tables import OPTIONAL_ABSENT
+from cvpipeline.load.delivery import UP_TO_DATE, deliver_source
+from cvpipeline.settings import Settings
+from cvpipeline.validate.batch import masked_examples
+from cvpipeline.validate.data_docs import one_index
+from cvpipeline.warehouse.engine import make_engine
+from cvpipeline.warehouse.schema import table_for
+from cvpipeline.warehouse.slices import source_rows
 
 
 def source_check_specs(source: SourceSpec) -> list[dg.AssetCheckSpec]:
@@ -96,8 +112,6 @@ def build_source_asset(
     def _source_asset(
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        from cvpipeline.defs.steps import combine_checks, combine_results, deliver_and_check, not_in_contract
-        from cvpipeline.validate.data_docs import one_index
 
         codes = list(context.partition_keys)
         results, checks = [], []
@@ -120,3 +134,147 @@ def build_source_asset(
         yield from combine_checks(checks, codes)
 
     return _source_asset
+
+
+def deliver_and_check(
+    catalog: Catalog, source: SourceSpec, settings: Settings, run_id: str, log: logging.Logger | Any
+) -> tuple[dg.MaterializeResult, list[dg.AssetCheckResult]]:
+    """Bring a source's slices up to date with its folder; return its materialisation and checks."""
+
+    report = deliver_source(catalog, source, settings, run_id)
+    ledger = report.ledger
+    for warning in report.warnings:
+        log.warning(warning)
+    for row in ledger.itertuples():
+        message = (
+            f"{source.source_id} / {row.file} : {row.status}, {row.rows_read} lue(s), "
+            f"{row.rows_loaded} chargée(s), {row.rows_quarantined} en quarantaine"
+        )
+        (log.info if row.status in ("loaded", "unchanged") else log.warning)(message)
+        if pd.notna(row.error):
+            log.warning(f"{source.source_id} / {row.file} : {row.error}")
+    (log.info if report.state.startswith(UP_TO_DATE) else log.warning)(f"{source.source_id} : {report.state}")
+    rejected = ledger[ledger["status"] == "rejected"]
+    slices = report.slices
+    in_place_loaded = int(slices["rows_loaded"].sum()) if not slices.empty else 0
+    logging.getLogger("cvpipeline.progress").info(
+        f"  {catalog.contract_code:<9} {source.source_id:<26} {report.state} "
+        f"({len(report.slices)} fichier(s) en place, "
+        f"{thousands(in_place_loaded)} ligne(s) chargée(s))"
+    )
+    in_place_quarantined = int(slices["rows_quarantined"].sum()) if not slices.empty else 0
+    in_place = in_place_loaded + in_place_quarantined
+    quarantined_pct = 100.0 * in_place_quarantined / in_place if in_place else 0.0
+    waiting = ledger[ledger["status"] != "removed"].empty and slices.empty
+
+    incomplete = ledger[ledger["notes"].fillna("").str.contains(OPTIONAL_ABSENT, regex=False)]
+    checks = [
+        dg.AssetCheckResult(
+            check_name=FILES_READABLE,
+            passed=rejected.empty and not ledger["error"].notna().any(),
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "fichiers": len(ledger),
+                "fichiers_rejetes": len(rejected),
+                "versions_precedentes_conservees": ", ".join(report.kept_previous) or "aucune",
+                "erreurs": dg.MetadataValue.md(_error_table(ledger)),
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name=ROWS_VALID,
+            passed=quarantined_pct <= source.quarantine_warning_pct,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "lignes_en_place": in_place,
+                "lignes_en_quarantaine": in_place_quarantined,
+                "part_en_quarantaine_pct": round(quarantined_pct, 2),
+                "seuil_avertissement_pct": source.quarantine_warning_pct,
+                "lignes_lues_ce_run": int(ledger["rows_read"].sum()),
+                "echecs_par_attente_ce_run": dg.MetadataValue.md(_failures_per_expectation(report.outcomes)),
+                "exemples_masques": dg.MetadataValue.json(masked_examples(report.quarantine_read)),
+                **{
+                    f"data_docs_{suite.rsplit('.', 1)[-1]}": dg.MetadataValue.path(str(page))
+                    for suite, page in report.data_docs.items()
+                },
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name=COLUMNS_PRESENT,
+            passed=incomplete.empty,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "fichiers_incomplets": len(incomplete),
+                "detail": dg.MetadataValue.md(
+                    "\n".join(f"- {r.file} : {_absent_note(r.notes)}" for r in incomplete.itertuples())
+                    or "Toutes les colonnes sont présentes."
+                ),
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name=HAS_LOADABLE_FILE,
+            passed=not slices.empty,
+            severity=dg.AssetCheckSeverity.WARN if waiting else dg.AssetCheckSeverity.ERROR,
+            metadata={"etat": report.state, "fichiers_en_place": len(slices)},
+            description=report.state if slices.empty else None,
+        ),
+    ]
+    metadata: dict[str, Any] = {
+        "etat": report.state,
+        "fichiers_en_place": len(slices),
+        "fichiers_inchanges": len(report.files_with("unchanged")),
+        "fichiers_relus": int(ledger["status"].isin(["loaded", "partially_loaded", "rejected"]).sum()),
+        "fichiers_rejetes": len(rejected),
+        "fichiers_retires": len(report.files_with("removed")),
+        "lignes_lues_ce_run": int(ledger["rows_read"].sum()),
+        "lignes_en_quarantaine": report.counts.get("quarantine", 0),
+        **{f"lignes_{t}": n for t, n in report.counts.items() if n and t != "quarantine"},
+        "dagster/row_count": report.fact_rows,
+    }
+    targets = [t.target for t in source.tables]
+    main = next((t for t in ("participations", "activities", "fundings") if t in targets), None)
+    if main:
+        engine = make_engine(settings.warehouse_url)
+        table = table_for(engine.dialect.name, main)
+        metadata["dagster/column_schema"] = table_schema(table)
+        head = source_rows(engine, main, catalog.contract_code, source.source_id, PREVIEW_ROWS)
+        metadata["apercu"] = dg.MetadataValue.md(markdown_preview(head[PREVIEW_COLUMNS[main]]))
+    version = "\n".join(f"{r.file}\0{r.sha256}\0{r.rules_fingerprint}" for r in slices.itertuples())
+    result = dg.MaterializeResult(
+        metadata=metadata, data_version=dg.DataVersion(hashlib.sha256(version.encode()).hexdigest()[:24])
+    )
+    return result, checks
+
+
+def not_in_contract(
+    catalog: Catalog, source_id: str
+) -> tuple[dg.MaterializeResult, list[dg.AssetCheckResult]]:
+    """The result of a source for a contract whose catalog does not use it: nothing to load, checks pass."""
+    state = f"source absente du catalogue du contrat {catalog.contract_code} : rien à charger"
+    checks = [
+        dg.AssetCheckResult(check_name=name, passed=True, metadata={"etat": state}, description=state)
+        for name in (FILES_READABLE, ROWS_VALID, COLUMNS_PRESENT, HAS_LOADABLE_FILE)
+    ]
+    return dg.MaterializeResult(metadata={"etat": state, "dagster/row_count": 0}), checks
+
+
+def _failures_per_expectation(outcomes: dict[str, list]) -> str:
+    lines = ["| suite | attente | colonne | lignes en échec |", "|---|---|---|---|"]
+    for suite, results in outcomes.items():
+        for result in results:
+            lines.append(f"| {suite} | {result.rule} | {result.column} | {len(result.failed_row_ids)} |")
+    return "\n".join(lines)
+
+
+def _absent_note(notes: str) -> str:
+    """The ledger note that lists a file's absent optional columns."""
+    return next((n for n in notes.split(" | ") if "facultative(s) absente(s)" in n), notes)
+
+
+def _error_table(ledger: pd.DataFrame) -> str:
+    problems = ledger[ledger["error"].notna()]
+    if problems.empty:
+        return "Aucun fichier rejeté."
+    lines = ["| fichier | statut | erreur |", "|---|---|---|"]
+    for row in problems.itertuples():
+        lines.append(f"| {row.file} | {row.status} | {row.error} |")
+    return "\n".join(lines)

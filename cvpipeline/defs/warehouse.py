@@ -1,30 +1,27 @@
-"""Dagster assets of the warehouse and metrics steps: consolidated tables and indicators."""
+"""Dagster assets of the consolidated tables: each source writes its slices, this step publishes them."""
 
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
 
 from cvpipeline.catalog import Catalog
+from cvpipeline.defs.names import CONTRACT_BATCHES, OWNER
 from cvpipeline.defs.resources import PipelineSettings
-from cvpipeline.defs.sources import CONTRACT_BATCHES, OWNER
-
-
-class EvaluationPeriod(dg.Config):
-    """An extra evaluation period (jj/mm/aaaa or aaaa-mm-jj), on top of all data and each year."""
-
-    period_start: str = ""
-    period_end: str = ""
-
-
-def contract_partitions(catalogs: Mapping[str, Catalog]) -> dg.StaticPartitionsDefinition:
-    """One partition per contract of the catalogs: a contract's runs touch only its own rows."""
-    return dg.StaticPartitionsDefinition(sorted(catalogs))
-
-
-YEARLY_METRICS = "evaluation_metrics_by_year"
-# The years follow the data: evaluation_metrics registers the calendar years the warehouse covers
-# (and drops those it no longer covers), so the backfill dialog lists exactly those years.
-YEARS = dg.DynamicPartitionsDefinition(name="annees_des_donnees")
+from cvpipeline.defs.results import (
+    PREVIEW_COLUMNS,
+    PREVIEW_ORDER,
+    PREVIEW_ROWS,
+    markdown_preview,
+    safe_url,
+    table_schema,
+)
+from cvpipeline.load.references import replace_references
+from cvpipeline.settings import Settings
+from cvpipeline.warehouse.engine import make_engine
+from cvpipeline.warehouse.schema import table_for
 
 WAREHOUSE_TABLES = {
     "participations": "Une ligne par personne et par inscription ou séance, toutes sources (pseudonymisée).",
@@ -40,16 +37,61 @@ WAREHOUSE_TABLES = {
     "ref_actions": "Les actions de chaque contrat et leur pilier ou thème.",
     "ref_qpv": "Les quartiers prioritaires de chaque contrat (dans sa géographie prioritaire).",
 }
+PUBLISHED_TABLES = (
+    "participations",
+    "activities",
+    "fundings",
+    "quarantine",
+    "ingestion_ledger",
+    "file_slices",
+    "ref_sources",
+    "ref_actions",
+    "ref_qpv",
+)
+
+
+def publish_warehouse(
+    catalogs: list[Catalog], settings: Settings, log: Any
+) -> Iterator[dg.MaterializeResult]:
+    """Refresh the contracts' reference tables and report what each consolidated table holds for them.
+
+    The sources wrote their own slices; this step rewrites only the tables that follow the catalogs.
+    One result per table, counting the rows of the run's contracts.
+    """
+
+    engine = make_engine(settings.warehouse_url)
+    codes = [c.contract_code for c in catalogs]
+    for index, catalog in enumerate(catalogs):
+        replace_references(engine, catalog, national=index == 0)  # the national lists once a run
+    log.info(
+        f"entrepôt : tables de référence de {', '.join(codes[:5])}{' …' if len(codes) > 5 else ''} écrites"
+    )
+    for name in PUBLISHED_TABLES:
+        table = table_for(engine.dialect.name, name)
+        shown = [c for c in PREVIEW_COLUMNS.get(name, [c.name for c in table.columns])]
+        # Each run reports its own contracts' rows.
+        mine = table.c.contract_code.in_(codes) if "contract_code" in table.c else sa.true()
+        with engine.connect() as conn:
+            count = int(conn.execute(sa.select(sa.func.count()).select_from(table).where(mine)).scalar() or 0)
+            order = [table.c[c] for c in PREVIEW_ORDER.get(name, [])]
+            head = pd.read_sql(
+                sa.select(*[table.c[c] for c in shown]).where(mine).order_by(*order).limit(PREVIEW_ROWS), conn
+            )
+        metadata: dict[str, Any] = {
+            "contrats": ", ".join(codes[:10]) + (f" … ({len(codes)})" if len(codes) > 10 else ""),
+            "dagster/row_count": count,
+            "dagster/column_schema": table_schema(table),
+            "dagster/table_name": f"{table.schema}.{name}" if table.schema else name,
+            "entrepot": safe_url(engine),
+            "apercu": dg.MetadataValue.md(markdown_preview(head)),
+        }
+        yield dg.MaterializeResult(asset_key=name, metadata=metadata)
 
 
 def build_warehouse_assets(
     catalogs: Mapping[str, Catalog], contracts: dg.PartitionsDefinition
 ) -> list[dg.AssetsDefinition]:
-    """The consolidated tables (written slice by slice by the sources), the metrics and the workbook.
-
-    Every asset has one partition per contract, except the year partitions, which recompute the
-    chosen years of every contract.
-    """
+    """The consolidated tables (written slice by slice by the sources), one partition per contract."""
     source_ids = sorted({sid for catalog in catalogs.values() for sid in catalog.sources})
 
     @dg.multi_asset(
@@ -76,106 +118,7 @@ def build_warehouse_assets(
     def warehouse(
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> Iterator[dg.MaterializeResult]:
-        from cvpipeline.defs.steps import publish_warehouse
-
         codes = list(context.partition_keys)
         yield from publish_warehouse([catalogs[c] for c in codes], settings.resolve(), context.log)
 
-    @dg.asset(
-        name="evaluation_metrics",
-        group_name="metrics",
-        kinds={"sql", "pandas"},
-        owners=[OWNER],
-        partitions_def=contracts,
-        backfill_policy=CONTRACT_BATCHES,
-        # Declarative automation (with the default automation sensor switched on in the UI):
-        # the indicators follow whenever the warehouse tables are rebuilt.
-        automation_condition=dg.AutomationCondition.eager(),
-        deps=[
-            dg.AssetKey(t)
-            for t in ("participations", "activities", "fundings", "ref_actions", "evaluation_targets")
-        ],
-        description="Indicateurs de l'évaluation pour le contrat, chaque pilier, action, source et QPV, "
-        "sur toute la période et année par année ; l'indicateur data_rows dit, pour chaque partenaire "
-        "et chaque période, s'il a des données (0 = aucune).",
-    )
-    def evaluation_metrics(
-        context: dg.AssetExecutionContext, settings: PipelineSettings, config: EvaluationPeriod
-    ) -> dg.MaterializeResult:
-        from cvpipeline.defs.steps import combine_results, compute_and_store_metrics, sync_year_partitions
-
-        chosen = (config.period_start, config.period_end) if config.period_start else None
-        codes = list(context.partition_keys)
-        result = combine_results(
-            [
-                # The views are created once, with the run's last contract.
-                compute_and_store_metrics(
-                    catalogs[code],
-                    settings.resolve(),
-                    context.run.run_id,
-                    context.log,
-                    chosen,
-                    code == codes[-1],
-                )
-                for code in codes
-            ],
-            codes,
-        )
-        sync_year_partitions(context.instance, YEARS.name, settings.resolve(), context.log)
-        return result
-
-    @dg.asset(
-        name=YEARLY_METRICS,
-        group_name="metrics",
-        kinds={"sql", "pandas"},
-        owners=[OWNER],
-        partitions_def=YEARS,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        automation_condition=dg.AutomationCondition.eager(),
-        # A year is recomputed for every contract: it depends on all the contracts' partitions.
-        deps=[
-            dg.AssetDep(t, partition_mapping=dg.AllPartitionMapping())
-            for t in ("participations", "activities", "fundings")
-        ],
-        description="Les indicateurs année par année, une partition par année civile couverte par les "
-        "données (les années suivent les données, enregistrées par evaluation_metrics), pour chaque "
-        "contrat : "
-        "recalcul d'une année ou rattrapage (backfill) sur plusieurs années depuis l'interface. "
-        "Chaque partition remplace seulement les lignes de son année.",
-    )
-    def evaluation_metrics_by_year(
-        context: dg.AssetExecutionContext, settings: PipelineSettings
-    ) -> dg.MaterializeResult:
-        from cvpipeline.defs.steps import compute_and_store_years
-
-        years = sorted(int(key) for key in context.partition_keys)
-        return compute_and_store_years(
-            dict(catalogs), settings.resolve(), context.run.run_id, context.log, years
-        )
-
-    @dg.asset(
-        name="evaluation_workbook",
-        group_name="report",
-        kinds={"excel"},
-        owners=[OWNER],
-        partitions_def=contracts,
-        backfill_policy=CONTRACT_BATCHES,
-        automation_condition=dg.AutomationCondition.eager(),
-        deps=[dg.AssetKey("evaluation_metrics")],
-        description="Classeur d'évaluation du contrat (data/reports/<dossier du contrat>/"
-        "evaluation_contrat_de_ville.xlsx), prêt à "
-        "imprimer : présentation (sources, méthode), synthèse par pilier et par action, année par année, "
-        "par QPV, financements, objectifs et résultats, qualité des données, dictionnaire des indicateurs, "
-        "graphiques natifs.",
-    )
-    def evaluation_workbook(
-        context: dg.AssetExecutionContext, settings: PipelineSettings
-    ) -> dg.MaterializeResult:
-        from cvpipeline.defs.steps import combine_results, write_report
-
-        codes = list(context.partition_keys)
-        return combine_results(
-            [write_report(catalogs[c], settings.resolve(), context.log) for c in codes], codes
-        )
-
-    return [warehouse, evaluation_metrics, evaluation_metrics_by_year, evaluation_workbook]
+    return [warehouse]

@@ -149,88 +149,83 @@ def rules_fingerprint(catalog: Catalog, source: SourceSpec, key: bytes) -> str:
 def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run_id: str) -> DeliveryReport:
     """Bring a source's slices in line with its folder in incoming/, in one transaction."""
     engine = make_engine(settings.warehouse_url)
-    try:
-        with engine.begin() as conn:
-            prepare(conn)
-        key = settings.pseudonymisation_key()
-        fingerprint = rules_fingerprint(catalog, source, key)
-        started = _now()
-        in_place = current_slices(engine, catalog.contract_code, source.source_id).set_index("file")
-        incoming = settings.contract_incoming(catalog.folder)
-        folder = scan_source_folder(source, incoming)
-        base = incoming / source.source_id
-        hashed = [_hashed(path, file_name(path, base)) for path in folder.files]
-        duplicates = _identical_copies(hashed, in_place)
-        unchanged, to_read = [], []
-        for incoming in hashed:
-            if incoming.name in duplicates:
-                continue
-            known = in_place.loc[incoming.name] if incoming.name in in_place.index else None
-            if slice_is_current(known, incoming.sha256, fingerprint):
-                unchanged.append(unchanged_row(source.source_id, incoming.name, known, started))
-            else:
-                to_read.append(incoming)
-        present = {f.name for f in hashed if f.name not in duplicates} | {name for name, _ in folder.refused}
-        removed = [f for f in in_place.index if f not in present]
-        # Files read now rank after the slices in place, the oldest first (a revision comes later).
-        to_read.sort(key=lambda f: (f.path.stat().st_mtime_ns, f.name))
-        where = f"  {catalog.contract_code:<9} {source.source_id:<26}"
-        size = sum(f.path.stat().st_size for f in to_read)
-        if size >= PROGRESS_BYTES:
-            progress.info(f"{where} lecture de {len(to_read)} fichier(s), {limits.thousands(size >> 20)} Mo…")
-        change, report = read_into_slices(
-            catalog,
-            source,
-            settings,
-            to_read,
-            in_place,
-            fingerprint,
-            started,
-            key,
-            engine=engine,
-            leaving=set(removed),
-            run_id=run_id,
-        )
-        refused = [
-            rejected_row(source.source_id, name, None, f"« {name} » : {reason}", in_place, started)
-            for name, reason in folder.refused
-        ]
-        report.kept_previous += [r["file"] for r in refused if r["file"] in in_place.index]
-        change.removed = removed
-        copies = {f.name: f for f in hashed if f.name in duplicates}
-        ledger_parts = [
-            report.ledger,
-            pd.DataFrame(unchanged),
-            pd.DataFrame(refused),
-            pd.DataFrame(
-                [
-                    removed_row(source.source_id, f, in_place.loc[f], started, source.source_id)
-                    for f in removed
-                    if f not in duplicates
-                ]
-            ),
-            pd.DataFrame(
-                [
-                    duplicate_row(
-                        source.source_id, name, copies[name].sha256 or "", original, in_place, started
-                    )
-                    for name, original in duplicates.items()
-                ]
-            ),
-        ]
-        change.ledger = _ledger(catalog, ledger_parts)
-        rows = sum(len(frame) for frame in change.tables.values()) + len(change.quarantine)
-        if rows >= PROGRESS_ROWS:
-            progress.info(f"{where} écriture de {limits.thousands(rows)} ligne(s) dans l'entrepôt…")
-        write_slices(engine, change, run_id)
-        report.ledger = change.ledger
-        report.slices = current_slices(engine, catalog.contract_code, source.source_id)
-        report.counts = source_row_counts(engine, catalog.contract_code, source.source_id)
-        if data_docs_enabled():
-            report.data_docs = latest_pages(settings.data_dir, [t.suite_name for t in source.tables])
-        return report
-    finally:
-        engine.dispose()
+    with engine.begin() as conn:
+        prepare(conn)
+    key = settings.pseudonymisation_key()
+    fingerprint = rules_fingerprint(catalog, source, key)
+    started = _now()
+    in_place = current_slices(engine, catalog.contract_code, source.source_id).set_index("file")
+    incoming = settings.contract_incoming(catalog.folder)
+    folder = scan_source_folder(source, incoming)
+    base = incoming / source.source_id
+    hashed = [_hashed(path, file_name(path, base)) for path in folder.files]
+    duplicates = _identical_copies(hashed, in_place)
+    unchanged, to_read = [], []
+    for incoming in hashed:
+        if incoming.name in duplicates:
+            continue
+        known = in_place.loc[incoming.name] if incoming.name in in_place.index else None
+        if slice_is_current(known, incoming.sha256, fingerprint):
+            unchanged.append(unchanged_row(source.source_id, incoming.name, known, started))
+        else:
+            to_read.append(incoming)
+    present = {f.name for f in hashed if f.name not in duplicates} | {name for name, _ in folder.refused}
+    removed = [f for f in in_place.index if f not in present]
+    # Files read now rank after the slices in place, the oldest first (a revision comes later).
+    to_read.sort(key=lambda f: (f.path.stat().st_mtime_ns, f.name))
+    where = f"  {catalog.contract_code:<9} {source.source_id:<26}"
+    size = sum(f.path.stat().st_size for f in to_read)
+    if size >= PROGRESS_BYTES:
+        progress.info(f"{where} lecture de {len(to_read)} fichier(s), {limits.thousands(size >> 20)} Mo…")
+    change, report = read_into_slices(
+        catalog,
+        source,
+        settings,
+        to_read,
+        in_place,
+        fingerprint,
+        started,
+        key,
+        engine=engine,
+        leaving=set(removed),
+        run_id=run_id,
+    )
+    refused = [
+        rejected_row(source.source_id, name, None, f"« {name} » : {reason}", in_place, started)
+        for name, reason in folder.refused
+    ]
+    report.kept_previous += [r["file"] for r in refused if r["file"] in in_place.index]
+    change.removed = removed
+    copies = {f.name: f for f in hashed if f.name in duplicates}
+    ledger_parts = [
+        report.ledger,
+        pd.DataFrame(unchanged),
+        pd.DataFrame(refused),
+        pd.DataFrame(
+            [
+                removed_row(source.source_id, f, in_place.loc[f], started, source.source_id)
+                for f in removed
+                if f not in duplicates
+            ]
+        ),
+        pd.DataFrame(
+            [
+                duplicate_row(source.source_id, name, copies[name].sha256 or "", original, in_place, started)
+                for name, original in duplicates.items()
+            ]
+        ),
+    ]
+    change.ledger = _ledger(catalog, ledger_parts)
+    rows = sum(len(frame) for frame in change.tables.values()) + len(change.quarantine)
+    if rows >= PROGRESS_ROWS:
+        progress.info(f"{where} écriture de {limits.thousands(rows)} ligne(s) dans l'entrepôt…")
+    write_slices(engine, change, run_id)
+    report.ledger = change.ledger
+    report.slices = current_slices(engine, catalog.contract_code, source.source_id)
+    report.counts = source_row_counts(engine, catalog.contract_code, source.source_id)
+    if data_docs_enabled():
+        report.data_docs = latest_pages(settings.data_dir, [t.suite_name for t in source.tables])
+    return report
 
 
 def read_into_slices(

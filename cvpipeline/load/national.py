@@ -127,62 +127,59 @@ def rules_fingerprint() -> str:
 def deliver_anct_posts(settings: Settings, run_id: str) -> NationalReport:
     """Bring the ANCT posts' slices of `funded_posts` in line with incoming/national/anct/."""
     engine = make_engine(settings.warehouse_url)
-    try:
-        with engine.begin() as conn:
-            prepare(conn)
-        started = _now()
-        fingerprint = rules_fingerprint()
-        in_place = current_slices(engine, NATIONAL_CONTRACT, ANCT_POSTS_SOURCE).set_index("file")
-        folder = anct_folder(settings)
-        content = scan_folder(folder)
-        hashed = [IncomingFile(file_name(p, folder), p, sha256_of(p)) for p in content.files]
-        copies = _identical_copies(hashed, in_place)
-        ledger: list[dict[str, Any]] = []
-        to_read: list[IncomingFile] = []
-        for incoming in hashed:
-            if incoming.name in copies:
-                ledger.append(
-                    duplicate_row(
-                        ANCT_POSTS_SOURCE,
-                        incoming.name,
-                        incoming.sha256 or "",
-                        copies[incoming.name],
-                        in_place,
-                        started,
-                    )
+    with engine.begin() as conn:
+        prepare(conn)
+    started = _now()
+    fingerprint = rules_fingerprint()
+    in_place = current_slices(engine, NATIONAL_CONTRACT, ANCT_POSTS_SOURCE).set_index("file")
+    folder = anct_folder(settings)
+    content = scan_folder(folder)
+    hashed = [IncomingFile(file_name(p, folder), p, sha256_of(p)) for p in content.files]
+    copies = _identical_copies(hashed, in_place)
+    ledger: list[dict[str, Any]] = []
+    to_read: list[IncomingFile] = []
+    for incoming in hashed:
+        if incoming.name in copies:
+            ledger.append(
+                duplicate_row(
+                    ANCT_POSTS_SOURCE,
+                    incoming.name,
+                    incoming.sha256 or "",
+                    copies[incoming.name],
+                    in_place,
+                    started,
                 )
-                continue
-            known = in_place.loc[incoming.name] if incoming.name in in_place.index else None
-            if slice_is_current(known, incoming.sha256, fingerprint):
-                ledger.append(unchanged_row(ANCT_POSTS_SOURCE, incoming.name, known, started))
-            else:
-                to_read.append(incoming)
-        present = {f.name for f in hashed if f.name not in copies} | {n for n, _ in content.refused}
-        removed = [f for f in in_place.index if f not in present]
-        ledger += [
-            removed_row(ANCT_POSTS_SOURCE, f, in_place.loc[f], started, ANCT_FOLDER.as_posix())
-            for f in removed
-            if f not in copies
-        ]
-        ledger += [
-            rejected_row(ANCT_POSTS_SOURCE, n, None, f"« {n} » : {r}", in_place, started)
-            for n, r in content.refused
-        ]
-        to_read.sort(key=lambda f: (f.path.stat().st_mtime_ns, f.name))
-        change, read_ledger = read_posts_files(
-            engine, settings, to_read, in_place, set(removed), fingerprint, started
-        )
-        change.removed = removed
-        change.ledger = _ledger([pd.DataFrame(read_ledger), pd.DataFrame(ledger)])
-        write_slices(engine, change, run_id)
-        kept = sorted(
-            r["file"]
-            for r in change.ledger.to_dict("records")
-            if r["status"] == "rejected" and r["file"] in in_place.index
-        )
-        return national_report(engine, change.ledger, kept)
-    finally:
-        engine.dispose()
+            )
+            continue
+        known = in_place.loc[incoming.name] if incoming.name in in_place.index else None
+        if slice_is_current(known, incoming.sha256, fingerprint):
+            ledger.append(unchanged_row(ANCT_POSTS_SOURCE, incoming.name, known, started))
+        else:
+            to_read.append(incoming)
+    present = {f.name for f in hashed if f.name not in copies} | {n for n, _ in content.refused}
+    removed = [f for f in in_place.index if f not in present]
+    ledger += [
+        removed_row(ANCT_POSTS_SOURCE, f, in_place.loc[f], started, ANCT_FOLDER.as_posix())
+        for f in removed
+        if f not in copies
+    ]
+    ledger += [
+        rejected_row(ANCT_POSTS_SOURCE, n, None, f"« {n} » : {r}", in_place, started)
+        for n, r in content.refused
+    ]
+    to_read.sort(key=lambda f: (f.path.stat().st_mtime_ns, f.name))
+    change, read_ledger = read_posts_files(
+        engine, settings, to_read, in_place, set(removed), fingerprint, started
+    )
+    change.removed = removed
+    change.ledger = _ledger([pd.DataFrame(read_ledger), pd.DataFrame(ledger)])
+    write_slices(engine, change, run_id)
+    kept = sorted(
+        r["file"]
+        for r in change.ledger.to_dict("records")
+        if r["status"] == "rejected" and r["file"] in in_place.index
+    )
+    return national_report(engine, change.ledger, kept)
 
 
 def read_posts_files(

@@ -1,0 +1,45 @@
+"""Names shared by the Dagster definitions: checks, assets, tags, partitions and the run batches."""
+
+from collections.abc import Mapping
+
+import dagster as dg
+
+from cvpipeline.catalog import Catalog
+
+OWNER = "team:politique_de_la_ville"
+FULL_REFRESH_JOB = "cvpipeline_full_refresh"
+
+# A run covers one contract, or a range of contracts (a backfill, `python -m cvpipeline run`): at most
+# this many per run, so that a national refresh pays Dagster's bookkeeping once per batch of contracts,
+# not once per contract. Each asset handles its run's contracts one after the other (defs/steps.py
+# combines their results: Dagster records the materialisation for each contract's partition).
+CONTRACTS_PER_RUN = 50
+CONTRACT_BATCHES = dg.BackfillPolicy.multi_run(max_partitions_per_run=CONTRACTS_PER_RUN)
+
+# The checks of every source asset (stable names: the UI, the tests and the docs use them).
+FILES_READABLE = "fichiers_lisibles"
+ROWS_VALID = "lignes_valides"
+HAS_LOADABLE_FILE = "fichier_chargeable"
+COLUMNS_PRESENT = "colonnes_presentes"
+
+TARGETS_ASSET = "evaluation_targets"
+TARGETS_VALID = "objectifs_valides"
+METRICS_ASSET = "evaluation_metrics"
+YEARLY_METRICS = "evaluation_metrics_by_year"
+# The years follow the data: evaluation_metrics registers the calendar years the warehouse covers
+# (and drops those it no longer covers), so the backfill dialog lists exactly those years.
+YEARS = dg.DynamicPartitionsDefinition(name="annees_des_donnees")
+
+YEARS_SENSOR = "annees_des_donnees_a_jour"
+
+
+# Every run that writes the warehouse carries this tag (a dagster.yaml can limit their concurrency with
+# concurrency.runs.tag_concurrency_limits); the warehouse serialises two writers of one source anyway.
+WAREHOUSE_TAG = "cvpipeline/entrepot"
+WAREHOUSE_TAG_VALUE = "ecriture"
+SOURCE_TAG = "cvpipeline/source"
+
+
+def contract_partitions(catalogs: Mapping[str, Catalog]) -> dg.StaticPartitionsDefinition:
+    """One partition per contract of the catalogs: a contract's runs touch only its own rows."""
+    return dg.StaticPartitionsDefinition(sorted(catalogs))
