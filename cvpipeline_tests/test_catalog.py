@@ -18,7 +18,7 @@ from cvpipeline.catalog import (
     load_contract_catalogs,
 )
 from cvpipeline.catalog.doc import DOC_PATH, current
-from cvpipeline.validate.expectations import SUITES_DIR_ENV
+from cvpipeline.catalog.suites import SUITES_DIR_ENV
 from cvpipeline.warehouse.shape import shape_source
 
 NATIONAL_THEMES = [

@@ -23,6 +23,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from cvpipeline.catalog import Catalog, SourceSpec
+from cvpipeline.catalog.suites import suite_path
 from cvpipeline.ingest import limits
 from cvpipeline.ingest.source import (
     IncomingFile,
@@ -35,7 +36,6 @@ from cvpipeline.ingest.source import (
 from cvpipeline.settings import Settings
 from cvpipeline.validate.batch import validate_source
 from cvpipeline.validate.data_docs import DataDocs, data_docs_enabled, docs_dir, latest_pages
-from cvpipeline.validate.expectations import suite_path
 from cvpipeline.warehouse.ledger_rows import (
     duplicate_row,
     kept_note,
