@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from cvpipeline.catalog import load_catalogs
+from cvpipeline.catalog.suites import SUITES_DIR_ENV
 from cvpipeline.definitions import CATALOG_ENV
-from cvpipeline.validate.expectations import SUITES_DIR_ENV
 from cvpipeline_tests.e2e import query
 
 REPO = Path(__file__).resolve().parent.parent

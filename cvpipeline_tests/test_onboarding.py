@@ -13,12 +13,13 @@ import pytest
 import yaml
 
 from cvpipeline.catalog import CATALOG_PATH, CatalogError, load_catalog
+from cvpipeline.catalog.suites import SUITES_DIR_ENV
 from cvpipeline.definitions import CATALOG_ENV, configured_catalogs
 from cvpipeline.defs import build_defs
 from cvpipeline.defs.names import COLUMNS_PRESENT, FILES_READABLE, HAS_LOADABLE_FILE, ROWS_VALID
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.sensors import SENSOR_SUFFIX
-from cvpipeline.validate.expectations import ROW_ID, SUITES_DIR_ENV, gx_frame
+from cvpipeline.validate.expectations import ROW_ID, gx_frame
 from cvpipeline_tests.e2e import copy_sample
 
 REPO = Path(__file__).resolve().parent.parent

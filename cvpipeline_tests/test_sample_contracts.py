@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from cvpipeline.catalog.build import load_contract_catalogs
+from cvpipeline.catalog import load_contract_catalogs
 from cvpipeline.ingest.quartiers import places_outside
 from cvpipeline.ingest.source import discover_files, read_source
 from cvpipeline.validate.batch import validate_source

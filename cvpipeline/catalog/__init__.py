@@ -5,16 +5,14 @@ Files (docs/catalog.md): `layouts.yaml` (partner layouts shared by contracts), `
 whole catalog (contract, `pillars:`, `actions:`, `sources:`) still loads, e.g. from CVPIPELINE_CATALOG.
 """
 
-from cvpipeline.catalog.build import (
+from cvpipeline.catalog.contract import parse_catalog
+from cvpipeline.catalog.discovery import load_catalog, load_catalogs, load_contract_catalogs
+from cvpipeline.catalog.files import (
     CATALOG_PATH,
     CONTRACTS_DIR,
     DEFAULT_CONTRACT,
     LAYOUTS_PATH,
     NOMENCLATURES_PATH,
-    load_catalog,
-    load_catalogs,
-    load_contract_catalogs,
-    parse_catalog,
 )
 from cvpipeline.catalog.schema import COLUMN_TYPES, TARGETS, CatalogError
 from cvpipeline.catalog.specs import (

@@ -23,6 +23,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from cvpipeline.catalog import Catalog, SourceSpec
+from cvpipeline.catalog.suites import suite_path
 from cvpipeline.ingest import limits
 from cvpipeline.ingest.source import (
     IncomingFile,
@@ -44,7 +45,6 @@ from cvpipeline.load.shape import shape_source
 from cvpipeline.settings import Settings
 from cvpipeline.validate.batch import validate_source
 from cvpipeline.validate.data_docs import DataDocs, data_docs_enabled, docs_dir, latest_pages
-from cvpipeline.validate.expectations import suite_path
 from cvpipeline.warehouse.engine import make_engine
 from cvpipeline.warehouse.migrations import prepare
 from cvpipeline.warehouse.schema import COLUMNS

@@ -5,16 +5,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from cvpipeline.catalog import TableSpec
+from cvpipeline.catalog.suites import missing_suite_message, suite_path
 from cvpipeline.ingest.french import type_hint
 
 ROW_ID = "_rid"
@@ -23,7 +21,6 @@ DUPLICATE_COLUMN = "__duplicate_of_row"
 MASK = "***"
 # A value quoted in a quarantine reason is cut to this length.
 MAX_SHOWN_CHARS = 80
-SUITES_DIR_ENV = "CVPIPELINE_SUITES_DIR"
 # Expectation arguments that name one column, or a list of columns, of the batch.
 COLUMN_KWARGS = ("column", "column_A", "column_B")
 COLUMN_LIST_KWARGS = ("column_list",)
@@ -44,31 +41,6 @@ class ExpectationOutcome:
     success: bool
     failed_row_ids: list[int] = field(default_factory=list)
     error: str | None = None
-
-
-def suite_path(table: TableSpec) -> Any:
-    """Where a table's suite JSON is: CVPIPELINE_SUITES_DIR first (when set), else the package."""
-    extra = os.environ.get(SUITES_DIR_ENV, "").strip()
-    if extra:
-        candidate = Path(extra).expanduser() / table.source_id / f"{table.name}.json"
-        if candidate.is_file():
-            return candidate
-    return resources.files("cvpipeline.validate").joinpath("suites", table.source_id, f"{table.name}.json")
-
-
-def missing_suite_message(table: TableSpec) -> str:
-    """French message for a table without a suite: where the suite is expected."""
-    package = f"cvpipeline/validate/suites/{table.source_id}/{table.name}.json"
-    extra = os.environ.get(SUITES_DIR_ENV, "").strip()
-    if extra:
-        where = (
-            f"créez {Path(extra).expanduser() / table.source_id / f'{table.name}.json'} ({SUITES_DIR_ENV})"
-        )
-        return f"suite d'attentes absente pour {table.suite_name} : {where} ou {package}"
-    return (
-        f"suite d'attentes absente pour {table.suite_name} : créez {package} "
-        f"(ou <dossier>/{table.source_id}/{table.name}.json avec {SUITES_DIR_ENV}=<dossier>)"
-    )
 
 
 def _within_file(expectation: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,78 @@
+"""Where the catalog's files are, how they are read (YAML, named by path), and the files a contract names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cvpipeline.catalog.schema import CatalogError, file_label, shown
+
+PACKAGE_DIR = Path(__file__).parent
+LAYOUTS_PATH = PACKAGE_DIR / "layouts.yaml"
+NOMENCLATURES_PATH = PACKAGE_DIR / "nomenclatures.yaml"
+CONTRACTS_DIR = PACKAGE_DIR / "contracts"
+DEFAULT_CONTRACT = "CV262"
+# The catalog load_catalog() returns: the contract file of CV262 (with the shared layouts).
+CATALOG_PATH = CONTRACTS_DIR / f"{DEFAULT_CONTRACT}.yaml"
+
+
+def read_yaml(path: Path, label: str) -> Any:
+    """A catalog file's YAML content; a missing or unreadable file is a CatalogError naming `label`."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CatalogError(f"{label} : fichier de catalogue introuvable") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (ligne {mark.line + 1}, colonne {mark.column + 1})" if mark else ""
+        raise CatalogError(f"{label} : YAML illisible{where} : {getattr(error, 'problem', error)}") from None
+
+
+def label_of(path: Path) -> str:
+    """How messages name a catalog file (relative to the package when it is shipped)."""
+    return file_label(path, PACKAGE_DIR)
+
+
+def stamp(path: Path) -> tuple[Path, int, int]:
+    """A file's identity for the caches: a file edited since is read again."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return path, -1, -1
+    return path.resolve(), stat.st_mtime_ns, stat.st_size
+
+
+def relative_path(contract_path: Path | None, given: str | None, default: Path) -> Path:
+    """A file a contract names (relative to the contract file), or `default` when it names none."""
+    if given is None:
+        return default
+    candidate = Path(given).expanduser()
+    if not candidate.is_absolute() and contract_path is not None:
+        candidate = contract_path.parent / candidate
+    return candidate
+
+
+def reference_file(
+    contract_path: Path | None, given: str | None, label: str, key: str, errors: list[str]
+) -> Path | None:
+    """A reference file a contract names: beside the contract file, else shipped (cvpipeline/reference/)."""
+    if not given:
+        return None
+    # Not at the top: ingest is a layer above the catalog (it imports it), and a top-level import would
+    # make the two packages import each other. Stays here until shipped_path lives below the catalog.
+    from cvpipeline.ingest.reference_files import shipped_path
+
+    candidate = Path(given).expanduser()
+    if not candidate.is_absolute() and contract_path is not None:
+        candidate = contract_path.parent / candidate
+    if candidate.is_file():
+        return candidate
+    shipped = shipped_path(given)
+    if shipped.is_file():
+        return shipped
+    errors.append(f"{label} : {key} : fichier introuvable {shown(given)} (ni à côté du contrat, ni livré)")
+    return None
