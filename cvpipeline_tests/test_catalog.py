@@ -18,13 +18,8 @@ from cvpipeline.catalog import (
     load_contract_catalogs,
 )
 from cvpipeline.catalog.doc import DOC_PATH, current
-<<<<<<< HEAD
-from cvpipeline.load.shape import shape_source
-from cvpipeline.validate.expectations import SUITES_DIR_ENV
-=======
 from cvpipeline.catalog.suites import SUITES_DIR_ENV
-from cvpipeline.warehouse.shape import shape_source
->>>>>>> catalog
+from cvpipeline.load.shape import shape_source
 
 NATIONAL_THEMES = [
     "Éducation",
