@@ -1,1 +1,1 @@
-"""Report step: the evaluation workbook for analysts (Excel / LibreOffice)."""
+"""Report step: the evaluation workbook (.xlsx) and note (.docx), every figure read from the warehouse."""

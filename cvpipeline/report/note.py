@@ -1,13 +1,12 @@
-"""The evaluation note (.docx, in French): the seed's structure, every figure read from the warehouse.
+"""The evaluation note (.docx, in French): the document, its headings and tables, every figure read from the
+warehouse.
 
-Rounding rule (stated in the note itself): cumulative counts are given exactly; yearly averages and
-counts at a date are rounded to the ten and said "environ" (or "une centaine", "une soixantaine"...);
-shares to 0.1 point; amounts to the euro.
+Its figures are written by `formatting` (the rounding rule the note states), its sentences on the actions
+by `narrative`, its charts by `charts`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -15,294 +14,26 @@ from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.opc.constants import RELATIONSHIP_TYPE as RT
-from docx.opc.packuri import PackURI
-from docx.opc.part import Part
-from docx.oxml import OxmlElement, parse_xml
+from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
-from openpyxl.chart import BarChart
-from openpyxl.chart.data_source import (
-    AxDataSource,
-    NumData,
-    NumDataSource,
-    NumRef,
-    NumVal,
-    StrData,
-    StrRef,
-    StrVal,
-)
-from openpyxl.chart.label import DataLabelList
-from openpyxl.chart.series import Series, SeriesLabel
-from openpyxl.xml.functions import tostring
 
 from cvpipeline.metrics.dictionary import COMMON_RULES, dictionary_rows, linkable_sources
+from cvpipeline.report.charts import native_chart
 from cvpipeline.report.data import ReportData
-
-NBSP = "\u00a0"
-NOT_APPLICABLE = "n.d."
-ROUNDING_RULE = (
-    "Règle d'arrondi : les effectifs cumulés sur la période (personnes, activités, journées) sont donnés "
-    "exactement. Les effectifs à une date (inscrits à la fin d'une année) sont arrondis à la dizaine et dits "
-    "« environ » (« environ 60 jeunes »). Les moyennes annuelles sont arrondies à la dizaine et dites en "
-    "toutes lettres (« une centaine de projets », « une soixantaine ») ; au-dessous de 20, elles sont "
-    "données à l'unité. Les parts sont arrondies à 0,1 point, les montants à l'euro ; un montant identique "
-    "chaque année est donné tel quel."
+from cvpipeline.report.formatting import (
+    NO_DATA,
+    NOT_APPLICABLE,
+    ROUNDING_RULE,
+    date_range,
+    euros,
+    french_date,
+    number,
+    percent,
 )
-APPROXIMATE_WORDS = {
-    10: "une dizaine",
-    20: "une vingtaine",
-    30: "une trentaine",
-    40: "une quarantaine",
-    50: "une cinquantaine",
-    60: "une soixantaine",
-    100: "une centaine",
-}
-NUMBER_WORDS = {
-    1: "un",
-    2: "deux",
-    3: "trois",
-    4: "quatre",
-    5: "cinq",
-    6: "six",
-    7: "sept",
-    8: "huit",
-    9: "neuf",
-}
+from cvpipeline.report.narrative import association_bullets, programme_bullets, programme_text
+
 BLUE = RGBColor(0x1F, 0x4E, 0x78)
-
-
-def number(value: float | None, decimals: int = 0) -> str:
-    """A figure written the French way: 602 000, 37,4 ("n.d." when there is none)."""
-    if value is None:
-        return NOT_APPLICABLE
-    text = f"{value:,.{decimals}f}".replace(",", NBSP).replace(".", ",")
-    return text
-
-
-def euros(value: float | None) -> str:
-    """An amount in euros: 602 000 €."""
-    return NOT_APPLICABLE if value is None else f"{number(round(value))}{NBSP}€"
-
-
-def percent(value: float | None) -> str:
-    """A share: 37,4 %."""
-    return NOT_APPLICABLE if value is None else f"{number(value, 1)}{NBSP}%"
-
-
-def rounded(value: float) -> int:
-    """The rounding rule for averages and counts at a date: to the ten (exact below 20)."""
-    return int(round(value)) if value < 20 else int(round(value / 10.0) * 10)
-
-
-def about(value: float | None, noun: str) -> str:
-    """A count at a date by the rounding rule: 'environ 60 jeunes'."""
-    if value is None:
-        return f"{NOT_APPLICABLE} {noun}"
-    return f"environ {number(rounded(value))} {noun}"
-
-
-def approximately(value: float | None, noun: str) -> str:
-    """A yearly average by the rounding rule: 'une centaine de projets' (else 'environ 70 projets')."""
-    if value is None:
-        return f"{NOT_APPLICABLE} {noun}"
-    near = rounded(value)
-    if near in APPROXIMATE_WORDS and value >= 20:
-        elided = noun[0] in "aeiouyéèhAEIOUYÉ"
-        return f"{APPROXIMATE_WORDS[near]} d{'’' if elided else 'e '}{noun}"
-    return f"environ {number(near)} {noun}"
-
-
-def _count(value: float | None) -> str:
-    return number(value) if value is not None else NOT_APPLICABLE
-
-
-def _years_in_words(count: int) -> str:
-    return f"{NUMBER_WORDS.get(count, str(count))} an{'s' if count > 1 else ''}"
-
-
-def _action_years(data: ReportData, action: str) -> list[int]:
-    """The years an action has figures for (the years its partner's data covers)."""
-    return [
-        y
-        for y in data.years
-        if data.action(action, "beneficiaries", year=y) is not None
-        or data.action(action, "activities", year=y) is not None
-    ]
-
-
-# Sentences of the seed's bullets: section and a function of the data (None when the action has no data).
-def _children(d: ReportData) -> str | None:
-    n = d.action("accompagnement_enfants", "beneficiaries")
-    if n is None:
-        return None
-    years = _action_years(d, "accompagnement_enfants")
-    return (
-        f"déploiement de l'association « Ma chance moi aussi », avec {_count(n)} enfants suivis en "
-        f"{_years_in_words(len(years))}"
-    )
-
-
-def _digital(d: ReportData) -> str | None:
-    media, relays = (
-        d.action("education_medias", "activity_participants"),
-        d.action("relais_numeriques", "beneficiaries"),
-    )
-    if media is None and relays is None:
-        return None
-    return (
-        "développement du plan de développement des usages du numérique, avec "
-        f"{_count(media)} personnes impliquées sur la partie éducation aux médias, {_count(relays)} "
-        "personnes "
-        "relais formées dans les quartiers en politique de la ville sur l'accompagnement des pratiques "
-        "numériques des familles et de la jeunesse"
-    )
-
-
-def _sport(d: ReportData) -> str | None:
-    years = [
-        y for y in d.years if d.action("insertion_par_le_sport", "active_beneficiaries", year=y) is not None
-    ]
-    if not years:
-        return None
-    at_end = [
-        f"{about(d.action('insertion_par_le_sport', 'active_beneficiaries', year=y), 'jeunes')} à fin {y}"
-        for y in years
-    ]
-    listed = ", ".join(at_end[:-1]) + (" et " if len(at_end) > 1 else "") + at_end[-1]
-    people = d.action("insertion_par_le_sport", "beneficiaries")
-    return (
-        "déploiement de l'association Sport dans la ville, spécialisée dans l'accompagnement des "
-        "jeunes issus "
-        "des quartiers prioritaires pour les rendre acteurs de leur parcours professionnel : "
-        f"{_count(people)} "
-        f"jeunes inscrits sur la période ; le terrain était fréquenté par {listed}"
-    )
-
-
-def _citeslab(d: ReportData) -> str | None:
-    n = d.action("citeslab", "beneficiaries")
-    if n is None:
-        return None
-    return (
-        f"mise en place de CitésLab ({_partner(d, 'citeslab')}) pour le développement de "
-        "l'entreprenariat, avec "
-        f"{_count(n)} personnes accompagnées, dont "
-        f"{percent(d.action('citeslab', 'share_qpv_residents_pct'))} "
-        "d'habitants des quartiers en politique de la ville, et "
-        f"{_count(d.action('citeslab', 'activities', 'rencontre_acteur'))} acteurs rencontrés"
-    )
-
-
-def _partner(d: ReportData, action: str) -> str:
-    """The partner that reports an action, as the contract's catalog names it."""
-    source = d.catalog.sources.get(d.catalog.actions[action].source_id or "")
-    return source.partner if source else d.label("action", action)
-
-
-def _chantiers(d: ReportData) -> str | None:
-    n = d.action("chantiers_jeunes", "beneficiaries")
-    if n is None:
-        return None
-    return (
-        f"{_count(n)} jeunes impliqués dans {_count(d.action('chantiers_jeunes', 'activities'))} "
-        "chantiers jeunes "
-        "en partenariat avec les centres sociaux du territoire (chantiers éco-citoyens, jobs d'été, etc.)"
-    )
-
-
-def _permis(d: ReportData) -> str | None:
-    days = d.action("permis_conduire", "activity_days")
-    if days is None:
-        return None
-    return (
-        f"{_count(days)} journées de formation à la préparation du permis de conduire proposées par "
-        f"{_partner(d, 'permis_conduire')} à {_count(d.action('permis_conduire', 'beneficiaries'))} "
-        "salariés en insertion "
-        "professionnelle"
-    )
-
-
-def _ordi(d: ReportData) -> str | None:
-    n = d.action("ordi_pratique", "beneficiaries")
-    if n is None:
-        return None
-    return (
-        "mise en place d'ordi-pratique, opération de reconditionnement d'ordinateurs au profit de "
-        "personnes en "
-        "situation de fracture numérique mêlant formation et mise en place d'un ordinateur recyclé "
-        f"({_partner(d, 'ordi_pratique')}). {_count(n)} personnes ont été formées et "
-        f"{_count(d.action('ordi_pratique', 'activities', 'atelier'))} ateliers menés"
-    )
-
-
-def _gardens(d: ReportData) -> str | None:
-    gardens = d.action("jardins_partages", "activities", "jardin_partage")
-    if gardens is None and d.action("jardins_partages", "activities") is None:
-        return None
-    return (
-        f"{_count(gardens)} jardins partagés, "
-        f"{_count(d.action('jardins_partages', 'activities', 'lieu_cultive'))} "
-        f"lieux cultivés, {_count(d.action('jardins_partages', 'activity_participants'))} habitants "
-        "impliqués grâce "
-        f"à un collectif d'acteurs et {_count(d.action('jardins_partages', 'field_actors'))} acteurs de "
-        "terrain"
-    )
-
-
-def _values(d: ReportData) -> str | None:
-    code = "valeurs_republique_laicite"
-    if d.action(code, "activities") is None:
-        return None
-    return (
-        f"{_count(d.action(code, 'activities', 'formation'))} sessions de formation et "
-        f"{_count(d.action(code, 'activities', 'sensibilisation'))} sessions de sensibilisation aux "
-        "valeurs de la "
-        "République et à la laïcité assurées par l'État auprès des partenaires du contrat de ville, "
-        "notamment "
-        "associatifs"
-    )
-
-
-PROGRAMME: dict[str, Callable[[ReportData], str | None]] = {
-    "accompagnement_enfants": _children,
-    "education_medias": _digital,
-    "relais_numeriques": _digital,
-    "insertion_par_le_sport": _sport,
-    "citeslab": _citeslab,
-}
-ASSOCIATIONS: dict[str, Callable[[ReportData], str | None]] = {
-    "chantiers_jeunes": _chantiers,
-    "permis_conduire": _permis,
-    "ordi_pratique": _ordi,
-    "jardins_partages": _gardens,
-    "valeurs_republique_laicite": _values,
-}
-
-
-def _generic(d: ReportData, action: str) -> str | None:
-    """A sentence for an action without a written template: its people and activities."""
-    people, done = d.action(action, "beneficiaries"), d.action(action, "activities")
-    if people is None and done is None:
-        return None
-    parts = []
-    if people is not None:
-        parts.append(f"{_count(people)} personnes")
-    if done is not None:
-        parts.append(f"{_count(done)} activités")
-    return f"{d.label('action', action)} : {' et '.join(parts)}"
-
-
-def _bullets(data: ReportData, sentences: dict[str, Callable[[ReportData], str | None]]) -> list[str]:
-    seen, out = set(), []
-    for action, sentence in sentences.items():
-        if action not in data.catalog.actions or sentence in seen:
-            continue
-        seen.add(sentence)
-        text = sentence(data)
-        if text:
-            out.append(text)
-    return out
 
 
 def _heading(document: Document, text: str, level: int = 1) -> None:
@@ -349,109 +80,6 @@ def _repeat_header(row: object) -> None:
     properties.append(header)
 
 
-CHART_TYPE = "application/vnd.openxmlformats-officedocument.drawingml.chart+xml"
-INLINE_CHART = (
-    '<w:drawing xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
-    'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
-    'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
-    'xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" '
-    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-    '<wp:inline distT="0" distB="0" distL="0" distR="0"><wp:extent cx="{cx}" cy="{cy}"/>'
-    '<wp:effectExtent l="0" t="0" r="0" b="0"/><wp:docPr id="{id}" name="Graphique {id}"/>'
-    "<wp:cNvGraphicFramePr/><a:graphic>"
-    '<a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/chart">'
-    '<c:chart r:id="{rid}"/></a:graphicData></a:graphic></wp:inline></w:drawing>'
-)
-
-
-def _series(name: str, column: str, categories: list[str], values: list[float]) -> Series:
-    """A chart series carrying its values and categories (Word and LibreOffice draw from this cache)."""
-    count = len(values)
-    return Series(
-        val=NumDataSource(
-            numRef=NumRef(
-                f=f"Feuil1!${column}$2:${column}${count + 1}",
-                numCache=NumData(
-                    formatCode="General", ptCount=count, pt=[NumVal(idx=i, v=v) for i, v in enumerate(values)]
-                ),
-            )
-        ),
-        cat=AxDataSource(
-            strRef=StrRef(
-                f=f"Feuil1!$A$2:$A${count + 1}",
-                strCache=StrData(ptCount=count, pt=[StrVal(idx=i, v=c) for i, c in enumerate(categories)]),
-            )
-        ),
-        tx=SeriesLabel(v=name),
-    )
-
-
-def native_chart(
-    document: Document,
-    title: str,
-    categories: list[str],
-    series: list[tuple[str, list[float]]],
-    horizontal: bool = False,
-    stacked: bool = False,
-    number_format: str = "#,##0",
-) -> None:
-    """A native (DrawingML) bar chart in the document, as Word makes them, with its data in the chart."""
-    chart = BarChart()
-    chart.type = "bar" if horizontal else "col"
-    chart.title = title
-    chart.style = 10
-    chart.x_axis.delete = False
-    chart.y_axis.delete = False
-    chart.y_axis.numFmt = number_format
-    for index, (name, values) in enumerate(series):
-        chart.series.append(_series(name, "BCDEFGHIJ"[index], categories, values))
-    if stacked:
-        chart.grouping, chart.overlap = "stacked", 100
-        chart.legend.position = "b"
-    else:
-        chart.dataLabels = DataLabelList()
-        chart.dataLabels.showVal = True
-        chart.dataLabels.showSerName = chart.dataLabels.showCatName = chart.dataLabels.showLegendKey = False
-        chart.legend = None
-    package = document.part.package
-    number = len([p for p in package.iter_parts() if p.partname.startswith("/word/charts/")]) + 1
-    part = Part(PackURI(f"/word/charts/chart{number}.xml"), CHART_TYPE, tostring(chart._write()), package)
-    rid = document.part.relate_to(part, RT.CHART)
-    height = Cm(2.5 + 1.0 * len(categories)) if horizontal else Cm(8.5)
-    paragraph = document.add_paragraph()
-    paragraph.add_run()._r.append(
-        parse_xml(INLINE_CHART.format(cx=int(Cm(16.5)), cy=int(height), id=100 + number, rid=rid))
-    )
-    document.add_paragraph()
-
-
-def _programme_text(data: ReportData) -> str | None:
-    funded = [data.contract_value("funded_projects", y) for y in data.years]
-    funded = [v for v in funded if v is not None]
-    if not funded:
-        return None
-    years = [y for y in data.years if data.contract_value("funded_projects", y) is not None]
-    agglo_projects = [data.contract_value("agglo_funded_projects", y) or 0 for y in years]
-    budgets = [data.contract_value("agglo_budget_eur", y) or 0 for y in years]
-    average = sum(funded) / len(funded)
-    agglo_average = sum(agglo_projects) / len(agglo_projects)
-    if len(set(budgets)) == 1:
-        budget = f"un budget annuel politique de la ville de {euros(budgets[0])}"
-    else:
-        budget = (
-            f"un budget politique de la ville de {euros(sum(budgets) / len(budgets))} par an en moyenne "
-            f"(de {euros(min(budgets))} à {euros(max(budgets))})"
-        )
-    return (
-        "Le contrat de ville vise à favoriser le développement d'actions nouvelles innovantes et "
-        "l'amélioration "
-        f"de celles existantes. Ainsi, {approximately(average, 'projets')} sont soutenus chaque année "
-        f"({years[0]}-{years[-1]}), dont "
-        f"{approximately(agglo_average, 'projets').split(' de ')[0].split(' d’')[0]} "
-        f"par l'agglomération grâce à {budget}."
-    )
-
-
 def build_note(data: ReportData) -> Document:
     """The note as a python-docx Document."""
     catalog = data.catalog
@@ -475,8 +103,7 @@ def build_note(data: ReportData) -> Document:
     title = document.add_heading("Contrat de ville : évaluation", level=0)
     for run in title.runs:
         run.font.color.rgb = BLUE
-    span = data.span
-    period = f"du {span[0]:%d/%m/%Y} au {span[1]:%d/%m/%Y}" if span else "aucune donnée"
+    period = date_range(data.span, NO_DATA)
     subtitle = document.add_paragraph()
     subtitle.add_run(f"{catalog.contract_label} — données {period}").italic = True
     document.add_paragraph(f"Note produite le {data.produced_at:%d/%m/%Y}.")
@@ -505,10 +132,10 @@ def build_note(data: ReportData) -> Document:
     document.add_paragraph(ROUNDING_RULE).runs[0].italic = True
 
     _heading(document, "Développer des actions innovantes")
-    text = _programme_text(data)
+    text = programme_text(data)
     if text:
         document.add_paragraph(text)
-    for bullet in _bullets(data, PROGRAMME):
+    for bullet in programme_bullets(data):
         document.add_paragraph(bullet + ",", style="List Bullet")
 
     _heading(document, "Travailler main dans la main avec les associations")
@@ -516,9 +143,7 @@ def build_note(data: ReportData) -> Document:
         "En parallèle, un travail de terrain toujours plus important est mené avec le tissu associatif "
         "local :"
     )
-    templated = set(PROGRAMME) | set(ASSOCIATIONS)
-    extra = {a: (lambda d, a=a: _generic(d, a)) for a in catalog.actions if a not in templated}
-    bullets = _bullets(data, {**ASSOCIATIONS, **extra})
+    bullets = association_bullets(data)
     for index, bullet in enumerate(bullets):
         document.add_paragraph(bullet + ("." if index == len(bullets) - 1 else ","), style="List Bullet")
 
@@ -533,11 +158,11 @@ def build_note(data: ReportData) -> Document:
         rows.append(
             [
                 data.label("action", code),
-                _count(data.action(code, "beneficiaries")),
+                number(data.action(code, "beneficiaries")),
                 percent(data.action(code, "share_women_pct")),
                 percent(data.action(code, "share_qpv_residents_pct")),
-                _count(data.action(code, "activities")),
-                _count(data.action(code, "activity_participants")),
+                number(data.action(code, "activities")),
+                number(data.action(code, "activity_participants")),
             ]
         )
     _table(
@@ -572,8 +197,8 @@ def build_note(data: ReportData) -> Document:
         [
             [
                 str(y),
-                _count(data.contract_value("funded_projects", y)),
-                _count(data.contract_value("agglo_funded_projects", y)),
+                number(data.contract_value("funded_projects", y)),
+                number(data.contract_value("agglo_funded_projects", y)),
                 euros(data.contract_value("agglo_budget_eur", y)),
                 euros(data.contract_value("state_budget_eur", y)),
             ]
@@ -655,18 +280,13 @@ def _annex(document: Document, data: ReportData) -> None:
     coverage = data.coverage()
     rows = []
     for r in coverage.itertuples():
-        received = (
-            r.received.strftime("%d/%m/%Y")
-            if r.received is not None and pd.notna(r.received)
-            else "en attente"
-        )
         rows.append(
             [
                 r.partner,
-                _count(r.files),
-                received,
-                _count(r.rows) if r.rows else "aucune donnée",
-                _count(r.set_aside),
+                number(r.files),
+                french_date(r.received, "en attente"),
+                number(r.rows) if r.rows else NO_DATA,
+                number(r.set_aside),
             ]
         )
     _table(

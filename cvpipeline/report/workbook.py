@@ -8,20 +8,20 @@ from pathlib import Path
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
-from openpyxl.chart.label import DataLabelList
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
 from cvpipeline.catalog import Catalog
+from cvpipeline.ingest.geography import contract_qpvs
 from cvpipeline.metrics.dictionary import COMMON_RULES, dictionary_rows, linkable_sources
 from cvpipeline.metrics.labels import ALL_DATA, YEAR
+from cvpipeline.report.charts import bar_chart
 from cvpipeline.report.data import ReportData
+from cvpipeline.report.formatting import NO_DATA, NOT_APPLICABLE, date_range, french_date
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-NOT_APPLICABLE = "n.d."
-NO_DATA = "aucune donnée"
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 PILLAR_FILL = PatternFill("solid", fgColor="DDEBF7")
 TOTAL_FILL = PatternFill("solid", fgColor="FCE4D6")
@@ -210,10 +210,7 @@ class Sheet:
 
 
 def _period_text(data: ReportData) -> str:
-    span = data.span
-    if span is None:
-        return "aucune donnée dans l'entrepôt"
-    return f"du {span[0]:%d/%m/%Y} au {span[1]:%d/%m/%Y}"
+    return date_range(data.span, "aucune donnée dans l'entrepôt")
 
 
 def _subtitle(data: ReportData) -> str:
@@ -269,8 +266,8 @@ def _cover(workbook: Workbook, data: ReportData) -> None:
             if r.rows
             else ("fichier(s) rejeté(s)" if r.rejected else "en attente de fichiers")
         )
-        received = r.received.strftime("%d/%m/%Y") if r.received is not None and pd.notna(r.received) else ""
-        rows.append([r.partner, state, r.files, received or "—", r.rows, _files_of(data, r.source_id)])
+        received = french_date(r.received, "—")
+        rows.append([r.partner, state, r.files, received, r.rows, _files_of(data, r.source_id)])
     sheet.table(
         [
             "Partenaire",
@@ -317,8 +314,6 @@ def _cover(workbook: Workbook, data: ReportData) -> None:
 
 def _communes(catalog: Catalog) -> str:
     """The INSEE codes of the communes of the contract's QPVs (its geography, its territory)."""
-    from cvpipeline.ingest.geography import contract_qpvs
-
     codes = {c for c in contract_qpvs(catalog)["commune_insee"] if isinstance(c, str) and c}
     return ", ".join(sorted(codes)) or "non renseignées"
 
@@ -624,11 +619,7 @@ def _quality(workbook: Workbook, data: ReportData) -> None:
     coverage = data.coverage()
     rows = []
     for r in coverage.itertuples():
-        received = (
-            r.received.strftime("%d/%m/%Y")
-            if r.received is not None and pd.notna(r.received)
-            else "en attente"
-        )
+        received = french_date(r.received, "en attente")
         per_year = [getattr(r, f"_{8 + i}", None) for i in range(len(years))]
         record = coverage.loc[r.Index]
         per_year = [
@@ -768,24 +759,10 @@ def _charts(workbook: Workbook, data: ReportData) -> None:
 
 
 def _bar(title: str, horizontal: bool = False, stacked: bool = False) -> BarChart:
-    """A bar chart with visible axes, value labels and a legend at the bottom."""
-    chart = BarChart()
-    chart.type = "bar" if horizontal else "col"
-    chart.title = title
-    chart.style = 10
-    chart.x_axis.delete = False
-    chart.y_axis.delete = False
-    chart.y_axis.majorGridlines = None if horizontal else chart.y_axis.majorGridlines
-    if stacked:
-        chart.grouping = "stacked"
-        chart.overlap = 100
-    else:
-        chart.dataLabels = DataLabelList()
-        chart.dataLabels.showVal = True
-        chart.dataLabels.showSerName = False
-        chart.dataLabels.showCatName = False
-        chart.dataLabels.showLegendKey = False
-    chart.legend.position = "b"
+    """A bar chart of the reports, without horizontal gridlines when its bars are horizontal."""
+    chart = bar_chart(title, horizontal=horizontal, stacked=stacked)
+    if horizontal:
+        chart.y_axis.majorGridlines = None
     return chart
 
 

@@ -1,0 +1,97 @@
+"""Figures, amounts, shares and dates written the French way, and the rounding rule the note states.
+
+Rounding rule: cumulative counts are given exactly; yearly averages and counts at a date are rounded to
+the ten and said "environ" (or "une centaine", "une soixantaine"...); shares to 0.1 point; amounts to
+the euro.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+NBSP = "\u00a0"
+NOT_APPLICABLE = "n.d."
+NO_DATA = "aucune donnée"
+ROUNDING_RULE = (
+    "Règle d'arrondi : les effectifs cumulés sur la période (personnes, activités, journées) sont donnés "
+    "exactement. Les effectifs à une date (inscrits à la fin d'une année) sont arrondis à la dizaine et dits "
+    "« environ » (« environ 60 jeunes »). Les moyennes annuelles sont arrondies à la dizaine et dites en "
+    "toutes lettres (« une centaine de projets », « une soixantaine ») ; au-dessous de 20, elles sont "
+    "données à l'unité. Les parts sont arrondies à 0,1 point, les montants à l'euro ; un montant identique "
+    "chaque année est donné tel quel."
+)
+APPROXIMATE_WORDS = {
+    10: "une dizaine",
+    20: "une vingtaine",
+    30: "une trentaine",
+    40: "une quarantaine",
+    50: "une cinquantaine",
+    60: "une soixantaine",
+    100: "une centaine",
+}
+NUMBER_WORDS = {
+    1: "un",
+    2: "deux",
+    3: "trois",
+    4: "quatre",
+    5: "cinq",
+    6: "six",
+    7: "sept",
+    8: "huit",
+    9: "neuf",
+}
+
+
+def number(value: float | None, decimals: int = 0) -> str:
+    """A figure written the French way: 602 000, 37,4 ("n.d." when there is none)."""
+    if value is None:
+        return NOT_APPLICABLE
+    return f"{value:,.{decimals}f}".replace(",", NBSP).replace(".", ",")
+
+
+def euros(value: float | None) -> str:
+    """An amount in euros: 602 000 €."""
+    return NOT_APPLICABLE if value is None else f"{number(round(value))}{NBSP}€"
+
+
+def percent(value: float | None) -> str:
+    """A share: 37,4 %."""
+    return NOT_APPLICABLE if value is None else f"{number(value, 1)}{NBSP}%"
+
+
+def rounded(value: float) -> int:
+    """The rounding rule for averages and counts at a date: to the ten (exact below 20)."""
+    return int(round(value)) if value < 20 else int(round(value / 10.0) * 10)
+
+
+def about(value: float | None, noun: str) -> str:
+    """A count at a date by the rounding rule: 'environ 60 jeunes'."""
+    if value is None:
+        return f"{NOT_APPLICABLE} {noun}"
+    return f"environ {number(rounded(value))} {noun}"
+
+
+def approximately(value: float | None, noun: str) -> str:
+    """A yearly average by the rounding rule: 'une centaine de projets' (else 'environ 70 projets')."""
+    if value is None:
+        return f"{NOT_APPLICABLE} {noun}"
+    near = rounded(value)
+    if near in APPROXIMATE_WORDS and value >= 20:
+        elided = noun[0] in "aeiouyéèhAEIOUYÉ"
+        return f"{APPROXIMATE_WORDS[near]} d{'’' if elided else 'e '}{noun}"
+    return f"environ {number(near)} {noun}"
+
+
+def years_in_words(count: int) -> str:
+    """A number of years in words: 'trois ans' (digits from ten on)."""
+    return f"{NUMBER_WORDS.get(count, str(count))} an{'s' if count > 1 else ''}"
+
+
+def french_date(value: pd.Timestamp | None, missing: str) -> str:
+    """A date as 31/12/2024 (the text `missing` when there is none)."""
+    return value.strftime("%d/%m/%Y") if value is not None and pd.notna(value) else missing
+
+
+def date_range(span: tuple[pd.Timestamp, pd.Timestamp] | None, missing: str) -> str:
+    """A period as 'du 01/01/2022 au 31/12/2024' (the text `missing` when there is none)."""
+    return f"du {span[0]:%d/%m/%Y} au {span[1]:%d/%m/%Y}" if span else missing
