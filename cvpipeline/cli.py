@@ -1,4 +1,8 @@
-"""Command line: `python -m cvpipeline run` materialises the whole graph and prints a summary."""
+"""Command line: `python -m cvpipeline run` materialises the whole graph and prints a summary.
+
+Dagster, pandas and the pipeline's modules are imported by the commands that use them, not at the
+top: `--help` and a wrong option answer at once instead of after the stack's ~4 s import.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cvpipeline.settings import ConfigurationError, load_settings
+from cvpipeline.settings import ConfigurationError, Settings
 
 DAGSTER_YAML = """# Local Dagster instance of cvpipeline (created by `python -m cvpipeline run`).
 telemetry:
@@ -34,6 +38,11 @@ def ensure_dagster_home(data_dir: Path) -> Path:
 PROGRESS_LOGGER = "cvpipeline.progress"
 
 
+def settings_of(data_dir: str | None, warehouse_url: str | None) -> Settings:
+    """The command's settings: its options, else the CVPIPELINE_* variables, else the defaults."""
+    return Settings.from_environment(os.environ, data_dir, warehouse_url)
+
+
 def run(
     data_dir: str | None,
     warehouse_url: str | None,
@@ -47,9 +56,7 @@ def run(
     Dagster's whole log instead. `contracts` limits the runs to some contracts (default: all);
     without `documents`, the workbook and the note are not written (a refresh of many contracts).
     """
-    settings = load_settings(data_dir, warehouse_url)
-    os.environ["CVPIPELINE_DATA_DIR"] = str(settings.data_dir)
-    os.environ["CVPIPELINE_WAREHOUSE_URL"] = settings.warehouse_url
+    settings = settings_of(data_dir, warehouse_url)
     settings.pseudonymisation_key()  # fail early, before Dagster starts, if none can be had
     home = ensure_dagster_home(settings.data_dir)
     print(f"cvpipeline : données {settings.incoming_dir}", flush=True)
@@ -61,16 +68,18 @@ def run(
 
     import dagster as dg
 
-    from cvpipeline.definitions import configured_catalogs, defs
+    from cvpipeline.defs import build_defs, catalogs_of
     from cvpipeline.defs.names import FULL_REFRESH_JOB, TARGETS_VALID
+    from cvpipeline.defs.resources import PipelineSettings
     from cvpipeline.report.documents import DOCUMENTS
 
-    catalogs = configured_catalogs()
+    catalogs = catalogs_of(settings)
     unknown = [c for c in contracts or [] if c not in catalogs]
     if unknown:
         raise ConfigurationError(
             f"contrat inconnu : {', '.join(unknown)} (contrats du catalogue : {', '.join(catalogs)})"
         )
+    defs = build_defs(catalogs, PipelineSettings.for_settings(settings), settings.refresh_cron)
     job = defs.resolve_job_def(FULL_REFRESH_JOB)
     if not documents:
         skipped = {dg.AssetKey(d.asset) for d in DOCUMENTS}
@@ -261,13 +270,13 @@ def summary(
 
 def replay(target_url: str, data_dir: str | None, warehouse_url: str | None) -> int:
     """Rebuild the whole warehouse from the archive into the empty warehouse at target_url."""
-    settings = load_settings(data_dir, warehouse_url)
-    from cvpipeline.definitions import configured_catalogs
+    settings = settings_of(data_dir, warehouse_url)
+    from cvpipeline.defs import catalogs_of
     from cvpipeline.replay import ReplayError, replay_warehouse
 
     print(f"cvpipeline : rejeu de {settings.warehouse_url} depuis {settings.archive_dir}", flush=True)
     try:
-        report = replay_warehouse(configured_catalogs(), settings, target_url, f"rejeu-{os.getpid()}")
+        report = replay_warehouse(catalogs_of(settings), settings, target_url, f"rejeu-{os.getpid()}")
     except ReplayError as exc:
         print(f"cvpipeline : rejeu impossible : {exc}", file=sys.stderr)
         return 1
@@ -290,7 +299,7 @@ def create_analyst_role(role: str, warehouse_url: str | None, print_only: bool) 
     if print_only:
         print(";\n".join(statements) + ";")
         return 0
-    settings = load_settings(None, warehouse_url)
+    settings = settings_of(None, warehouse_url)
     if settings.is_embedded:
         print("cvpipeline : les rôles ne concernent qu'un entrepôt PostgreSQL", file=sys.stderr)
         return 2
@@ -306,15 +315,15 @@ def documents(
     data_dir: str | None, warehouse_url: str | None, out: str | None, contracts: list[str] | None = None
 ) -> int:
     """Write each contract's evaluation note (.docx) and workbook (.xlsx) from the warehouse as it stands."""
-    from cvpipeline.definitions import configured_catalogs
+    from cvpipeline.defs import catalogs_of
     from cvpipeline.report.data import load_report_data
     from cvpipeline.report.documents import DOCUMENTS
     from cvpipeline.warehouse.engine import make_engine
 
-    settings = load_settings(data_dir, warehouse_url)
+    settings = settings_of(data_dir, warehouse_url)
     engine = make_engine(settings.warehouse_url)
     written = 0
-    catalogs = configured_catalogs()
+    catalogs = catalogs_of(settings)
     unknown = [c for c in contracts or [] if c not in catalogs]
     if unknown:
         print(f"cvpipeline : contrat inconnu : {', '.join(unknown)} ({', '.join(catalogs)})", file=sys.stderr)

@@ -1,11 +1,16 @@
-"""Run configuration from the environment, with defaults that work on a fresh clone."""
+"""The run's settings, resolved once at the edge (command line, Dagster resource) and passed down.
+
+`Settings.from_environment` is the one place where the CVPIPELINE_* variables are read; the
+modules below receive a `Settings` (or the part of it they need) as an argument.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -13,17 +18,86 @@ DEFAULT_DATA_DIR = REPO_ROOT / "data"
 KEY_FILE_NAME = ".pseudonymisation_key"
 log = logging.getLogger("cvpipeline")
 
+# The variables a deployment sets (docs/production.md lists them).
+DATA_DIR_ENV = "CVPIPELINE_DATA_DIR"
+WAREHOUSE_URL_ENV = "CVPIPELINE_WAREHOUSE_URL"
+KEY_ENV = "CVPIPELINE_PSEUDONYMISATION_KEY"
+CATALOG_ENV = "CVPIPELINE_CATALOG"
+SUITES_DIR_ENV = "CVPIPELINE_SUITES_DIR"
+DATA_DOCS_ENV = "CVPIPELINE_DATA_DOCS"
+REFRESH_CRON_ENV = "CVPIPELINE_REFRESH_CRON"
+FILE_MB_ENV = "CVPIPELINE_MAX_FILE_MB"
+UNCOMPRESSED_MB_ENV = "CVPIPELINE_MAX_UNCOMPRESSED_MB"
+GRID_CELLS_ENV = "CVPIPELINE_MAX_GRID_CELLS"
+
+DEFAULT_REFRESH_CRON = "0 6 * * 1-5"
+MEGABYTE = 1 << 20
+# Defaults of the size limits checked before a partner file is parsed.
+MAX_FILE_MB = 200.0
+MAX_UNCOMPRESSED_MB = 1024.0
+# A sheet or CSV is read as a dense grid (rows x columns); above this many cells it is not.
+# 25 million cells is a full Excel sheet of 1 048 576 rows x 24 columns, about 1 GB once read.
+MAX_GRID_CELLS = 25_000_000
+OFF_WORDS = ("0", "false", "non", "no", "off")
+
 
 class ConfigurationError(RuntimeError):
     """The configuration cannot work; the message says what to set."""
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Size limits of a partner file: bytes on disk, bytes once unzipped, cells of one sheet's grid."""
+
+    file_bytes: int = int(MAX_FILE_MB * MEGABYTE)
+    uncompressed_bytes: int = int(MAX_UNCOMPRESSED_MB * MEGABYTE)
+    grid_cells: int = MAX_GRID_CELLS
+
+
+@dataclass(frozen=True)
 class Settings:
-    """Where the partner files are, where the warehouse is, and the pseudonymisation secret."""
+    """Where the partner files are, where the warehouse is, the pseudonymisation secret and the limits."""
 
     data_dir: Path
     warehouse_url: str
+    # The key given by the deployment (CVPIPELINE_PSEUDONYMISATION_KEY); never shown (repr=False).
+    configured_key: str = field(default="", repr=False)
+    # A folder of suites that take precedence over the shipped ones.
+    suites_dir: Path | None = None
+    # The contracts' catalog: a contract file or a folder of them (None: the shipped contracts).
+    catalog_path: Path | None = None
+    data_docs: bool = True
+    refresh_cron: str = DEFAULT_REFRESH_CRON
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def from_environment(
+        cls,
+        environ: Mapping[str, str],
+        data_dir: str | Path | None = None,
+        warehouse_url: str | None = None,
+    ) -> Settings:
+        """Settings from explicit values (command line), else the CVPIPELINE_* variables, else defaults."""
+        directory = Path(data_dir or environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR).expanduser().resolve()
+        url = warehouse_url or environ.get(WAREHOUSE_URL_ENV) or default_warehouse_url(directory)
+        suites = environ.get(SUITES_DIR_ENV, "").strip()
+        catalog = environ.get(CATALOG_ENV, "").strip()
+        return cls(
+            data_dir=directory,
+            warehouse_url=url,
+            configured_key=environ.get(KEY_ENV, "").strip(),
+            suites_dir=Path(suites).expanduser() if suites else None,
+            catalog_path=Path(catalog).expanduser() if catalog else None,
+            data_docs=environ.get(DATA_DOCS_ENV, "").strip().lower() not in OFF_WORDS,
+            refresh_cron=environ.get(REFRESH_CRON_ENV, "").strip() or DEFAULT_REFRESH_CRON,
+            limits=Limits(
+                file_bytes=int(_megabytes(environ, FILE_MB_ENV, MAX_FILE_MB) * MEGABYTE),
+                uncompressed_bytes=int(
+                    _megabytes(environ, UNCOMPRESSED_MB_ENV, MAX_UNCOMPRESSED_MB) * MEGABYTE
+                ),
+                grid_cells=_cells(environ, GRID_CELLS_ENV, MAX_GRID_CELLS),
+            ),
+        )
 
     @property
     def incoming_dir(self) -> Path:
@@ -59,13 +133,12 @@ class Settings:
         return self.warehouse_url.startswith("sqlite")
 
     def pseudonymisation_key(self) -> bytes:
-        """The HMAC key: from the environment, or generated once beside the data (SQLite only)."""
-        configured = os.environ.get("CVPIPELINE_PSEUDONYMISATION_KEY", "").strip()
-        if configured:
-            return configured.encode()
+        """The HMAC key: the configured one, or generated once beside the data (SQLite only)."""
+        if self.configured_key:
+            return self.configured_key.encode()
         if not self.is_embedded:
             raise ConfigurationError(
-                "CVPIPELINE_PSEUDONYMISATION_KEY n'est pas défini : un entrepôt de production "
+                f"{KEY_ENV} n'est pas défini : un entrepôt de production "
                 "refuse de fonctionner sans clé de pseudonymisation (voir docs/production.md)."
             )
         path = self.data_dir / KEY_FILE_NAME
@@ -82,14 +155,41 @@ class Settings:
         return path.read_text().strip().encode()
 
 
+def _megabytes(environ: Mapping[str, str], variable: str, default: float) -> float:
+    """A limit in MB from the environment (decimal comma accepted), else the default."""
+    raw = environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw.replace(",", "."))
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        log.warning(f"{variable}={raw!r} n'est pas un nombre de Mo positif : limite par défaut {default:g}")
+        return default
+    return value
+
+
+def _cells(environ: Mapping[str, str], variable: str, default: int) -> int:
+    """A number of cells from the environment (spaces as thousands separators accepted), else the default."""
+    raw = environ.get(variable, "").replace(" ", "").replace("\u202f", "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) == 0:
+        log.warning(f"{variable}={raw!r} n'est pas un nombre de cellules positif : {default}")
+        return default
+    return int(raw)
+
+
 def default_warehouse_url(data_dir: Path) -> str:
     """The embedded default: a SQLite file under data/warehouse/."""
     return f"sqlite:///{data_dir / 'warehouse' / 'cvpipeline.db'}"
 
 
-def load_settings(data_dir: str | None = None, warehouse_url: str | None = None) -> Settings:
-    """Settings from explicit values, else CVPIPELINE_* environment variables, else defaults."""
-    directory = Path(data_dir or os.environ.get("CVPIPELINE_DATA_DIR") or DEFAULT_DATA_DIR)
-    directory = directory.expanduser().resolve()
-    url = warehouse_url or os.environ.get("CVPIPELINE_WAREHOUSE_URL") or ""
-    return Settings(directory, url or default_warehouse_url(directory))
+def load_settings(
+    data_dir: str | Path | None = None,
+    warehouse_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Settings from explicit values, then the given environment (none by default), then the defaults."""
+    return Settings.from_environment(environ or {}, data_dir, warehouse_url)

@@ -11,7 +11,7 @@ import pytest
 
 from cvpipeline.catalog import load_catalog
 from cvpipeline.load.delivery import DeliveryReport, deliver_source
-from cvpipeline.settings import load_settings
+from cvpipeline.settings import DATA_DOCS_ENV, load_settings
 from cvpipeline.validate import data_docs
 from cvpipeline.validate.expectations import MASK
 from cvpipeline_tests.e2e import SAMPLE_INCOMING
@@ -106,7 +106,7 @@ def test_the_site_is_built_once_per_delivery_with_its_templates_and_static_files
     from great_expectations.data_context.store.html_site_store import HtmlSiteStore
 
     builds, compiled, copies = [], [], []
-    context_class = type(data_docs._gx_context())
+    context_class = type(data_docs.gx_context())
     build_data_docs = context_class.build_data_docs
     compile_template = jinja2.Environment.compile
     copy_static = HtmlSiteStore.copy_static_assets
@@ -147,7 +147,7 @@ def test_the_site_is_built_once_per_delivery_with_its_templates_and_static_files
 
 def test_within_one_index_the_index_is_rendered_once_at_the_end(data_dir: Path, monkeypatch) -> None:
     """A source step delivers each of its contracts: their pages as they come, the index once after."""
-    context_class = type(data_docs._gx_context())
+    context_class = type(data_docs.gx_context())
     build_data_docs = context_class.build_data_docs
     builds = []
     monkeypatch.setattr(
@@ -189,7 +189,7 @@ def test_the_lignes_valides_check_links_the_latest_page(data_dir: Path) -> None:
 
 
 def test_the_environment_variable_turns_it_off(data_dir: Path, monkeypatch) -> None:
-    monkeypatch.setenv(data_docs.DATA_DOCS_ENV, "0")
+    monkeypatch.setenv(DATA_DOCS_ENV, "0")
     report = deliver(data_dir, "run-off")
     assert report.data_docs == {}
     assert not (data_dir / "data_docs").exists()

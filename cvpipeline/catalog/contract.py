@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from cvpipeline.catalog.tables import activity_type_labels, declared_types, tabl
 MAX_ACTION_CODE = 64
 
 
-def parse_contract(raw: Any, label: str, path: Path | None = None) -> Catalog:
+def parse_contract(raw: Any, label: str, path: Path | None = None, suites_dir: Path | None = None) -> Catalog:
     """Check a contract's YAML structure (and the files it names) and build its catalog."""
     contract = validate_file(ContractModel, raw, label)
     top = Place(label, "")
@@ -127,8 +128,9 @@ def parse_contract(raw: Any, label: str, path: Path | None = None) -> Catalog:
     if errors:
         raise CatalogError(format_errors(errors))
     specs = {
-        (t.source_id, t.name): table_spec(
-            t, contract.actions, {c: type_labels[c] for c in declared_types(t.model)}
+        (t.source_id, t.name): replace(
+            table_spec(t, contract.actions, {c: type_labels[c] for c in declared_types(t.model)}),
+            suites_dir=suites_dir,
         )
         for t in tables
     }

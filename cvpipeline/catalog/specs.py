@@ -61,6 +61,8 @@ class TableSpec:
     constants: dict[str, str] = field(default_factory=dict)
     # French labels of the table's activity types (for messages), by code.
     type_labels: dict[str, str] = field(default_factory=dict)
+    # A folder of suites that take precedence over the shipped ones (the settings' suites_dir).
+    suites_dir: Path | None = None
 
     @property
     def declared_activity_types(self) -> tuple[str, ...]:

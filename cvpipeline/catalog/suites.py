@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from cvpipeline.catalog.messages import Place, choices
@@ -27,10 +25,9 @@ SUITE_COLUMN_KWARGS = ("column", "column_A", "column_B")
 
 
 def suite_path(table: TableSpec) -> Any:
-    """Where a table's suite JSON is: CVPIPELINE_SUITES_DIR first (when set), else the package."""
-    extra = os.environ.get(SUITES_DIR_ENV, "").strip()
-    if extra:
-        candidate = Path(extra).expanduser() / table.source_id / f"{table.name}.json"
+    """Where a table's suite JSON is: the settings' suites folder first (when set), else the package."""
+    if table.suites_dir is not None:
+        candidate = table.suites_dir / table.source_id / f"{table.name}.json"
         if candidate.is_file():
             return candidate
     return resources.files("cvpipeline.validate").joinpath("suites", table.source_id, f"{table.name}.json")
@@ -39,11 +36,8 @@ def suite_path(table: TableSpec) -> Any:
 def missing_suite_message(table: TableSpec) -> str:
     """French message for a table without a suite: where the suite is expected."""
     package = f"cvpipeline/validate/suites/{table.source_id}/{table.name}.json"
-    extra = os.environ.get(SUITES_DIR_ENV, "").strip()
-    if extra:
-        where = (
-            f"créez {Path(extra).expanduser() / table.source_id / f'{table.name}.json'} ({SUITES_DIR_ENV})"
-        )
+    if table.suites_dir is not None:
+        where = f"créez {table.suites_dir / table.source_id / f'{table.name}.json'} ({SUITES_DIR_ENV})"
         return f"suite d'attentes absente pour {table.suite_name} : {where} ou {package}"
     return (
         f"suite d'attentes absente pour {table.suite_name} : créez {package} "

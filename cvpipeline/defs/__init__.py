@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from cvpipeline.catalog import Catalog
+from cvpipeline.catalog import Catalog, CatalogError, load_catalogs
 from cvpipeline.defs.metrics import build_metrics_assets, build_year_partitions_sensor
 from cvpipeline.defs.names import (
     FULL_REFRESH_JOB,
@@ -24,10 +24,27 @@ from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.sensors import build_refresh_schedule, build_source_sensor
 from cvpipeline.defs.sources import build_source_asset
 from cvpipeline.defs.warehouse import build_warehouse_assets
+from cvpipeline.settings import CATALOG_ENV, DEFAULT_REFRESH_CRON, Settings
 
 
-def build_defs(catalogs: Catalog | Mapping[str, Catalog]) -> dg.Definitions:
-    """All definitions of the project for the contracts' catalogs (one partition per contract)."""
+def catalogs_of(settings: Settings) -> dict[str, Catalog]:
+    """The settings' contracts: its catalog file or folder when set, else the shipped ones."""
+    path = settings.catalog_path
+    if path is not None and not path.exists():
+        raise CatalogError(f"{CATALOG_ENV}={path} : fichier ou dossier de catalogue introuvable")
+    return load_catalogs(path, settings.suites_dir)
+
+
+def build_defs(
+    catalogs: Catalog | Mapping[str, Catalog],
+    settings: PipelineSettings | None = None,
+    refresh_cron: str = DEFAULT_REFRESH_CRON,
+) -> dg.Definitions:
+    """All definitions of the project for the contracts' catalogs (one partition per contract).
+
+    `settings`: the resource every asset, sensor and job reads its settings from (default: the
+    CVPIPELINE_* variables when it is resolved); `refresh_cron`: the full-refresh schedule's cron.
+    """
     if isinstance(catalogs, Catalog):
         catalogs = {catalogs.contract_code: catalogs}
     catalogs = dict(sorted(catalogs.items()))
@@ -63,6 +80,6 @@ def build_defs(catalogs: Catalog | Mapping[str, Catalog]) -> dg.Definitions:
         jobs=[full_refresh, build_replay_job(catalogs)],
         sensors=[build_source_sensor(s, catalogs) for s in source_ids]
         + [build_year_partitions_sensor(YEARS.name)],
-        schedules=[build_refresh_schedule(FULL_REFRESH_JOB, list(catalogs))],
-        resources={"settings": PipelineSettings()},
+        schedules=[build_refresh_schedule(FULL_REFRESH_JOB, list(catalogs), refresh_cron)],
+        resources={"settings": settings or PipelineSettings()},
     )

@@ -23,7 +23,7 @@ from cvpipeline.metrics.coverage import sources_without_data
 from cvpipeline.metrics.indicators import Period
 from cvpipeline.metrics.refresh import data_years, refresh_metrics, yearly_metrics
 from cvpipeline.metrics.targets import load_targets
-from cvpipeline.settings import Settings, load_settings
+from cvpipeline.settings import Settings
 from cvpipeline.warehouse.engine import make_engine, warehouse_exists
 from cvpipeline.warehouse.schema import table_for
 from cvpipeline.warehouse.writer import replace_periods, replace_table
@@ -191,9 +191,9 @@ def build_year_partitions_sensor(partitions_name: str) -> dg.SensorDefinition:
         "pour que « Materialize all » et le rattrapage proposent ces années dès le démarrage de l'interface. "
         "Ne lance aucun run. En marche par défaut.",
     )
-    def years_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    def years_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings) -> dg.SensorResult:
 
-        url = load_settings().warehouse_url
+        url = settings.resolve().warehouse_url
         if not warehouse_exists(url):  # never create an empty warehouse file from a sensor
             return dg.SensorResult(
                 skip_reason="entrepôt pas encore créé : lancez d'abord cvpipeline_full_refresh"

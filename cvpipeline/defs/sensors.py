@@ -18,8 +18,9 @@ import dagster as dg
 
 from cvpipeline.catalog import Catalog, SourceSpec
 from cvpipeline.defs.names import SOURCE_TAG, WAREHOUSE_TAG, WAREHOUSE_TAG_VALUE, YEARLY_METRICS
+from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.ingest.source import discover_files, sha256_of, source_file_name
-from cvpipeline.settings import ConfigurationError, load_settings
+from cvpipeline.settings import DEFAULT_REFRESH_CRON, REFRESH_CRON_ENV, ConfigurationError
 
 SENSOR_SUFFIX = "_nouveaux_fichiers"
 MINIMUM_INTERVAL_SECONDS = 30
@@ -29,8 +30,6 @@ CURSOR_VERSION = 1
 RACY_WINDOW_NS = 2_000_000_000
 
 REFRESH_SCHEDULE = "cvpipeline_full_refresh_schedule"
-REFRESH_CRON_ENV = "CVPIPELINE_REFRESH_CRON"
-DEFAULT_REFRESH_CRON = "0 6 * * 1-5"
 REFRESH_TIMEZONE = "Europe/Paris"
 
 
@@ -187,14 +186,14 @@ def build_source_sensor(source_id: str, catalogs: Mapping[str, Catalog]) -> dg.S
         ),
         tags={SOURCE_TAG: source_id},
     )
-    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        settings = load_settings()
+    def _sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings) -> dg.SensorResult:
+        resolved = settings.resolve()
         previous = parse_cursor(context.cursor)
         files: dict[str, FileState] = {}
         requests, skipped = [], []
         generation = previous.generation
         for code, catalog in users.items():
-            incoming = settings.contract_incoming(catalog.folder)
+            incoming = resolved.contract_incoming(catalog.folder)
             prefix = f"{code}/"
             before = FolderCursor(
                 {n.removeprefix(prefix): st for n, st in previous.files.items() if n.startswith(prefix)}
@@ -227,14 +226,10 @@ def build_source_sensor(source_id: str, catalogs: Mapping[str, Catalog]) -> dg.S
     return _sensor
 
 
-def refresh_cron() -> str:
-    """The full-refresh cron: CVPIPELINE_REFRESH_CRON, default weekdays at 6:00 (Europe/Paris)."""
-    return os.environ.get(REFRESH_CRON_ENV, "").strip() or DEFAULT_REFRESH_CRON
-
-
-def build_refresh_schedule(job_name: str, contracts: list[str]) -> dg.ScheduleDefinition:
-    """The full-refresh schedule (one run per contract), off by default, at CVPIPELINE_REFRESH_CRON."""
-    cron = refresh_cron()
+def build_refresh_schedule(
+    job_name: str, contracts: list[str], cron: str = DEFAULT_REFRESH_CRON
+) -> dg.ScheduleDefinition:
+    """The full-refresh schedule (one run per contract), off by default, at the settings' cron."""
 
     def _runs(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
         stamp = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else ""

@@ -13,8 +13,8 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from cvpipeline.ingest import limits
 from cvpipeline.ingest.grid import HEADER_SCAN_ROWS, MAX_LISTED, FileRejected, Grid, too_large
+from cvpipeline.settings import Limits
 
 # The first bytes read to tell what a file is, and a CSV's encoding and delimiter.
 SNIFF_BYTES = 1 << 16
@@ -138,7 +138,7 @@ def _legacy_encoding(data: bytes) -> str:
     return "iso-8859-15"
 
 
-def read_csv(path: Path, notes: list[str]) -> Grid:
+def read_csv(path: Path, notes: list[str], limits: Limits) -> Grid:
     """The cells of a CSV, parsed by pandas' C reader into one frame of text (no row of Python lists).
 
     The grid holds the first rows (to find the header) and the whole table in `frame`.
@@ -174,7 +174,7 @@ def read_csv(path: Path, notes: list[str]) -> Grid:
     del stream
     # The cells stay pandas text (Arrow), a few times smaller than Python strings: every cell of a
     # CSV is text or missing, and the parsers take either form alike.
-    budget = limits.max_grid_cells()
+    budget = limits.grid_cells
     if len(frame) * len(frame.columns) > budget:
         # Trailing empty fields (';;;;' written by a spreadsheet) hold nothing.
         filled = frame.apply(lambda column: column.fillna("").astype(str).str.strip().ne("").any())

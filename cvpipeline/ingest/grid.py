@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from cvpipeline.ingest import limits
+from cvpipeline.settings import GRID_CELLS_ENV
 
 # The header row is looked for among this many first rows (a CSV's grid holds only those).
 HEADER_SCAN_ROWS = 30
@@ -78,6 +79,6 @@ def too_large(what: str, height: int, width: int, budget: int) -> str:
     return (
         f"{what} trop étendu(e)  : {limits.thousands(height)} lignes × {limits.thousands(width)} "
         f"colonnes occupées (limite {limits.thousands(budget)} cellules, réglable par "
-        f"{limits.GRID_CELLS_VARIABLE}) ; supprimez les lignes et colonnes inutilisées, "
+        f"{GRID_CELLS_ENV}) ; supprimez les lignes et colonnes inutilisées, "
         "puis déposez le fichier à nouveau"
     )

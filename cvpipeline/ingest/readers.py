@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cvpipeline.ingest import limits
 from cvpipeline.ingest.csv_text import SNIFF_BYTES, bom_encoding, read_csv, utf16_without_bom
 from cvpipeline.ingest.grid import FileRejected, Grid
+from cvpipeline.ingest.limits import FileRefused, check_file_size
 from cvpipeline.ingest.xlsx_sheets import read_xlsx
+from cvpipeline.settings import Limits
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls, or an .xlsx encrypted with a password
 # Bytes that text never holds (besides tab, line feed, form feed and carriage return).
+DEFAULT_LIMITS = Limits()
 _CONTROL_BYTES = bytes(b for b in range(0x20) if b not in b"\t\n\x0c\r") + b"\x7f"
 
 
-def read_grid(path: Path, sheet: str | None) -> tuple[str | None, Grid]:
+def read_grid(path: Path, sheet: str | None, limits: Limits = DEFAULT_LIMITS) -> tuple[str | None, Grid]:
     """All cells of a sheet (xlsx) or of a CSV file, row 1 first, as Python values.
 
     The file is checked before it is parsed: size on disk, and for a workbook the size it inflates
@@ -26,8 +28,8 @@ def read_grid(path: Path, sheet: str | None) -> tuple[str | None, Grid]:
     if suffix not in (".xlsx", ".csv"):
         raise FileRejected(f"format de fichier non pris en charge : {path.suffix or '(sans extension)'}")
     try:
-        size = limits.check_file_size(path)
-    except limits.FileRefused as exc:
+        size = check_file_size(path, limits)
+    except FileRefused as exc:
         raise FileRejected(str(exc)) from None
     if size == 0:
         raise FileRejected("fichier vide (0 octet) : le dépôt a sans doute échoué, déposez-le à nouveau")
@@ -41,7 +43,7 @@ def read_grid(path: Path, sheet: str | None) -> tuple[str | None, Grid]:
                 "le fichier est un classeur Excel, pas un CSV texte : lu comme classeur "
                 "(renommez-le en .xlsx)"
             )
-        return read_xlsx(path, sheet, kind, notes)
+        return read_xlsx(path, sheet, kind, notes, limits)
     if kind == "text":
         if suffix == ".xlsx":
             if sheet is not None:
@@ -53,7 +55,7 @@ def read_grid(path: Path, sheet: str | None) -> tuple[str | None, Grid]:
                 "le fichier est un texte (CSV), pas un classeur Excel : lu comme CSV "
                 "(enregistrez-le au format .xlsx)"
             )
-        return None, read_csv(path, notes)
+        return None, read_csv(path, notes, limits)
     expected = "un classeur Excel (.xlsx)" if suffix == ".xlsx" else "un CSV texte"
     raise FileRejected(
         f"le fichier n'est ni un classeur Excel ni un CSV texte (contenu binaire) : attendu {expected}"

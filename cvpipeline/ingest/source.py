@@ -14,13 +14,15 @@ import pandas as pd
 import pyarrow as pa
 
 from cvpipeline.catalog import Catalog, SourceSpec, TableSpec
-from cvpipeline.ingest import limits, pseudonymise
+from cvpipeline.ingest import pseudonymise
 from cvpipeline.ingest.french import PARSERS, distinct_values, fold_series, parse_distinct, spread
 from cvpipeline.ingest.geography import contract_qpvs, resolve_places
 from cvpipeline.ingest.grid import FileRejected
-from cvpipeline.ingest.readers import read_grid
+from cvpipeline.ingest.limits import FileRefused, check_file_size
+from cvpipeline.ingest.markers import DUPLICATE_COLUMN, MASK, ROW_ID, UNPARSED_PREFIX
+from cvpipeline.ingest.readers import DEFAULT_LIMITS, read_grid
 from cvpipeline.ingest.tables import locate_table
-from cvpipeline.validate.expectations import DUPLICATE_COLUMN, MASK, ROW_ID, UNPARSED_PREFIX
+from cvpipeline.settings import Limits
 
 log = logging.getLogger("cvpipeline.ingest")
 LINEAGE = ["source_file", "source_sheet", "source_row", "file_sha256"]
@@ -214,6 +216,7 @@ def read_source(
     files: list[Path] | list[IncomingFile],
     key: bytes,
     archive_dir: Path | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> ParsedSource:
     """Read every file of a source into parsed tables, with a report per file."""
     reports: list[FileReport] = []
@@ -222,8 +225,8 @@ def read_source(
         incoming = given if isinstance(given, IncomingFile) else IncomingFile(given.name, given)
         name, path = incoming.name, incoming.path
         try:
-            limits.check_file_size(path)
-        except limits.FileRefused as exc:
+            check_file_size(path, limits)
+        except FileRefused as exc:
             # Too big to hash, archive or read: refused before any of it, said in the ledger.
             reports.append(FileReport(source.source_id, name, "", errors=[f"fichier « {name} » : {exc}"]))
             continue
@@ -241,7 +244,7 @@ def read_source(
             )
             continue
         for table in tables:
-            cells = _table_cells(path, name, sha, table, report)
+            cells = _table_cells(path, name, sha, table, report, limits)
             if cells is not None:
                 pieces[table.name].append(cells)
     parsed, warnings = [], []
@@ -260,14 +263,14 @@ def read_source(
 
 
 def _table_cells(
-    path: Path, name: str, sha: str, table: TableSpec, report: FileReport
+    path: Path, name: str, sha: str, table: TableSpec, report: FileReport, limits: Limits
 ) -> pd.DataFrame | None:
     """One table's raw cells in one file, with their lineage; None (said in the report) if unreadable.
 
     A function of its own so that the whole grid the reader built is freed as soon as it returns.
     """
     try:
-        sheet, grid = read_grid(path, table.sheet)
+        sheet, grid = read_grid(path, table.sheet, limits)
         located = locate_table(grid, table, sheet)
     except FileRejected as exc:
         report.errors.append(f"fichier « {name} » : {exc}")

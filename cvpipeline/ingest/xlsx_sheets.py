@@ -7,9 +7,9 @@ from pathlib import Path
 
 from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
-from cvpipeline.ingest import limits
 from cvpipeline.ingest.french import fold
 from cvpipeline.ingest.grid import FileRejected, Grid, cell_ref, refs, shorten, too_large
+from cvpipeline.ingest.limits import FileRefused, check_zip, thousands
 from cvpipeline.ingest.xlsx_xml import (
     SheetExtent,
     SheetScan,
@@ -18,6 +18,7 @@ from cvpipeline.ingest.xlsx_xml import (
     sheet_extent,
     with_unplaced_cells,
 )
+from cvpipeline.settings import Limits
 
 # At most this many sheets are named in one message.
 MAX_SHEETS_LISTED = 10
@@ -120,12 +121,12 @@ def _ole_reason(path: Path) -> str:
     return "fichier OLE qui n'est pas un classeur Excel lisible : enregistrez le classeur au format .xlsx"
 
 
-def read_xlsx(path: Path, sheet: str | None, kind: str, notes: list[str]) -> tuple[str, Grid]:
+def read_xlsx(path: Path, sheet: str | None, kind: str, notes: list[str], limits: Limits) -> tuple[str, Grid]:
     """The chosen sheet's name and cells, from a workbook whose first bytes said `kind` ('zip' or 'ole')."""
     if kind == "zip":
         try:
-            limits.check_zip(path)
-        except limits.FileRefused as exc:
+            check_zip(path, limits)
+        except FileRefused as exc:
             raise FileRejected(str(exc)) from None
     try:
         workbook = CalamineWorkbook.from_path(str(path))
@@ -156,7 +157,7 @@ def read_xlsx(path: Path, sheet: str | None, kind: str, notes: list[str]) -> tup
         chosen = matches[0].name
         if matches[0].visible != SheetVisibleEnum.Visible:
             notes.append(f"la feuille « {chosen} » est masquée dans le classeur : elle est lue quand même")
-    budget = limits.max_grid_cells()
+    budget = limits.grid_cells
     extent = sheet_extent(path, chosen) if kind == "zip" else None
     if extent is not None and extent.unplaced:
         extent = with_unplaced_cells(path, chosen, extent)
@@ -246,7 +247,7 @@ def _stray_note(path: Path, sheet: str, extent: SheetExtent, height: int, width:
     outside = [(r, c) for r, c in cell_refs(path, sheet) if r >= height or c >= width]
     return (
         f"{len(outside)} cellule(s) isolée(s) loin du tableau ignorée(s) : {refs(outside)} "
-        f"(la feuille s'étendait jusqu'à la ligne {limits.thousands(extent.height)}, colonne "
-        f"{cell_ref(0, extent.width - 1)[:-1]} ; seules les lignes 1 à {limits.thousands(height)} et "
+        f"(la feuille s'étendait jusqu'à la ligne {thousands(extent.height)}, colonne "
+        f"{cell_ref(0, extent.width - 1)[:-1]} ; seules les lignes 1 à {thousands(height)} et "
         f"les colonnes A à {cell_ref(0, width - 1)[:-1]} sont lues)"
     )

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from cvpipeline.catalog import Catalog, SourceSpec
 from cvpipeline.catalog.suites import suite_path
-from cvpipeline.ingest import limits
+from cvpipeline.ingest.limits import FileRefused, check_file_size, thousands
 from cvpipeline.ingest.source import (
     IncomingFile,
     archive_path,
@@ -42,9 +42,9 @@ from cvpipeline.load.ledger_rows import (
 )
 from cvpipeline.load.records import existing_records, record_keys, set_aside_repeated_records
 from cvpipeline.load.shape import shape_source
-from cvpipeline.settings import Settings
+from cvpipeline.settings import Limits, Settings
 from cvpipeline.validate.batch import validate_source
-from cvpipeline.validate.data_docs import DataDocs, data_docs_enabled, docs_dir, latest_pages
+from cvpipeline.validate.data_docs import DataDocs, docs_dir, latest_pages
 from cvpipeline.warehouse.engine import make_engine
 from cvpipeline.warehouse.migrations import prepare
 from cvpipeline.warehouse.schema import COLUMNS
@@ -158,7 +158,7 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
     incoming = settings.contract_incoming(catalog.folder)
     folder = scan_source_folder(source, incoming)
     base = incoming / source.source_id
-    hashed = [_hashed(path, file_name(path, base)) for path in folder.files]
+    hashed = [_hashed(path, file_name(path, base), settings.limits) for path in folder.files]
     duplicates = _identical_copies(hashed, in_place)
     unchanged, to_read = [], []
     for incoming in hashed:
@@ -176,7 +176,7 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
     where = f"  {catalog.contract_code:<9} {source.source_id:<26}"
     size = sum(f.path.stat().st_size for f in to_read)
     if size >= PROGRESS_BYTES:
-        progress.info(f"{where} lecture de {len(to_read)} fichier(s), {limits.thousands(size >> 20)} Mo…")
+        progress.info(f"{where} lecture de {len(to_read)} fichier(s), {thousands(size >> 20)} Mo…")
     change, report = read_into_slices(
         catalog,
         source,
@@ -218,12 +218,12 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
     change.ledger = _ledger(catalog, ledger_parts)
     rows = sum(len(frame) for frame in change.tables.values()) + len(change.quarantine)
     if rows >= PROGRESS_ROWS:
-        progress.info(f"{where} écriture de {limits.thousands(rows)} ligne(s) dans l'entrepôt…")
+        progress.info(f"{where} écriture de {thousands(rows)} ligne(s) dans l'entrepôt…")
     write_slices(engine, change, run_id)
     report.ledger = change.ledger
     report.slices = current_slices(engine, catalog.contract_code, source.source_id)
     report.counts = source_row_counts(engine, catalog.contract_code, source.source_id)
-    if data_docs_enabled():
+    if settings.data_docs:
         report.data_docs = latest_pages(settings.data_dir, [t.suite_name for t in source.tables])
     return report
 
@@ -251,9 +251,11 @@ def read_into_slices(
     now (a replay keeps the original one). With a `run_id` (and CVPIPELINE_DATA_DOCS not 0), each
     suite's result is published as a Data Docs page under `<data_dir>/data_docs/`.
     """
-    parsed = read_source(catalog, source, files, key, settings.archive_dir if archive else None)
+    parsed = read_source(
+        catalog, source, files, key, settings.archive_dir if archive else None, settings.limits
+    )
     docs = None
-    if run_id is not None and files and data_docs_enabled():
+    if run_id is not None and files and settings.data_docs:
         docs = DataDocs(docs_dir(settings.data_dir), run_name=run_id, run_time=_utc(started))
     validated = validate_source(parsed, docs)
     batch = shape_source(catalog, parsed, validated, started)
@@ -330,11 +332,11 @@ def read_into_slices(
     return change, report
 
 
-def _hashed(path: Path, name: str) -> IncomingFile:
+def _hashed(path: Path, name: str, limits: Limits) -> IncomingFile:
     """The file with its SHA-256, unless it is too big to hash (the reader then refuses it)."""
     try:
-        limits.check_file_size(path)
-    except limits.FileRefused:
+        check_file_size(path, limits)
+    except FileRefused:
         return IncomingFile(name, path)
     return IncomingFile(name, path, sha256_of(path))
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import numbers
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -25,9 +24,9 @@ from typing import Any
 import pandas as pd
 
 from cvpipeline.catalog import TableSpec
-from cvpipeline.validate.expectations import MASK, UNPARSED_PREFIX, _gx_context, quotable
+from cvpipeline.ingest.markers import MASK, UNPARSED_PREFIX
+from cvpipeline.validate.expectations import gx_context, quotable
 
-DATA_DOCS_ENV = "CVPIPELINE_DATA_DOCS"
 DOCS_FOLDER = "data_docs"
 RESULTS_FOLDER = ".resultats_gx"
 SITE_NAME = "cvpipeline_data_docs"
@@ -50,12 +49,6 @@ ROW_LEVEL_KEYS = (
 )
 VALUE_LIST_KEYS = ("partial_unexpected_list",)
 log = logging.getLogger("cvpipeline")
-
-
-def data_docs_enabled() -> bool:
-    """False when CVPIPELINE_DATA_DOCS is 0, false, non or off; true otherwise (the default)."""
-    value = os.environ.get(DATA_DOCS_ENV, "").strip().lower()
-    return value not in ("0", "false", "non", "no", "off")
 
 
 def docs_dir(data_dir: Path) -> Path:
@@ -235,7 +228,7 @@ _configured: dict[str, Path] = {}
 
 def configure_site(folder: Path) -> Any:
     """The process's GX context with its results store and Data Docs site pointing at `folder`."""
-    context = _gx_context()
+    context = gx_context()
     folder = Path(folder).resolve()
     if _configured.get("folder") == folder and RESULTS_STORE in context.stores:
         return context

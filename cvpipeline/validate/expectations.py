@@ -13,12 +13,9 @@ import pandas as pd
 
 from cvpipeline.catalog import TableSpec
 from cvpipeline.catalog.suites import missing_suite_message, suite_path
-from cvpipeline.ingest.french import type_hint
+from cvpipeline.ingest.french import fold_series, type_hint
+from cvpipeline.ingest.markers import DUPLICATE_COLUMN, ROW_ID, UNPARSED_PREFIX
 
-ROW_ID = "_rid"
-UNPARSED_PREFIX = "__unparsed__"
-DUPLICATE_COLUMN = "__duplicate_of_row"
-MASK = "***"
 # A value quoted in a quarantine reason is cut to this length.
 MAX_SHOWN_CHARS = 80
 # Expectation arguments that name one column, or a list of columns, of the batch.
@@ -125,7 +122,7 @@ def _activity_type_rule(table: TableSpec, written: list[dict[str, Any]]) -> dict
 
 
 @functools.cache
-def _gx_context() -> Any:
+def gx_context() -> Any:
     """One ephemeral GX context per process, progress bars off."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -153,7 +150,7 @@ def _batch_definition() -> Any:
     definition) writes out the context's whole configuration as YAML, even an ephemeral one: one
     definition per suite cost ~0.02 s per suite and run.
     """
-    source = _gx_context().data_sources.add_or_update_pandas("cvpipeline")
+    source = gx_context().data_sources.add_or_update_pandas("cvpipeline")
     asset = source.add_dataframe_asset(name="rows")
     return asset.add_batch_definition_whole_dataframe("all")
 
@@ -375,7 +372,6 @@ MASKED_VALUE = " (valeur non citée : elle pourrait identifier une personne)"
 
 def quotable(values: pd.Series, column_type: str | None = None) -> pd.Series:
     """True where a cell's text can be quoted in a message without any risk of naming someone."""
-    from cvpipeline.ingest.french import fold_series
 
     text = values.astype("string").str.strip()
     safe = pd.Series(False, index=values.index)

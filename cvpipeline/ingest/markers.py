@@ -1,0 +1,10 @@
+"""The columns and marks parsing adds to a table's rows, which validation and loading then read."""
+
+# Each row's id within a parsed table (GX reports failing rows by it).
+ROW_ID = "_rid"
+# A cell that could not be parsed keeps its text in this column's twin, for the quarantine reason.
+UNPARSED_PREFIX = "__unparsed__"
+# The row a repeated line repeats (within a file).
+DUPLICATE_COLUMN = "__duplicate_of_row"
+# What a personal value is replaced with wherever it would be shown.
+MASK = "***"
