@@ -36,6 +36,13 @@ SPORT_COMMENTS = [
     "Présence irrégulière",
     "Inscrit avec un frère",
 ]
+MEDIA_AUDIENCES = ["Collégiens", "Lycéens", "Parents", "Jeunes 16-25 ans", "Seniors", "Professionnels"]
+# Where Ordi-pratique's workshops take place, by the structure running them.
+ORDI_PLACES = {
+    "Régie Plus": ["Local Régie Plus, Hauts-de-Chambéry", "Salle polyvalente du Biollay"],
+    "Association BLE": ["Local BLE, Bellevue", "Maison de quartier de Bellevue"],
+    "Médiathèque Jean-Jacques Rousseau": ["Médiathèque Jean-Jacques Rousseau"],
+}
 VRL_PARTNERS = [
     "Centre social du Biollay",
     "MJC de Chambéry",
@@ -336,11 +343,7 @@ CV262 = ContractSample(
     ordi=Ordi(
         workshops={2017: 26, 2018: 25},  # 50 valid workshops and the faulty one
         people={2017: 22, 2018: 18},  # 40 people, each listed once
-        places={
-            "Régie Plus": ["Local Régie Plus, Hauts-de-Chambéry", "Salle polyvalente du Biollay"],
-            "Association BLE": ["Local BLE, Bellevue", "Maison de quartier de Bellevue"],
-            "Médiathèque Jean-Jacques Rousseau": ["Médiathèque Jean-Jacques Rousseau"],
-        },
+        places=ORDI_PLACES,
         last_day=(12, 15),
         most=10,
         fault=(2018, 12, -3),
@@ -407,7 +410,7 @@ CV262 = ContractSample(
             "Atelier parents : les écrans à la maison",
             "Création d'un journal de quartier",
         ],
-        audiences=["Collégiens", "Lycéens", "Parents", "Jeunes 16-25 ans", "Seniors", "Professionnels"],
+        audiences=MEDIA_AUDIENCES,
         organisations=[
             "Centre social du Biollay",
             "Maison de quartier de Bellevue",
@@ -669,12 +672,7 @@ CN07302M = ContractSample(
     ordi=Ordi(
         workshops={2024: 21, 2025: 23},
         people={2024: 17, 2025: 15},
-        places={
-            "Régie Plus": ["Local Régie Plus, Hauts-de-Chambéry", "Salle polyvalente du Biollay"],
-            "Association BLE": ["Local BLE, Bellevue", "Maison de quartier de Bellevue"],
-            "Médiathèque Jean-Jacques Rousseau": ["Médiathèque Jean-Jacques Rousseau"],
-            "France services": ["France services des Hauts-de-Chambéry"],
-        },
+        places={**ORDI_PLACES, "France services": ["France services des Hauts-de-Chambéry"]},
         last_day=(12, 12),
         most=9,
         fault=(2024, 13, None),
@@ -755,7 +753,7 @@ CN07302M = ContractSample(
             "Atelier parents : les écrans à la maison",
             "Création d'un podcast de quartier",
         ],
-        audiences=["Collégiens", "Lycéens", "Parents", "Jeunes 16-25 ans", "Seniors", "Professionnels"],
+        audiences=MEDIA_AUDIENCES,
         organisations=[
             "Centre social du Biollay",
             "Maison de quartier de Bellevue",
