@@ -1,4 +1,4 @@
-"""The sample generator writes CN07302M's 2024-2025 files beside CV262's, reproducibly (issue 11)."""
+"""The sample generator writes CN07302M's 2024-2025 files beside CV262's, reproducibly."""
 
 from __future__ import annotations
 

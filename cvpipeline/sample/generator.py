@@ -1,677 +1,760 @@
-"""Deterministic generator of the sample partner files behind the seed's figures.
+"""Deterministic generator of the sample partner files of the shipped contracts (CV262, CN07302M).
 
-Every source gets its own `random.Random` derived from one seed, so the files depend
-only on the seed: running the generator twice writes byte-identical files. The counts
-that the seed quotes (SPEC section 4) hold by construction, whatever the seed; the
-planted faults and variations are listed in each source's function.
+One writer per partner, driven by the contract's catalog (its sources, their file patterns and sheets,
+its data folder, its pillars or themes, its QPV geography) and by its sample parameters
+(parameters.py: years, figures, names, the fault planted). Every source gets its own
+`random.Random` derived from the seed and the contract's folder, so the files depend only on the
+seed: running the generator twice writes byte-identical files. The figures CV262's documentation
+quotes hold by construction, whatever the seed; each writer lists the faults it can plant.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from functools import partial
 from pathlib import Path
 
 from openpyxl import xml as openpyxl_xml
 
+from cvpipeline.catalog import Catalog, load_catalogs
+from cvpipeline.ingest.quartiers import reference_qpv
 from cvpipeline.sample.common import (
-    CHANTIER_HEADER,
-    FIXED_TIMESTAMP,
-    VRL_PARTNERS,
-    _chantier_dates,
-    _chantier_rows,
-    _child,
-    _child_line,
-    _children_csvs,
-    _citeslab_csvs,
-    _citeslab_meetings,
-    _citeslab_rows,
-    _date_cell,
-    _distinct_weekdays,
-    _draw_home,
-    _fr_date,
-    _jardins_workbook,
-    _media_sheets,
-    _ordi_trained,
-    _ordi_workbook,
-    _ordi_workshops,
-    _PeopleFactory,
-    _Person,
-    _plan_chantiers,
-    _programme_rows,
-    _programme_workbook,
-    _random_date,
-    _regie_rows,
-    _regie_workbook,
-    _relay_rows,
-    _Sheet,
-    _source_folder,
-    _spell_from,
-    _split_total,
-    _sport_workbook,
-    _vrl_csv,
-    _write_xlsx,
+    CITESLAB_ACTORS_HEADER,
+    CITESLAB_CSV,
+    CITESLAB_HEADER,
+    CITESLAB_STATUSES,
+    MA_CHANCE_CSV,
+    MA_CHANCE_HEADER,
+    PeopleFactory,
+    Person,
+    Sheet,
+    date_cell,
+    distinct_weekdays,
+    draw_home,
+    fr_amount,
+    fr_date,
+    name_key,
+    random_date,
+    sex_cell,
+    source_folder,
+    spell_from,
+    split_total,
+    weekdays,
+    write_csv,
+    write_xlsx,
 )
+from cvpipeline.sample.parameters import SAMPLES, SCHOOLS, ContractSample, Exit, Group
 
 __all__ = ["CHANTIER_HEADER", "SEED", "generate"]
 
-SEED = 2015  # the year the contract was signed
+SEED = 2015  # the year CV262 was signed
 
-QPV_SPELLINGS = {
-    "Hauts-de-Chambéry": [
-        "Hauts-de-Chambéry",
-        "Hauts de Chambéry",
-        "les hauts-de-chambéry",
-        "Les Hauts de Chambéry",
-    ],
-    "Biollay": ["Biollay", "Le Biollay"],
-    "Bellevue": ["Bellevue"],
-}
-OUTSIDE_QPV = [
-    "Chambéry centre",
-    "La Motte-Servolex",
-    "Cognin",
-    "Bissy",
-    "Chambéry-le-Vieux",
-    "La Ravoire",
-    "Rue de la République",
-    "Avenue de Lyon",
+CHANTIER_HEADER = [
+    "Chantier",
+    "Type",
+    "Date début",
+    "Date fin",
+    "Nom",
+    "Prénom",
+    "Date de naissance",
+    "Sexe",
+    "Quartier",
 ]
-# Weights of where people live: a QPV, "hors" (outside any QPV) or "inconnu" (empty).
-HOMES_QPV_HEAVY = {
-    "Hauts-de-Chambéry": 5,
-    "Biollay": 4,
-    "Bellevue": 3,
-    "hors": 3,
-    "inconnu": 1,
-}
+REGIE_HEADER = [
+    "Date séance",
+    "Nom",
+    "Prénom",
+    "Date de naissance",
+    "Sexe",
+    "Quartier de résidence",
+    "Type",
+    "Durée (h)",
+]
+ORDI_HEADER = [
+    "N° dossier",
+    "Nom",
+    "Prénom",
+    "Année de naissance",
+    "Sexe",
+    "Quartier",
+    "Ordinateur remis",
+    "Date de fin de formation",
+]
+RELAY_HEADER = [
+    "Nom",
+    "Prénom",
+    "Date de naissance",
+    "Structure",
+    "Quartier d'intervention",
+    "Date de formation",
+]
+SPORT_HEADER = ["Site", "Code jeune", "Sexe", "Âge", "Date d'inscription", "Date de départ", "Commentaire"]
+GARDENS_HEADER = ["Site", "Type", "Quartier", "Habitants impliqués", "Acteurs de terrain", "Année"]
+SESSIONS_HEADER = [
+    "Date",
+    "Type de session",
+    "Lieu",
+    "Organisme",
+    "Structures participantes",
+    "Nombre de participants",
+]
+VRL_PLACES = [
+    "Centre social du Biollay",
+    "Maison de quartier de Bellevue",
+    "Hôtel d'agglomération",
+    "Centre social des Hauts-de-Chambéry",
+]
+# The people named in the chantiers files with a respelt repeat appearance live in one of these.
+NAMED_HOMES = ["Biollay", "Hauts-de-Chambéry"]
 
-# People whose repeat appearance in the chantiers files is spelt differently (case,
-# accents, spaces): the pipeline must still count each of them once.
-CHANTIER_NAME_VARIANTS = {
-    ("Le Gall", "Hélène", "F"): ("LE GALL", "HELENE"),
-    ("Lefèvre", "Jérémy", "H"): ("LEFEVRE", "Jeremy"),
-    ("Gauthier", "Anaïs", "F"): ("gauthier", "Anais "),
-    ("Da Costa", "Noé", "H"): ("DA  COSTA", "NOÉ"),
-}
+
+@dataclass
+class _Run:
+    """One contract being written: its catalog and sample parameters, people, random streams, folders."""
+
+    catalog: Catalog
+    sample: ContractSample
+    root: Path
+    people: PeopleFactory
+    earlier: list[Person]  # the trainees of the contract `returning_from`
+    qpvs: list[str]  # the names of the contract's QPVs
+    trainees: list[Person] = field(default_factory=list)
+
+    def path(self, source_id: str, part: str, table: int = 0) -> Path:
+        """A file of the source in its folder: the table's file pattern with `part` for its star."""
+        pattern = self.catalog.sources[source_id].tables[table].files
+        return source_folder(self.root, source_id) / pattern.replace("_*", "*").replace("*", f"_{part}")
+
+    def sheet(self, source_id: str, table: int) -> str:
+        """The sheet name of a table of the source."""
+        name = self.catalog.sources[source_id].tables[table].sheet
+        assert name is not None, f"{source_id}: no sheet named in the catalog"
+        return name
+
+    def spell(self, rng: random.Random, quartier: str, share: float | None = None) -> str:
+        """A quartier as people write it: a QPV's name or spelling, a part of a QPV, or as is."""
+        sample = self.sample
+        if quartier in sample.parts:
+            qpv, spellings = sample.parts[quartier]
+            return qpv if rng.random() < 0.5 else rng.choice(spellings)
+        if quartier == "" and sample.unknown:
+            return rng.choice(sample.unknown)
+        return spell_from(rng, quartier, sample.spellings, sample.spell_share if share is None else share)
+
+    def person(
+        self, rng: random.Random, born: tuple[date, date], homes: dict[str, int] | None = None
+    ) -> Person:
+        """A new person born in the range, living where `homes` (default: the contract's) says."""
+        homes = homes or self.sample.homes
+        if not self.sample.homes_from_source:
+            return self.people.draw(born, homes)
+        drawn = self.people.draw(born, {"x": 1})  # a placeholder home, replaced by one from `rng`
+        return replace(drawn, quartier=draw_home(rng, homes, self.sample.outside))
+
+    def named(self, rng: random.Random, key: tuple[str, str, str], born: tuple[date, date]) -> Person:
+        """Someone of the chantiers whose name is given (their repeat appearance is respelt)."""
+        if self.sample.homes_from_source:
+            return Person(*key, random_date(rng, *born), rng.choice(NAMED_HOMES))
+        return self.people.draw(born, dict.fromkeys(NAMED_HOMES, 1), named=key)
 
 
-def _spell(rng: random.Random, quartier: str, variant_share: float = 0.3) -> str:
-    """A QPV name as people write it (an accepted spelling); others unchanged."""
-    return _spell_from(rng, quartier, QPV_SPELLINGS, variant_share)
+def _rng(seed: int, catalog: Catalog, name: str) -> random.Random:
+    """A source's own random stream ("people": the contract's people), from the seed and the folder."""
+    return random.Random(f"{seed}:{catalog.folder}:{name}" if catalog.folder else f"{seed}:{name}")
 
 
-# --- one function per source ----------------------------------------------------------
+def _arrivals(rng: random.Random, groups: list[Group]) -> Iterator[tuple[date, date | None]]:
+    """(arrival, departure) of each person of the groups, drawn one person at a time."""
+    for count, (first, last), leaving in groups:
+        for index in range(count):
+            arrived = random_date(rng, first, last)
+            yield arrived, _departure(rng, leaving, index, arrived)
 
-REGIE_SESSION_DAYS = {2016: 42, 2017: 43, 2018: 41}  # 126 distinct days in all
+
+def _departure(rng: random.Random, leaving: Exit | None, index: int, arrived: date) -> date | None:
+    """When the index-th person of a group leaves, if they do (see Exit)."""
+    if (
+        leaving is None
+        or index % leaving.every
+        or (leaving.arrived_before and arrived >= leaving.arrived_before)
+    ):
+        return None
+    if leaving.share is not None and rng.random() >= leaving.share:
+        return None
+    start = arrived + timedelta(days=leaving.start) if isinstance(leaving.start, int) else leaving.start
+    return random_date(rng, start, leaving.until)
 
 
-def _regie_coup_de_pouce(folder: Path, rng: random.Random, trainees: list[_Person]) -> list[Path]:
-    """Driving-licence sessions: one row per trainee per session day, 126 days in all.
+def _count(rng: random.Random, value: int | tuple[int, int]) -> int:
+    """A number given, or drawn in a range."""
+    return value if isinstance(value, int) else rng.randint(*value)
 
-    Variations: a "Notes" sheet before "Séances", two title rows and a blank row above
-    the header, some dates typed as text, "Femme"/"Homme", durations typed "1,5".
+
+# --- one writer per source ----------------------------------------------------------------
+
+
+def _regie_coup_de_pouce(run: _Run, source_id: str, rng: random.Random) -> list[Path]:
+    """Driving-licence sessions: one row per trainee present per session day (closed in August).
+
+    Variations: a "Notes" sheet before "Séances", two title rows and a blank row above the header,
+    some dates typed as text, "Femme"/"Homme", durations typed "1,5". Fault "birth_date_empty": in
+    the last year one row whose birth date was left empty (quarantined).
     """
-    years = sorted(REGIE_SESSION_DAYS)
-    # Each trainee starts in one year and a good share carry on into the next one.
-    years_of = {}
-    for index, trainee in enumerate(trainees):
+    p = run.sample.regie
+    years = sorted(p.days)
+    years_of = {}  # each trainee starts in one year and some carry on into the next one
+    for index, trainee in enumerate(run.trainees):
         start = years[index % len(years)]
-        carry_on = start < years[-1] and rng.random() < 0.4
+        carry_on = start < years[-1] and rng.random() < p.carry_on
         years_of[trainee] = {start, start + 1} if carry_on else {start}
     paths = []
     for year in years:
-        pool = [t for t in trainees if year in years_of[t]]
-        days = REGIE_SESSION_DAYS[year]
-        rows = _regie_rows(rng, year, (1, 4), (12, 18), days, pool, 6, [1, 1.5, 2, 3], _spell)
-        notes = ["Durée en heures : 1,5 = 1 h 30.", f"Mise à jour : {_fr_date(date(year + 1, 1, 9))}"]
-        path = folder / f"suivi_permis_{year}.xlsx"
-        paths.append(_regie_workbook(path, rows, notes, f"Année {year}", FIXED_TIMESTAMP))
-    return paths
-
-
-ORDI_WORKSHOPS = {2017: 26, 2018: 24}  # 50 valid workshops
-ORDI_PEOPLE = {2017: 22, 2018: 18}  # 40 people, each listed once
-ORDI_PLACES = {
-    "Régie Plus": [
-        "Local Régie Plus, Hauts-de-Chambéry",
-        "Salle polyvalente du Biollay",
-    ],
-    "Association BLE": ["Local BLE, Bellevue", "Maison de quartier de Bellevue"],
-    "Médiathèque Jean-Jacques Rousseau": ["Médiathèque Jean-Jacques Rousseau"],
-}
-
-
-def _ordi_pratique(folder: Path, rng: random.Random, people: _PeopleFactory) -> list[Path]:
-    """Workshops (50 valid) and people trained (40) over two yearly workbooks.
-
-    Fault: in 2018 one extra workshop row with -3 participants.
-    """
-    paths = []
-    for year in sorted(ORDI_WORKSHOPS):
-        faulty = year == 2018
-        count = ORDI_WORKSHOPS[year] + (1 if faulty else 0)
-        days = _distinct_weekdays(rng, date(year, 1, 9), date(year, 12, 15), count)
-        workshops = _ordi_workshops(rng, days, ORDI_PLACES, 10, count // 2 if faulty else None, -3)
-        born = (date(1946, 1, 1), date(1998, 12, 31))
-        persons = [people.draw(born, HOMES_QPV_HEAVY) for _ in range(ORDI_PEOPLE[year])]
-        trained = _ordi_trained(rng, year, persons, _spell, 0.7, date(year, 12, 20))
-        paths.append(
-            _ordi_workbook(folder / f"ordi_pratique_{year}.xlsx", workshops, trained, FIXED_TIMESTAMP)
+        pool = [t for t in run.trainees if year in years_of[t]]
+        open_days = [d for d in weekdays(date(year, *p.open_from), date(year, *p.open_until)) if d.month != 8]
+        rows: list[list[object]] = []
+        for day in sorted(rng.sample(open_days, p.days[year])):
+            present = rng.sample(pool, rng.randint(2, min(p.most_present, len(pool))))
+            for trainee in sorted(present, key=lambda t: (t.nom, t.prenom)):
+                session_type = rng.choice(["Code", "Code", "Conduite"])
+                hours: object = rng.choice([1, 1.5, 2] if session_type == "Code" else p.conduite_hours)
+                if hours == 1.5 and rng.random() < 0.3:
+                    hours = "1,5"
+                rows.append(
+                    [
+                        date_cell(rng, day, 0.05),
+                        trainee.nom,
+                        trainee.prenom,
+                        date_cell(rng, trainee.naissance, 0.08),
+                        sex_cell(rng, trainee.sexe),
+                        run.spell(rng, trainee.quartier),
+                        session_type,
+                        hours,
+                    ]
+                )
+        if p.fault == "birth_date_empty" and year == years[-1]:
+            rows[len(rows) // 3][3] = None
+        notes = [
+            "Fichier tenu par l'encadrant du module permis de la Régie.",
+            "Une ligne par stagiaire et par journée de séance.",
+            *p.notes,
+            f"Mise à jour : {fr_date(p.updated[year])}",
+        ]
+        titles = [
+            "Régie Coup de Pouce — suivi des séances de préparation au permis",
+            p.title.format(year=year),
+        ]
+        seances = Sheet(
+            run.sheet(source_id, 0), REGIE_HEADER, rows, title_rows=titles, blank_rows_after_title=1
         )
+        sheets = [Sheet("Notes", [], [[line] for line in notes]), seances]
+        paths.append(write_xlsx(run.path(source_id, str(year)), sheets, run.sample.stamp))
     return paths
 
 
-SCHOOLS = {
-    "Hauts-de-Chambéry": [
-        "École élémentaire du Pré-Joli",
-        "École élémentaire des Châtaigniers",
-    ],
-    "Biollay": ["École élémentaire du Biollay", "École maternelle Les Épinettes"],
-    "Bellevue": [
-        "École élémentaire de Bellevue",
-        "École élémentaire Jean-Mermoz-Bellevue",
-    ],
-    "": ["École élémentaire du Vieux-Bourg", "École élémentaire Léon-Blum"],
-}
+def _ordi_pratique(run: _Run, source_id: str, rng: random.Random) -> list[Path]:
+    """Workshops and people trained, one workbook per year; some people come from an earlier contract.
 
-
-def _ma_chance_moi_aussi(folder: Path, rng: random.Random) -> list[Path]:
-    """Children followed (94 distinct ids) in two cp1252 CSV exports with ';' and CRLF.
-
-    Children still followed at the end of 2017 appear in both files. Fault: in the
-    2016-2017 file one line is there twice.
+    Fault: one workshop whose number of participants is impossible (-3) or left empty (quarantined).
     """
-    end_2017 = date(2017, 12, 31)
+    p = run.sample.ordi
+    paths = []
+    for year, count in p.workshops.items():
+        days = distinct_weekdays(rng, date(year, 1, 9), date(year, *p.last_day), count)
+        fault_year, fault_index, fault_value = p.fault
+        workshops: list[list[object]] = []
+        for index, day in enumerate(days):
+            organiser = rng.choice(sorted(p.places))
+            faulty = year == fault_year and index == fault_index
+            participants = fault_value if faulty else rng.randint(3, p.most)
+            workshops.append([day, rng.choice(p.places[organiser]), organiser, participants])
+        persons = run.earlier[p.returning[year]] if year in p.returning else []
+        persons = persons + [run.person(rng, p.born) for _ in range(p.people[year] - len(persons))]
+        if p.shuffle:
+            rng.shuffle(persons)
+        trained = [
+            [
+                f"OP-{year}-{number:03d}",
+                person.nom,
+                person.prenom,
+                person.naissance.year,
+                sex_cell(rng, person.sexe),
+                run.spell(rng, person.quartier),
+                "Oui" if rng.random() < p.computer_share else "Non",
+                date_cell(rng, random_date(rng, date(year, 2, 1), date(year, *p.trained_until)), 0.1),
+            ]
+            for number, person in enumerate(persons, start=1)
+        ]
+        sheets = [
+            Sheet(
+                run.sheet(source_id, 0),
+                ["Date", "Lieu", "Structure animatrice", "Nombre de participants"],
+                workshops,
+            ),
+            Sheet(run.sheet(source_id, 1), ORDI_HEADER, trained),
+        ]
+        paths.append(write_xlsx(run.path(source_id, str(year)), sheets, run.sample.stamp))
+    return paths
+
+
+def _ma_chance_moi_aussi(run: _Run, source_id: str, rng: random.Random) -> list[Path]:
+    """Children followed, in two cp1252 CSV exports with ';' and CRLF.
+
+    Children still followed at the end of the first export appear in both files. Faults:
+    "line_twice", one line of the first file there twice; "exit_before_entry", in the second file
+    one exit date typed before the entry date (quarantined).
+    """
+    p = run.sample.children
     children = []
-    # 60 enter in 2016-2017 (25 leave in 2017, 15 in 2018), 34 in 2018 (6 leave).
-    for index in range(94):
-        if index < 25:
-            entry = _random_date(rng, date(2016, 1, 4), date(2017, 9, 30))
-            exit_day = _random_date(rng, entry + timedelta(days=60), date(2017, 12, 20))
-        elif index < 60:
-            entry = _random_date(rng, date(2016, 1, 4), date(2017, 11, 30))
-            exit_day = _random_date(rng, date(2018, 1, 8), date(2018, 12, 20)) if index < 40 else None
-        else:
-            entry = _random_date(rng, date(2018, 1, 8), date(2018, 9, 30))
-            exit_day = (
-                _random_date(rng, entry + timedelta(days=60), date(2018, 12, 20)) if index < 66 else None
-            )
-        home = _draw_home(rng, {**HOMES_QPV_HEAVY, "hors": 1}, OUTSIDE_QPV)
-        children.append(_child(rng, entry, exit_day, home, (2005, 2012), SCHOOLS))
+    for entry, exit_day in _arrivals(rng, p.groups):
+        home = draw_home(rng, {**run.sample.homes, "hors": 1}, run.sample.outside)
+        schools = SCHOOLS[home if home in SCHOOLS else ""]
+        child = {"sexe": rng.choice("FH"), "born": rng.randint(*p.born), "school": rng.choice(schools)}
+        children.append({**child, "home": home, "entry": entry, "exit": exit_day})
     children.sort(key=lambda c: c["entry"])
     for number, child in enumerate(children, start=1):
-        child["id"] = f"MC-{number:04d}"
+        child["id"] = p.id_format.format(number=number, year=child["entry"].year)
 
-    first = [_child_line(rng, c, end_2017, _spell) for c in children if c["entry"] <= end_2017]
-    first.insert(18, list(first[17]))  # the same line pasted twice
-    later = [c for c in children if c["exit"] is None or c["exit"] > end_2017]
-    second = [_child_line(rng, c, date(2018, 12, 31), _spell) for c in later]
-    return _children_csvs(folder, {"enfants_suivis_2016-2017.csv": first, "enfants_suivis_2018.csv": second})
+    def line(child: dict, until: date) -> list[object]:
+        exit_day = child["exit"] if child["exit"] and child["exit"] <= until else None  # not known yet
+        entry, where = fr_date(child["entry"]), run.spell(rng, child["home"])
+        return [
+            child["id"],
+            child["sexe"],
+            child["born"],
+            child["school"],
+            where,
+            entry,
+            fr_date(exit_day) if exit_day else "",
+        ]
+
+    first = [line(c, p.first_export) for c in children if c["entry"] <= p.first_export]
+    later = [c for c in children if c["exit"] is None or c["exit"] > p.first_export]
+    second = [line(c, p.last_export) for c in later]
+    if p.fault == "line_twice":
+        first.insert(18, list(first[17]))
+    elif p.fault == "exit_before_entry":
+        late = next(c for c in children if c["entry"] > date(2025, 4, 1) and c["exit"] is None)
+        second[[row[0] for row in second].index(late["id"])][6] = fr_date(late["entry"] - timedelta(days=40))
+    return [
+        write_csv(run.path(source_id, part), MA_CHANCE_HEADER, rows, **MA_CHANCE_CSV)
+        for part, rows in zip(p.files, [first, second], strict=True)
+    ]
 
 
-SPORT_COMMENTS = [
-    "Assidu aux entraînements",
-    "Orienté par le collège",
-    "Orienté par la mission locale",
-    "Participe aux tournois inter-quartiers",
-    "Intéressé par le module job dating",
-    "A obtenu un stage en entreprise",
-    "Présence irrégulière",
-    "Inscrit avec un frère",
-]
+def _sport_dans_la_ville(run: _Run, source_id: str, rng: random.Random) -> list[Path]:
+    """Young people enrolled on the first two QPVs' sites, in one workbook.
 
-
-def _sport_dans_la_ville(folder: Path, rng: random.Random) -> list[Path]:
-    """Young people enrolled, 60 of them still enrolled on 31/12/2017.
-
-    Variation: an extra "Commentaire" column. Fault: one young person whose registration
-    date is the impossible text "31/02/2017".
+    Variation: an extra "Commentaire" column. Faults: a registration typed as an impossible date
+    ("31/02/2017"), or "left_before_joined", one departure before the registration (quarantined).
     """
-    # Departures fall on or before 22/12/2017 or from 15/01/2018, never on 31/12/2017.
-    young = []
-    for index in range(60 + 26 + 16):
-        if index < 60:  # enrolled on 31/12/2017; some leave during 2018
-            joined = _random_date(rng, date(2016, 1, 4), date(2017, 12, 15))
-            left = _random_date(rng, date(2018, 1, 15), date(2018, 12, 14)) if rng.random() < 0.4 else None
-        elif index < 86:  # left before the end of 2017 (never on 31/12)
-            joined = _random_date(rng, date(2016, 1, 4), date(2017, 9, 30))
-            left = _random_date(rng, joined + timedelta(days=30), date(2017, 12, 22))
-        else:  # joined in 2018
-            joined = _random_date(rng, date(2018, 1, 8), date(2018, 11, 30))
-            left = (
-                _random_date(rng, joined + timedelta(days=14), date(2018, 12, 21))
-                if rng.random() < 0.25
-                else None
-            )
-        young.append({"joined": joined, "left": left})
-    young.append({"joined": date(2017, 2, 28), "left": None, "typed": "31/02/2017"})
+    p = run.sample.sport
+    young: list[dict] = [{"joined": joined, "left": left} for joined, left in _arrivals(rng, p.groups)]
+    if p.typed:
+        young.append({"joined": p.typed[0], "left": None, "typed": p.typed[1]})
     young.sort(key=lambda y: y["joined"])
-    sites, comments = ["Hauts-de-Chambéry", "Biollay"], (SPORT_COMMENTS, 0.5)
-    path = folder / "inscrits_2016-2018.xlsx"
-    code = "SDV-{:03d}".format
-    return [_sport_workbook(path, rng, young, sites, lambda n, _: code(n), comments, FIXED_TIMESTAMP, True)]
-
-
-MEDIA_ACTIONS = [
-    "Atelier « Vrai ou faux ? » sur les fausses informations",
-    "Sensibilisation aux réseaux sociaux",
-    "Ciné-débat : l'image et la publicité",
-    "Atelier radio avec les jeunes",
-    "Prévention du harcèlement en ligne",
-    "Initiation à la vérification de l'information",
-    "Atelier parents : les écrans à la maison",
-    "Création d'un journal de quartier",
-]
-MEDIA_AUDIENCES = [
-    "Collégiens",
-    "Lycéens",
-    "Parents",
-    "Jeunes 16-25 ans",
-    "Seniors",
-    "Professionnels",
-]
-RELAY_ORGANISATIONS = [
-    "Centre social du Biollay",
-    "Maison de quartier de Bellevue",
-    "Centre social des Hauts-de-Chambéry",
-    "Médiathèque Jean-Jacques Rousseau",
-    "Association BLE",
-    "Régie Plus",
-    "Mission locale jeunes",
-]
-
-
-def _plan_numerique(folder: Path, rng: random.Random, people: _PeopleFactory) -> list[Path]:
-    """Media-education actions (750 participants in all) and 25 relay people.
-
-    Variation: a hidden "Brouillon" sheet placed first, with junk.
-    """
-    count = rng.randint(32, 38)
-    participants = _split_total(rng, 750, count, 8, 45)
-    days = _distinct_weekdays(rng, date(2016, 1, 11), date(2018, 12, 14), count)
-    actions: list[list[object]] = []
-    for day, number in zip(days, participants, strict=True):
-        quartier = rng.choice([*QPV_SPELLINGS, "Chambéry centre"])
-        actions.append(
+    if p.fault == "left_before_joined":
+        faulty = next(y for y in young[20:] if y["left"] is None and y["joined"] > date(2024, 3, 1))
+        faulty["left"] = faulty["joined"] - timedelta(days=42)
+    rows: list[list[object]] = []
+    for number, person in enumerate(young, start=1):
+        left = person["left"]
+        joined = (person.get("typed") or date_cell(rng, person["joined"], 0.06)) if p.joined_first else None
+        rows.append(
             [
-                _date_cell(rng, day, 0.1),
-                rng.choice(MEDIA_ACTIONS),
-                rng.choice(MEDIA_AUDIENCES),
-                _spell(rng, quartier),
-                number,
+                rng.choice(run.qpvs[:2]),
+                p.code.format(number=number, yy=person["joined"].year % 100),
+                sex_cell(rng, rng.choice("FFHHH")),
+                rng.randint(12, 25),
+                joined if p.joined_first else date_cell(rng, person["joined"], 0.06),
+                date_cell(rng, left, 0.06) if left else None,
+                rng.choice(p.comments) if rng.random() < p.comment_share else None,
             ]
         )
-    training_days = [
-        date(2016, 11, 17),
-        date(2017, 3, 23),
-        date(2017, 10, 12),
-        date(2018, 5, 24),
+    return [
+        write_xlsx(run.path(source_id, p.period), [Sheet("Inscrits", SPORT_HEADER, rows)], run.sample.stamp)
     ]
-    persons = [people.draw((date(1960, 1, 1), date(1996, 12, 31)), HOMES_QPV_HEAVY) for _ in range(25)]
-    relays = _relay_rows(rng, persons, RELAY_ORGANISATIONS, _spell, training_days)
-    draft = _Sheet(
-        "Brouillon",
-        [],
-        [
-            ["Brouillon — ne pas tenir compte"],
-            ["Date", "Nombre"],
-            ["à vérifier avec la médiathèque", 999],
-            ["total provisoire ?", 1234],
-            [None, "ancienne version du tableau"],
-        ],
-        hidden=True,
-    )
-    path = folder / "plan_numerique_2016-2018.xlsx"
-    return [_write_xlsx(path, [draft, *_media_sheets(actions, relays)], FIXED_TIMESTAMP)]
 
 
-CITESLAB_PROJECTS = [
-    "Restauration rapide",
-    "Coiffure à domicile",
-    "Nettoyage de véhicules",
-    "Boutique de prêt-à-porter",
-    "Services à la personne",
-    "Transport de marchandises",
-    "Graphisme, site internet",
-    "Épicerie de quartier",
-    "Traiteur, cuisine du monde",
-    "Réparation de téléphones",
-    "Cours de soutien scolaire",
-    "Esthétique",
-]
-CITESLAB_COMMUNES = [
-    "La Motte-Servolex",
-    "Cognin",
-    "La Ravoire",
-    "Bassens",
-    "Barberaz",
-    "Saint-Alban-Leysse",
-]
-CITESLAB_ACTORS = [
-    ("Pôle emploi, agence de Chambéry", "Service public de l'emploi"),
-    ("Mission locale jeunes", "Service public de l'emploi"),
-    ("Chambre de commerce et d'industrie", "Réseau consulaire"),
-    ("Chambre de métiers et de l'artisanat", "Réseau consulaire"),
-    ("Plateforme d'initiative locale", "Financeur"),
-    ("Banque coopérative du quartier", "Financeur"),
-    ("Couveuse d'entreprises", "Accompagnement à la création"),
-    ("Coopérative d'activité et d'emploi", "Accompagnement à la création"),
-    ("Centre social du Biollay", "Structure de proximité"),
-    ("Maison de quartier de Bellevue", "Structure de proximité"),
-    ("Centre social des Hauts-de-Chambéry", "Structure de proximité"),
-    ("Régie Plus", "Structure d'insertion"),
-    ("Bailleur social", "Bailleur"),
-    ("Ville de Chambéry, service commerce", "Collectivité"),
-]
+def _plan_numerique(run: _Run, source_id: str, rng: random.Random) -> list[Path]:
+    """Media-education actions and relay people, one workbook per period.
 
-
-def _cites_lab(folder: Path, rng: random.Random) -> list[Path]:
-    """118 people accompanied (43 QPV, 72 "Non", 3 unknown), 90 actors met; UTF-8.
-
-    Fault: an extra person CL-119 with sex "X".
+    Variation: a hidden "Brouillon" sheet placed first, with junk. Fault: one number of participants
+    typed "une vingtaine" (quarantined).
     """
-    qpv_spellings = [s for spellings in QPV_SPELLINGS.values() for s in spellings]
-    # every accepted spelling at least once, then at random
-    residences = qpv_spellings + [rng.choice(qpv_spellings) for _ in range(43 - len(qpv_spellings))]
-    residences += ["Non"] * 72 + [""] * 3
-    rng.shuffle(residences)
-    days = sorted(_random_date(rng, date(2016, 1, 4), date(2018, 11, 30)) for _ in residences)
-    rows = _citeslab_rows(rng, days, residences, "CL-", 61, CITESLAB_COMMUNES, CITESLAB_PROJECTS)
-    rows.append(
-        [
-            "CL-119",
-            "03/12/2018",
-            "X",
-            34,
-            "Chambéry",
-            "Non",
-            "En réflexion",
-            "Services à la personne",
+    p = run.sample.media
+    paths = []
+    for period in p.periods:
+        count = _count(rng, period.actions)
+        participants: list[object] = list(split_total(rng, period.participants, count, 8, period.most))
+        if period.typed_participants is not None:
+            participants[period.typed_participants] = "une vingtaine"
+        actions = []
+        for day, number in zip(distinct_weekdays(rng, *period.days, count), participants, strict=True):
+            place = rng.choice(p.places) if p.place_first else None
+            cells = [date_cell(rng, day, 0.1), rng.choice(p.titles), rng.choice(p.audiences)]
+            where = run.spell(rng, place) if place is not None else rng.choice(p.places)
+            actions.append([*cells, where, number])
+        persons = run.earlier[period.returning] if period.returning else []
+        persons = persons + [run.person(rng, p.born) for _ in range(period.relays - len(persons))]
+        relays: list[list[object]] = [
+            [
+                person.nom,
+                person.prenom,
+                date_cell(rng, person.naissance, 0.1),
+                rng.choice(p.organisations),
+                run.spell(rng, rng.choice(["Hauts-de-Chambéry", "Biollay", "Bellevue"])),
+                rng.choice(period.training_days),
+            ]
+            for person in persons
         ]
-    )
-    meetings = _citeslab_meetings(rng, date(2016, 1, 4), date(2018, 12, 14), 90, CITESLAB_ACTORS)
-    return _citeslab_csvs(folder, "2016-2018", rows, meetings)
+        relays.sort(key=lambda row: (row[5], row[0], row[1]))
+        media_header = ["Date", "Intitulé", "Public", "Quartier", "Nombre de participants"]
+        sheets = [
+            Sheet(run.sheet(source_id, 0), media_header, actions),
+            Sheet(run.sheet(source_id, 1), RELAY_HEADER, relays),
+        ]
+        if period.draft:
+            sheets.insert(0, Sheet("Brouillon", [], period.draft, hidden=True))
+        paths.append(write_xlsx(run.path(source_id, period.label), sheets, run.sample.stamp))
+    return paths
 
 
-CENTRES = [
-    # file suffix, QPV most of its young people live in, how many it brings first
-    ("centre_social_biollay", "Biollay", 40),
-    ("maison_de_quartier_bellevue", "Bellevue", 38),
-    ("centre_social_hauts_de_chambery", "Hauts-de-Chambéry", 42),
-    ("mjc_chambery", "hors", 30),
-]  # 150 young people
-CHANTIERS = {
-    "Peinture local jeunes": "Éco-citoyen",
-    "Nettoyage des berges de la Leysse": "Éco-citoyen",
-    "Rénovation du city-stade": "Éco-citoyen",
-    "Fresque murale de l'école": "Autre",
-    "Entretien du jardin partagé": "Éco-citoyen",
-    "Espaces verts de la ville": "Job d'été",
-    "Mobilier urbain en bois": "Job d'été",
-    "Débroussaillage du sentier": "Éco-citoyen",
-    "Préparation de la fête de quartier": "Autre",
-    "Rafraîchissement des cages d'escalier": "Job d'été",
-    "Tri au local vélo": "Autre",
-}
-CHANTIER_YEARS = [2016, 2016, 2017, 2017, 2017, 2018, 2018]
-YOUNG_BORN = (date(1994, 9, 1), date(2002, 6, 30))
-# Typed close to a QPV name: the pipeline resolves them, with a warning.
-MISSPELT_QUARTIERS = {
-    "centre_social_hauts_de_chambery": ("Hauts-de-Chambéry", "Haut de Chambery", 2),
-    "maison_de_quartier_bellevue": ("Bellevue", "Bellevu", 1),
-}
+def _cites_lab(run: _Run, source_id: str, rng: random.Random) -> list[Path]:
+    """People accompanied (in a QPV as written, "Non", or empty) and actors met; UTF-8 CSV with ','.
 
-
-# Start and end of a chantier, in school holidays (summer for a job d'été).
-CHANTIER_DATES = partial(
-    _chantier_dates, summer=((7, 6), (8, 20)), others=[((4, 10), (4, 21)), ((10, 23), (10, 30))], longest=9
-)
-
-
-def _centres_sociaux(
-    folder: Path, rng: random.Random, people: _PeopleFactory, shared: list[_Person]
-) -> list[Path]:
-    """Chantiers jeunes, one file per centre: 150 distinct young people over 4 files.
-
-    `shared` are Régie trainees who also did a chantier (the parcours view).
-    Variations: some repeat appearances spelt differently (CHANTIER_NAME_VARIANTS), a
-    title row above the header in the MJC file, misspelt quartiers "Haut de Chambery"
-    and "Bellevu". Fault: a fifth file without the required "Date de naissance" column,
-    naming other people.
+    Faults: an extra person with sex "X", or one whose first contact date was left empty
+    (quarantined).
     """
-    named = [
-        people.draw(YOUNG_BORN, {"Biollay": 1, "Hauts-de-Chambéry": 1}, named=key)
-        for key in CHANTIER_NAME_VARIANTS
-    ]
-    members: dict[str, list[_Person]] = {}
-    for index, (suffix, qpv, count) in enumerate(CENTRES):
-        homes = {"Biollay": 1, "Bellevue": 1, "hors": 1, "inconnu": 1} | {qpv: 6}
-        first = [p for i, p in enumerate(named + shared) if i % len(CENTRES) == index]
-        members[suffix] = first + [people.draw(YOUNG_BORN, homes) for _ in range(count - len(first))]
+    p = run.sample.lab
+    paths = []
+    for period in p.periods:
+        residences = list(p.spellings) if p.every_spelling else []
+        residences += [rng.choice(p.spellings) for _ in range(period.in_qpv - len(residences))]
+        for value, count in period.others:
+            residences += [value] * count
+        rng.shuffle(residences)
+        days = sorted(random_date(rng, period.first, period.last_contact) for _ in residences)
+        rows: list[list[object]] = []
+        for number, (day, residence) in enumerate(zip(days, residences, strict=True), start=1):
+            if residence == "Non":
+                commune = rng.choice(["Chambéry"] * 4 + p.communes)
+            else:
+                commune = "Chambéry" if residence else rng.choice(["Chambéry", ""])
+            rows.append(
+                [
+                    f"{period.prefix}{number:03d}",
+                    "" if number == period.undated else fr_date(day),
+                    sex_cell(rng, rng.choice("FH"), 0.05),
+                    rng.randint(19, p.oldest),
+                    commune,
+                    residence,
+                    rng.choice(CITESLAB_STATUSES),
+                    rng.choice(p.projects),
+                ]
+            )
+        if period.extra_row:
+            rows.append(period.extra_row)
+        meetings: list[list[object]] = []
+        for day in distinct_weekdays(rng, period.first, period.last_meeting, period.meetings):
+            structure, kind = rng.choice(p.actors)
+            meetings.append([fr_date(day), structure, kind])
+        paths += [
+            write_csv(run.path(source_id, period.label, 0), CITESLAB_HEADER, rows, **CITESLAB_CSV),
+            write_csv(run.path(source_id, period.label, 1), CITESLAB_ACTORS_HEADER, meetings, **CITESLAB_CSV),
+        ]
+    return paths
 
-    # Each centre's chantiers with their people (a person at most once per chantier).
-    chantiers = _plan_chantiers(rng, members, CHANTIERS, CHANTIER_YEARS, CHANTIER_DATES)
 
-    # Repeat appearances: the named people, then 32 others (some in another centre).
-    everybody = [p for suffix, _, _ in CENTRES for p in members[suffix]]
-    others = [p for p in everybody if p not in named]
-    repeaters = named + rng.sample(others, 32)
-    home_of = {p: suffix for suffix, _, _ in CENTRES for p in members[suffix]}
+def _centres_sociaux(run: _Run, source_id: str, rng: random.Random) -> list[Path]:
+    """Chantiers jeunes, one file per centre; some young people in several chantiers and centres.
+
+    Variations: some repeat appearances spelt differently (`variants`), a title row in one file,
+    misspelt quartiers ("Haut de Chambery", "Bellevu"). Faults: a file without the required "Date de
+    naissance" column, naming other people (`incomplete`); "end_before_start", one row whose end
+    date was typed before its start date (quarantined).
+    """
+    p = run.sample.centres
+
+    def dates(rng: random.Random, year: int, kind: str) -> tuple[date, date]:
+        """Start and end of a chantier, in school holidays (summer for a job d'été)."""
+        first, last = rng.choice([p.summer] if kind == "Job d'été" else [p.summer, *p.holidays])
+        start = random_date(rng, date(year, *first), date(year, *last))
+        return start, start + timedelta(days=rng.randint(2, p.longest))
+
+    named = [run.named(rng, key, p.born) for key in p.variants]
+    members: dict[str, list[Person]] = {}
+    for index, (suffix, home, count) in enumerate(p.centres):
+        homes = {"Biollay": 1, "Bellevue": 1, "hors": 1, "inconnu": 1} | {home: 6}
+        first = [x for i, x in enumerate(named + run.trainees[: p.shared]) if i % len(p.centres) == index]
+        members[suffix] = first + [run.person(rng, p.born, homes) for _ in range(count - len(first))]
+
+    # Each centre's chantiers (one a year of `years`) with its members spread over them.
+    chantiers: dict[str, list[dict]] = {}
+    for suffix, pool in members.items():
+        names = rng.sample(sorted(p.chantiers), len(p.years))
+        chantiers[suffix] = []
+        for name, year in zip(names, p.years, strict=True):
+            start, end = dates(rng, year, p.chantiers[name])
+            chantiers[suffix].append(
+                {"name": name, "start": start, "end": end, "people": [], "respelt": set()}
+            )
+        pool = list(pool)
+        rng.shuffle(pool)
+        for position, person in enumerate(pool):
+            chantiers[suffix][position % len(p.years)]["people"].append(person)
+
+    # Repeat appearances: the named people, then others (in their own centre or, some, another).
+    home_of = {x: suffix for suffix, pool in members.items() for x in pool}
+    repeaters = named + rng.sample([x for x in home_of if x not in named], p.repeaters)
     for index, person in enumerate(repeaters):
-        for _ in range(2 if index % 6 == 5 else 1):
-            suffix = home_of[person] if rng.random() < 0.67 else rng.choice([c[0] for c in CENTRES])
-            candidates = [c for c in chantiers[suffix] if person not in c["people"]]
-            chosen = rng.choice(candidates)
+        for _ in range(2 if p.twice_every and index % p.twice_every == p.twice_every - 1 else 1):
+            own = p.own_centre is None or rng.random() < p.own_centre
+            suffix = home_of[person] if own else rng.choice([c[0] for c in p.centres])
+            chosen = rng.choice([c for c in chantiers[suffix] if person not in c["people"]])
             chosen["people"].append(person)
             if person in named:
                 chosen["respelt"].add(person)
 
     paths = []
-    for suffix, _, _ in CENTRES:
-        rows = _chantier_rows(rng, chantiers[suffix], CHANTIERS, CHANTIER_NAME_VARIANTS, _spell)
-        if suffix in MISSPELT_QUARTIERS:
-            qpv, typo, count = MISSPELT_QUARTIERS[suffix]
-            living_there = [row for row in rows if row[8] in QPV_SPELLINGS[qpv]]
-            for row in rng.sample(living_there, count):
+    for suffix, _, _ in p.centres:
+        rows: list[list[object]] = []
+        for chantier in sorted(chantiers[suffix], key=lambda c: c["start"]):
+            for person in chantier["people"]:
+                nom, prenom = person.nom, person.prenom
+                if person in chantier["respelt"]:
+                    nom, prenom = p.variants[(nom, prenom, person.sexe)]
+                rows.append(
+                    [
+                        chantier["name"],
+                        p.chantiers[chantier["name"]],
+                        chantier["start"],
+                        chantier["end"],
+                        nom,
+                        prenom,
+                        date_cell(rng, person.naissance, 0.06),
+                        sex_cell(rng, person.sexe),
+                        run.spell(rng, person.quartier),
+                    ]
+                )
+        if suffix in p.misspelt:
+            qpv, typo, count = p.misspelt[suffix]
+            for row in rng.sample([row for row in rows if row[8] in run.sample.spellings[qpv]], count):
                 row[8] = typo
-        title = ["MJC de Chambéry — chantiers jeunes 2016-2018"] if suffix == "mjc_chambery" else []
-        sheet = _Sheet("Chantiers", CHANTIER_HEADER, rows, title_rows=title)
-        paths.append(_write_xlsx(folder / f"chantiers_{suffix}.xlsx", [sheet]))
+        if p.fault == "end_before_start" and suffix == "maison_de_quartier_bellevue":
+            row = rows[len(rows) // 2]
+            row[3] = row[2] - timedelta(days=3)
+        title = [p.titles[suffix]] if suffix in p.titles else []
+        sheet = Sheet("Chantiers", CHANTIER_HEADER, rows, title_rows=title)
+        paths.append(write_xlsx(run.path(source_id, suffix + p.file_suffix), [sheet], run.sample.stamp))
 
-    # The file that must be rejected: same layout, but no "Date de naissance" column.
-    incomplete: list[list[object]] = []
-    for name, year, size in [
-        ("Peinture local jeunes", 2017, 5),
-        ("Espaces verts de la ville", 2018, 4),
-    ]:
-        start, end = CHANTIER_DATES(rng, year, CHANTIERS[name])
-        for _ in range(size):
-            person = people.draw(YOUNG_BORN, HOMES_QPV_HEAVY)
-            incomplete.append(
-                [
-                    name,
-                    CHANTIERS[name],
-                    start,
-                    end,
-                    person.nom,
-                    person.prenom,
-                    person.sexe,
-                    _spell(rng, person.quartier),
-                ]
-            )
-    header = [h for h in CHANTIER_HEADER if h != "Date de naissance"]
-    paths.append(
-        _write_xlsx(
-            folder / "chantiers_centre_incomplet.xlsx",
-            [_Sheet("Chantiers", header, incomplete)],
-        )
-    )
+    if p.incomplete:  # the file that must be rejected: same layout, but no "Date de naissance" column
+        incomplete: list[list[object]] = []
+        for name, year, size in p.incomplete:
+            start, end = dates(rng, year, p.chantiers[name])
+            for _ in range(size):
+                x = run.person(rng, p.born)
+                where = run.spell(rng, x.quartier)
+                incomplete.append([name, p.chantiers[name], start, end, x.nom, x.prenom, x.sexe, where])
+        header = [h for h in CHANTIER_HEADER if h != "Date de naissance"]
+        sheet = Sheet("Chantiers", header, incomplete)
+        paths.append(write_xlsx(run.path(source_id, "centre_incomplet"), [sheet], run.sample.stamp))
     return paths
 
 
-GARDENS = [
-    ("Jardin partagé du Biollay", "Jardin partagé", "Biollay"),
-    ("Jardin des Hauts", "Jardin partagé", "Hauts-de-Chambéry"),
-    ("Jardin partagé de Bellevue", "Jardin partagé", "Bellevue"),
-    ("Jardin de la rue Nicolas-Parent", "Jardin partagé", "Chambéry centre"),
-    ("Potager collectif du Pré-Joli", "Jardin partagé", "Hauts de Chambéry"),
-    ("Bacs potagers de la résidence Les Érables", "Lieu cultivé", "Le Biollay"),
-    ("Carrés potagers de l'école", "Lieu cultivé", "Bellevue"),
-    ("Verger partagé", "Lieu cultivé", "les hauts-de-chambéry"),
-    ("Terrasse cultivée de la maison de quartier", "Lieu cultivé", "Bellevue"),
-    ("Plantations au pied des immeubles", "Lieu cultivé", "Hauts-de-Chambéry"),
-    ("Jardinières du centre social", "Lieu cultivé", "Biollay"),
-    ("Parcelle pédagogique du collège", "Lieu cultivé", "Bissy"),
-]  # 5 shared gardens, 7 cultivated places
-
-
-def _jardins_partages(folder: Path, rng: random.Random) -> list[Path]:
-    """12 sites (5 shared gardens, 7 cultivated places), 200 residents, 17 actors.
+def _jardins_partages(run: _Run, source_id: str, rng: random.Random) -> list[Path]:
+    """Shared gardens and cultivated places with residents and field actors, one workbook per year.
 
     Variations: a title row, and a trailing "Total" row.
     """
-    return [
-        _jardins_workbook(folder / "jardins_2018.xlsx", rng, 2018, GARDENS, (200, 17), 9, 40, FIXED_TIMESTAMP)
-    ]
-
-
-def _etat_valeurs_republique(folder: Path, rng: random.Random) -> list[Path]:
-    """5 training and 2 awareness sessions, UTF-8 CSV with a BOM.
-
-    Variation: one "formation" typed in lower case.
-    """
-    kinds = [
-        "Formation",
-        "Formation",
-        "Sensibilisation",
-        "formation",
-        "Formation",
-        "Sensibilisation",
-        "Formation",
-    ]
-    days = _distinct_weekdays(rng, date(2016, 3, 1), date(2018, 11, 30), len(kinds))
-    path = folder / "sessions_2016-2018.csv"
-    return [_vrl_csv(path, rng, days, kinds, VRL_PARTNERS, (8, 15), (25, 60))]
-
-
-PILLAR_SPELLINGS = {
-    "cohesion": ["Cohésion sociale", "Cohésion sociale", "cohesion sociale"],
-    "cadre": ["Cadre de vie et renouvellement urbain", "Cadre de vie"],
-    "emploi": [
-        "Emploi et développement économique",
-        "Développement économique et emploi",
-        "Emploi",
-    ],
-    "valeurs": ["Valeurs de la République et citoyenneté"],
-}
-PILLAR_WEIGHTS = {"cohesion": 50, "cadre": 15, "emploi": 25, "valeurs": 10}
-PROJECT_TITLES = {
-    "cohesion": [
-        "Accompagnement à la scolarité",
-        "Ateliers sociolinguistiques",
-        "Sport et santé au féminin",
-        "Accès aux droits",
-        "Fête de quartier",
-        "Ateliers parents-enfants",
-        "Médiation sociale de proximité",
-        "Éducation aux médias",
-        "Ordi-pratique",
-        "Théâtre forum",
-        "Accès à la culture pour tous",
-        "Chantiers jeunes",
-    ],
-    "cadre": [
-        "Gestion urbaine de proximité",
-        "Jardins partagés",
-        "Embellissement des halls",
-        "Diagnostic en marchant",
-        "Mémoire du quartier",
-    ],
-    "emploi": [
-        "Préparation au permis de conduire",
-        "CitésLab : amorçage de projets",
-        "Insertion par le sport",
-        "Forum emploi",
-        "Parrainage vers l'emploi",
-        "Clauses d'insertion",
-    ],
-    "valeurs": [
-        "Formation valeurs de la République et laïcité",
-        "Semaine de la citoyenneté",
-        "Conseil citoyen",
-        "Lutte contre les discriminations",
-    ],
-}
-PORTEURS = [
-    "Ville de Chambéry",
-    "Grand Chambéry",
-    "Ville de La Motte-Servolex",
-    "Régie Plus",
-    "Régie Coup de Pouce",
-    "Association BLE",
-    "Sport dans la ville",
-    "Ma chance moi aussi",
-    "Centre social du Biollay",
-    "Maison de quartier de Bellevue",
-    "Centre social des Hauts-de-Chambéry",
-    "MJC de Chambéry",
-    "Mission locale jeunes",
-    "Association Parole de quartier",
-    "Compagnie Théâtre en partage",
-    "Association Passerelle emploi",
-    "Club sportif des Hauts",
-    "Association Savoie médiation",
-    "Association Jardins en partage",
-]
-AGGLO_TOTAL = 602_000
-
-
-def _programme_quartiers(rng: random.Random) -> str:
-    """A project's quartiers: all, or one to three QPVs as written."""
-    if rng.random() < 0.3:
-        return "Tous quartiers"
-    names = rng.sample(list(QPV_SPELLINGS), rng.randint(1, 3))
-    return ", ".join(_spell(rng, n, 0.2) for n in names)
-
-
-def _describe_project(rng: random.Random, index: int, pillar: str) -> tuple[str, str, str]:
-    """A project's porteur, title and pillar as written."""
-    return rng.choice(PORTEURS), rng.choice(PROJECT_TITLES[pillar]), rng.choice(PILLAR_SPELLINGS[pillar])
-
-
-def _programmation(folder: Path, rng: random.Random) -> list[Path]:
-    """Yearly programmes: 96-104 projects, 56-64 funded by the Agglo with 602 000 €.
-
-    Variations: a title row, pillar names written in several ways, some amounts typed
-    as French text ("12 500,00 €", "1 500"), Agglo 0 or empty, a trailing "Total" row
-    (after a blank row in 2018).
-    """
+    p = run.sample.gardens
     paths = []
-    for year in (2016, 2017, 2018):
-        count = rng.randint(97, 103)
-        agglo_count = rng.randint(57, 63)
-        rows = _programme_rows(
-            rng, year, count, agglo_count, AGGLO_TOTAL, 80, PILLAR_WEIGHTS, 50, (30, 0.35),
-            _programme_quartiers, _describe_project, state_as_text=True,
-        )  # fmt: skip
-        if year == 2018:
-            rows.insert(-1, [])
-        path = folder / f"programmation_{year}.xlsx"
-        title = f"Programmation contrat de ville {year}"
-        paths.append(_programme_workbook(path, year, rows, "Pilier", title, FIXED_TIMESTAMP))
+    for year, (site_count, (resident_total, actor_total)) in p.years.items():
+        sites = p.sites[:site_count]
+        residents = split_total(rng, resident_total, len(sites), 4, p.most_residents)
+        actors = [0] * len(sites)
+        chosen = sorted(rng.sample(range(len(sites)), p.with_actors))
+        for index, value in zip(chosen, split_total(rng, actor_total, p.with_actors, 1, 4), strict=True):
+            actors[index] = value
+        rows: list[list[object]] = [
+            [site, kind, quartier, residents[i], actors[i], year]
+            for i, (site, kind, quartier) in enumerate(sites)
+        ]
+        rows.append(["Total", None, None, sum(residents), sum(actors), None])
+        title = [f"Jardins partagés et lieux cultivés — bilan {year}"]
+        sheet = Sheet(f"Jardins {year}", GARDENS_HEADER, rows, title_rows=title)
+        paths.append(write_xlsx(run.path(source_id, str(year)), [sheet], run.sample.stamp))
     return paths
+
+
+def _etat_valeurs_republique(run: _Run, source_id: str, rng: random.Random) -> list[Path]:
+    """Training and awareness sessions, UTF-8 CSV with a BOM, one file per period.
+
+    Variation: session types typed in lower case.
+    """
+    p = run.sample.sessions
+    paths = []
+    for label, kinds, first, last in p.periods:
+        rows = []
+        for day, kind in zip(distinct_weekdays(rng, first, last, len(kinds)), kinds, strict=True):
+            training = kind.lower() == "formation"
+            rows.append(
+                [
+                    fr_date(day),
+                    kind,
+                    rng.choice(VRL_PLACES),
+                    "Préfecture de la Savoie — formateurs VRL" if training else "Délégués du préfet",
+                    ", ".join(sorted(rng.sample(p.partners, rng.randint(2, 4)))),
+                    rng.randint(*p.trained) if training else rng.randint(*p.aware),
+                ]
+            )
+        csv_format = {"encoding": "utf-8-sig", "delimiter": ",", "lineterminator": "\n"}
+        paths.append(write_csv(run.path(source_id, label), SESSIONS_HEADER, rows, **csv_format))
+    return paths
+
+
+def _programmation(run: _Run, source_id: str, rng: random.Random) -> list[Path]:
+    """Yearly programmes: projects numbered <year>-001 on, some funded by the Agglo, a "Total" row.
+
+    The pillar (or theme) of each project is drawn by the weights of the contract's nomenclature
+    entries. Variations: a title row, labels written in several ways, some amounts typed as French
+    text ("12 500,00 €", "1 500"), Agglo 0 or empty, a blank row before "Total". Fault: a project
+    whose theme is "À préciser" (not recognised: quarantined).
+    """
+    p = run.sample.programme
+    weights = {code: p.weights[code] for code in run.catalog.pillars}
+    label_header = "Thématique" if run.catalog.uses_themes else "Pilier"
+
+    def quartiers() -> str:
+        draw = rng.random()
+        if draw < p.everywhere:
+            return "Tous quartiers"
+        if draw < p.all_listed:
+            return ", ".join(run.qpvs)
+        if p.written:
+            return rng.choice(p.written)
+        names = rng.sample(run.qpvs, rng.randint(1, 3))
+        return ", ".join(run.spell(rng, n, 0.2) for n in names)
+
+    paths = []
+    for year, (count_drawn, agglo_drawn, agglo_total) in p.years.items():
+        count, agglo_count = _count(rng, count_drawn), _count(rng, agglo_drawn)
+        # agglo_total is spread over agglo_count projects in steps of 500 €; two typed as French text
+        steps = split_total(rng, agglo_total // 500, agglo_count, 3, p.most_agglo)
+        agglo_amounts = iter(a * 500 for a in steps)
+        funded = set(rng.sample(range(count), agglo_count))
+        text_cells = dict(zip(sorted(rng.sample(sorted(funded), 2)), ["euro", "plain"], strict=True))
+        state_text_index = rng.choice(sorted(set(range(count)) - funded)) if p.state_as_text else None
+        rows: list[list[object]] = []
+        totals = [0, 0, 0]
+        for index in range(count):
+            pillar = rng.choices(list(weights), weights=list(weights.values()))[0]
+            agglo = next(agglo_amounts) if index in funded else 0
+            state = rng.randint(2, p.state_most) * 500 if index not in funded or rng.random() < 0.5 else 0
+            others = rng.randint(1, p.other[0]) * 500 if rng.random() < p.other[1] else 0
+            where = quartiers()
+            totals = [totals[0] + agglo, totals[1] + state, totals[2] + others]
+            agglo_cell: object = agglo if agglo or rng.random() < 0.5 else None
+            if index in text_cells:
+                agglo_cell = fr_amount(agglo, euro=text_cells[index] == "euro")
+            state_cell: object = state or None
+            if index == state_text_index:  # not funded by the Agglo, so the State pays
+                state_cell = fr_amount(state, euro=True)
+            label = ""
+            if p.label_first:
+                label = "À préciser" if index == p.unknown.get(year) else rng.choice(p.labels[pillar])
+            porteur, title = rng.choice(p.porteurs), rng.choice(p.titles[pillar])
+            if not p.label_first:
+                label = rng.choice(p.labels[pillar])
+            rows.append(
+                [
+                    year,
+                    f"{year}-{index + 1:03d}",
+                    porteur,
+                    title,
+                    label,
+                    where,
+                    agglo_cell,
+                    state_cell,
+                    others or None,
+                ]
+            )
+        if year in p.blank_before_total:
+            rows.append([])
+        rows.append(["Total", None, None, None, None, None, *totals])
+        header = [
+            "Année",
+            "N° dossier",
+            "Porteur",
+            "Intitulé de l'action",
+            label_header,
+            "Quartier(s)",
+            "Montant Agglo (€)",
+            "Montant État (€)",
+            "Autres financements (€)",
+        ]
+        sheet = Sheet(f"Programmation {year}", header, rows, title_rows=[p.title.format(year=year)])
+        paths.append(write_xlsx(run.path(source_id, str(year)), [sheet], run.sample.stamp))
+    return paths
+
+
+Writer = Callable[[_Run, str, random.Random], list[Path]]
+WRITERS: dict[str, Writer] = {
+    "regie_coup_de_pouce": _regie_coup_de_pouce,
+    "ordi_pratique": _ordi_pratique,
+    "ma_chance_moi_aussi": _ma_chance_moi_aussi,
+    "sport_dans_la_ville": _sport_dans_la_ville,
+    "plan_numerique": _plan_numerique,
+    "cites_lab": _cites_lab,
+    "centres_sociaux": _centres_sociaux,
+    "jardins_partages": _jardins_partages,
+    "etat_valeurs_republique": _etat_valeurs_republique,
+    "programmation": _programmation,
+}
 
 
 # --- entry point ----------------------------------------------------------------------
 
 
-def generate(out_dir: Path, *, seed: int = SEED) -> list[Path]:
-    """Write CV262's files under out_dir/incoming/<source_id>/, then CN07302M's.
+def generate_contract(
+    catalog: Catalog,
+    incoming: Path,
+    *,
+    seed: int = SEED,
+    taken: set[tuple[str, str]] | None = None,
+    earlier: list[Person] | None = None,
+) -> tuple[list[Path], PeopleFactory, list[Person]]:
+    """Write one contract's sample files under incoming/<its folder>/<source_id>/, source by source.
 
-    CN07302M's files go under out_dir/incoming/CN07302M/<source_id>/ (see contract_2024.py);
-    they draw on random streams of their own, so CV262's files do not depend on them.
+    `taken` are the folded names earlier contracts' files already use (new people never take one),
+    `earlier` the Régie trainees of the contract its sample says come back. Returns the paths, the
+    contract's people and its Régie trainees.
+    """
+    sample = SAMPLES[catalog.contract_code]
+    reserved = set(taken or ())
+    for nom, prenom, _ in sample.centres.variants:
+        if name_key(nom, prenom) in reserved:
+            raise ValueError(f"{nom} {prenom} is already someone in an earlier contract's files")
+    root = Path(incoming) / catalog.folder if catalog.folder else Path(incoming)
+    qpvs = list(reference_qpv(catalog.qpv_geography, catalog.communes_insee)["name"])
+    rngs = {name: _rng(seed, catalog, name) for name in ["people", *catalog.sources]}
+    names = [*reserved, *((nom, prenom) for nom, prenom, _ in sample.centres.variants)]
+    people = PeopleFactory(rngs["people"], names, sample.outside)
+    run = _Run(catalog, sample, root, people, earlier or [], qpvs)
+    regie = rngs["regie_coup_de_pouce"]  # the trainees' homes may come from the Régie's stream
+    run.trainees = [run.person(regie, born) for count, born in sample.regie.trainees for _ in range(count)]
+    paths: list[Path] = []
+    for source_id in catalog.sources:
+        paths += WRITERS[source_id](run, source_id, rngs[source_id])
+    return paths, run.people, run.trainees
+
+
+def generate(out_dir: Path, *, seed: int = SEED) -> list[Path]:
+    """Write every shipped contract's sample files under out_dir/incoming/, CV262's then CN07302M's.
+
+    CV262's go under incoming/<source_id>/, CN07302M's under incoming/CN07302M/<source_id>/; each
+    draws on random streams of its own, so CV262's files do not depend on CN07302M's.
     """
     if openpyxl_xml.LXML:
         raise RuntimeError(
@@ -679,33 +762,15 @@ def generate(out_dir: Path, *, seed: int = SEED) -> list[Path]:
             "fichiers d'exemple committés. Lancez `python -m cvpipeline.sample` (qui désactive lxml "
             "pour openpyxl) ou définissez OPENPYXL_LXML=False avant d'importer openpyxl."
         )
-    # Imported here: contract_2024 imports this module (CV262's porteurs).
-    from cvpipeline.sample.contract_2024 import generate_cn07302m
-
-    incoming = Path(out_dir) / "incoming"
-
-    folder = partial(_source_folder, incoming)
-
-    def rng_for(source_id: str) -> random.Random:
-        return random.Random(f"{seed}:{source_id}")
-
-    people = _PeopleFactory(
-        rng_for("people"), [(nom, prenom) for nom, prenom, _ in CHANTIER_NAME_VARIANTS], OUTSIDE_QPV
-    )
-    # Régie trainees; the first six are young enough for a chantier too.
-    trainees = [people.draw((date(1995, 1, 1), date(1999, 6, 30)), HOMES_QPV_HEAVY) for _ in range(6)]
-    trainees += [people.draw((date(1986, 1, 1), date(1999, 6, 30)), HOMES_QPV_HEAVY) for _ in range(29)]
-
+    catalogs = load_catalogs()
     paths: list[Path] = []
-    paths += _regie_coup_de_pouce(folder("regie_coup_de_pouce"), rng_for("regie_coup_de_pouce"), trainees)
-    paths += _ordi_pratique(folder("ordi_pratique"), rng_for("ordi_pratique"), people)
-    paths += _ma_chance_moi_aussi(folder("ma_chance_moi_aussi"), rng_for("ma_chance_moi_aussi"))
-    paths += _sport_dans_la_ville(folder("sport_dans_la_ville"), rng_for("sport_dans_la_ville"))
-    paths += _plan_numerique(folder("plan_numerique"), rng_for("plan_numerique"), people)
-    paths += _cites_lab(folder("cites_lab"), rng_for("cites_lab"))
-    paths += _centres_sociaux(folder("centres_sociaux"), rng_for("centres_sociaux"), people, trainees[:6])
-    paths += _jardins_partages(folder("jardins_partages"), rng_for("jardins_partages"))
-    paths += _etat_valeurs_republique(folder("etat_valeurs_republique"), rng_for("etat_valeurs_republique"))
-    paths += _programmation(folder("programmation"), rng_for("programmation"))
-    paths += generate_cn07302m(incoming, seed=seed, earlier_people=people.taken(), trainees=trainees)
+    taken: set[tuple[str, str]] = set()
+    trainees: dict[str, list[Person]] = {}
+    for code, sample in SAMPLES.items():
+        earlier = trainees[sample.returning_from] if sample.returning_from else None
+        written, people, trainees[code] = generate_contract(
+            catalogs[code], Path(out_dir) / "incoming", seed=seed, taken=taken, earlier=earlier
+        )
+        paths += written
+        taken = people.taken()
     return paths

@@ -35,9 +35,9 @@ from cvpipeline.sample.common import (
     CITESLAB_STATUSES,
     MA_CHANCE_CSV,
     MA_CHANCE_HEADER,
-    _write_csv,
+    write_csv,
 )
-from cvpipeline.sample.generator import CITESLAB_ACTORS, CITESLAB_PROJECTS
+from cvpipeline.sample.parameters import CV262
 
 NATIONAL_SEED = 2024
 DEFAULT_PARTICIPATIONS = 1_000_000
@@ -48,7 +48,7 @@ ACTORS_PER_PERSON = 0.1
 # One participation row in FAULT_EVERY has the sex code "X" (quarantined: not F/H).
 FAULT_EVERY = 500
 # CitésLab's actors met, without those named after Chambéry's places.
-ACTORS = [a for a in CITESLAB_ACTORS if not any(w in a[0] for w in ("Chambéry", "Biollay", "Bellevue"))]
+ACTORS = [a for a in CV262.lab.actors if not any(w in a[0] for w in ("Chambéry", "Biollay", "Bellevue"))]
 # The actions of CV262 whose partners the national data set uses.
 SOURCES = ("ma_chance_moi_aussi", "cites_lab")
 TEMPLATE_CONTRACT = "CV262"
@@ -164,7 +164,7 @@ def _accompanied(
         np.full(size, commune, dtype=object),
         residence,
         np.array(CITESLAB_STATUSES, dtype=object)[rng.integers(0, len(CITESLAB_STATUSES), size)],
-        np.array(CITESLAB_PROJECTS, dtype=object)[rng.integers(0, len(CITESLAB_PROJECTS), size)],
+        np.array(CV262.lab.projects, dtype=object)[rng.integers(0, len(CV262.lab.projects), size)],
     ]
 
 
@@ -253,7 +253,7 @@ def generate_national(
         mc.mkdir(parents=True, exist_ok=True)
         cl.mkdir(parents=True, exist_ok=True)
         if children:
-            _write_csv(
+            write_csv(
                 mc / CHILDREN_FILE,
                 MA_CHANCE_HEADER,
                 _rows(_children(code, rng, children, fault_every)),
@@ -261,8 +261,8 @@ def generate_national(
             )
         if accompanied:
             rows = _rows(_accompanied(code, commune, rng, accompanied, fault_every))
-            _write_csv(cl / ACCOMPANIED_FILE, CITESLAB_HEADER, rows, **CITESLAB_CSV)
-        _write_csv(cl / ACTORS_FILE, CITESLAB_ACTORS_HEADER, _rows(_actors(rng, actors)), **CITESLAB_CSV)
+            write_csv(cl / ACCOMPANIED_FILE, CITESLAB_HEADER, rows, **CITESLAB_CSV)
+        write_csv(cl / ACTORS_FILE, CITESLAB_ACTORS_HEADER, _rows(_actors(rng, actors)), **CITESLAB_CSV)
         faults = children // fault_every + accompanied // fault_every
         written.append(
             {
