@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from cvpipeline.catalog import load_catalog
+from cvpipeline.ingest.markers import MASK
 from cvpipeline.load.delivery import DeliveryReport, deliver_source
 from cvpipeline.settings import DATA_DOCS_ENV, load_settings
 from cvpipeline.validate import data_docs
-from cvpipeline.validate.expectations import MASK
 from cvpipeline_tests.e2e import SAMPLE_INCOMING
 
 CATALOG = load_catalog()

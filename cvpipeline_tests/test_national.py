@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from cvpipeline.catalog.files import shipped_path
 from cvpipeline.defs.national import ANCT_POSTS_ASSET, build_national_assets
 from cvpipeline.defs.resources import PipelineSettings
-from cvpipeline.ingest.reference_files import shipped_path
 from cvpipeline.load.national import (
     ANCT_FOLDER,
     ANCT_POSTS_SOURCE,

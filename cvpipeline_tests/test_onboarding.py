@@ -19,7 +19,8 @@ from cvpipeline.defs import build_defs
 from cvpipeline.defs.names import COLUMNS_PRESENT, FILES_READABLE, HAS_LOADABLE_FILE, ROWS_VALID
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.sensors import SENSOR_SUFFIX
-from cvpipeline.validate.expectations import ROW_ID, gx_frame
+from cvpipeline.ingest.markers import ROW_ID
+from cvpipeline.validate.expectations import gx_frame
 from cvpipeline_tests.e2e import copy_sample
 
 REPO = Path(__file__).resolve().parent.parent

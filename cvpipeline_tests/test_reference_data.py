@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from cvpipeline.catalog.files import shipped_path
 from cvpipeline.ingest.anct import contract_totals, load_contracts, load_funded_posts
 from cvpipeline.ingest.qpv_reference import (
     SHIPPED_INSEE_OCCITANIE_2015,
@@ -21,7 +22,7 @@ from cvpipeline.ingest.qpv_reference import (
     resolve_quartiers,
     shipped_variants,
 )
-from cvpipeline.ingest.reference_files import ReferenceFileError, shipped_path
+from cvpipeline.ingest.reference_files import ReferenceFileError
 from cvpipeline.warehouse.engine import make_engine
 from cvpipeline.warehouse.migrations import prepare
 from cvpipeline.warehouse.schema import table_for

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from cvpipeline.catalog import schema
+from cvpipeline.warehouse.schema import METADATA
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "catalog.md"
 BEGIN = "<!-- début de la partie générée par python -m cvpipeline.catalog.doc : ne pas modifier à la main -->"
@@ -128,7 +129,6 @@ def render_keys() -> str:
 
 def render_columns() -> str:
     """Every canonical column of every target table, where its value comes from, and the input-only ones."""
-    from cvpipeline.warehouse.schema import METADATA
 
     parts = ["### Colonnes canoniques des tables cibles\n"]
     parts.append(

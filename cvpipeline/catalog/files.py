@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,6 @@ def reference_file(
     """A reference file a contract names: beside the contract file, else shipped (cvpipeline/reference/)."""
     if not given:
         return None
-    # Not at the top: ingest is a layer above the catalog (it imports it), and a top-level import would
-    # make the two packages import each other. Stays here until shipped_path lives below the catalog.
-    from cvpipeline.ingest.reference_files import shipped_path
-
     candidate = Path(given).expanduser()
     if not candidate.is_absolute() and contract_path is not None:
         candidate = contract_path.parent / candidate
@@ -76,3 +73,8 @@ def reference_file(
         return shipped
     errors.append(f"{label} : {key} : fichier introuvable {shown(given)} (ni à côté du contrat, ni livré)")
     return None
+
+
+def shipped_path(relative: str) -> Path:
+    """The path of a reference file shipped in the package (`cvpipeline/reference/<relative>`)."""
+    return Path(str(resources.files("cvpipeline.reference").joinpath(relative)))

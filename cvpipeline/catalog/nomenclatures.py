@@ -17,6 +17,7 @@ from cvpipeline.catalog.schema import (
     validate_file,
 )
 from cvpipeline.catalog.specs import Pillar
+from cvpipeline.text import fold
 
 # Warehouse column width (warehouse/schema.py) that the codes of entries must fit.
 MAX_PILLAR_CODE = 32
@@ -46,10 +47,6 @@ def _nomenclatures_at(path: Path, mtime: int, size: int) -> NomenclaturesModel:
 
 def entry_errors(entries: dict[str, EntryModel], place: Place) -> list[str]:
     """Problems of nomenclature entries: codes too long, keywords not written in their folded form."""
-    # Not at the top: ingest is a layer above the catalog (it imports it), and a top-level import would
-    # make the two packages import each other. Stays here until fold lives below the catalog.
-    from cvpipeline.ingest.french import fold
-
     errors = []
     for code, entry in entries.items():
         if len(code) > MAX_PILLAR_CODE:

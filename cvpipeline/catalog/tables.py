@@ -9,6 +9,7 @@ from typing import Any
 from cvpipeline.catalog.messages import Place, choices
 from cvpipeline.catalog.schema import COLUMN_TYPES, TARGETS, ContractModel, TableModel, shown
 from cvpipeline.catalog.specs import ACTIVITY_TYPE_LABELS, ColumnSpec, Pillar, TableSpec, readable_code
+from cvpipeline.warehouse.schema import METADATA
 
 # Warehouse column width (warehouse/schema.py) that the activity types of the catalog must fit.
 MAX_ACTIVITY_TYPE = 32
@@ -155,10 +156,6 @@ SUPPLIED_COLUMNS = (
 @functools.cache
 def _not_null_columns(target: str) -> tuple[str, ...]:
     """NOT NULL columns of a target that a table must read from its files (warehouse/schema.py)."""
-    # Not at the top: the warehouse is a layer above the catalog (it imports it), and a top-level import
-    # would make the two packages import each other. Stays here until these columns live below the catalog.
-    from cvpipeline.warehouse.schema import METADATA
-
     return tuple(
         c.name
         for c in METADATA.tables[target].columns

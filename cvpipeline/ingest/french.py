@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
-import unicodedata
 from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+
+from cvpipeline.text import fold
 
 # What is computed on distinct values and spread to every row (`on_distinct`): a series or a frame.
 Spread = TypeVar("Spread", pd.Series, pd.DataFrame)
@@ -45,53 +45,6 @@ SEX_WORDS = {
 WHITESPACE = "\t\n\r\f\v\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # Python's \\s spelt out: pandas hands a pattern without \\s to pyarrow's RE2 (vectorised), not to re.
 _SPACES = f"[{WHITESPACE}]+"
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
-# Letters that Unicode does not decompose into a base letter and an accent: without this table
-# they would vanish ('Lætitia' -> 'ltitia'), and 'Lætitia' and 'LAETITIA' would be two people.
-TRANSLITERATION = str.maketrans(
-    {
-        "æ": "ae",
-        "Æ": "AE",
-        "œ": "oe",
-        "Œ": "OE",
-        "ı": "i",
-        "ø": "o",
-        "Ø": "O",
-        "ß": "ss",
-        "ẞ": "SS",
-        "ł": "l",
-        "Ł": "L",
-        "đ": "d",
-        "Đ": "D",
-        "ð": "d",
-        "Ð": "D",
-        "þ": "th",
-        "Þ": "TH",
-        "ħ": "h",
-        "Ħ": "H",
-        "ŧ": "t",
-        "Ŧ": "T",
-        "ŋ": "ng",
-        "Ŋ": "NG",
-        "ĸ": "k",
-    }
-)
-
-
-def fold(text: str) -> str:
-    """Lower-case, transliterate, strip accents and collapse anything not a letter or digit to one space.
-
-    The normalisation, in order: letters without a Unicode decomposition are transliterated
-    (`TRANSLITERATION`: æ->ae, œ->oe, ı->i, ø->o, ß->ss, ł->l, đ->d, þ->th...); then NFKD
-    compatibility decomposition, which splits accented letters (é -> e + accent) and ligatures
-    (ﬁ -> fi); accents (combining marks) are dropped; the text is lower-cased; every run of
-    characters other than a-z and 0-9 becomes one space, trimmed at both ends. So 'Lætitia' and
-    'LAETITIA', 'Yıldız' and 'YILDIZ', 'Øyvind' and 'Oyvind' fold alike. Letters of other scripts
-    (Greek, Cyrillic...) are not transliterated and are dropped.
-    """
-    decomposed = unicodedata.normalize("NFKD", str(text).translate(TRANSLITERATION))
-    ascii_text = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-    return _NON_ALNUM.sub(" ", ascii_text).strip()
 
 
 def fold_series(values: pd.Series) -> pd.Series:

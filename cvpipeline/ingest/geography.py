@@ -8,7 +8,16 @@ from pathlib import Path
 import pandas as pd
 
 from cvpipeline.catalog import Catalog
+from cvpipeline.catalog.files import shipped_path
 from cvpipeline.ingest.french import fold, on_distinct
+from cvpipeline.ingest.qpv_reference import (
+    SHIPPED_VARIANTS,
+    _communes,
+    _in_communes,
+    load_qpv_list,
+    load_qpv_variants,
+    resolve_quartiers,
+)
 from cvpipeline.ingest.quartiers import outside_keys, reference_qpv, resolve_series
 
 QPV_COLUMNS = ["geography_year", "qpv_id", "name", "commune_insee", "official_code", "population"]
@@ -27,13 +36,6 @@ def _official(catalog: Catalog) -> tuple[Path, Path | None, int, tuple[str, ...]
 @functools.cache
 def _official_list(path: Path, variants: Path | None, year: int, communes: tuple[str, ...]) -> tuple:
     """(the official QPVs in the communes, the whole list, its variants): read once per process."""
-    from cvpipeline.ingest.qpv_reference import (
-        SHIPPED_VARIANTS,
-        _in_communes,
-        load_qpv_list,
-        load_qpv_variants,
-    )
-    from cvpipeline.ingest.reference_files import shipped_path
 
     reference = load_qpv_list(path, year)
     variant_rows = load_qpv_variants(variants or shipped_path(SHIPPED_VARIANTS), reference)
@@ -51,7 +53,6 @@ def contract_qpvs(catalog: Catalog) -> pd.DataFrame:
         frame = reference_qpv(catalog.qpv_geography, catalog.communes_insee)
         frame = frame.assign(population=pd.NA, official_code=frame["official_code"].replace({"": None}))
         return frame[QPV_COLUMNS].reset_index(drop=True)
-    from cvpipeline.ingest.qpv_reference import _communes
 
     mine = _official_list(*official)[0]
     first_commune = mine["communes_insee"].map(
@@ -84,7 +85,6 @@ def resolve_places(values: pd.Series, catalog: Catalog) -> tuple[pd.DataFrame, l
     official = _official(catalog)
     if official is None:
         return resolve_series(values, catalog.qpv_geography, catalog.communes_insee, catalog.places_hors_qpv)
-    from cvpipeline.ingest.qpv_reference import resolve_quartiers
 
     path, variants, year, communes = official
     _, reference, variant_rows = _official_list(path, variants, year, communes)

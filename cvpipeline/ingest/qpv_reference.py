@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cvpipeline.catalog.files import shipped_path
 from cvpipeline.ingest.french import fold, parse_int
 from cvpipeline.ingest.quartiers import (
     CLOSE_MATCH,
@@ -23,7 +24,6 @@ from cvpipeline.ingest.reference_files import (
     find_column,
     read_records,
     require_column,
-    shipped_path,
 )
 
 # Column names of the official and INSEE lists (matched case-, accent- and `_`-insensitively).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from importlib import resources
 from io import StringIO
 from pathlib import Path
 
@@ -17,11 +16,6 @@ ENCODINGS = ("utf-8-sig", "cp1252")
 
 class ReferenceFileError(ValueError):
     """A reference file that cannot be read as expected: the message names the file and the fault."""
-
-
-def shipped_path(relative: str) -> Path:
-    """The path of a reference file shipped in the package (`cvpipeline/reference/<relative>`)."""
-    return Path(str(resources.files("cvpipeline.reference").joinpath(relative)))
 
 
 def _decode(path: Path) -> str:

@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection, Engine
 
 from cvpipeline.catalog import Catalog
+from cvpipeline.catalog.files import shipped_path
 from cvpipeline.ingest.anct import load_contracts
 from cvpipeline.ingest.geography import contract_qpvs
 from cvpipeline.ingest.qpv_reference import (
@@ -17,7 +18,6 @@ from cvpipeline.ingest.qpv_reference import (
     load_qpv_list,
     load_qpv_variants,
 )
-from cvpipeline.ingest.reference_files import shipped_path
 from cvpipeline.warehouse.engine import warehouse_lock
 from cvpipeline.warehouse.migrations import prepare
 from cvpipeline.warehouse.schema import table_for

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from cvpipeline.catalog import Catalog
 from cvpipeline.metrics.coverage import DATA_ROWS
 from cvpipeline.metrics.labels import ALL_DATA, YEAR, label_map
+from cvpipeline.warehouse.reads import read_table
 
 
 @dataclass
@@ -191,7 +192,6 @@ class ReportData:
 
 def load_report_data(engine: Engine, catalog: Catalog) -> ReportData:
     """Read the indicators of the catalog's contract and the data-quality tables from the warehouse."""
-    from cvpipeline.warehouse.reads import read_table
 
     code = catalog.contract_code
     metrics = read_table(engine, "evaluation_metrics", contract_code=code)

@@ -28,6 +28,7 @@ import pandas as pd
 import yaml
 
 from cvpipeline.catalog import LAYOUTS_PATH, NOMENCLATURES_PATH, load_contract_catalogs
+from cvpipeline.load.references import shipped_contracts
 from cvpipeline.sample.common import (
     CITESLAB_ACTORS_HEADER,
     CITESLAB_CSV,
@@ -91,7 +92,6 @@ class NationalDataset:
 
 def national_contracts(count: int | None = None) -> pd.DataFrame:
     """The ANCT's contracts (2015 list shipped in the package); `count` of them spread over the list."""
-    from cvpipeline.load.references import shipped_contracts
 
     contracts = shipped_contracts().sort_values("contract_code").reset_index(drop=True)
     if count is None or count >= len(contracts):
