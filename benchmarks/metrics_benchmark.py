@@ -2,10 +2,9 @@
 
 Usage: .venv/bin/python benchmarks/metrics_benchmark.py [--sizes 250000 500000 1000000]
        [--repeat 3]    (runs per size: best and worst times are printed; the machine is shared)
-       [--reference]   (time the pre-issue-8 implementation kept in the equivalence test instead)
 Goal (2-core machine): 1 000 000 participations, with a tenth as many activities and a
-five-hundredth as many fundings, in at most 3 s. Each size runs in its own process so that the
-peak RSS is its own. Figures are printed, never asserted by the tests.
+five-hundredth as many fundings (benchmarks/metrics_data.py), in at most 3 s. Each size runs in
+its own process so that the peak RSS is its own. Figures are printed, never asserted by the tests.
 """
 
 from __future__ import annotations
@@ -21,6 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the cvpipeline next to this script, whatever the venv installed
 
+from metrics_data import synthetic_tables  # noqa: E402 - next to this script
+
+from cvpipeline.catalog import load_catalog  # noqa: E402
+from cvpipeline.metrics.indicators import compute_metrics  # noqa: E402
+
 GOAL_SECONDS = 3.0
 GOAL_ROWS = 1_000_000
 
@@ -30,16 +34,8 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(rows: int, reference: bool, repeat: int) -> dict[str, float]:
+def measure(rows: int, repeat: int) -> dict[str, float]:
     """Generate the tables (fixed seed) and time compute_metrics over them, best of `repeat` runs."""
-    from cvpipeline.catalog import load_catalog
-    from cvpipeline_tests.metrics_data import synthetic_tables
-
-    if reference:
-        from cvpipeline_tests.test_metrics_equivalence import compute_metrics
-    else:
-        from cvpipeline.metrics.indicators import compute_metrics
-
     participations, activities, fundings = synthetic_tables(rows, seed=8)
     catalog = load_catalog()
     before = peak_rss_mb()
@@ -64,28 +60,22 @@ def main() -> None:
     """Run each size in a child process and print one table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[250_000, 500_000, 1_000_000])
-    parser.add_argument("--reference", action="store_true", help="time the pre-issue-8 implementation")
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; the best time is the figure")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one, args.reference, args.repeat)))
+        print(json.dumps(measure(args.one, args.repeat)))
         return
-    which = "reference (before issue 8)" if args.reference else "cvpipeline.metrics.indicators"
-    print(f"compute_metrics — {which}; goal: {GOAL_ROWS:,} participations in ≤ {GOAL_SECONDS:.0f} s")
+    print(
+        "compute_metrics — cvpipeline.metrics.indicators; "
+        f"goal: {GOAL_ROWS:,} participations in ≤ {GOAL_SECONDS:.0f} s"
+    )
     print(
         f"{'participations':>15}{'activities':>12}{'fundings':>10}{'metrics':>9}"
         f"{'best (s)':>10}{'worst (s)':>10}{'RSS data (MB)':>15}{'RSS peak (MB)':>15}  goal"
     )
     for rows in args.sizes:
-        options = [
-            "--one",
-            str(rows),
-            "--repeat",
-            str(args.repeat),
-            *(["--reference"] if args.reference else []),
-        ]
-        command = [sys.executable, __file__, *options]
+        command = [sys.executable, __file__, "--one", str(rows), "--repeat", str(args.repeat)]
         result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
         verdict = ""
         if rows >= GOAL_ROWS:

@@ -54,15 +54,15 @@ def test_every_warehouse_column_is_documented_and_the_doc_is_current() -> None:
 
 def test_every_view_column_and_indicator_is_documented_and_the_docs_are_current() -> None:
     from cvpipeline.metrics import dictionary
-    from cvpipeline.metrics.indicators import INDICATORS
+    from cvpipeline.metrics.registry import DECLARED
     from cvpipeline.warehouse import views
 
     assert all(meaning for view in views.VIEWS for _, _, meaning in view.columns)
     assert views.DOC_PATH.read_text(encoding="utf-8") == views.render(), (
         "python -m cvpipeline.warehouse.views"
     )
-    assert set(INDICATORS) <= set(dictionary.DEFINITIONS)
-    assert all(dictionary.DEFINITIONS[code].definition for code in INDICATORS)
+    assert [row["code"] for row in dictionary.dictionary_rows()] == [i.code for i in DECLARED]
+    assert all(row["definition"] and row["label"] and row["unit"] for row in dictionary.dictionary_rows())
     assert dictionary.DOC_PATH.read_text(encoding="utf-8") == dictionary.render(), (
         "python -m cvpipeline.metrics.dictionary"
     )

@@ -6,10 +6,11 @@ import pandas as pd
 
 from cvpipeline.catalog import Catalog
 from cvpipeline.metrics.indicators import METRIC_COLUMNS, Period
+from cvpipeline.metrics.registry import BY_CODE, DATA_ROWS, QPV_COVERAGE
 
-DATA_ROWS = "data_rows"
-DATA_ROWS_LABEL = "Données du partenaire dans l'entrepôt (lignes de faits sur la période)"
-DATA_ROWS_UNIT = "lignes"
+__all__ = ["DATA_ROWS", "QPV_COVERAGE", "qpv_coverage", "source_coverage", "sources_without_data"]
+DATA_ROWS_LABEL, DATA_ROWS_UNIT = BY_CODE[DATA_ROWS].label, BY_CODE[DATA_ROWS].unit
+QPV_COVERAGE_LABEL, QPV_COVERAGE_UNIT = BY_CODE[QPV_COVERAGE].label, BY_CODE[QPV_COVERAGE].unit
 
 
 def _rows_in_period(frame: pd.DataFrame, table: str, period: Period) -> pd.Series:
@@ -71,11 +72,6 @@ def sources_without_data(catalog: Catalog, coverage: pd.DataFrame) -> list[str]:
     span = pd.to_datetime(coverage["period_end"]) - pd.to_datetime(coverage["period_start"])
     widest = coverage[span == span.max()]
     return sorted(widest.loc[widest["value"] == 0, "scope_code"])
-
-
-QPV_COVERAGE = "qpv_residents_per_1000"
-QPV_COVERAGE_LABEL = "Bénéficiaires habitant en QPV pour 1 000 habitants des QPV du périmètre"
-QPV_COVERAGE_UNIT = "pour 1 000 habitants"
 
 
 def qpv_coverage(

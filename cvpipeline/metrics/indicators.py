@@ -1,62 +1,32 @@
-"""The evaluation indicators (SPEC §4), per scope and period, computed from warehouse tables."""
+"""The evaluation indicators per scope and period, computed from the warehouse tables in vectorised passes.
+
+What each indicator is and how it is computed is declared in cvpipeline/metrics/registry.py; this
+module explodes each fact table into (row, period) entries, groups them per scope and period, and
+gives the declarations their building blocks (`PeopleGroups`, `RowGroups`).
+"""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from cvpipeline.catalog import Catalog
+from cvpipeline.metrics.registry import (
+    ACTIVITIES,
+    ENROLLED_AT_END,
+    FUNDINGS,
+    INDICATORS,
+    PARTICIPATIONS,
+    PEOPLE_FACTS,
+    Indicator,
+)
 
+__all__ = ["INDICATORS", "METRIC_COLUMNS", "Indicator", "Period", "compute_metrics", "periods_of"]
 
-@dataclass(frozen=True)
-class Indicator:
-    """An indicator of the catalog: code, French label, unit and the table it is computed from."""
-
-    code: str
-    label: str
-    unit: str
-    table: str
-
-
-INDICATORS = {
-    i.code: i
-    for i in (
-        Indicator("beneficiaries", "Bénéficiaires (personnes distinctes)", "personnes", "participations"),
-        Indicator(
-            "participations", "Participations (inscriptions ou présences)", "participations", "participations"
-        ),
-        Indicator(
-            "active_beneficiaries", "Bénéficiaires inscrits en fin de période", "personnes", "participations"
-        ),
-        Indicator("share_women_pct", "Part de femmes parmi les bénéficiaires", "%", "participations"),
-        Indicator(
-            "share_qpv_residents_pct", "Part d'habitants des QPV (résidence connue)", "%", "participations"
-        ),
-        Indicator(
-            "multi_action_beneficiaries",
-            "Bénéficiaires de deux actions ou plus (parcours)",
-            "personnes",
-            "participations",
-        ),
-        Indicator("activities", "Activités réalisées", "activités", "activities"),
-        Indicator("activity_days", "Journées d'activité (dates distinctes)", "jours", "activities"),
-        Indicator(
-            "activity_participants",
-            "Participants aux activités (somme déclarée)",
-            "participants",
-            "activities",
-        ),
-        Indicator("field_actors", "Acteurs de terrain mobilisés", "acteurs", "activities"),
-        Indicator("funded_projects", "Projets financés", "projets", "fundings"),
-        Indicator("agglo_funded_projects", "Projets financés par l'agglomération", "projets", "fundings"),
-        Indicator("agglo_budget_eur", "Crédits de l'agglomération", "€", "fundings"),
-        Indicator("state_budget_eur", "Crédits de l'État", "€", "fundings"),
-    )
-}
 METRIC_COLUMNS = [
     "indicator_code",
     "indicator_label",
@@ -108,16 +78,6 @@ def periods_of(
 
 
 SCOPE_COLUMNS = (("pillar", "pillar"), ("action", "action_code"), ("source", "source_id"), ("qpv", "qpv_id"))
-MULTI_ACTION_SCOPES = ("contract", "pillar", "qpv")
-
-
-def scopes(catalog: Catalog, frame: pd.DataFrame) -> Iterator[tuple[str, str, pd.Series]]:
-    """(scope_type, scope_code, row mask) for the contract, each pillar, action, source and QPV."""
-    yield "contract", catalog.contract_code, pd.Series(True, index=frame.index)
-    for scope_type, column in SCOPE_COLUMNS:
-        if column in frame:
-            for code in sorted(frame[column].dropna().unique()):
-                yield scope_type, str(code), frame[column] == code
 
 
 # How compute_metrics works (the same figures as one mask per scope and period, without the cost).
@@ -280,78 +240,110 @@ def _last_flagged(flagged: np.ndarray, firsts: np.ndarray, ends: np.ndarray, ind
     return last[last >= firsts]
 
 
-# Facts about a participation row, one bit each, so that one gather moves them all.
-SEXED, WOMAN, RESIDENCE_KNOWN, QPV_RESIDENT, ENROLLED = 1, 2, 4, 8, 16
+class PeopleGroups:
+    """The participation entries of one scope type, grouped: the building blocks of people indicators.
 
+    Entries are sorted by group, then by (person, start_date, row): a person's entries in a group form
+    one run, oldest first. Each method gives one number per group (n_scopes * n_periods, group order).
+    """
 
-def _people_values(
-    frame: pd.DataFrame, periods: list[Period], scope_types: list[_ScopeType]
-) -> dict[str, dict[str, np.ndarray]]:
-    """Participation indicators per scope type: arrays of n_scopes * n_periods (group order)."""
-    n_periods = len(periods)
-    person, _ = pd.factorize(frame["beneficiary_key"], use_na_sentinel=True)
-    # Every row-wise array below is in (person, start_date, row) order: a person's rows together.
-    order = _person_order(person, frame["start_date"])
-    person = person[order].astype(np.int32)
-    dates = frame[["start_date", "end_date"]].take(order).reset_index(drop=True)
-    start, end = pd.to_datetime(dates["start_date"]), pd.to_datetime(dates["end_date"])
-    bits = (
-        _flags(frame["sex"].notna()) * np.uint8(SEXED)
-        | _flags(frame["sex"] == "F") * np.uint8(WOMAN)
-        | _flags(frame["residence_status"].isin(["qpv", "hors_qpv"])) * np.uint8(RESIDENCE_KNOWN)
-        | _flags(frame["residence_status"] == "qpv") * np.uint8(QPV_RESIDENT)
-    )[order]
-    known = person >= 0
-    bits[~known] = 0  # rows without a person count as participations only
-    # The entries: one per row and period it belongs to, periods one after the other.
-    open_end = end.isna()
-    positions, entry_bits = [], []
-    for in_period, bounds in zip(_memberships(dates, "participations", periods), periods, strict=True):
-        rows = np.flatnonzero(in_period)
-        # Enrolled at the period's end: start <= end of period and (no end or end >= end of period).
-        enrolled = _flags((start <= bounds.end) & (open_end | (end >= bounds.end)))[rows]
-        positions.append(rows)
-        entry_bits.append(bits[rows] | (enrolled & known[rows]) * np.uint8(ENROLLED))
-    sizes = [len(rows) for rows in positions]
-    position = np.concatenate(positions) if positions else np.empty(0, dtype=np.intp)
-    period = np.repeat(np.arange(n_periods, dtype=_code_type(n_periods)), sizes)
-    entry_bits = np.concatenate(entry_bits) if entry_bits else np.empty(0, dtype=np.uint8)
-    entry_person = person[position]
-    actions = [s.codes for s in scope_types if s.scope_type == "action"] or [np.full(len(frame), -1)]
-    action = actions[0][order][position]
-    index = np.arange(len(position), dtype=np.int32 if len(position) < 2**31 else np.int64)
-    values = {}
-    for scope in scope_types:
-        n_groups = len(scope.labels) * n_periods
-        chosen, sizes = _sorted_groups(scope.codes[order][position], period, n_periods, n_groups)
-        who, facts = _take(entry_person, chosen), _take(entry_bits, chosen)
+    def __init__(self, table: _PeopleTable, scope: _ScopeType) -> None:
+        self.scope = scope
+        self._table = table
+        n_groups = len(scope.labels) * table.n_periods
+        codes = scope.codes[table.order][table.position]
+        self._chosen, self.sizes = _sorted_groups(codes, table.period, table.n_periods, n_groups)
+        self._who = who = _take(table.person, self._chosen)
+        self._facts = _take(table.bits, self._chosen)
+        index = table.index
         n_entries = len(who)
-        # Runs: a person's entries in one group (consecutive, oldest first); unknown people are one run.
-        edges = np.concatenate([[0], np.cumsum(sizes)]).astype(index.dtype)
+        self._edges = np.concatenate([[0], np.cumsum(self.sizes)]).astype(index.dtype)
+        inner = self._edges[1:-1]
         starts_run = np.ones(n_entries, dtype=bool)
         starts_run[1:] = who[1:] != who[:-1]
-        starts_run[edges[1:-1][edges[1:-1] < n_entries]] = True
+        starts_run[inner[inner < n_entries]] = True
         firsts = np.flatnonzero(starts_run).astype(index.dtype)
         ends = np.append(firsts[1:] - 1, n_entries - 1).astype(index.dtype) if n_entries else firsts
-        runs = (firsts, ends, index[:n_entries])
-        people = firsts[who[firsts] >= 0]  # a run each
-        count = functools.partial(_per_group, edges=edges)
-        sexed = _last_flagged(facts & SEXED, *runs)
-        resident = _last_flagged(facts & RESIDENCE_KNOWN, *runs)
-        found = {
-            "participations": sizes,
-            "beneficiaries": count(people),
-            "active_beneficiaries": count(_last_flagged(facts & ENROLLED, *runs)),
-            "women": count(sexed[(facts[sexed] & WOMAN) > 0]),
-            "sex_known": count(sexed),
-            "qpv_residents": count(resident[(facts[resident] & QPV_RESIDENT) > 0]),
-            "residence_known": count(resident),
-        }
-        if scope.scope_type in MULTI_ACTION_SCOPES:
-            run = np.cumsum(starts_run, dtype=index.dtype)
-            found["multi_action"] = count(_varied_runs(run, starts_run, who, _take(action, chosen)))
-        values[scope.scope_type] = found
-    return values
+        self._starts_run = starts_run
+        self._runs = (firsts, ends, index[:n_entries])
+
+    def _count(self, positions: np.ndarray) -> np.ndarray:
+        """How many of these ascending entry positions fall in each group."""
+        return _per_group(positions, self._edges)
+
+    def _bit(self, fact: str) -> np.ndarray:
+        """The fact's bit of each entry (0: without the fact)."""
+        return self._facts & self._table.fact_bits[fact]
+
+    def participations(self) -> np.ndarray:
+        """Participation rows per group (with or without a known person)."""
+        return self.sizes
+
+    def people(self) -> np.ndarray:
+        """Distinct known people per group."""
+        firsts = self._runs[0]
+        return self._count(firsts[self._who[firsts] >= 0])
+
+    def people_with(self, fact: str) -> np.ndarray:
+        """Distinct known people per group with at least one row having the fact."""
+        return self._count(_last_flagged(self._bit(fact), *self._runs))
+
+    def last_known(self, known: str, among: str) -> tuple[np.ndarray, np.ndarray]:
+        """(people whose last row having `known` has `among`, people with a row having `known`) per group."""
+        last = _last_flagged(self._bit(known), *self._runs)
+        among_bit = self._table.fact_bits[among]
+        return self._count(last[(self._facts[last] & among_bit) > 0]), self._count(last)
+
+    def people_in_several_actions(self) -> np.ndarray:
+        """Known people per group present in two actions or more (missing actions aside)."""
+        run = np.cumsum(self._starts_run, dtype=self._table.index.dtype)
+        action = _take(self._table.action, self._chosen)
+        return self._count(_varied_runs(run, self._starts_run, self._who, action))
+
+
+class _PeopleTable:
+    """The participations exploded once into (row, period) entries, in (person, start_date, row) order."""
+
+    def __init__(self, frame: pd.DataFrame, periods: list[Period], scope_types: list[_ScopeType]) -> None:
+        self.n_periods = n_periods = len(periods)
+        person, _ = pd.factorize(frame["beneficiary_key"], use_na_sentinel=True)
+        # Every row-wise array below is in (person, start_date, row) order: a person's rows together.
+        self.order = order = _person_order(person, frame["start_date"])
+        person = person[order].astype(np.int32)
+        dates = frame[["start_date", "end_date"]].take(order).reset_index(drop=True)
+        start, end = pd.to_datetime(dates["start_date"]), pd.to_datetime(dates["end_date"])
+        # A row's facts, one bit each, so that one gather moves them all.
+        names = [*PEOPLE_FACTS, ENROLLED_AT_END]
+        kind = np.uint8 if len(names) <= 8 else np.uint16 if len(names) <= 16 else np.uint64
+        self.fact_bits = {name: kind(1 << i) for i, name in enumerate(names)}
+        bits = np.zeros(len(frame), dtype=kind)
+        for name, test in PEOPLE_FACTS.items():
+            bits |= _flags(test(frame)) * self.fact_bits[name]
+        bits = bits[order]
+        known = person >= 0
+        bits[~known] = 0  # rows without a person count as participations only
+        # The entries: one per row and period it belongs to, periods one after the other.
+        open_end = end.isna()
+        enrolled_bit = self.fact_bits[ENROLLED_AT_END]
+        positions, entry_bits = [], []
+        for in_period, bounds in zip(_memberships(dates, PARTICIPATIONS, periods), periods, strict=True):
+            rows = np.flatnonzero(in_period)
+            # Enrolled at the period's end: start <= end of period and (no end or end >= end of period).
+            enrolled = _flags((start <= bounds.end) & (open_end | (end >= bounds.end)))[rows]
+            positions.append(rows)
+            entry_bits.append(bits[rows] | (enrolled & known[rows]) * enrolled_bit)
+        sizes = [len(rows) for rows in positions]
+        self.position = position = np.concatenate(positions) if positions else np.empty(0, dtype=np.intp)
+        self.period = np.repeat(np.arange(n_periods, dtype=_code_type(n_periods)), sizes)
+        self.bits = np.concatenate(entry_bits) if entry_bits else np.empty(0, dtype=kind)
+        self.person = person[position]
+        actions = [s.codes for s in scope_types if s.scope_type == "action"] or [np.full(len(frame), -1)]
+        self.action = actions[0][order][position]
+        self.index = np.arange(len(position), dtype=np.int32 if len(position) < 2**31 else np.int64)
+
+    def groups(self, scope: _ScopeType) -> PeopleGroups:
+        """The entries of one scope type, grouped."""
+        return PeopleGroups(self, scope)
 
 
 def _varied_runs(run: np.ndarray, starts_run: np.ndarray, who: np.ndarray, action: np.ndarray) -> np.ndarray:
@@ -378,106 +370,92 @@ def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
     return values if values.dtype.kind in "iuf" else values.astype(np.float64)
 
 
+class _RowsTable:
+    """Activities or fundings exploded once into (row, period) entries, with row-wise columns cached."""
+
+    def __init__(self, frame: pd.DataFrame, table: str, periods: list[Period]) -> None:
+        self.frame = frame
+        self.n_periods = len(periods)
+        self.rows, self.period = _explode(_memberships(frame, table, periods))
+        self._cache: dict[tuple[str, object], object] = {}
+
+    def _cached(self, key: tuple[str, object], make: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def numbers(self, column: str) -> np.ndarray:
+        """A column as numbers, unreadable or missing ones as 0."""
+        return self._cached(("numbers", column), lambda: _numbers(self.frame, column))
+
+    def codes(self, column: str) -> tuple[np.ndarray, list]:
+        """Each row's rank among the column's sorted distinct values (-1: missing), and those values."""
+        return self._cached(("codes", column), lambda: _sorted_codes(self.frame[column]))
+
+    def dates(self, column: str) -> tuple[np.ndarray, int]:
+        """Each row's date as a code (-1: no date), and how many distinct dates there are."""
+
+        def make() -> tuple[np.ndarray, int]:
+            day, days = pd.factorize(pd.to_datetime(self.frame[column]), use_na_sentinel=True)
+            return day, len(days)
+
+        return self._cached(("dates", column), make)
+
+    def groups(self, scope: _ScopeType) -> RowGroups:
+        """The entries of one scope type, grouped."""
+        return RowGroups(self, _group(scope, self.rows, self.period, self.n_periods))
+
+
+class RowGroups:
+    """The activity or funding entries of one scope type, grouped: the building blocks of their indicators.
+
+    Each method gives one number per group (n_scopes * n_periods, group order).
+    """
+
+    def __init__(self, table: _RowsTable, groups: _Groups) -> None:
+        self.table = table
+        self._groups = groups
+
+    def rows(self) -> np.ndarray:
+        """Rows per group."""
+        return self._groups.sizes
+
+    def rows_where(self, test: Callable[[_RowsTable], Any]) -> np.ndarray:
+        """Rows per group that pass a row-wise test of the table (e.g. `lambda t: t.numbers(c) > 0`)."""
+        groups = self._groups
+        passed = test(self.table)
+        passed = passed if isinstance(passed, np.ndarray) else _flags(passed)
+        return np.bincount(groups.group[passed[groups.rows]], minlength=len(groups.sizes))
+
+    def sum(self, column: str) -> list:
+        """The sum of a numeric column per group, in row order (NumPy's pairwise sum, as pandas)."""
+        return _sums(self._groups, self.table.numbers(column))
+
+    def distinct_dates(self, column: str) -> np.ndarray:
+        """Distinct dates of a date column per group (rows without a date aside)."""
+        groups = self._groups
+        day, n_days = self.table.dates(column)
+        n_days = max(n_days, 1)
+        dated = day[groups.rows] >= 0
+        distinct = np.unique(groups.group[dated].astype(np.int64) * n_days + day[groups.rows[dated]])
+        return np.bincount(distinct // n_days, minlength=len(groups.sizes))
+
+    def by(self, column: str) -> tuple[list[str], np.ndarray]:
+        """A breakdown: the column's values (sorted) and the rows per group and value."""
+        groups = self._groups
+        kind, kinds = self.table.codes(column)  # breakdowns come in groupby's sorted order
+        kind = kind.astype(np.int64)
+        n_groups, n_kinds = len(groups.sizes), len(kinds)
+        typed = kind[groups.rows] >= 0
+        counts = np.bincount(
+            groups.group[typed] * n_kinds + kind[groups.rows[typed]], minlength=n_groups * n_kinds
+        )
+        return [str(k) for k in kinds], counts.reshape(n_groups, n_kinds)
+
+
 def _sums(groups: _Groups, values: np.ndarray) -> list:
     """The sum of `values` over each group's rows, in row order (NumPy's pairwise sum, as pandas)."""
     return [values[rows].sum() for rows in groups.slices()]
-
-
-def _activity_values(
-    frame: pd.DataFrame, periods: list[Period], scope_types: list[_ScopeType]
-) -> tuple[list[str], dict[str, dict[str, np.ndarray | list]]]:
-    """Activity indicators per scope type (group order), and the activity types in breakdown order."""
-    n_periods = len(periods)
-    rows, period = _explode(_memberships(frame, "activities", periods))
-    kind, kinds = _sorted_codes(frame["activity_type"])  # breakdowns come in groupby's sorted order
-    kind = kind.astype(np.int64)
-    day, days = pd.factorize(pd.to_datetime(frame["activity_date"]), use_na_sentinel=True)
-    participants = _numbers(frame, "participants_count")
-    actors = _numbers(frame, "field_actors_count")
-    n_kinds, n_days = len(kinds), max(len(days), 1)
-    values = {}
-    for scope in scope_types:
-        groups = _group(scope, rows, period, n_periods)
-        n_groups = len(groups.sizes)
-        typed = kind[groups.rows] >= 0
-        by_kind = np.bincount(
-            groups.group[typed] * n_kinds + kind[groups.rows[typed]], minlength=n_groups * n_kinds
-        )
-        dated = day[groups.rows] >= 0
-        distinct = np.unique(groups.group[dated].astype(np.int64) * n_days + day[groups.rows[dated]])
-        values[scope.scope_type] = {
-            "activities": groups.sizes,
-            "by_kind": by_kind.reshape(n_groups, n_kinds),
-            "activity_days": np.bincount(distinct // n_days, minlength=n_groups),
-            "activity_participants": _sums(groups, participants),
-            "field_actors": _sums(groups, actors),
-        }
-    return [str(k) for k in kinds], values
-
-
-def _funding_values(
-    frame: pd.DataFrame, periods: list[Period], scope_types: list[_ScopeType]
-) -> dict[str, dict[str, np.ndarray | list]]:
-    """Funding indicators per scope type (group order)."""
-    rows, period = _explode(_memberships(frame, "fundings", periods))
-    agglo = _numbers(frame, "amount_agglo_eur")
-    state = _numbers(frame, "amount_state_eur")
-    values = {}
-    for scope in scope_types:
-        groups = _group(scope, rows, period, len(periods))
-        funded = agglo[groups.rows] > 0
-        values[scope.scope_type] = {
-            "funded_projects": groups.sizes,
-            "agglo_funded_projects": np.bincount(groups.group[funded], minlength=len(groups.sizes)),
-            "agglo_budget_eur": _sums(groups, agglo),
-            "state_budget_eur": _sums(groups, state),
-        }
-    return values
-
-
-Computed = tuple[
-    str, str | None, float | None, float | None, float | None
-]  # code, breakdown, value, num., den.
-
-
-def _share(code: str, numerator: int, denominator: int) -> tuple[str, None, float | None, float, float]:
-    value = round(100.0 * numerator / denominator, 1) if denominator else None
-    return code, None, value, float(numerator), float(denominator)
-
-
-def _people_rows(found: dict, g: int, scope_type: str) -> Iterator[Computed]:
-    yield "participations", None, float(found["participations"][g]), None, None
-    yield "beneficiaries", None, float(found["beneficiaries"][g]), None, None
-    yield "active_beneficiaries", None, float(found["active_beneficiaries"][g]), None, None
-    yield _share("share_women_pct", found["women"][g], found["sex_known"][g])
-    yield _share("share_qpv_residents_pct", found["qpv_residents"][g], found["residence_known"][g])
-    if scope_type in MULTI_ACTION_SCOPES:
-        yield "multi_action_beneficiaries", None, float(found["multi_action"][g]), None, None
-
-
-def _activity_rows(found: dict, g: int, kinds: list[str]) -> Iterator[Computed]:
-    yield "activities", None, float(found["activities"][g]), None, None
-    for kind, count in zip(kinds, found["by_kind"][g], strict=True):
-        if count:
-            yield "activities", kind, float(count), None, None
-    yield "activity_days", None, float(found["activity_days"][g]), None, None
-    yield "activity_participants", None, float(found["activity_participants"][g]), None, None
-    yield "field_actors", None, float(found["field_actors"][g]), None, None
-
-
-def _funding_rows(found: dict, g: int) -> Iterator[Computed]:
-    yield "funded_projects", None, float(found["funded_projects"][g]), None, None
-    yield "agglo_funded_projects", None, float(found["agglo_funded_projects"][g]), None, None
-    yield "agglo_budget_eur", None, round(float(found["agglo_budget_eur"][g]), 2), None, None
-    yield "state_budget_eur", None, round(float(found["state_budget_eur"][g]), 2), None, None
-
-
-def _computed(table: str, found: dict, g: int, scope_type: str, kinds: list[str]) -> Iterator[Computed]:
-    if table == "participations":
-        return _people_rows(found, g, scope_type)
-    if table == "activities":
-        return _activity_rows(found, g, kinds)
-    return _funding_rows(found, g)
 
 
 def compute_metrics(
@@ -493,46 +471,50 @@ def compute_metrics(
     With `period_kinds` (one per period), each row also gets its period's kind in `period_kind`:
     periods of several kinds are then computed in one pass over the rows.
     """
-    tables = {"participations": participations, "activities": activities, "fundings": fundings}
+    tables = {PARTICIPATIONS: participations, ACTIVITIES: activities, FUNDINGS: fundings}
     periods = periods if periods is not None else periods_of(participations, activities, fundings)
     n_periods = len(periods)
     records = []
     for table, frame in tables.items():
-        if frame.empty or not periods:
+        declared = [i for i in INDICATORS.values() if i.table == table]
+        if frame.empty or not periods or not declared:
             continue
         frame = frame.reset_index(drop=True)
         scope_types = _scope_types(catalog, frame)
-        kinds: list[str] = []
-        if table == "participations":
-            values = _people_values(frame, periods, scope_types)
-        elif table == "activities":
-            kinds, values = _activity_values(frame, periods, scope_types)
-        else:
-            values = _funding_values(frame, periods, scope_types)
+        exploded = (
+            _PeopleTable(frame, periods, scope_types)
+            if table == PARTICIPATIONS
+            else _RowsTable(frame, table, periods)
+        )
+        # Per scope type: (indicator, its figures per group) of the indicators computed for the type.
+        figures = {}
+        for scope in scope_types:
+            applying = [i for i in declared if scope.scope_type in i.scopes]
+            groups = exploded.groups(scope) if applying else None
+            figures[scope.scope_type] = [(i, i.compute(groups)) for i in applying]
         for p, period in enumerate(periods):
             period_start, period_end = period.start.normalize(), period.end.normalize()
+            kind = {"period_kind": period_kinds[p]} if period_kinds else {}
             for scope in scope_types:
-                found = values[scope.scope_type]
+                computed = figures[scope.scope_type]
                 for s, scope_code in enumerate(scope.labels):
                     group = s * n_periods + p
-                    for code, breakdown, value, numerator, denominator in _computed(
-                        table, found, group, scope.scope_type, kinds
-                    ):
-                        indicator = INDICATORS[code]
-                        records.append(
-                            {
-                                "indicator_code": code,
-                                "indicator_label": indicator.label,
-                                "scope_type": scope.scope_type,
-                                "scope_code": scope_code,
-                                "breakdown": breakdown,
-                                "period_start": period_start,
-                                "period_end": period_end,
-                                "value": value,
-                                "unit": indicator.unit,
-                                "numerator": numerator,
-                                "denominator": denominator,
-                                **({"period_kind": period_kinds[p]} if period_kinds else {}),
-                            }
-                        )
+                    for indicator, found in computed:
+                        for breakdown, value, numerator, denominator in found.rows(group):
+                            records.append(
+                                {
+                                    "indicator_code": indicator.code,
+                                    "indicator_label": indicator.label,
+                                    "scope_type": scope.scope_type,
+                                    "scope_code": scope_code,
+                                    "breakdown": breakdown,
+                                    "period_start": period_start,
+                                    "period_end": period_end,
+                                    "value": value,
+                                    "unit": indicator.unit,
+                                    "numerator": numerator,
+                                    "denominator": denominator,
+                                    **kind,
+                                }
+                            )
     return pd.DataFrame(records, columns=[*METRIC_COLUMNS, *(["period_kind"] if period_kinds else [])])

@@ -6,8 +6,10 @@ import pandas as pd
 
 from cvpipeline.catalog import Catalog
 from cvpipeline.catalog.specs import ACTIVITY_TYPE_LABELS
-from cvpipeline.metrics.coverage import DATA_ROWS, DATA_ROWS_LABEL, QPV_COVERAGE, QPV_COVERAGE_LABEL
-from cvpipeline.metrics.indicators import INDICATORS
+from cvpipeline.ingest.geography import contract_qpvs
+from cvpipeline.ingest.quartiers import reference_qpv
+from cvpipeline.metrics.registry import DECLARED
+from cvpipeline.warehouse.views import COMMON_LABELS, CONTRACT_KINDS
 
 ALL_DATA, YEAR, CHOSEN = "all_data", "year", "chosen"
 PERIOD_KINDS = {ALL_DATA: "Toutes les données", YEAR: "Année", CHOSEN: "Période choisie"}
@@ -30,9 +32,6 @@ FAMILIES = {"regie": "Régie", "association": "Association", "etat": "État", "a
 
 def qpv_names(catalog: Catalog | None = None) -> dict[str, str]:
     """QPV id -> name, from the shipped reference list (the contract's geography and communes)."""
-    from cvpipeline.ingest.geography import contract_qpvs
-    from cvpipeline.ingest.quartiers import reference_qpv
-
     frame = contract_qpvs(catalog) if catalog else reference_qpv()
     return dict(zip(frame["qpv_id"], frame["name"], strict=True))
 
@@ -56,18 +55,12 @@ def label_map(catalog: Catalog) -> dict[str, dict[str, str]]:
         "period_kind": PERIOD_KINDS,
         "residence_status": RESIDENCE_STATUSES,
         "sex": SEXES,
-        "indicator": {
-            **{c: i.label for c, i in INDICATORS.items()},
-            DATA_ROWS: DATA_ROWS_LABEL,
-            QPV_COVERAGE: QPV_COVERAGE_LABEL,
-        },
+        "indicator": {i.code: i.label for i in DECLARED},
     }
 
 
 def labels_frame(catalog: Catalog) -> pd.DataFrame:
     """A contract's ref_labels rows, one per (kind, code): its own codes under its code, the rest common."""
-    from cvpipeline.warehouse.views import COMMON_LABELS, CONTRACT_KINDS
-
     rows = [
         {
             "contract_code": catalog.contract_code if kind in CONTRACT_KINDS else COMMON_LABELS,
@@ -79,9 +72,3 @@ def labels_frame(catalog: Catalog) -> pd.DataFrame:
         for code, label in labels.items()
     ]
     return pd.DataFrame(rows, columns=["contract_code", "kind", "code", "label"])
-
-
-def scope_label(catalog: Catalog, scope_type: str, scope_code: str) -> str:
-    """The French name of a scope (the contract's label, a pillar, an action, a partner or a QPV)."""
-    kind = "contract" if scope_type == "contract" else scope_type
-    return label_map(catalog).get(kind, {}).get(scope_code, scope_code)

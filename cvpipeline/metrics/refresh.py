@@ -11,12 +11,14 @@ from cvpipeline.catalog import Catalog
 from cvpipeline.ingest.geography import contract_qpvs
 from cvpipeline.load.references import shipped_contracts
 from cvpipeline.metrics.coverage import qpv_coverage, source_coverage
-from cvpipeline.metrics.indicators import Period, compute_metrics, periods_of
-from cvpipeline.metrics.labels import ALL_DATA, CHOSEN, YEAR
+from cvpipeline.metrics.indicators import SCOPE_COLUMNS, Period, compute_metrics, periods_of
+from cvpipeline.metrics.labels import ALL_DATA, CHOSEN, YEAR, labels_frame
+from cvpipeline.metrics.registry import INDICATORS
 from cvpipeline.metrics.targets import with_targets
 from cvpipeline.warehouse.migrations import prepare
 from cvpipeline.warehouse.reads import read_table
 from cvpipeline.warehouse.schema import table_for
+from cvpipeline.warehouse.views import refresh_views
 from cvpipeline.warehouse.writer import replace_table
 
 FACTS = ("participations", "activities", "fundings")
@@ -46,11 +48,7 @@ FACT_COLUMNS = [
 ]
 # Indicators that only apply where the partner gives what they count (else "n.d.", not 0):
 # declared counts, and activity days where activities have dates (not a year alone).
-DECLARED_COUNTS = {
-    "activity_participants": "participants_count",
-    "field_actors": "field_actors_count",
-    "activity_days": "activity_date",
-}
+DECLARED_COUNTS = {i.code: i.declared_by for i in INDICATORS.values() if i.declared_by}
 
 
 def _years(frame: pd.DataFrame, table: str) -> pd.Series:
@@ -63,9 +61,6 @@ def _years(frame: pd.DataFrame, table: str) -> pd.Series:
         dated = pd.to_datetime(frame["activity_date"]).dt.year
         return dated.fillna(pd.to_numeric(frame["activity_year"], errors="coerce"))
     return pd.to_numeric(frame["year"], errors="coerce")
-
-
-SCOPE_COLUMNS = (("pillar", "pillar"), ("action", "action_code"), ("source", "source_id"), ("qpv", "qpv_id"))
 
 
 def _scopes_where(catalog: Catalog, frame: pd.DataFrame, flag: pd.Series) -> set[tuple[str, str]]:
@@ -264,9 +259,7 @@ def refresh_metrics(
     ensure_metric_columns(engine, "evaluation_metrics")
     # Only this contract's indicators are replaced: the other contracts' stay as they are.
     replace_table(engine, "evaluation_metrics", written.assign(contract_code=code, run_id=run_id), code)
-    from cvpipeline.warehouse.views import refresh_views
-
-    refresh_views(engine, catalog, views)
+    refresh_views(engine, code, labels_frame(catalog), views)
     return metrics, coverage
 
 

@@ -16,9 +16,8 @@ import pandas as pd
 
 from cvpipeline.catalog import Catalog
 from cvpipeline.ingest.french import fold, parse_decimal
-from cvpipeline.metrics.coverage import QPV_COVERAGE, QPV_COVERAGE_LABEL
-from cvpipeline.metrics.indicators import INDICATORS
 from cvpipeline.metrics.labels import ALL_DATA, CHOSEN, SCOPE_TYPES, YEAR, label_map
+from cvpipeline.metrics.registry import DECLARED
 
 FILE_GLOBS = ("objectifs*.csv", "objectifs*.xlsx")
 # canonical column -> accepted headers (compared folded: case, accents and spaces do not matter)
@@ -157,9 +156,9 @@ def _period(value: object) -> tuple[str, pd.Timestamp | None, pd.Timestamp | Non
 def target_indicators() -> dict[str, str]:
     """The indicators an objective may be set on, code -> French label (docs/targets.md lists them).
 
-    data_rows is left out: it measures what a partner sent, not a result of the contract.
+    data_rows is left out (not `targetable`): it measures what a partner sent, not a result of the contract.
     """
-    return {**{code: i.label for code, i in INDICATORS.items()}, QPV_COVERAGE: QPV_COVERAGE_LABEL}
+    return {i.code: i.label for i in DECLARED if i.targetable}
 
 
 def validate_targets(catalog: Catalog, raw: pd.DataFrame, file_name: str) -> tuple[pd.DataFrame, list[str]]:

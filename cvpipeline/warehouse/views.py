@@ -10,11 +10,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from cvpipeline.catalog import Catalog
-from cvpipeline.warehouse.schema import ANALYST_SCHEMA
+from cvpipeline.warehouse.engine import warehouse_lock
+from cvpipeline.warehouse.migrations import prepare
+from cvpipeline.warehouse.schema import ANALYST_SCHEMA, table_for
+from cvpipeline.warehouse.writer import insert_frame
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "views.md"
 YEAR_OF = "{year}"  # replaced per dialect
@@ -215,17 +218,13 @@ def view_sql(view: View, dialect: str) -> str:
     return f"SELECT {columns} " + view.source.replace("{s}", prefix)
 
 
-def refresh_views(engine: Engine, catalog: Catalog, views: bool = True) -> None:
+def refresh_views(engine: Engine, contract_code: str, labels_frame: pd.DataFrame, views: bool = True) -> None:
     """Rewrite a contract's ref_labels (and the common ones) and (re)create every view, in one transaction.
 
-    `views=False` writes the labels only (a run over many contracts creates the views once).
+    `labels_frame` holds the rows of ref_labels of the contract and the common ones (the metrics step
+    makes them: cvpipeline.metrics.labels.labels_frame). `views=False` writes the labels only (a run
+    over many contracts creates the views once).
     """
-    from cvpipeline.metrics.labels import labels_frame
-    from cvpipeline.warehouse.engine import warehouse_lock
-    from cvpipeline.warehouse.migrations import prepare
-    from cvpipeline.warehouse.schema import table_for
-    from cvpipeline.warehouse.writer import insert_frame
-
     with engine.begin() as conn:
         prepare(conn)
         # Runs of other contracts rewrite the common labels and the views too: one at a time.
@@ -233,10 +232,8 @@ def refresh_views(engine: Engine, catalog: Catalog, views: bool = True) -> None:
         dialect = conn.dialect.name
         labels = table_for(dialect, "ref_labels")
         # This contract's labels and the common ones; the other contracts' stay.
-        conn.execute(
-            labels.delete().where(labels.c.contract_code.in_([COMMON_LABELS, catalog.contract_code]))
-        )
-        insert_frame(conn, labels, labels_frame(catalog))
+        conn.execute(labels.delete().where(labels.c.contract_code.in_([COMMON_LABELS, contract_code])))
+        insert_frame(conn, labels, labels_frame)
         if not views:
             return
         prefix = f"{ANALYST_SCHEMA}." if dialect == "postgresql" else ""

@@ -1,4 +1,4 @@
-"""Random but realistic warehouse tables (participations, activities, fundings) for metrics tests."""
+"""Random but realistic warehouse tables (participations, activities, fundings) for the metrics benchmark."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def synthetic_participations(rows: int, seed: int) -> pd.DataFrame:
         }
     )
     # One person's rows of the same day agree on sex and residence: which of two conflicting rows
-    # is "last" would otherwise be arbitrary (the old code used an unstable sort).
+    # is "last" would otherwise be arbitrary (a former implementation used an unstable sort).
     first = frame.groupby(["beneficiary_key", "start_date"], dropna=False)[["sex", "residence_status"]]
     frame[["sex", "residence_status"]] = first.transform("first")
     return frame
