@@ -50,7 +50,7 @@ bench: setup
 	$(PY) benchmarks/metrics_benchmark.py
 	$(PY) benchmarks/national_benchmark.py $(NATIONAL_ARGS)
 
-# Many contracts on PostgreSQL (issue 11): 1x, 2x, 4x contracts (also the end of `make bench`); the
+# Many contracts on PostgreSQL: 1x, 2x, 4x contracts (also the end of `make bench`); the
 # national case: NATIONAL_ARGS="--only-full --parallel 2 --no-data-docs --no-documents"
 NATIONAL_ARGS ?= --base 10 --factors 1,2,4 --no-data-docs --no-documents
 bench-national: setup

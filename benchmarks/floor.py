@@ -1,4 +1,4 @@
-"""The floor of issue 8: the least honest work on one partner CSV, with the same stack, in one process.
+"""The floor: the least honest work on one partner CSV, with the same stack, in one process.
 
 Imports dagster, pandas and GX; reads the CSV with pandas; parses the dates; runs a GX 1.x suite of
 five expectations with COMPLETE results; writes the valid rows to SQLite in one `executemany`

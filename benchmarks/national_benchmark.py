@@ -1,4 +1,4 @@
-"""`make bench-national`: the pipeline end to end on PostgreSQL with many contracts (issue 11).
+"""`make bench-national`: the pipeline end to end on PostgreSQL with many contracts.
 
 It starts a throwaway PostgreSQL (cvpipeline_tests/pgserver.py), then for each size writes a national
 synthetic data set (cvpipeline/sample/national.py: N contracts of the ANCT list, participations in

@@ -1,4 +1,4 @@
-"""`make bench`: the pipeline on large partner files against the floor of issue 8, measured in the same run.
+"""`make bench`: the pipeline on large partner files against its floor, measured in the same run.
 
 For each size (participations in one Ma chance moi aussi CSV, added to the sample):
 - the floor (benchmarks/floor.py: the same stack doing the least honest work), in its own process;
@@ -7,7 +7,7 @@ For each size (participations in one Ma chance moi aussi CSV, added to the sampl
   write, indicators, workbook), with the peak memory reached after each.
 Times and peak resident memory (of each process, from wait4) are printed with their ratios to the
 floor. The pipeline processes the contract that receives the large file (--contract, CV262: its
-sample plus the file, as when issue 8 was measured; `all` adds the other contracts' samples).
+sample plus the file, as the volume goals are stated; `all` adds the other contracts' samples).
 First (unless --no-sample), the sample alone: its run against the import of its stack, and the full
 refresh as a Dagster run (`dagster job execute`) against the CLI. Optionally (--postgres) the
 warehouse load on PostgreSQL against a raw psycopg COPY of the same rows. Nothing here is asserted:

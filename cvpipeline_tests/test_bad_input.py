@@ -14,11 +14,12 @@ import pandas as pd
 import pytest
 
 from cvpipeline.catalog import load_catalog
-from cvpipeline.ingest import limits, xlsx_xml
+from cvpipeline.ingest import xlsx_xml
 from cvpipeline.ingest.grid import MAX_SHOWN_CHARS, FileRejected
 from cvpipeline.ingest.readers import read_grid
 from cvpipeline.ingest.source import read_source
 from cvpipeline.load.shape import shape_source
+from cvpipeline.settings import FILE_MB_ENV, UNCOMPRESSED_MB_ENV, Limits, Settings
 from cvpipeline.validate.batch import validate_source
 from cvpipeline_tests import corpus
 from cvpipeline_tests.corpus import AMOUNTS, CASES, DATES, Case
@@ -56,8 +57,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     corpus.write_corpus(data_dir / "incoming")
     db = data_dir / "warehouse.db"
     with pytest.MonkeyPatch.context() as env:
-        env.setenv(limits.FILE_MB_VARIABLE, FILE_LIMIT_MB)
-        env.setenv(limits.UNCOMPRESSED_MB_VARIABLE, UNCOMPRESSED_LIMIT_MB)
+        env.setenv(FILE_MB_ENV, FILE_LIMIT_MB)
+        env.setenv(UNCOMPRESSED_MB_ENV, UNCOMPRESSED_LIMIT_MB)
         started = time.perf_counter()
         result = run_pipeline(data_dir, f"sqlite:///{db}")
         seconds = time.perf_counter() - started
@@ -276,22 +277,22 @@ def test_dagster_flags_the_unreadable_files(run: dict) -> None:
 # The reader on its own, with the default limits (no environment override).
 
 
-def test_default_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(limits.FILE_MB_VARIABLE, raising=False)
-    monkeypatch.delenv(limits.UNCOMPRESSED_MB_VARIABLE, raising=False)
-    assert limits.max_file_bytes() == 200 << 20
-    assert limits.max_uncompressed_bytes() == 1024 << 20
-    monkeypatch.setenv(limits.FILE_MB_VARIABLE, "0,5")
-    assert limits.max_file_bytes() == 512 << 10
-    monkeypatch.setenv(limits.FILE_MB_VARIABLE, "beaucoup")
-    assert limits.max_file_bytes() == 200 << 20
+def test_default_limits() -> None:
+    def limits_of(environ: dict[str, str]) -> Limits:
+        return Settings.from_environment(environ).limits
+
+    assert limits_of({}).file_bytes == 200 << 20
+    assert limits_of({}).uncompressed_bytes == 1024 << 20
+    assert limits_of({FILE_MB_ENV: "0,5"}).file_bytes == 512 << 10
+    assert limits_of({FILE_MB_ENV: "beaucoup"}).file_bytes == 200 << 20
+    assert limits_of({UNCOMPRESSED_MB_ENV: "2"}).uncompressed_bytes == 2 << 20
 
 
 @pytest.mark.parametrize("honest", [True, False], ids=["declared", "lying"])
 def test_a_real_bomb_is_refused_with_the_default_limit_in_bounded_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, honest: bool
 ) -> None:
-    monkeypatch.delenv(limits.UNCOMPRESSED_MB_VARIABLE, raising=False)
+    monkeypatch.delenv(UNCOMPRESSED_MB_ENV, raising=False)
     path = corpus.write_zip_bomb(tmp_path / "inscrits_bombe.xlsx", honest=honest)
     assert path.stat().st_size < 2 << 20
     tracemalloc.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -11,15 +12,17 @@ import pandas as pd
 import pytest
 import yaml
 
-from cvpipeline.catalog import (
-    CATALOG_PATH,
-    CatalogError,
-    load_catalog,
-    load_contract_catalogs,
-)
+from cvpipeline.catalog import CATALOG_PATH, CatalogError, load_contract_catalogs
+from cvpipeline.catalog import load_catalog as load_catalog_with
 from cvpipeline.catalog.doc import DOC_PATH, current
-from cvpipeline.catalog.suites import SUITES_DIR_ENV
 from cvpipeline.load.shape import shape_source
+from cvpipeline.settings import SUITES_DIR_ENV, Settings
+
+
+def load_catalog(path: Path | None = None):
+    """A catalog as the code location loads it: the suites folder from the environment's settings."""
+    return load_catalog_with(path, Settings.from_environment(os.environ).suites_dir)
+
 
 NATIONAL_THEMES = [
     "Éducation",

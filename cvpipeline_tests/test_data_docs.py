@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -40,7 +41,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def deliver(data_dir: Path, run_id: str) -> DeliveryReport:
-    settings = load_settings(str(data_dir), f"sqlite:///{data_dir / 'w.db'}")
+    settings = load_settings(str(data_dir), f"sqlite:///{data_dir / 'w.db'}", os.environ)
     return deliver_source(CATALOG, SOURCE, settings, run_id)
 
 

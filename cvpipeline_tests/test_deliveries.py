@@ -1,4 +1,4 @@
-"""The warehouse fills partner by partner (SPEC §6): slices per file, partial deliveries, replay."""
+"""The warehouse fills partner by partner : slices per file, partial deliveries, replay."""
 
 from __future__ import annotations
 
@@ -272,7 +272,7 @@ def test_a_long_read_and_a_long_write_are_announced_on_the_progress_logger(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Before a large read and a large write the command line gets a line; small deliveries stay quiet."""
-    from cvpipeline.warehouse import delivery
+    from cvpipeline.load import delivery
 
     shutil.copytree(SAMPLE_INCOMING / "cites_lab", tmp_path / "incoming" / "cites_lab")
     catalog = load_catalog()

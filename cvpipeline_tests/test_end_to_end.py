@@ -1,4 +1,4 @@
-"""The whole graph on the sample data, into a temporary SQLite warehouse (SPEC §4 seed table)."""
+"""The whole graph on the sample data, into a temporary SQLite warehouse (the seed evaluation's figures)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from cvpipeline.ingest.french import fold
 from cvpipeline_tests.e2e import SAMPLE_INCOMING, copy_sample, cv262_sample_files, run_pipeline
 
-# (scope_type, scope_code, indicator, breakdown, year or None for all data, low, high): SPEC §4.
+# (scope_type, scope_code, indicator, breakdown, year or None for all data, low, high): the seed evaluation's table.
 SEED = [
     ("action", "accompagnement_enfants", "beneficiaries", None, None, 94, 94),
     ("action", "education_medias", "activity_participants", None, None, 750, 750),
@@ -40,7 +40,7 @@ SEED = [
     )
 ]
 
-# Planted faults (SPEC §4): file, row as Excel shows it, column named in the reason.
+# Planted faults of the sample: file, row as Excel shows it, column named in the reason.
 PLANTED = [
     ("enfants_suivis_2016-2017.csv", 20, "double"),
     ("inscrits_2016-2018.xlsx", 55, "Date d'inscription"),

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from cvpipeline.catalog import load_catalogs
-from cvpipeline.catalog.suites import SUITES_DIR_ENV
 from cvpipeline.definitions import CATALOG_ENV
+from cvpipeline.settings import SUITES_DIR_ENV
 from cvpipeline_tests.e2e import query
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,9 +54,8 @@ def example_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"db": db, "result": done, "data": data}
 
 
-def test_the_example_contract_loads_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(SUITES_DIR_ENV, str(EXAMPLE / "suites"))
-    catalogs = load_catalogs(EXAMPLE / "CV112.yaml")
+def test_the_example_contract_loads_alone() -> None:
+    catalogs = load_catalogs(EXAMPLE / "CV112.yaml", EXAMPLE / "suites")
     assert list(catalogs) == ["CV112"]  # the shipped contracts are not served beside it
     assert catalogs["CV112"].activity_type_labels["sortie"] == "Sortie collective"
 

@@ -1,12 +1,14 @@
-"""Hostile partner files (issue 9): each class of fault, on real files written at test time."""
+"""Hostile partner files: each class of fault, on real files written at test time."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import textwrap
+from importlib import resources
 from pathlib import Path
 
 import openpyxl
@@ -15,7 +17,11 @@ import pytest
 from cvpipeline.catalog import load_catalog
 from cvpipeline.ingest.grid import FileRejected
 from cvpipeline.ingest.readers import read_grid
+from cvpipeline.ingest.source import read_source
 from cvpipeline.ingest.tables import locate_table
+from cvpipeline.settings import Limits, Settings
+from cvpipeline.validate.batch import validate_source
+from cvpipeline.validate.expectations import SuiteError
 from cvpipeline_tests.corpus import CHANTIERS_HEADER, ENFANTS_HEADER
 
 CATALOG = load_catalog()
@@ -89,23 +95,23 @@ def test_sheet_too_wide_even_without_stray_cells_is_refused_in_french(
 ) -> None:
     path = _stray_workbook(tmp_path / "suivi_permis_2017.xlsx", "J5")  # a dense 5 x 10 sheet
     monkeypatch.setenv("CVPIPELINE_MAX_GRID_CELLS", "40")
+    limits = Settings.from_environment(os.environ).limits
     with pytest.raises(FileRejected, match="trop étendu.*5 lignes × 10 colonnes.*CVPIPELINE_MAX_GRID_CELLS"):
-        read_grid(path, "Séances")
-    monkeypatch.setenv("CVPIPELINE_MAX_GRID_CELLS", "50")
-    assert len(read_grid(path, "Séances")[1]) == 5
+        read_grid(path, "Séances", limits)
+    assert len(read_grid(path, "Séances", Limits(grid_cells=50))[1]) == 5
 
 
 def test_csv_wider_than_the_budget_is_refused_but_trailing_separators_are_not_counted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CVPIPELINE_MAX_GRID_CELLS", "100")
+    limits = Limits(grid_cells=100)
     text = ";".join(ENFANTS_HEADER) + "\r\nMC-1;F;2010;École;Biollay;01/09/2016;" + ";" * 200 + "\r\n"
     (tmp_path / "trailing.csv").write_bytes(text.encode("cp1252"))
-    _, grid = read_grid(tmp_path / "trailing.csv", None)
+    _, grid = read_grid(tmp_path / "trailing.csv", None, limits)
     assert locate_table(grid, ENFANTS, None).cells.loc[2, "person_id"] == "MC-1"
     (tmp_path / "wide.csv").write_bytes((text[:-2] + "x\r\n").encode("cp1252"))
     with pytest.raises(FileRejected, match="fichier CSV trop étendu"):
-        read_grid(tmp_path / "wide.csv", None)
+        read_grid(tmp_path / "wide.csv", None, limits)
 
 
 ENFANTS_LINES = [
@@ -159,8 +165,6 @@ def test_cp1252_csv_with_a_title_line_guesses_the_delimiter_from_the_header(tmp_
 def test_implausible_dates_reach_quarantine_with_a_french_reason_that_quotes_no_birth_date(
     tmp_path: Path,
 ) -> None:
-    from cvpipeline.ingest.source import read_source
-    from cvpipeline.validate.batch import validate_source
 
     future = f"17/03/{dt.date.today().year + 1}"
     rows = [
@@ -263,39 +267,32 @@ def test_a_one_cell_row_inside_the_table_is_not_taken_for_a_note(tmp_path: Path)
     assert located.notes == ["ligne 4 « Total » ignorée (ligne de synthèse)"]
 
 
-def _suite_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: dict[str, object]) -> Path:
-    """A copy of the shipped suite of the children's CSV plus one expectation, in CVPIPELINE_SUITES_DIR."""
-    from importlib import resources
-
+def _suite_run(tmp_path: Path, extra: dict[str, object]) -> Path:
+    """The children's CSV validated by a suite edited after the catalog loaded: the shipped one plus one
+    expectation, in the catalog's suites folder (CVPIPELINE_SUITES_DIR)."""
     shipped = resources.files("cvpipeline.validate").joinpath("suites", "ma_chance_moi_aussi", "enfants.json")
     suite = json.loads(shipped.read_text(encoding="utf-8"))
-    suite["expectations"].append(extra)
     folder = tmp_path / "suites" / "ma_chance_moi_aussi"
     folder.mkdir(parents=True)
     path = folder / "enfants.json"
     path.write_text(json.dumps(suite, ensure_ascii=False), encoding="utf-8")
-    monkeypatch.setenv("CVPIPELINE_SUITES_DIR", str(tmp_path / "suites"))
-    return path
-
-
-def _validate_children(tmp_path: Path) -> None:
-    from cvpipeline.ingest.source import read_source
-    from cvpipeline.validate.batch import validate_source
-
+    catalog = load_catalog(None, tmp_path / "suites")  # the catalog checks the suite as it is now
+    suite["expectations"].append(extra)
+    path.write_text(json.dumps(suite, ensure_ascii=False), encoding="utf-8")
     csv_path = tmp_path / "enfants_suivis_2019.csv"
     csv_path.write_bytes("\r\n".join(ENFANTS_LINES).encode("cp1252"))
-    validate_source(read_source(CATALOG, CATALOG.sources["ma_chance_moi_aussi"], [csv_path], b"k" * 32))
+    validate_source(read_source(catalog, catalog.sources["ma_chance_moi_aussi"], [csv_path], b"k" * 32))
+    return path
 
 
 def test_an_expectation_on_a_column_the_table_lacks_stops_validation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cvpipeline.validate.expectations import SuiteError
 
     expectation = {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "ecole_typo"}}
-    suite = _suite_run(tmp_path, monkeypatch, expectation)
     with pytest.raises(SuiteError) as caught:
-        _validate_children(tmp_path)
+        _suite_run(tmp_path, expectation)
+    suite = tmp_path / "suites" / "ma_chance_moi_aussi" / "enfants.json"
     message = str(caught.value)
     assert f"suite d'attentes « {suite} »" in message
     assert (
@@ -308,15 +305,14 @@ def test_an_expectation_on_a_column_the_table_lacks_stops_validation(
 def test_an_expectation_that_raised_inside_gx_stops_validation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cvpipeline.validate.expectations import SuiteError
 
     expectation = {
         "type": "expect_column_values_to_match_regex",
         "kwargs": {"column": "school", "regex": "(["},
     }
-    suite = _suite_run(tmp_path, monkeypatch, expectation)
     with pytest.raises(SuiteError) as caught:
-        _validate_children(tmp_path)
+        _suite_run(tmp_path, expectation)
+    suite = tmp_path / "suites" / "ma_chance_moi_aussi" / "enfants.json"
     message = str(caught.value)
     assert f"suite d'attentes « {suite} » : 1 attente(s) n'ont pas pu s'exécuter" in message
     assert "« expect_column_values_to_match_regex » (colonne « school ») :" in message

@@ -1,4 +1,4 @@
-"""The ANCT's funded posts as a national source: each file a slice of funded_posts (issue 11)."""
+"""The ANCT's funded posts as a national source: each file a slice of funded_posts."""
 
 from __future__ import annotations
 

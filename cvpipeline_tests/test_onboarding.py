@@ -13,13 +13,13 @@ import pytest
 import yaml
 
 from cvpipeline.catalog import CATALOG_PATH, CatalogError, load_catalog
-from cvpipeline.catalog.suites import SUITES_DIR_ENV
 from cvpipeline.definitions import CATALOG_ENV, configured_catalogs
 from cvpipeline.defs import build_defs
 from cvpipeline.defs.names import COLUMNS_PRESENT, FILES_READABLE, HAS_LOADABLE_FILE, ROWS_VALID
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.sensors import SENSOR_SUFFIX
 from cvpipeline.ingest.markers import ROW_ID
+from cvpipeline.settings import SUITES_DIR_ENV
 from cvpipeline.validate.expectations import gx_frame
 from cvpipeline_tests.e2e import copy_sample
 
@@ -107,7 +107,7 @@ def onboarding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Pat
 
 
 def test_new_source_gets_its_asset_checks_and_sensor(onboarding: dict[str, Path]) -> None:
-    defs = build_defs(load_catalog(onboarding["catalog"]))
+    defs = build_defs(load_catalog(onboarding["catalog"], onboarding["suites"]))
     graph = defs.resolve_asset_graph()
     key = dg.AssetKey(SOURCE)
     assert key in graph.get_all_asset_keys()
@@ -155,7 +155,7 @@ def test_code_location_loads_the_catalog_of_the_environment(onboarding: dict[str
 
 
 def test_new_source_rows_reach_the_warehouse(onboarding: dict[str, Path]) -> None:
-    catalog = load_catalog(onboarding["catalog"])
+    catalog = load_catalog(onboarding["catalog"], onboarding["suites"])
     defs = build_defs(catalog)
     db = onboarding["data"] / "warehouse.db"
     settings = PipelineSettings(data_dir=str(onboarding["data"]), warehouse_url=f"sqlite:///{db}")

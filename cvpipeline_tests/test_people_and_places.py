@@ -1,4 +1,4 @@
-"""QPV resolution and pseudonymisation (SPEC §2 and §5)."""
+"""QPV resolution and pseudonymisation."""
 
 import pandas as pd
 

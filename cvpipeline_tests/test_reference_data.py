@@ -1,4 +1,4 @@
-"""Reference data (issue 11): official QPV lists, national resolution of quartiers, ANCT posts and contracts."""
+"""Reference data: official QPV lists, national resolution of quartiers, ANCT posts and contracts."""
 
 from __future__ import annotations
 

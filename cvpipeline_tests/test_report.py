@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from cvpipeline.catalog import load_catalog
+from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline_tests.e2e import REPO, copy_sample, run_pipeline
 
 CATALOG = load_catalog()
@@ -392,13 +393,12 @@ def test_the_years_sensor_registers_the_data_years_without_a_run(
     from cvpipeline.defs.metrics import build_year_partitions_sensor
     from cvpipeline.defs.names import YEARS
 
-    monkeypatch.setenv("CVPIPELINE_WAREHOUSE_URL", f"sqlite:///{sample['db']}")
-    monkeypatch.setenv("CVPIPELINE_DATA_DIR", str(sample["data_dir"]))
+    settings = PipelineSettings(data_dir=str(sample["data_dir"]), warehouse_url=f"sqlite:///{sample['db']}")
     sensor = build_year_partitions_sensor(YEARS.name)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(YEARS.name, ["2015", "2016"])
-    result = sensor(dg.build_sensor_context(instance=instance))
+    result = sensor(dg.build_sensor_context(instance=instance, resources={"settings": settings}))
     assert not result.run_requests
     requests = {type(r).__name__: list(r.partition_keys) for r in result.dynamic_partitions_requests}
     assert requests == {

@@ -13,10 +13,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+import cvpipeline.defs.sensors as sensors
 import cvpipeline.ingest.source as ingest_source
 from cvpipeline.catalog import load_catalog
 from cvpipeline.defs import build_defs
 from cvpipeline.defs.names import FULL_REFRESH_JOB, WAREHOUSE_TAG
+from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.sensors import (
     DEFAULT_REFRESH_CRON,
     MINIMUM_INTERVAL_SECONDS,
@@ -26,7 +28,7 @@ from cvpipeline.defs.sensors import (
     SENSOR_SUFFIX,
     parse_cursor,
 )
-from cvpipeline.settings import ConfigurationError
+from cvpipeline.settings import ConfigurationError, Settings
 from cvpipeline_tests.e2e import SAMPLE_INCOMING
 
 SOURCE = "etat_valeurs_republique"
@@ -64,7 +66,9 @@ def sensor_def(name: str = SENSOR) -> dg.SensorDefinition:
 
 def tick(instance: dg.DagsterInstance, cursor: str | None = None, name: str = SENSOR):
     """One evaluation of a sensor, as the daemon does it (run requests resolved)."""
-    context = dg.build_sensor_context(cursor=cursor, instance=instance, definitions=DEFS)
+    context = dg.build_sensor_context(
+        cursor=cursor, instance=instance, definitions=DEFS, resources={"settings": PipelineSettings()}
+    )
     return sensor_def(name).evaluate_tick(context)
 
 
@@ -85,7 +89,7 @@ def hash_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append(path.name)
         return real(path)
 
-    monkeypatch.setattr(ingest_source, "sha256_of", counting)
+    monkeypatch.setattr(sensors, "sha256_of", counting)  # the name the sensors call
     return calls
 
 
@@ -265,11 +269,12 @@ def test_schedule_requests_the_full_refresh_and_is_off_by_default() -> None:
 
 def test_schedule_cron_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(REFRESH_CRON_ENV, "30 22 * * 0")
-    schedule = next(s for s in build_defs(CATALOG).schedules if s.name == REFRESH_SCHEDULE)
+    cron = Settings.from_environment(os.environ).refresh_cron
+    schedule = next(s for s in build_defs(CATALOG, refresh_cron=cron).schedules if s.name == REFRESH_SCHEDULE)
     assert schedule.cron_schedule == "30 22 * * 0"
     monkeypatch.setenv(REFRESH_CRON_ENV, "tous les matins")
     with pytest.raises(ConfigurationError, match=REFRESH_CRON_ENV):
-        build_defs(CATALOG)
+        build_defs(CATALOG, refresh_cron=Settings.from_environment(os.environ).refresh_cron)
 
 
 def test_a_sensor_run_after_a_full_refresh_updates_the_warehouse(data_dir: Path, tmp_path: Path) -> None:
@@ -332,6 +337,7 @@ def test_the_years_sensor_never_creates_an_empty_warehouse(
     monkeypatch.delenv("CVPIPELINE_WAREHOUSE_URL", raising=False)
     sensor = next(s for s in DEFS.sensors if s.name == YEARS_SENSOR)
     with dg.DagsterInstance.ephemeral() as instance:
-        result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        context = dg.build_sensor_context(instance=instance, resources={"settings": PipelineSettings()})
+        result = sensor.evaluate_tick(context)
     assert "entrepôt pas encore créé" in (result.skip_message or "")
     assert not (tmp_path / "warehouse").exists()

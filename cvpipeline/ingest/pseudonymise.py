@@ -1,4 +1,4 @@
-"""Pseudonymisation of people (SPEC §5): keyed hashes instead of names and birth dates."""
+"""Pseudonymisation of people: keyed hashes instead of names and birth dates."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A source's delivery: compare its files with the slices in place, read what changed, write slices.
 
-The rules (SPEC §6, README "Livraisons"):
+The rules (docs/partner-files.md):
 - a file whose content (SHA-256) and reading rules are those of its slice is not read again
   (ledger status `unchanged`);
 - a new or changed file replaces its own slice, and nothing else;

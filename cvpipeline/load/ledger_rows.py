@@ -1,4 +1,4 @@
-"""The ledger rows of files that are not read: unchanged, refused, removed, duplicate (SPEC §6)."""
+"""The ledger rows of files that are not read: unchanged, refused, removed, duplicate."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 The ANCT publishes, for every contrat de ville, the *adulte-relais* and FONJEP posts the State funds.
 Files are dropped in `<data_dir>/incoming/national/anct/` (JSON as published, or the same columns
 as CSV); the kind of post comes from the file's name. Each file is a slice of `funded_posts`, as
-partner files are slices of the fact tables (SPEC §6): a new or changed file (SHA-256) is read and
+partner files are slices of the fact tables: a new or changed file (SHA-256) is read and
 replaces its own rows, an unchanged one is skipped, a removed one has its rows removed, all in one
 transaction with the ledger last (`slices.write_slices`).
 

@@ -1,4 +1,4 @@
-"""Shape a validated source into warehouse rows (SPEC §3), with ids, lineage and its ledger."""
+"""Shape a validated source into warehouse rows, with ids, lineage and its ledger."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""Warehouse step: the tables of SPEC §3, shaped, written and read through SQLAlchemy."""
+"""The warehouse as storage: its schema, engines, writes, reads, slices, views and roles (SQLAlchemy)."""

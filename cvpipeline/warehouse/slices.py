@@ -1,4 +1,4 @@
-"""The warehouse as slices: the rows one partner file produced, replaced on their own (SPEC §6).
+"""The warehouse as slices: the rows one partner file produced, replaced on their own.
 
 A slice is keyed by (contract_code, source_id, file). Its rows live in the fact tables and in
 `quarantine` (columns contract_code, source_id, source_file); a national source's rows carry each

@@ -13,7 +13,7 @@ from cvpipeline.warehouse.schema import METADATA, OPERATIONS_TABLES
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "tables.md"
 INTRO = """# Warehouse tables
 
-The analysts' interface (SPEC §3), generated from `cvpipeline/warehouse/schema.py` by
+The analysts' interface, generated from `cvpipeline/warehouse/schema.py` by
 `python -m cvpipeline.warehouse.tables_doc`. Column comments are also stored in the database where it
 supports them (PostgreSQL). On PostgreSQL the analysts' tables are in schema `cvpipeline`, the
 operations tables ({ops}) in `cvpipeline_ops`.
