@@ -11,7 +11,7 @@ FULL_REFRESH_JOB = "cvpipeline_full_refresh"
 
 # A run covers one contract, or a range of contracts (a backfill, `python -m cvpipeline run`): at most
 # this many per run, so that a national refresh pays Dagster's bookkeeping once per batch of contracts,
-# not once per contract. Each asset handles its run's contracts one after the other (defs/steps.py
+# not once per contract. Each asset handles its run's contracts one after the other (defs/results.py
 # combines their results: Dagster records the materialisation for each contract's partition).
 CONTRACTS_PER_RUN = 50
 CONTRACT_BATCHES = dg.BackfillPolicy.multi_run(max_partitions_per_run=CONTRACTS_PER_RUN)

@@ -41,7 +41,7 @@ class ExpectationOutcome:
 
 
 def _within_file(expectation: dict[str, Any]) -> dict[str, Any]:
-    """A compound uniqueness holds within each file: across files, warehouse/records.py decides."""
+    """A compound uniqueness holds within each file: across files, load/records.py decides."""
     if expectation.get("type") != "expect_compound_columns_to_be_unique":
         return expectation
     kwargs = dict(expectation.get("kwargs", {}))

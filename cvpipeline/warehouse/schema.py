@@ -127,7 +127,7 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         Column("source_id", String(64), nullable=False, comment="Source (partenaire) d'origine"),
         Column("action_code", String(64), nullable=False, comment="Action du contrat (ref_actions)"),
         Column("pillar", String(32), nullable=False, comment="Pilier du contrat"),
-        Column("beneficiary_key", String(64), comment="Pseudonyme de la personne (HMAC de l'identité, clé de pseudonymisation)"),
+        Column("beneficiary_key", String(64), comment="Pseudonyme de la personne (HMAC de son identité)"),
         Column("sex", String(1), comment="F ou H"),
         Column("birth_year", Integer, comment="Année de naissance"),
         Column("age", Integer, comment="Âge au début de la participation"),
