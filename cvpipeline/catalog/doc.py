@@ -129,7 +129,6 @@ def render_keys() -> str:
 
 def render_columns() -> str:
     """Every canonical column of every target table, where its value comes from, and the input-only ones."""
-
     parts = ["### Colonnes canoniques des tables cibles\n"]
     parts.append(
         "Une colonne du catalogue porte le nom canonique de la colonne de l'entrepôt qu'elle remplit. "

@@ -38,7 +38,6 @@ class EvaluationPeriod(dg.Config):
 
 def load_and_store_targets(catalog: Catalog, settings: Settings, log: Any) -> tuple[dict, list[str]]:
     """Read data_dir/targets/, replace evaluation_targets with its valid rows; (metadata, problems)."""
-
     loaded = load_targets(catalog, settings.contract_targets(catalog.folder))
     engine = make_engine(settings.warehouse_url)
     replace_table(
@@ -81,7 +80,6 @@ def compute_and_store_years(
     catalogs: dict[str, Catalog], settings: Settings, run_id: str, log: Any, years: list[int]
 ) -> dg.MaterializeResult:
     """Recompute the indicators of some calendar years, contract by contract, and replace only their rows."""
-
     engine = make_engine(settings.warehouse_url)
     bounds = [(f"{y}-01-01", f"{y}-12-31") for y in years]
     count = 0
@@ -104,7 +102,6 @@ def compute_and_store_metrics(
     views: bool = True,
 ) -> dg.MaterializeResult:
     """Compute every indicator from the warehouse (plus a chosen period) and replace the table."""
-
     extra: list[Period] = []
     if chosen_period:
         start, end = (pd.Timestamp(pd.to_datetime(d, dayfirst=True)) for d in chosen_period)
@@ -134,7 +131,6 @@ def compute_and_store_metrics(
 
 def sync_year_partitions(instance: dg.DagsterInstance, name: str, settings: Settings, log: Any) -> list[str]:
     """Make the year partitions the years the data covers: add the new ones, drop those left."""
-
     engine = make_engine(settings.warehouse_url)
     wanted = [str(y) for y in data_years(engine)]
     present = instance.get_dynamic_partitions(name)
@@ -192,7 +188,6 @@ def build_year_partitions_sensor(partitions_name: str) -> dg.SensorDefinition:
         "Ne lance aucun run. En marche par défaut.",
     )
     def years_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings) -> dg.SensorResult:
-
         url = settings.resolve().warehouse_url
         if not warehouse_exists(url):  # never create an empty warehouse file from a sensor
             return dg.SensorResult(
@@ -242,7 +237,6 @@ def build_metrics_assets(
     def evaluation_targets(
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> dg.MaterializeResult:
-
         codes = list(context.partition_keys)
         results = [targets_result(catalogs[c], settings.resolve(), context.log) for c in codes]
         return combine_results(results, codes)
@@ -268,7 +262,6 @@ def build_metrics_assets(
     def evaluation_metrics(
         context: dg.AssetExecutionContext, settings: PipelineSettings, config: EvaluationPeriod
     ) -> dg.MaterializeResult:
-
         chosen = (config.period_start, config.period_end) if config.period_start else None
         codes = list(context.partition_keys)
         result = combine_results(
@@ -311,7 +304,6 @@ def build_metrics_assets(
     def evaluation_metrics_by_year(
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> dg.MaterializeResult:
-
         years = sorted(int(key) for key in context.partition_keys)
         return compute_and_store_years(
             dict(catalogs), settings.resolve(), context.run.run_id, context.log, years

@@ -73,7 +73,6 @@ def deliver_posts_and_check(
     settings: PipelineSettings, run_id: str, log: logging.Logger | Any
 ) -> tuple[dg.MaterializeResult, list[dg.AssetCheckResult]]:
     """Bring the ANCT posts' slices up to date; return the materialisation and its checks."""
-
     resolved = settings.resolve()
     report = deliver_anct_posts(resolved, run_id)
     ledger, slices = report.ledger, report.slices

@@ -23,7 +23,6 @@ def build_replay_job(catalogs: Mapping[str, Catalog]) -> dg.JobDefinition:
     @dg.op(name="rejouer_l_archive", tags={"kind": "sql"})
     def replay_op(context: dg.OpExecutionContext, config: ReplayTarget, settings: PipelineSettings) -> None:
         """Read every kept slice again from its archived bytes into the target warehouse."""
-
         try:
             report = replay_warehouse(
                 dict(catalogs), settings.resolve(), config.target_warehouse_url, context.run_id

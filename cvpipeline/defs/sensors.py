@@ -108,7 +108,6 @@ def scan_folder(source: SourceSpec, incoming_dir: Path, previous: FolderCursor) 
 
     The files are the ones the source asset reads (cvpipeline.ingest.source.discover_files).
     """
-
     files: dict[str, FileState] = {}
     for path in discover_files(source, incoming_dir):
         try:

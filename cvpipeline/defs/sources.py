@@ -112,7 +112,6 @@ def build_source_asset(
     def _source_asset(
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-
         codes = list(context.partition_keys)
         results, checks = [], []
         with one_index():  # the Data Docs index once for the run's contracts
@@ -140,7 +139,6 @@ def deliver_and_check(
     catalog: Catalog, source: SourceSpec, settings: Settings, run_id: str, log: logging.Logger | Any
 ) -> tuple[dg.MaterializeResult, list[dg.AssetCheckResult]]:
     """Bring a source's slices up to date with its folder; return its materialisation and checks."""
-
     report = deliver_source(catalog, source, settings, run_id)
     ledger = report.ledger
     for warning in report.warnings:

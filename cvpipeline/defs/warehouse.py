@@ -58,7 +58,6 @@ def publish_warehouse(
     The sources wrote their own slices; this step rewrites only the tables that follow the catalogs.
     One result per table, counting the rows of the run's contracts.
     """
-
     engine = make_engine(settings.warehouse_url)
     codes = [c.contract_code for c in catalogs]
     for index, catalog in enumerate(catalogs):

@@ -36,7 +36,6 @@ def _official(catalog: Catalog) -> tuple[Path, Path | None, int, tuple[str, ...]
 @functools.cache
 def _official_list(path: Path, variants: Path | None, year: int, communes: tuple[str, ...]) -> tuple:
     """(the official QPVs in the communes, the whole list, its variants): read once per process."""
-
     reference = load_qpv_list(path, year)
     variant_rows = load_qpv_variants(variants or shipped_path(SHIPPED_VARIANTS), reference)
     mine = reference[_in_communes(reference, set(communes))].reset_index(drop=True)

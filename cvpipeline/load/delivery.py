@@ -59,7 +59,7 @@ from cvpipeline.warehouse.slices import (
 
 PACKAGE = Path(__file__).resolve().parent.parent
 # The code that turns a file into rows: a change in it makes every slice be read again.
-READING_CODE = ("catalog", "ingest", "validate", "load/shape.py", "reference")
+READING_CODE = ("catalog", "ingest", "validate", "text.py", "load/shape.py", "reference")
 
 WAITING = "en attente de fichiers"
 ALL_REJECTED = "aucune donnée : tous les fichiers reçus sont rejetés"
@@ -159,7 +159,7 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
     folder = scan_source_folder(source, incoming)
     base = incoming / source.source_id
     hashed = [_hashed(path, file_name(path, base), settings.limits) for path in folder.files]
-    duplicates = _identical_copies(hashed, in_place)
+    duplicates = identical_copies(hashed, in_place)
     unchanged, to_read = [], []
     for incoming in hashed:
         if incoming.name in duplicates:
@@ -341,7 +341,7 @@ def _hashed(path: Path, name: str, limits: Limits) -> IncomingFile:
     return IncomingFile(name, path, sha256_of(path))
 
 
-def _identical_copies(files: list[IncomingFile], in_place: pd.DataFrame) -> dict[str, str]:
+def identical_copies(files: list[IncomingFile], in_place: pd.DataFrame) -> dict[str, str]:
     """Files whose content another file of the folder already brings: copy name -> original name.
 
     The original is the file whose slice already holds that content, else the oldest (then the first

@@ -36,6 +36,7 @@ from cvpipeline.ingest.source import (
     scan_folder,
     sha256_of,
 )
+from cvpipeline.load.delivery import identical_copies
 from cvpipeline.load.ledger_rows import duplicate_row, rejected_row, removed_row, unchanged_row
 from cvpipeline.settings import Settings
 from cvpipeline.warehouse.engine import make_engine
@@ -55,7 +56,13 @@ READABLE_SUFFIXES = (".json", ".csv")
 # The kind of post, told by the file's name (folded: case, accents, dashes and underscores ignored).
 KIND_WORDS = {"adulte_relais": ("adulte relais", "adultes relais"), "fonjep": ("fonjep",)}
 PACKAGE = Path(__file__).resolve().parent.parent
-READING_CODE = ("ingest/anct.py", "ingest/reference_files.py", "ingest/french.py", "load/national.py")
+READING_CODE = (
+    "ingest/anct.py",
+    "ingest/reference_files.py",
+    "ingest/french.py",
+    "text.py",
+    "load/national.py",
+)
 QUARANTINE_COLUMNS = [c for c in COLUMNS["quarantine"] if c != "run_id"]
 LEDGER_COLUMNS = [c for c in COLUMNS["ingestion_ledger"] if c != "run_id"]
 CROSS_FILE_RULE = "doublon_autre_fichier"
@@ -135,7 +142,7 @@ def deliver_anct_posts(settings: Settings, run_id: str) -> NationalReport:
     folder = anct_folder(settings)
     content = scan_folder(folder)
     hashed = [IncomingFile(file_name(p, folder), p, sha256_of(p)) for p in content.files]
-    copies = _identical_copies(hashed, in_place)
+    copies = identical_copies(hashed, in_place)
     ledger: list[dict[str, Any]] = []
     to_read: list[IncomingFile] = []
     for incoming in hashed:
@@ -423,22 +430,6 @@ def _loaded_note(kind: str, posts: pd.DataFrame, quarantine: pd.DataFrame) -> st
             + ")"
         )
     return note
-
-
-def _identical_copies(files: list[IncomingFile], in_place: pd.DataFrame) -> dict[str, str]:
-    """Files whose content another file already brings: copy -> original (the one in place, else oldest)."""
-
-    def holds(incoming: IncomingFile) -> bool:
-        return incoming.name in in_place.index and in_place.loc[incoming.name, "sha256"] == incoming.sha256
-
-    originals: dict[str, str] = {}
-    copies: dict[str, str] = {}
-    for incoming in sorted(files, key=lambda f: (not holds(f), f.path.stat().st_mtime_ns, f.name)):
-        if incoming.sha256 in originals:
-            copies[incoming.name] = originals[incoming.sha256]
-        else:
-            originals[str(incoming.sha256)] = incoming.name
-    return copies
 
 
 def _ledger(parts: list[pd.DataFrame]) -> pd.DataFrame:

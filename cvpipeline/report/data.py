@@ -192,7 +192,6 @@ class ReportData:
 
 def load_report_data(engine: Engine, catalog: Catalog) -> ReportData:
     """Read the indicators of the catalog's contract and the data-quality tables from the warehouse."""
-
     code = catalog.contract_code
     metrics = read_table(engine, "evaluation_metrics", contract_code=code)
     slices = read_table(engine, "file_slices", contract_code=code)

@@ -92,7 +92,6 @@ class NationalDataset:
 
 def national_contracts(count: int | None = None) -> pd.DataFrame:
     """The ANCT's contracts (2015 list shipped in the package); `count` of them spread over the list."""
-
     contracts = shipped_contracts().sort_values("contract_code").reset_index(drop=True)
     if count is None or count >= len(contracts):
         return contracts

@@ -372,7 +372,6 @@ MASKED_VALUE = " (valeur non citée : elle pourrait identifier une personne)"
 
 def quotable(values: pd.Series, column_type: str | None = None) -> pd.Series:
     """True where a cell's text can be quoted in a message without any risk of naming someone."""
-
     text = values.astype("string").str.strip()
     safe = pd.Series(False, index=values.index)
     short = text.notna() & (text.str.len() <= MAX_QUOTABLE_CHARS)
