@@ -97,6 +97,7 @@ def masked_result_dict(result: dict[str, Any], table: TableSpec, column: Any) ->
 
 def masked_suite_result(result: Any, table: TableSpec) -> Any:
     """A copy of a GX suite validation result fit for Data Docs: same verdicts, no personal value."""
+    # Imported on use, as in expectations.py: GX takes about 2.5 s to import.
     from great_expectations.core.expectation_validation_result import (
         ExpectationSuiteValidationResult,
         ExpectationValidationResult,

@@ -124,6 +124,8 @@ def _activity_type_rule(table: TableSpec, written: list[dict[str, Any]]) -> dict
 @functools.cache
 def gx_context() -> Any:
     """One ephemeral GX context per process, progress bars off."""
+    # Great Expectations is imported when a suite first runs, here and below: it takes about 2.5 s,
+    # which the code location, the sensors and the documents do without.
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
