@@ -80,11 +80,21 @@ def two_contracts(tmp_path_factory: pytest.TempPathFactory) -> dict:
     data_dir = copy_sample(tmp_path_factory.mktemp("contracts"))
     db = data_dir / "warehouse.db"
     catalogs = load_catalogs()
+    check = dg.AssetCheckKey(dg.AssetKey("centres_sociaux"), "fichiers_lisibles")
     with dg.DagsterInstance.ephemeral() as instance:
-        for code in catalogs:
+        for code in [*catalogs, "CN07302M"]:  # CN07302M's run last: after CV262's, as an operator would
             result = run_pipeline(data_dir, f"sqlite:///{db}", instance, catalogs, code)
             assert result.success, code
-    return {"data_dir": data_dir, "db": db, "catalogs": catalogs}
+        states = {
+            info.partition_key: info.latest_execution_status.value
+            for info in instance.event_log_storage.get_asset_check_partition_info([check])
+        }
+    return {"data_dir": data_dir, "db": db, "catalogs": catalogs, "check_states": states}
+
+
+def test_a_contracts_failed_check_stays_failed_after_a_run_of_another_contract(two_contracts: dict) -> None:
+    # CV262's folder holds a truncated chantiers workbook; CN07302M's run after it does not hide it.
+    assert two_contracts["check_states"] == {"CV262": "FAILED", "CN07302M": "SUCCEEDED"}
 
 
 def _beneficiaries_by_action(db: Path, contract: str) -> dict[str, float]:
@@ -314,14 +324,21 @@ def test_one_run_over_both_contracts_gives_what_a_run_per_contract_gives(
         assert result.success
         # Dagster records each contract's partition as materialised by the one run.
         assert {m.partition for m in result.asset_materializations_for_node("cites_lab")} == set(catalogs)
+        # The Runs page shows that a partner's delivery failed (one rejected file in the sample).
+        run = instance.get_run_by_id(result.run_id)
+        assert run is not None and run.tags["cvpipeline/fichiers_rejetes"] == "1"
     checks = {
-        c.check_name: c
+        (c.check_name, c.partition): c
         for c in result.get_asset_check_evaluations()
         if c.asset_key.path == ["centres_sociaux"]
     }
-    # CV262's incomplete chantiers file is rejected: the batch's check fails and names the contract.
-    assert not checks["fichiers_lisibles"].passed
-    assert checks["fichiers_lisibles"].metadata["contrats_en_echec"].value == "CV262"
+    # Each contract's checks are its own: CV262's incomplete chantiers file fails CV262's check only,
+    # and the failure names the file, its sheet and the reason.
+    assert not checks[("fichiers_lisibles", "CV262")].passed
+    assert checks[("fichiers_lisibles", "CN07302M")].passed
+    errors = checks[("fichiers_lisibles", "CV262")].metadata["erreurs"].value
+    assert "chantiers_centre_incomplet.xlsx" in errors and "feuille « Chantiers »" in errors
+    assert "« Date de naissance »" in errors
     metric_sql = (
         "select contract_code, scope_type, scope_code, indicator_code, coalesce(breakdown, ''), period_kind, "
         "period_start, period_end, value from evaluation_metrics order by 1, 2, 3, 4, 5, 6, 7, 8"

@@ -25,6 +25,8 @@ from cvpipeline.catalog.tables import activity_type_labels, declared_types, tabl
 
 # Warehouse column width (warehouse/schema.py) that the action codes of a contract must fit.
 MAX_ACTION_CODE = 64
+# Above this share of rows in quarantine (files in place) the rows check warns, unless the catalog says.
+DEFAULT_QUARANTINE_WARNING_PCT = 5.0
 
 
 def parse_contract(raw: Any, label: str, path: Path | None = None, suites_dir: Path | None = None) -> Catalog:
@@ -138,7 +140,11 @@ def parse_contract(raw: Any, label: str, path: Path | None = None, suites_dir: P
         errors += suite_errors(specs[(table.source_id, table.name)], table.place, table.contract_place)
     if errors:
         raise CatalogError(format_errors(errors))
-    default_pct = contract.quarantine_warning_pct or 0.0
+    default_pct = (
+        DEFAULT_QUARANTINE_WARNING_PCT
+        if contract.quarantine_warning_pct is None
+        else contract.quarantine_warning_pct
+    )
     built = {}
     for sid, source in sources.items():
         override = overrides.get(sid)

@@ -269,7 +269,7 @@ class ContractModel(_Strict):
     """Priorités locales du contrat, par code : {label, keywords}."""
 
     quarantine_warning_pct: float | None = Field(None, ge=0, le=100)
-    """Seuil de quarantaine (%) par défaut des sources."""
+    """Seuil de quarantaine (%) par défaut des sources (5 si absent)."""
 
     activity_type_labels: dict[str, str] | None = None
     """Libellés des types d'activité, par code (défaut : livré, sinon le code lisible)."""

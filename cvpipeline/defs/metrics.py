@@ -1,6 +1,6 @@
 """Dagster assets of the metrics step: the objectives, the indicators, the indicators year by year."""
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -18,7 +18,13 @@ from cvpipeline.defs.names import (
     YEARS_SENSOR,
 )
 from cvpipeline.defs.resources import PipelineSettings
-from cvpipeline.defs.results import combine_results, table_schema
+from cvpipeline.defs.results import (
+    ContractCheckEvent,
+    combine_results,
+    contract_checks,
+    run_contracts,
+    table_schema,
+)
 from cvpipeline.metrics.coverage import sources_without_data
 from cvpipeline.metrics.indicators import Period
 from cvpipeline.metrics.refresh import data_years, refresh_metrics, yearly_metrics
@@ -59,21 +65,22 @@ def load_and_store_targets(catalog: Catalog, settings: Settings, log: Any) -> tu
     return metadata, loaded.problems
 
 
-def targets_result(catalog: Catalog, settings: Settings, log: Any) -> dg.MaterializeResult:
-    """Load a contract's objectives; its materialisation, with the check that every row was readable."""
+def targets_result(
+    catalog: Catalog, settings: Settings, log: Any
+) -> tuple[dg.MaterializeResult, list[dg.AssetCheckResult]]:
+    """Load a contract's objectives; its materialisation, and the check that every row was readable."""
     metadata, problems = load_and_store_targets(catalog, settings, log)
-    return dg.MaterializeResult(
-        metadata=metadata,
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=TARGETS_VALID,
-                passed=not problems,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"lignes_ecartees": len(problems)},
-                description=problems[0] if problems else None,
-            )
-        ],
+    check = dg.AssetCheckResult(
+        check_name=TARGETS_VALID,
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "lignes_ecartees": len(problems),
+            "motifs": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "aucun"),
+        },
+        description=problems[0] if problems else None,
     )
+    return dg.MaterializeResult(metadata=metadata), [check]
 
 
 def compute_and_store_years(
@@ -228,6 +235,7 @@ def build_metrics_assets(
                 asset=TARGETS_ASSET,
                 description="Chaque ligne du fichier d'objectifs est lisible (indicateur, périmètre, "
                 "période et valeur connus).",
+                partitions_def=contracts,
             )
         ],
         description="Les objectifs fixés par l'équipe de chaque contrat (data/targets/<dossier du contrat>/"
@@ -236,10 +244,12 @@ def build_metrics_assets(
     )
     def evaluation_targets(
         context: dg.AssetExecutionContext, settings: PipelineSettings
-    ) -> dg.MaterializeResult:
-        codes = list(context.partition_keys)
-        results = [targets_result(catalogs[c], settings.resolve(), context.log) for c in codes]
-        return combine_results(results, codes)
+    ) -> Iterator[dg.MaterializeResult | ContractCheckEvent]:
+        codes = run_contracts(context)
+        resolved = settings.resolve()
+        done = [targets_result(catalogs[c], resolved, context.log) for c in codes]
+        yield combine_results([result for result, _ in done], codes)
+        yield from contract_checks(context, TARGETS_ASSET, [checks for _, checks in done], codes)
 
     @dg.asset(
         name=METRICS_ASSET,
@@ -263,7 +273,7 @@ def build_metrics_assets(
         context: dg.AssetExecutionContext, settings: PipelineSettings, config: EvaluationPeriod
     ) -> dg.MaterializeResult:
         chosen = (config.period_start, config.period_end) if config.period_start else None
-        codes = list(context.partition_keys)
+        codes = run_contracts(context)
         result = combine_results(
             [
                 # The views are created once, with the run's last contract.

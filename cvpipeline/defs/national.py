@@ -115,7 +115,7 @@ def deliver_posts_and_check(
                 "lignes_en_place": loaded + aside,
                 "lignes_ecartees": aside,
                 "part_ecartee_pct": round(aside_pct, 2),
-                "seuil_avertissement_pct": SET_ASIDE_WARNING_PCT,
+                "seuil_avertissement": f"{SET_ASIDE_WARNING_PCT:g} %",
                 **{f"ecartees_{rule}": n for rule, n in report.set_aside.items()},
             },
         ),

@@ -8,7 +8,7 @@ import dagster as dg
 from cvpipeline.catalog import Catalog
 from cvpipeline.defs.names import CONTRACT_BATCHES, METRICS_ASSET, OWNER
 from cvpipeline.defs.resources import PipelineSettings
-from cvpipeline.defs.results import combine_results
+from cvpipeline.defs.results import combine_results, run_contracts
 from cvpipeline.report.data import load_report_data
 from cvpipeline.report.documents import DOCUMENTS, Document
 from cvpipeline.settings import Settings
@@ -44,7 +44,7 @@ def build_document_asset(
         description=document.description,
     )
     def _document(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
-        codes = list(context.partition_keys)
+        codes = run_contracts(context)
         resolved = settings.resolve()
         return combine_results(
             [write_document(document, catalogs[c], resolved, context.log) for c in codes], codes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -70,7 +71,7 @@ def combine_metadata(metadatas: list[dict[str, Any]], codes: list[str]) -> dict[
     if len(metadatas) == 1:
         return metadatas[0]
     shown = ", ".join(codes[:10]) + (f" … ({len(codes)})" if len(codes) > 10 else "")
-    combined: dict[str, Any] = {"contrats": shown, "nombre_de_contrats": len(codes)}
+    combined: dict[str, Any] = {"contrats": shown}
     for key in dict.fromkeys(k for m in metadatas for k in m):
         values = [m[key] for m in metadatas if key in m]
         if _numbers(values):
@@ -81,14 +82,17 @@ def combine_metadata(metadatas: list[dict[str, Any]], codes: list[str]) -> dict[
             "dagster/table_name",
             "entrepot",
             "apercu",
-            "seuil_avertissement_pct",
+            "seuil_avertissement",
         ):
             combined[key] = values[0]
     return combined
 
 
 def combine_results(results: list[dg.MaterializeResult], codes: list[str]) -> dg.MaterializeResult:
-    """One materialisation for the contracts of a run (Dagster records it for each of their partitions)."""
+    """One materialisation for the contracts of a run (Dagster records it for each of their partitions).
+
+    Checks are not combined: `contract_checks` reports each contract's own (one partition each).
+    """
     if len(results) == 1:
         return results[0]
     versions = "\n".join(r.data_version.value for r in results if r.data_version is not None)
@@ -96,34 +100,70 @@ def combine_results(results: list[dg.MaterializeResult], codes: list[str]) -> dg
         asset_key=results[0].asset_key,
         metadata=combine_metadata([dict(r.metadata or {}) for r in results], codes),
         data_version=dg.DataVersion(hashlib.sha256(versions.encode()).hexdigest()[:24]) if versions else None,
-        check_results=combine_checks([list(r.check_results or []) for r in results], codes) or None,
     )
 
 
-def combine_checks(
-    per_contract: list[list[dg.AssetCheckResult]], codes: list[str]
-) -> list[dg.AssetCheckResult]:
-    """One result per check for the contracts of a run: passed when it passed for each, the failures named."""
-    if len(per_contract) == 1:
-        return per_contract[0]
-    by_name: dict[str, list[tuple[str, dg.AssetCheckResult]]] = {}
+ContractCheckEvent = dg.AssetCheckResult | dg.AssetCheckEvaluation | dg.Output
+
+
+def contract_checks(
+    context: dg.AssetExecutionContext,
+    asset: str,
+    per_contract: list[list[dg.AssetCheckResult]],
+    codes: list[str],
+) -> Iterator[ContractCheckEvent]:
+    """Each contract's check results, kept under its own partition of the (partitioned) checks.
+
+    A run of one contract yields its results as they are. A run over several contracts (a backfill,
+    the command line) yields one output per check and an evaluation per contract and check, so that
+    a contract's result is superseded only by a later run of that contract.
+    """
+    if len(codes) == 1:
+        yield from per_contract[0]
+        return
+    key = dg.AssetKey(asset)
+    names = dict.fromkeys(check.check_name for checks in per_contract for check in checks if check.check_name)
+    for name in names:
+        check_key = dg.AssetCheckKey(key, name)
+        yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_check_key(check_key))
     for code, checks in zip(codes, per_contract, strict=True):
         for check in checks:
-            by_name.setdefault(check.check_name or "", []).append((code, check))
-    combined = []
-    for name, results in by_name.items():
-        failed = [(code, r) for code, r in results if not r.passed]
-        severity = (
-            dg.AssetCheckSeverity.ERROR
-            if any(r.severity == dg.AssetCheckSeverity.ERROR for _, r in failed)
-            else dg.AssetCheckSeverity.WARN
-        )
-        metadata = combine_metadata([dict(r.metadata or {}) for _, r in results], [c for c, _ in results])
-        metadata["contrats_en_echec"] = ", ".join(code for code, _ in failed) or "aucun"
-        first = next((f"{code} : {r.description}" for code, r in failed if r.description), None)
-        combined.append(
-            dg.AssetCheckResult(
-                check_name=name, passed=not failed, severity=severity, metadata=metadata, description=first
+            yield dg.AssetCheckEvaluation(
+                asset_key=key,
+                check_name=check.check_name or "",
+                passed=check.passed,
+                metadata=dict(check.metadata or {}),
+                severity=check.severity,
+                description=check.description,
+                partition=code,
             )
+
+
+def metadata_number(result: dg.MaterializeResult, key: str) -> int:
+    """A whole number of a result's metadata (0 when absent), as given or as a metadata value."""
+    value = (result.metadata or {}).get(key, 0)
+    return int(getattr(value, "value", value) or 0)
+
+
+REJECTED_FILES_TAG = "cvpipeline/fichiers_rejetes"
+
+
+def mark_rejected_files(context: dg.AssetExecutionContext, rejected: int) -> None:
+    """Add this step's rejected files to the run's tag (the Runs page shows it), when there are any."""
+    if not rejected:
+        return
+    run = context.instance.get_run_by_id(context.run.run_id)
+    before = int((run.tags if run else {}).get(REJECTED_FILES_TAG, "0") or 0)
+    context.instance.add_run_tags(context.run.run_id, {REJECTED_FILES_TAG: str(before + rejected)})
+
+
+def run_contracts(context: dg.AssetExecutionContext) -> list[str]:
+    """The contracts (partitions) of the run; a run that names none stops with one French line."""
+    if not context.has_partition_key and not context.has_partition_key_range:
+        raise dg.Failure(
+            description="run sans contrat : choisissez une partition (un contrat) ou une plage de "
+            'contrats — dans l\'interface, ou --tags \'{"dagster/partition": "CV262"}\' avec '
+            "dagster job execute — ou lancez python -m cvpipeline run [--contract CODE]",
+            allow_retries=False,
         )
-    return combined
+    return list(context.partition_keys)

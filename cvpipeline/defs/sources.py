@@ -21,9 +21,13 @@ from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.results import (
     PREVIEW_COLUMNS,
     PREVIEW_ROWS,
-    combine_checks,
+    ContractCheckEvent,
     combine_results,
+    contract_checks,
+    mark_rejected_files,
     markdown_preview,
+    metadata_number,
+    run_contracts,
     table_schema,
 )
 from cvpipeline.ingest.limits import thousands
@@ -37,10 +41,10 @@ from cvpipeline.warehouse.schema import table_for
 from cvpipeline.warehouse.slices import source_rows
 
 
-def source_check_specs(source: SourceSpec) -> list[dg.AssetCheckSpec]:
-    """The checks every source asset reports (their names are stable constants)."""
+def source_check_specs(source: SourceSpec, contracts: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
+    """The checks every source asset reports, one result per contract (partition) kept apart."""
     key = dg.AssetKey(source.source_id)
-    return [
+    specs = [
         dg.AssetCheckSpec(
             FILES_READABLE,
             asset=key,
@@ -52,8 +56,9 @@ def source_check_specs(source: SourceSpec) -> list[dg.AssetCheckSpec]:
             ROWS_VALID,
             asset=key,
             description="Les lignes respectent la suite Great Expectations de la source ; "
-            "les lignes en échec partent en quarantaine. Avertissement au-delà de "
-            f"{source.quarantine_warning_pct:g} % de lignes en quarantaine (fichiers en place).",
+            "les lignes en échec partent en quarantaine. Avertissement quand la part des lignes en "
+            "quarantaine (fichiers en place) dépasse le seuil du catalogue du contrat "
+            "(quarantine_warning_pct, 5 % par défaut).",
         ),
         dg.AssetCheckSpec(
             COLUMNS_PRESENT,
@@ -69,6 +74,10 @@ def source_check_specs(source: SourceSpec) -> list[dg.AssetCheckSpec]:
             "« en attente de fichiers » (avertissement) ; si tous ses fichiers sont rejetés, c'est une "
             "erreur. Ni l'un ni l'autre ne bloque les autres sources, les indicateurs ou le classeur.",
         ),
+    ]
+    return [
+        dg.AssetCheckSpec(s.name, asset=key, description=s.description, partitions_def=contracts)
+        for s in specs
     ]
 
 
@@ -102,7 +111,7 @@ def build_source_asset(
         f"Fichiers lus dans {', '.join(folders[:3])}{' …' if len(folders) > 3 else ''} "
         f"({', '.join(source.file_patterns)}), une partition par contrat. "
         "Chaque fichier est une tranche de l'entrepôt, remplacée seulement quand son contenu change.",
-        check_specs=source_check_specs(source),
+        check_specs=source_check_specs(source, contracts),
         metadata={
             "partner": source.partner,
             "suites": [t.suite_name for t in source.tables],
@@ -111,8 +120,8 @@ def build_source_asset(
     )
     def _source_asset(
         context: dg.AssetExecutionContext, settings: PipelineSettings
-    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        codes = list(context.partition_keys)
+    ) -> Iterator[dg.MaterializeResult | ContractCheckEvent]:
+        codes = run_contracts(context)
         results, checks = [], []
         with one_index():  # the Data Docs index once for the run's contracts
             for code in codes:
@@ -130,7 +139,8 @@ def build_source_asset(
                 results.append(result)
                 checks.append(checked)
         yield combine_results(results, codes)
-        yield from combine_checks(checks, codes)
+        yield from contract_checks(context, source_id, checks, codes)
+        mark_rejected_files(context, sum(metadata_number(r, "fichiers_rejetes") for r in results))
 
     return _source_asset
 
@@ -186,7 +196,7 @@ def deliver_and_check(
                 "lignes_en_place": in_place,
                 "lignes_en_quarantaine": in_place_quarantined,
                 "part_en_quarantaine_pct": round(quarantined_pct, 2),
-                "seuil_avertissement_pct": source.quarantine_warning_pct,
+                "seuil_avertissement": f"{source.quarantine_warning_pct:g} %",
                 "lignes_lues_ce_run": int(ledger["rows_read"].sum()),
                 "echecs_par_attente_ce_run": dg.MetadataValue.md(_failures_per_expectation(report.outcomes)),
                 "exemples_masques": dg.MetadataValue.json(masked_examples(report.quarantine_read)),

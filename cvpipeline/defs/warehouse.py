@@ -15,6 +15,7 @@ from cvpipeline.defs.results import (
     PREVIEW_ORDER,
     PREVIEW_ROWS,
     markdown_preview,
+    run_contracts,
     safe_url,
     table_schema,
 )
@@ -117,7 +118,7 @@ def build_warehouse_assets(
     def warehouse(
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> Iterator[dg.MaterializeResult]:
-        codes = list(context.partition_keys)
+        codes = run_contracts(context)
         yield from publish_warehouse([catalogs[c] for c in codes], settings.resolve(), context.log)
 
     return [warehouse]
