@@ -10,12 +10,14 @@ import argparse
 import gc
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from cvpipeline.load.statuses import reason_of, status_label
 from cvpipeline.settings import ConfigurationError, Settings
 
 DAGSTER_YAML = """# Local Dagster instance of cvpipeline (created by `python -m cvpipeline run`).
@@ -212,6 +214,7 @@ def summary(
             count("unchanged").label("unchanged"),
             count("rejected").label("rejected"),
             count("removed").label("removed"),
+            sa.func.sum(ledger.c.rows_read).label("read"),
         )
         .where(ledger.c.run_id == run_id)
         .group_by(ledger.c.source_id)
@@ -236,17 +239,17 @@ def summary(
             refused = conn.execute(rejected_files.order_by(ledger.c.source_id, ledger.c.file)).all()
     except sa.exc.DBAPIError:
         files, rows, refused = {}, {}, []
-    header = (
-        f"{'source':<26}{'fichiers':>9}{'inchangés':>10}{'rejetés':>8}{'en place':>10}{'quarantaine':>12}"
-    )
-    lines = ["", "Résumé (fichiers vus par ce run ; lignes en place dans l'entrepôt)", header]
+    unchanged, rejected = status_label("unchanged", 2), status_label("rejected", 2)
+    lines = [
+        "",
+        "Résumé (fichiers vus et lignes lues par ce run ; lignes en place dans l'entrepôt)",
+        _columns("source", ["fichiers", unchanged, rejected, "lues", "en place", "quarantaine"]),
+    ]
     for source_id in sorted(set(files) | set(rows) | set(source_ids or [])):
         f, r = files.get(source_id), rows.get(source_id)
         loaded = int(r.loaded) if r else 0
-        line = (
-            f"{source_id:<26}{(f.files if f else 0):>9}{(int(f.unchanged) if f else 0):>10}"
-            f"{(int(f.rejected) if f else 0):>8}{loaded:>10}{(int(r.quarantined) if r else 0):>12}"
-        )
+        seen_here = [f.files, int(f.unchanged), int(f.rejected), int(f.read or 0)] if f else [0] * 4
+        line = _columns(source_id, [*seen_here, loaded, int(r.quarantined) if r else 0])
         if source_id in (failed_steps or set()):
             line += "   ÉCHEC de l'étape (voir ci-dessous)"
         elif not r:
@@ -258,14 +261,29 @@ def summary(
         sum(f.files for f in files.values()),
         sum(int(f.unchanged) for f in files.values()),
         sum(int(f.rejected) for f in files.values()),
+        sum(int(f.read or 0) for f in files.values()),
         sum(int(r.loaded) for r in rows.values()),
         sum(int(r.quarantined) for r in rows.values()),
     )
-    lines.append(f"{'total':<26}{totals[0]:>9}{totals[1]:>10}{totals[2]:>8}{totals[3]:>10}{totals[4]:>12}")
+    lines.append(_columns("total", list(totals)))
+    if files and not totals[3] and totals[4]:
+        lines.append("Aucune ligne lue par ce run : les lignes en place sont celles des runs précédents.")
     if refused:
-        lines += ["", "Fichiers rejetés :"] + [f"  {r.source_id} / {r.file} : {r.error}" for r in refused]
+        # The ledger's error names the file already: the line names it once.
+        lines += ["", "Fichiers rejetés :"] + [
+            f"  {r.source_id} / {r.file} : {reason_of(r.file, r.error or '')}" for r in refused
+        ]
     lines.append(f"Entrepôt : {engine.url.render_as_string(hide_password=True)}")
     return "\n".join(lines)
+
+
+# The summary's columns after the source's name: files, unchanged, rejected, rows read, in place, quarantine.
+SUMMARY_WIDTHS = (9, 10, 8, 8, 10, 12)
+
+
+def _columns(first: str, values: list[Any]) -> str:
+    """A line of the summary's table: the source's name, then its figures right-aligned in their columns."""
+    return f"{first:<26}" + "".join(f"{v:>{w}}" for v, w in zip(values, SUMMARY_WIDTHS, strict=True))
 
 
 def replay(target_url: str, data_dir: str | None, warehouse_url: str | None) -> int:
@@ -345,13 +363,71 @@ def documents(
     return 0
 
 
+DESCRIPTION = (
+    "Consolide les fichiers des partenaires des contrats de ville dans l'entrepôt, calcule les "
+    "indicateurs d'évaluation et écrit le classeur (.xlsx) et la note (.docx) de chaque contrat."
+)
+EPILOG = (
+    "Chaque commande a son aide : python -m cvpipeline run --help. Les options l'emportent sur les "
+    "variables CVPIPELINE_* (CVPIPELINE_DATA_DIR, CVPIPELINE_WAREHOUSE_URL…), qui l'emportent sur les "
+    "valeurs par défaut."
+)
+# argparse's own words (Python's, in English) said in French; the error's own text keeps its details.
+ARGPARSE_WORDS = {
+    "the following arguments are required:": "arguments obligatoires absents :",
+    "unrecognized arguments:": "arguments inconnus :",
+    "invalid choice:": "choix invalide :",
+    "choose from": "au choix :",
+    "expected one argument": "une valeur attendue",
+    "not allowed with argument": "incompatible avec l'argument",
+}
+
+
+class FrenchHelpFormatter(argparse.HelpFormatter):
+    """argparse's help with « utilisation : » for « usage: »."""
+
+    def _format_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None) -> str:
+        return super()._format_usage(usage, actions, groups, "utilisation : " if prefix is None else prefix)
+
+
+class FrenchArgumentParser(argparse.ArgumentParser):
+    """An argument parser whose help and errors are in French (its subcommands' parsers too)."""
+
+    def __init__(self, *args: Any, add_help: bool = True, **kwargs: Any) -> None:
+        """A parser with French section titles and a French -h."""
+        kwargs.setdefault("formatter_class", FrenchHelpFormatter)
+        super().__init__(*args, add_help=False, **kwargs)
+        self._positionals.title = "arguments"
+        self._optionals.title = "options"
+        if add_help:
+            self.add_argument(
+                "-h", "--help", action="help", default=argparse.SUPPRESS, help="affiche cette aide et quitte"
+            )
+
+    def error(self, message: str) -> Any:
+        """Print the usage and the error in French, then exit with status 2 (as argparse does)."""
+        for english, french in ARGPARSE_WORDS.items():
+            message = message.replace(english, french)
+        message = re.sub(r"^argument (\S+): ", r"argument \1 : ", message)
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog} : erreur : {message}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen command."""
-    parser = argparse.ArgumentParser(prog="python -m cvpipeline", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    run_parser = commands.add_parser("run", help="matérialise tout le graphe (ingestion → indicateurs)")
-    run_parser.add_argument("--data-dir", help="dossier contenant incoming/ (défaut : data/ du dépôt)")
-    run_parser.add_argument("--warehouse-url", help="URL SQLAlchemy de l'entrepôt (défaut : SQLite)")
+    parser = FrenchArgumentParser(prog="python -m cvpipeline", description=DESCRIPTION, epilog=EPILOG)
+    commands = parser.add_subparsers(dest="command", required=True, title="commandes", metavar="COMMANDE")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".")
+
+    run_parser = command("run", "matérialise tout le graphe (ingestion → indicateurs)")
+    run_parser.add_argument(
+        "--data-dir", metavar="DOSSIER", help="dossier contenant incoming/ (défaut : data/ du dépôt)"
+    )
+    run_parser.add_argument(
+        "--warehouse-url", metavar="URL", help="URL SQLAlchemy de l'entrepôt (défaut : SQLite)"
+    )
     run_parser.add_argument("--verbose", action="store_true", help="affiche tout le journal de Dagster")
     run_parser.add_argument(
         "--no-documents",
@@ -361,32 +437,43 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument(
         "--contract",
         action="append",
+        metavar="CODE",
         help="code d'un contrat à traiter (répétable ; défaut : tous les contrats du catalogue)",
     )
-    replay_parser = commands.add_parser(
-        "replay",
-        help="reconstruit tout l'entrepôt depuis l'archive dans un entrepôt vide (--to URL)",
+    replay_parser = command(
+        "replay", "reconstruit tout l'entrepôt depuis l'archive dans un entrepôt vide (--to URL)"
     )
-    replay_parser.add_argument("--to", required=True, help="URL SQLAlchemy de l'entrepôt vide à remplir")
-    replay_parser.add_argument("--data-dir", help="dossier contenant incoming/ et archive/ (défaut : data/)")
     replay_parser.add_argument(
-        "--warehouse-url", help="l'entrepôt dont on rejoue les tranches (défaut : SQLite)"
+        "--to", required=True, metavar="URL", help="URL SQLAlchemy de l'entrepôt vide à remplir"
     )
-    role_parser = commands.add_parser(
-        "create-analyst-role",
-        help="crée un rôle PostgreSQL en lecture seule sur les tables des analystes",
+    replay_parser.add_argument(
+        "--data-dir", metavar="DOSSIER", help="dossier contenant incoming/ et archive/ (défaut : data/)"
     )
-    role_parser.add_argument("role", help="nom du rôle, ex. analyste")
-    role_parser.add_argument("--warehouse-url", help="URL de l'entrepôt PostgreSQL (défaut : variable)")
+    replay_parser.add_argument(
+        "--warehouse-url", metavar="URL", help="l'entrepôt dont on rejoue les tranches (défaut : SQLite)"
+    )
+    role_parser = command(
+        "create-analyst-role", "crée un rôle PostgreSQL en lecture seule sur les tables des analystes"
+    )
+    role_parser.add_argument("role", metavar="ROLE", help="nom du rôle, ex. analyste")
+    role_parser.add_argument(
+        "--warehouse-url", metavar="URL", help="URL de l'entrepôt PostgreSQL (défaut : variable)"
+    )
     role_parser.add_argument("--print-sql", action="store_true", help="affiche le SQL sans l'exécuter")
-    note_parser = commands.add_parser(
-        "note", help="écrit la note d'évaluation (.docx) et le classeur (.xlsx) depuis l'entrepôt"
+    note_parser = command(
+        "note", "écrit la note d'évaluation (.docx) et le classeur (.xlsx) depuis l'entrepôt"
     )
-    note_parser.add_argument("--data-dir", help="dossier de données (défaut : data/ du dépôt)")
-    note_parser.add_argument("--warehouse-url", help="URL SQLAlchemy de l'entrepôt (défaut : SQLite)")
-    note_parser.add_argument("--out", help="dossier où écrire (défaut : <data-dir>/reports)")
     note_parser.add_argument(
-        "--contract", action="append", help="code d'un contrat (répétable ; défaut : tous)"
+        "--data-dir", metavar="DOSSIER", help="dossier de données (défaut : data/ du dépôt)"
+    )
+    note_parser.add_argument(
+        "--warehouse-url", metavar="URL", help="URL SQLAlchemy de l'entrepôt (défaut : SQLite)"
+    )
+    note_parser.add_argument(
+        "--out", metavar="DOSSIER", help="dossier où écrire (défaut : <data-dir>/reports)"
+    )
+    note_parser.add_argument(
+        "--contract", action="append", metavar="CODE", help="code d'un contrat (répétable ; défaut : tous)"
     )
     args = parser.parse_args(argv)
     if args.command == "note":

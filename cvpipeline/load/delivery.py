@@ -42,6 +42,7 @@ from cvpipeline.load.ledger_rows import (
 )
 from cvpipeline.load.records import existing_records, record_keys, set_aside_repeated_records
 from cvpipeline.load.shape import shape_source
+from cvpipeline.load.statuses import file_line
 from cvpipeline.settings import Limits, Settings
 from cvpipeline.validate.batch import validate_source
 from cvpipeline.validate.data_docs import DataDocs, docs_dir, latest_pages
@@ -113,6 +114,32 @@ class DeliveryReport:
         """Rows of the source in the fact tables now."""
         return sum(v for k, v in self.counts.items() if k != "quarantine")
 
+    @property
+    def rows_in_place(self) -> int:
+        """Rows the source's slices hold in the warehouse now, whichever run read them (quarantine aside)."""
+        return int(self.slices["rows_loaded"].sum()) if not self.slices.empty else 0
+
+    @property
+    def rows_read(self) -> int:
+        """Rows this run read from the source's files (0 when every file was unchanged)."""
+        return int(self.ledger["rows_read"].sum()) if not self.ledger.empty else 0
+
+    def progress_line(self) -> str:
+        """The source's line on the progress logger: its state, what is in place, what this run read."""
+        read = self.rows_read
+        this_run = f"{thousands(read)} ligne(s) lue(s) ce run" if read else "aucune ligne lue ce run"
+        in_place = f"{len(self.slices)} fichier(s) et {thousands(self.rows_in_place)} ligne(s) en place"
+        return f"{progress_prefix(self.contract_code, self.source_id)} {self.state} ({in_place} ; {this_run})"
+
+    def file_line(self, row: Any) -> str:
+        """The run log's line for one row of this report's ledger (its status in French, said once)."""
+        return file_line(self.source_id, row)
+
+
+def progress_prefix(contract_code: str, source_id: str) -> str:
+    """The start of a source's progress line: the contract and the source, in columns."""
+    return f"  {contract_code:<9} {source_id:<26}"
+
 
 @functools.cache
 def _code_digest() -> str:
@@ -173,10 +200,10 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
     removed = [f for f in in_place.index if f not in present]
     # Files read now rank after the slices in place, the oldest first (a revision comes later).
     to_read.sort(key=lambda f: (f.path.stat().st_mtime_ns, f.name))
-    where = f"  {catalog.contract_code:<9} {source.source_id:<26}"
+    at = progress_prefix(catalog.contract_code, source.source_id)
     size = sum(f.path.stat().st_size for f in to_read)
     if size >= PROGRESS_BYTES:
-        progress.info(f"{where} lecture de {len(to_read)} fichier(s), {thousands(size >> 20)} Mo…")
+        progress.info(f"{at} lecture de {len(to_read)} fichier(s), {thousands(size >> 20)} Mo…")
     change, report = read_into_slices(
         catalog,
         source,
@@ -218,7 +245,7 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
     change.ledger = _ledger(catalog, ledger_parts)
     rows = sum(len(frame) for frame in change.tables.values()) + len(change.quarantine)
     if rows >= PROGRESS_ROWS:
-        progress.info(f"{where} écriture de {thousands(rows)} ligne(s) dans l'entrepôt…")
+        progress.info(f"{at} écriture de {thousands(rows)} ligne(s) dans l'entrepôt…")
     write_slices(engine, change, run_id)
     report.ledger = change.ledger
     report.slices = current_slices(engine, catalog.contract_code, source.source_id)

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from cvpipeline.catalog import Catalog
 from cvpipeline.metrics.coverage import DATA_ROWS
 from cvpipeline.metrics.labels import ALL_DATA, YEAR, label_map
+from cvpipeline.report.formatting import PARIS, paris_time
 from cvpipeline.warehouse.reads import read_table
 
 
@@ -24,10 +25,12 @@ class ReportData:
     ledger: pd.DataFrame = field(default_factory=pd.DataFrame)
     quarantine: pd.DataFrame = field(default_factory=pd.DataFrame)
     targets: pd.DataFrame = field(default_factory=pd.DataFrame)
-    produced_at: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now(tz="Europe/Paris"))
+    # Paris time, as every time the documents give (a naive one given here is taken as UTC).
+    produced_at: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now(tz=PARIS))
 
     def __post_init__(self) -> None:
         """Normalise the period columns and index the indicators for fast lookups."""
+        self.produced_at = paris_time(self.produced_at)
         metrics = self.metrics.copy()
         for column in ("period_start", "period_end"):
             metrics[column] = pd.to_datetime(metrics[column])
@@ -149,7 +152,8 @@ class ReportData:
         for source_id, source in self.catalog.sources.items():
             own = own_by.get(source_id, slices.iloc[:0])
             mine = mine_by.get(source_id, rows.iloc[:0])
-            received = pd.to_datetime(own["received_at"]).max() if not own.empty else None
+            # The warehouse's reception times are UTC; the documents give them in Paris time.
+            received = paris_time(pd.to_datetime(own["received_at"]).max()) if not own.empty else None
             whole = mine[mine["period_kind"] == ALL_DATA]
             record: dict[str, object] = {
                 "partner": source.partner,

@@ -1,5 +1,7 @@
 """Figures, amounts, shares and dates written the French way, and the rounding rule the note states.
 
+Times people read are Paris time (`paris_time`); the warehouse keeps its timestamps in UTC, naive.
+
 Rounding rule: cumulative counts are given exactly; yearly averages and counts at a date are rounded to
 the ten and said "environ" (or "une centaine", "une soixantaine"...); shares to 0.1 point; amounts to
 the euro.
@@ -7,8 +9,12 @@ the euro.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pandas as pd
 
+# The one time zone of what people read (documents, console, metadata); the tables keep UTC.
+PARIS = ZoneInfo("Europe/Paris")
 NBSP = "\u00a0"
 NOT_APPLICABLE = "n.d."
 NO_DATA = "aucune donnée"
@@ -85,6 +91,14 @@ def approximately(value: float | None, noun: str) -> str:
 def years_in_words(count: int) -> str:
     """A number of years in words: 'trois ans' (digits from ten on)."""
     return f"{NUMBER_WORDS.get(count, str(count))} an{'s' if count > 1 else ''}"
+
+
+def paris_time(value: object) -> pd.Timestamp | None:
+    """A moment in Paris time: a naive timestamp is UTC (as the warehouse keeps them); None stays None."""
+    moment = pd.Timestamp(value) if value is not None else pd.NaT
+    if pd.isna(moment):
+        return None
+    return (moment if moment.tzinfo is not None else moment.tz_localize("UTC")).tz_convert(PARIS)
 
 
 def french_date(value: pd.Timestamp | None, missing: str) -> str:
