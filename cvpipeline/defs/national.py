@@ -12,6 +12,7 @@ from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.results import table_schema
 from cvpipeline.ingest.limits import thousands
 from cvpipeline.load.national import ANCT_POSTS_SOURCE, deliver_anct_posts
+from cvpipeline.load.statuses import file_line
 from cvpipeline.warehouse.schema import table_for
 
 ANCT_POSTS_ASSET = "postes_anct"
@@ -77,18 +78,13 @@ def deliver_posts_and_check(
     report = deliver_anct_posts(resolved, run_id)
     ledger, slices = report.ledger, report.slices
     for row in ledger.itertuples():
-        message = (
-            f"{ANCT_POSTS_SOURCE} / {row.file} : {row.status}, {row.rows_read} lue(s), "
-            f"{row.rows_loaded} chargée(s), {row.rows_quarantined} écartée(s)"
-        )
-        (log.info if row.status in ("loaded", "partially_loaded", "unchanged") else log.warning)(message)
-        if isinstance(row.error, str):
-            log.warning(f"{ANCT_POSTS_SOURCE} / {row.file} : {row.error}")
+        line = file_line(ANCT_POSTS_SOURCE, row)
+        (log.info if row.status in ("loaded", "partially_loaded", "unchanged") else log.warning)(line)
     loaded = int(slices["rows_loaded"].sum()) if not slices.empty else 0
     aside = int(slices["rows_quarantined"].sum()) if not slices.empty else 0
     logging.getLogger("cvpipeline.progress").info(
         f"  {'national':<9} {ANCT_POSTS_SOURCE:<26} {report.state} "
-        f"({len(slices)} fichier(s) en place, {thousands(loaded)} poste(s))"
+        f"({len(slices)} fichier(s) et {thousands(loaded)} poste(s) en place)"
     )
     rejected = ledger[ledger["status"] == "rejected"]
     aside_pct = 100.0 * aside / (loaded + aside) if loaded + aside else 0.0

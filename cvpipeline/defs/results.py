@@ -9,6 +9,8 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from cvpipeline.report.formatting import paris_time
+
 PREVIEW_ROWS = 5
 
 # Previews show what helps an operator and nothing more (raw quarantined rows stay in the table).
@@ -40,9 +42,20 @@ PREVIEW_ORDER = {
 }
 
 
+# The warehouse's moments (UTC, without a zone), shown to people in Paris time.
+MOMENT_COLUMNS = ("received_at", "loaded_at", "started_at", "finished_at")
+
+
 def markdown_preview(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
-    """A small Markdown table of a frame (only ever given pseudonymised warehouse rows)."""
-    head = frame.head(rows).astype("string").fillna("")
+    """A small Markdown table of a frame (only pseudonymised warehouse rows); moments in Paris time."""
+    head = frame.head(rows).copy()
+    for column in MOMENT_COLUMNS:
+        if column in head:
+            head[column] = [
+                "" if (moment := paris_time(v)) is None else moment.strftime("%d/%m/%Y %H:%M")
+                for v in head[column]
+            ]
+    head = head.astype("string").fillna("")
     lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * len(head.columns)]
     lines += ["| " + " | ".join(row) + " |" for row in head.itertuples(index=False)]
     return "\n".join(lines)

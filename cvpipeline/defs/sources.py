@@ -30,9 +30,9 @@ from cvpipeline.defs.results import (
     run_contracts,
     table_schema,
 )
-from cvpipeline.ingest.limits import thousands
 from cvpipeline.ingest.tables import OPTIONAL_ABSENT
 from cvpipeline.load.delivery import UP_TO_DATE, deliver_source
+from cvpipeline.load.statuses import reason_of, status_label
 from cvpipeline.settings import Settings
 from cvpipeline.validate.batch import masked_examples
 from cvpipeline.validate.data_docs import one_index
@@ -154,22 +154,12 @@ def deliver_and_check(
     for warning in report.warnings:
         log.warning(warning)
     for row in ledger.itertuples():
-        message = (
-            f"{source.source_id} / {row.file} : {row.status}, {row.rows_read} lue(s), "
-            f"{row.rows_loaded} chargée(s), {row.rows_quarantined} en quarantaine"
-        )
-        (log.info if row.status in ("loaded", "unchanged") else log.warning)(message)
-        if pd.notna(row.error):
-            log.warning(f"{source.source_id} / {row.file} : {row.error}")
+        (log.info if row.status in ("loaded", "unchanged") else log.warning)(report.file_line(row))
     (log.info if report.state.startswith(UP_TO_DATE) else log.warning)(f"{source.source_id} : {report.state}")
     rejected = ledger[ledger["status"] == "rejected"]
     slices = report.slices
     in_place_loaded = int(slices["rows_loaded"].sum()) if not slices.empty else 0
-    logging.getLogger("cvpipeline.progress").info(
-        f"  {catalog.contract_code:<9} {source.source_id:<26} {report.state} "
-        f"({len(report.slices)} fichier(s) en place, "
-        f"{thousands(in_place_loaded)} ligne(s) chargée(s))"
-    )
+    logging.getLogger("cvpipeline.progress").info(report.progress_line())
     in_place_quarantined = int(slices["rows_quarantined"].sum()) if not slices.empty else 0
     in_place = in_place_loaded + in_place_quarantined
     quarantined_pct = 100.0 * in_place_quarantined / in_place if in_place else 0.0
@@ -279,10 +269,11 @@ def _absent_note(notes: str) -> str:
 
 
 def _error_table(ledger: pd.DataFrame) -> str:
+    """The files of this run that were refused, with their state and the ledger's reason (file named once)."""
     problems = ledger[ledger["error"].notna()]
     if problems.empty:
         return "Aucun fichier rejeté."
-    lines = ["| fichier | statut | erreur |", "|---|---|---|"]
+    lines = ["| fichier | état | motif |", "|---|---|---|"]
     for row in problems.itertuples():
-        lines.append(f"| {row.file} | {row.status} | {row.error} |")
+        lines.append(f"| {row.file} | {status_label(row.status)} | {reason_of(row.file, row.error)} |")
     return "\n".join(lines)

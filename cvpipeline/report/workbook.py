@@ -15,6 +15,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from cvpipeline.catalog import Catalog
 from cvpipeline.ingest.geography import contract_qpvs
+from cvpipeline.load.statuses import reason_of
 from cvpipeline.metrics.dictionary import COMMON_RULES, dictionary_rows, linkable_sources
 from cvpipeline.metrics.labels import ALL_DATA, YEAR
 from cvpipeline.report.charts import bar_chart
@@ -648,7 +649,8 @@ def _quality(workbook: Workbook, data: ReportData) -> None:
         sheet.text("Aucun fichier rejeté.", span=6)
     else:
         for r in rejected.itertuples():
-            sheet.text(f"• {data.label('source', r.source_id)} — {r.file} : {r.error}", span=6 + len(years))
+            reason = reason_of(r.file, r.error)
+            sheet.text(f"• {data.label('source', r.source_id)} — {r.file} : {reason}", span=6 + len(years))
     sheet.text(
         "Une ligne écartée (quarantaine) ne compte dans aucun "
         "indicateur ; son motif est dans la table quarantine "
