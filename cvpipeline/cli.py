@@ -121,8 +121,9 @@ def run(
                 print(f"Document : {path}")
         for check in result.get_asset_check_evaluations():
             if check.check_name == TARGETS_VALID and not check.passed:
+                whose = f" ({check.partition})" if check.partition and len(batch) > 1 else ""
                 print(
-                    f"Objectifs écartés : {check.metadata['lignes_ecartees'].value} ligne(s), "
+                    f"Objectifs écartés{whose} : {check.metadata['lignes_ecartees'].value} ligne(s), "
                     f"dont : {check.description} (détail : --verbose ou l'interface Dagster)"
                 )
         if failures:
