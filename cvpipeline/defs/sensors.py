@@ -234,8 +234,8 @@ def build_source_sensor(source_id: str, catalogs: Mapping[str, Catalog]) -> dg.S
             f"modifié (SHA-256) ou supprimé lance {source_id} et tout l'aval (entrepôt, indicateurs, "
             "classeur) pour son contrat (sa partition) : seule la tranche du fichier changé est réécrite. "
             "Un fichier seulement touché (date changée, même contenu) ne lance rien. À l'activation, un "
-            "contrat dont les fichiers sont ceux déjà chargés dans l'entrepôt ne lance rien. Arrêté par défaut : "
-            "activez-le dans l'UI (Automation)."
+            "contrat dont les fichiers sont ceux déjà chargés dans l'entrepôt ne lance rien. "
+            "Arrêté par défaut : activez-le dans l'UI (Automation)."
         ),
         tags={SOURCE_TAG: source_id},
     )
