@@ -289,17 +289,24 @@ def build_metrics_assets(
         owners=[OWNER],
         partitions_def=YEARS,
         backfill_policy=dg.BackfillPolicy.single_run(),
+        # With the automation sensor on, a year is computed when its partition appears.
         automation_condition=dg.AutomationCondition.eager(),
-        # A year is recomputed for every contract: it depends on all the contracts' partitions.
+        # A year reads every contract's rows, but a contract's run or backfill ("Materialize all"
+        # for a contract) must launch no year: Dagster cannot map a contract to the years of its
+        # data, and mapping it to every year recomputed them all, for every contract. The identity
+        # maps a contract code to no year (a code is never a year): the edges show the lineage,
+        # and the years are recomputed on demand (docs/operations.md, "Partitions: contracts and years").
         deps=[
-            dg.AssetDep(t, partition_mapping=dg.AllPartitionMapping())
+            dg.AssetDep(t, partition_mapping=dg.IdentityPartitionMapping())
             for t in ("participations", "activities", "fundings")
         ],
-        description="Les indicateurs année par année, une partition par année civile couverte par les "
-        "données (les années suivent les données, enregistrées par evaluation_metrics), pour chaque "
-        "contrat : "
-        "recalcul d'une année ou rattrapage (backfill) sur plusieurs années depuis l'interface. "
-        "Chaque partition remplace seulement les lignes de son année.",
+        description="Les indicateurs année par année, une partition par année civile où un contrat au "
+        "moins a des données (les années suivent les données : evaluation_metrics et le capteur "
+        f"{YEARS_SENSOR} les tiennent à jour ; une année sans aucune donnée n'en est pas une), pour "
+        "chaque contrat : recalcul d'une année ou rattrapage (backfill) sur plusieurs années depuis "
+        "l'interface, à la demande. « Materialize all » pour un contrat ne les lance pas. "
+        "Chaque partition remplace seulement les lignes de son année. N'ajoutez pas de partition à "
+        "la main : une année sans données n'aurait aucune ligne et le capteur la retire.",
     )
     def evaluation_metrics_by_year(
         context: dg.AssetExecutionContext, settings: PipelineSettings
