@@ -129,16 +129,29 @@ def compute_and_store_metrics(
     )
 
 
+def year_partition_changes(present: list[str], wanted: list[str]) -> tuple[list[str], list[str]]:
+    """(years to delete, years to add, in this order) that make the partitions `wanted`, in its order.
+
+    Dagster lists dynamic partitions in the order they were added: a year earlier than years
+    present (a contract with older data) has those re-added after it, so that the UI lists the
+    years in order. Deleting a partition keeps its materialisations: re-added, it is as it was.
+    """
+    kept = [y for y in present if y in wanted]
+    common = 0
+    while common < len(kept) and kept[common] == wanted[common]:
+        common += 1
+    return [y for y in present if y not in wanted] + kept[common:], wanted[common:]
+
+
 def sync_year_partitions(instance: dg.DagsterInstance, name: str, settings: Settings, log: Any) -> list[str]:
-    """Make the year partitions the years the data covers: add the new ones, drop those left."""
+    """Make the year partitions the years with data, in order: add the new ones, drop those left."""
     engine = make_engine(settings.warehouse_url)
     wanted = [str(y) for y in data_years(engine)]
-    present = instance.get_dynamic_partitions(name)
-    added = [y for y in wanted if y not in present]
+    deleted, added = year_partition_changes(list(instance.get_dynamic_partitions(name)), wanted)
+    for year in deleted:
+        instance.delete_dynamic_partition(name, year)
     if added:
         instance.add_dynamic_partitions(name, added)
-    for year in (y for y in present if y not in wanted):
-        instance.delete_dynamic_partition(name, year)
     log.info(f"partitions annuelles : {', '.join(wanted) or 'aucune (pas de données)'}")
     return wanted
 
@@ -176,15 +189,17 @@ def headline_markdown(catalog: Catalog, metrics: pd.DataFrame) -> str:
 
 
 def build_year_partitions_sensor(partitions_name: str) -> dg.SensorDefinition:
-    """A sensor that keeps the year partitions equal to the years the warehouse covers (no run)."""
+    """A sensor that keeps the year partitions equal to the years with data, in order (no run)."""
 
     @dg.sensor(
         name=YEARS_SENSOR,
         minimum_interval_seconds=300,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Tient les partitions annuelles d'evaluation_metrics_by_year à jour avec les années "
-        "couvertes par les données de l'entrepôt (ajoute les nouvelles, retire celles qui ne le sont plus), "
-        "pour que « Materialize all » et le rattrapage proposent ces années dès le démarrage de l'interface. "
+        "où un contrat au moins a des données dans l'entrepôt (ajoute les nouvelles, retire celles qui "
+        "n'en ont plus ; une année sans aucune donnée, même entre deux années qui en ont, n'en est pas une), "
+        "dans l'ordre, pour que le recalcul et le rattrapage des années les proposent dès le démarrage de "
+        "l'interface. "
         "Ne lance aucun run. En marche par défaut.",
     )
     def years_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings) -> dg.SensorResult:
@@ -195,14 +210,14 @@ def build_year_partitions_sensor(partitions_name: str) -> dg.SensorDefinition:
             )
         engine = make_engine(url)
         wanted = [str(y) for y in data_years(engine)]
-        present = context.instance.get_dynamic_partitions(partitions_name)
-        requests = []
-        added = [y for y in wanted if y not in present]
-        removed = [y for y in present if y not in wanted]
-        if added:
-            requests.append(dg.AddDynamicPartitionsRequest(partitions_name, added))
+        present = list(context.instance.get_dynamic_partitions(partitions_name))
+        removed, added = year_partition_changes(present, wanted)
+        # In this order: the daemon applies the requests one after the other.
+        requests: list[dg.DeleteDynamicPartitionsRequest | dg.AddDynamicPartitionsRequest] = []
         if removed:
             requests.append(dg.DeleteDynamicPartitionsRequest(partitions_name, removed))
+        if added:
+            requests.append(dg.AddDynamicPartitionsRequest(partitions_name, added))
         return dg.SensorResult(
             dynamic_partitions_requests=requests, skip_reason=None if requests else "à jour"
         )
