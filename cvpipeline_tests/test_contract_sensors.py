@@ -13,35 +13,20 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from cvpipeline.catalog import load_contract_catalogs
-from cvpipeline.defs import build_defs
-from cvpipeline.defs.names import FULL_REFRESH_JOB
-from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.sensors import SENSOR_SUFFIX, parse_cursor
-from cvpipeline_tests.e2e import copy_sample, query
+from cvpipeline_tests.e2e import query
+from cvpipeline_tests.two_contracts import CATALOGS, loaded_contracts
 
 SOURCE = "ordi_pratique"
 SENSOR = f"{SOURCE}{SENSOR_SUFFIX}"
-CATALOGS = load_contract_catalogs()
 CITY, OTHER = "CV262", "CN07302M"
 
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """The sample's two contracts, loaded into a warehouse by the full refresh job, one run each."""
-    root = tmp_path_factory.mktemp("contract_sensors")
-    data_dir = copy_sample(root / "data")
-    db = data_dir / "warehouse.db"
-    settings = PipelineSettings(data_dir=str(data_dir), warehouse_url=f"sqlite:///{db}")
-    defs = build_defs(CATALOGS, settings=settings)
-    (root / "dagster_home").mkdir()
-    with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
-        for code in (CITY, OTHER):
-            run = defs.resolve_job_def(FULL_REFRESH_JOB).execute_in_process(
-                instance=instance, partition_key=code
-            )
-            assert run.success
-        yield {"data_dir": data_dir, "db": db, "defs": defs, "settings": settings, "instance": instance}
+    """The sample's two contracts loaded by the full refresh job, one run each, on one instance."""
+    with loaded_contracts(tmp_path_factory.mktemp("contract_sensors")) as loaded:
+        yield loaded
 
 
 def folder(loaded: dict, code: str) -> Path:

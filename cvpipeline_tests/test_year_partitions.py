@@ -14,35 +14,21 @@ import pytest
 # What the UI's "Materialize all" (the launchPartitionBackfill mutation) builds: Dagster's backfill.
 from dagster._core.execution.backfill import PartitionBackfill
 
-from cvpipeline.catalog import load_contract_catalogs
-from cvpipeline.defs import build_defs
 from cvpipeline.defs.metrics import build_year_partitions_sensor, year_partition_changes
-from cvpipeline.defs.names import FULL_REFRESH_JOB, YEARLY_METRICS, YEARS
+from cvpipeline.defs.names import YEARLY_METRICS, YEARS
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.metrics.refresh import data_years
 from cvpipeline.warehouse.engine import make_engine
-from cvpipeline_tests.e2e import copy_sample
+from cvpipeline_tests.two_contracts import loaded_contracts
 
-CATALOGS = load_contract_catalogs()
 DATA_YEARS = [2016, 2017, 2018, 2024, 2025]
 
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """The sample's two contracts loaded by the full refresh job, one run each, on one instance."""
-    root = tmp_path_factory.mktemp("year_partitions")
-    data_dir = copy_sample(root / "data")
-    db = data_dir / "warehouse.db"
-    settings = PipelineSettings(data_dir=str(data_dir), warehouse_url=f"sqlite:///{db}")
-    defs = build_defs(CATALOGS, settings=settings)
-    (root / "dagster_home").mkdir()
-    with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
-        for code in sorted(CATALOGS):
-            run = defs.resolve_job_def(FULL_REFRESH_JOB).execute_in_process(
-                instance=instance, partition_key=code
-            )
-            assert run.success
-        yield {"db": db, "defs": defs, "settings": settings, "instance": instance}
+    with loaded_contracts(tmp_path_factory.mktemp("year_partitions")) as loaded:
+        yield loaded
 
 
 def test_the_partitions_are_the_years_with_data_without_the_gap(loaded: dict) -> None:
