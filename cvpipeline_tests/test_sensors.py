@@ -119,6 +119,8 @@ def test_new_file_requests_one_run_of_the_source_and_everything_downstream(
     write(data_dir / "incoming" / SOURCE / "sessions_2019.csv", ROW_A)
     result = tick(instance)
     assert len(result.run_requests) == 1
+    # No warehouse yet: every file is new, and the sensor does not create the warehouse.
+    assert not (data_dir / "warehouse.db").exists()
     request = result.run_requests[0]
     selected = {k.to_user_string() for k in request.asset_selection}
     assert {SOURCE, "activities", "ingestion_ledger", "evaluation_metrics", "evaluation_workbook"} <= selected

@@ -136,16 +136,29 @@ def compute_and_store_metrics(
     )
 
 
+def year_partition_changes(present: list[str], wanted: list[str]) -> tuple[list[str], list[str]]:
+    """(years to delete, years to add, in this order) that make the partitions `wanted`, in its order.
+
+    Dagster lists dynamic partitions in the order they were added: a year earlier than years
+    present (a contract with older data) has those re-added after it, so that the UI lists the
+    years in order. Deleting a partition keeps its materialisations: re-added, it is as it was.
+    """
+    kept = [y for y in present if y in wanted]
+    common = 0
+    while common < len(kept) and kept[common] == wanted[common]:
+        common += 1
+    return [y for y in present if y not in wanted] + kept[common:], wanted[common:]
+
+
 def sync_year_partitions(instance: dg.DagsterInstance, name: str, settings: Settings, log: Any) -> list[str]:
-    """Make the year partitions the years the data covers: add the new ones, drop those left."""
+    """Make the year partitions the years with data, in order: add the new ones, drop those left."""
     engine = make_engine(settings.warehouse_url)
     wanted = [str(y) for y in data_years(engine)]
-    present = instance.get_dynamic_partitions(name)
-    added = [y for y in wanted if y not in present]
+    deleted, added = year_partition_changes(list(instance.get_dynamic_partitions(name)), wanted)
+    for year in deleted:
+        instance.delete_dynamic_partition(name, year)
     if added:
         instance.add_dynamic_partitions(name, added)
-    for year in (y for y in present if y not in wanted):
-        instance.delete_dynamic_partition(name, year)
     log.info(f"partitions annuelles : {', '.join(wanted) or 'aucune (pas de données)'}")
     return wanted
 
@@ -183,15 +196,17 @@ def headline_markdown(catalog: Catalog, metrics: pd.DataFrame) -> str:
 
 
 def build_year_partitions_sensor(partitions_name: str) -> dg.SensorDefinition:
-    """A sensor that keeps the year partitions equal to the years the warehouse covers (no run)."""
+    """A sensor that keeps the year partitions equal to the years with data, in order (no run)."""
 
     @dg.sensor(
         name=YEARS_SENSOR,
         minimum_interval_seconds=300,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Tient les partitions annuelles d'evaluation_metrics_by_year à jour avec les années "
-        "couvertes par les données de l'entrepôt (ajoute les nouvelles, retire celles qui ne le sont plus), "
-        "pour que « Materialize all » et le rattrapage proposent ces années dès le démarrage de l'interface. "
+        "où un contrat au moins a des données dans l'entrepôt (ajoute les nouvelles, retire celles qui "
+        "n'en ont plus ; une année sans aucune donnée, même entre deux années qui en ont, n'en est pas une), "
+        "dans l'ordre, pour que le recalcul et le rattrapage des années les proposent dès le démarrage de "
+        "l'interface. "
         "Ne lance aucun run. En marche par défaut.",
     )
     def years_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings) -> dg.SensorResult:
@@ -202,14 +217,14 @@ def build_year_partitions_sensor(partitions_name: str) -> dg.SensorDefinition:
             )
         engine = make_engine(url)
         wanted = [str(y) for y in data_years(engine)]
-        present = context.instance.get_dynamic_partitions(partitions_name)
-        requests = []
-        added = [y for y in wanted if y not in present]
-        removed = [y for y in present if y not in wanted]
-        if added:
-            requests.append(dg.AddDynamicPartitionsRequest(partitions_name, added))
+        present = list(context.instance.get_dynamic_partitions(partitions_name))
+        removed, added = year_partition_changes(present, wanted)
+        # In this order: the daemon applies the requests one after the other.
+        requests: list[dg.DeleteDynamicPartitionsRequest | dg.AddDynamicPartitionsRequest] = []
         if removed:
             requests.append(dg.DeleteDynamicPartitionsRequest(partitions_name, removed))
+        if added:
+            requests.append(dg.AddDynamicPartitionsRequest(partitions_name, added))
         return dg.SensorResult(
             dynamic_partitions_requests=requests, skip_reason=None if requests else "à jour"
         )
@@ -299,17 +314,24 @@ def build_metrics_assets(
         owners=[OWNER],
         partitions_def=YEARS,
         backfill_policy=dg.BackfillPolicy.single_run(),
+        # With the automation sensor on, a year is computed when its partition appears.
         automation_condition=dg.AutomationCondition.eager(),
-        # A year is recomputed for every contract: it depends on all the contracts' partitions.
+        # A year reads every contract's rows, but a contract's run or backfill ("Materialize all"
+        # for a contract) must launch no year: Dagster cannot map a contract to the years of its
+        # data, and mapping it to every year recomputed them all, for every contract. The identity
+        # maps a contract code to no year (a code is never a year): the edges show the lineage,
+        # and the years are recomputed on demand (docs/operations.md, "Partitions: contracts and years").
         deps=[
-            dg.AssetDep(t, partition_mapping=dg.AllPartitionMapping())
+            dg.AssetDep(t, partition_mapping=dg.IdentityPartitionMapping())
             for t in ("participations", "activities", "fundings")
         ],
-        description="Les indicateurs année par année, une partition par année civile couverte par les "
-        "données (les années suivent les données, enregistrées par evaluation_metrics), pour chaque "
-        "contrat : "
-        "recalcul d'une année ou rattrapage (backfill) sur plusieurs années depuis l'interface. "
-        "Chaque partition remplace seulement les lignes de son année.",
+        description="Les indicateurs année par année, une partition par année civile où un contrat au "
+        "moins a des données (les années suivent les données : evaluation_metrics et le capteur "
+        f"{YEARS_SENSOR} les tiennent à jour ; une année sans aucune donnée n'en est pas une), pour "
+        "chaque contrat : recalcul d'une année ou rattrapage (backfill) sur plusieurs années depuis "
+        "l'interface, à la demande. « Materialize all » pour un contrat ne les lance pas. "
+        "Chaque partition remplace seulement les lignes de son année. N'ajoutez pas de partition à "
+        "la main : une année sans données n'aurait aucune ligne et le capteur la retire.",
     )
     def evaluation_metrics_by_year(
         context: dg.AssetExecutionContext, settings: PipelineSettings

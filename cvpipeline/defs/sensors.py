@@ -1,8 +1,11 @@
 """Automation: one sensor per source watching incoming/<source_id>/, and the full-refresh schedule.
 
-A source sensor keeps, in its cursor, the SHA-256 of every file of its folder (with the size and
-mtime it had when hashed, so unchanged files are not read again). When a file appears, changes
-content or disappears, it requests a run of the source's asset and of everything downstream.
+A source sensor keeps, in its cursor, the SHA-256 of every file of its folder of every contract
+(with the size and mtime it had when hashed, so unchanged files are not read again). When a file
+of a contract appears, changes content or disappears, it requests a run of the source's asset and
+of everything downstream for that contract (its partition) alone. A contract the cursor has not
+seen yet (the sensor just switched on) is compared with the warehouse's slices (file_slices): the
+files already loaded as they are do not run again.
 """
 
 import json
@@ -20,11 +23,14 @@ from cvpipeline.catalog import Catalog, SourceSpec
 from cvpipeline.defs.names import SOURCE_TAG, WAREHOUSE_TAG, WAREHOUSE_TAG_VALUE, YEARLY_METRICS
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.ingest.source import discover_files, sha256_of, source_file_name
-from cvpipeline.settings import DEFAULT_REFRESH_CRON, REFRESH_CRON_ENV, ConfigurationError
+from cvpipeline.settings import DEFAULT_REFRESH_CRON, REFRESH_CRON_ENV, ConfigurationError, Settings
+from cvpipeline.warehouse.engine import make_engine, warehouse_exists
+from cvpipeline.warehouse.reads import read_table
 
 SENSOR_SUFFIX = "_nouveaux_fichiers"
 MINIMUM_INTERVAL_SECONDS = 30
-CURSOR_VERSION = 1
+# 2: the cursor lists the contracts whose folder it holds (1 did not: read from the file names).
+CURSOR_VERSION = 2
 # A file modified this close to the moment it was hashed may change again within the same mtime
 # tick (coarse clocks of network shares): its mtime is not trusted and it is hashed again next time.
 RACY_WINDOW_NS = 2_000_000_000
@@ -52,16 +58,22 @@ class FileState:
 
 @dataclass(frozen=True)
 class FolderCursor:
-    """A sensor's cursor: the files last seen and how many runs the sensor has requested."""
+    """A sensor's cursor: the files last seen, the contracts they were seen for, the runs requested.
+
+    A contract is in `contracts` once the sensor has scanned its folder (even empty); its files are
+    kept as "<contract>/<file>".
+    """
 
     files: dict[str, FileState]
     generation: int = 0
+    contracts: frozenset[str] = frozenset()
 
     def to_json(self) -> str:
         """The cursor string stored by Dagster (stable key order)."""
         payload = {
             "version": CURSOR_VERSION,
             "generation": self.generation,
+            "contracts": sorted(self.contracts),
             "files": {name: state.to_json() for name, state in sorted(self.files.items())},
         }
         return json.dumps(payload, sort_keys=True, separators=(",", ":"))
@@ -76,7 +88,8 @@ def parse_cursor(raw: str | None) -> FolderCursor:
     """Read a cursor; an empty or unreadable one means "nothing seen yet".
 
     Besides its own format, it accepts a plain JSON object file name -> SHA-256 (e.g. one typed in
-    the UI): those files are hashed again once, then compared by content as usual.
+    the UI): those files are hashed again once, then compared by content as usual. A cursor without
+    its list of contracts (an earlier version, a typed one) holds the contracts its file names start with.
     """
     if not raw:
         return FolderCursor({})
@@ -98,7 +111,12 @@ def parse_cursor(raw: str | None) -> FolderCursor:
                 files[str(name)] = FileState(
                     entry["sha256"], int(entry.get("size", -1)), int(mtime) if mtime is not None else None
                 )
-        return FolderCursor(files, int(data.get("generation") or 0))
+        listed = data.get("contracts")
+        if isinstance(listed, list):
+            contracts = {str(c) for c in listed}
+        else:
+            contracts = {name.split("/")[0] for name in files if "/" in name}
+        return FolderCursor(files, int(data.get("generation") or 0), frozenset(contracts))
     except (AttributeError, TypeError, ValueError):
         return FolderCursor({})
 
@@ -145,6 +163,39 @@ def run_key(source_id: str, generation: int, hashes: Mapping[str, str]) -> str:
     return f"{source_id}:{generation}:{sha256(state.encode()).hexdigest()[:16]}"
 
 
+def warehouse_files(settings: Settings, source_id: str) -> dict[str, dict[str, str]] | None:
+    """Per contract, the source's files as the warehouse holds them: file -> SHA-256 of its slice.
+
+    The names are those of `file_slices` (the path below the contract's incoming/<source_id>/, as
+    the sensor names files). None when the warehouse does not exist yet: a sensor never creates it.
+    """
+    if not warehouse_exists(settings.warehouse_url):
+        return None
+    columns = ["contract_code", "source_id", "file", "sha256"]
+    slices = read_table(make_engine(settings.warehouse_url), "file_slices", columns)
+    slices = slices[slices["source_id"] == source_id]
+    loaded: dict[str, dict[str, str]] = {}
+    for code, name, digest in zip(slices["contract_code"], slices["file"], slices["sha256"], strict=True):
+        loaded.setdefault(str(code), {})[str(name)] = digest if isinstance(digest, str) else ""
+    return loaded
+
+
+def _as_loaded(hashes: Mapping[str, str]) -> FolderCursor:
+    """A contract's slices as a cursor: content known, stat not (every file is hashed once)."""
+    return FolderCursor({name: FileState(digest, -1, None) for name, digest in hashes.items()})
+
+
+def with_identical_copies(loaded: Mapping[str, str], present: Mapping[str, str]) -> dict[str, str]:
+    """The slices' files plus the present files without a slice whose content a slice already holds.
+
+    The delivery counts such a copy once (load.delivery.identical_copies) and changes nothing for
+    it: compared with the warehouse, it is not a change.
+    """
+    held = set(loaded.values())
+    copies = {name: digest for name, digest in present.items() if name not in loaded and digest in held}
+    return {**loaded, **copies}
+
+
 def _resolved(context: dg.SensorEvaluationContext, selection: dg.AssetSelection) -> list[dg.AssetKey] | None:
     """The selection's asset keys, spelled out when the definitions are at hand (else the target's)."""
     repository = context.repository_def
@@ -162,7 +213,9 @@ def build_source_sensor(source_id: str, catalogs: Mapping[str, Catalog]) -> dg.S
 
     It watches the source's folder of every contract that uses it (incoming/<contract folder>/<source_id>/).
     A run rewrites only that contract's changed slices of the source: other sources and other
-    contracts need no run of their own. The cursor keeps each file under "<contract>/<file>".
+    contracts need no run of their own. The cursor keeps each file under "<contract>/<file>". A
+    contract it has not seen yet is compared with the warehouse's slices (`warehouse_files`): when
+    switched on, the sensor runs only the contracts whose files differ from what is loaded.
     """
     key = dg.AssetKey(source_id)
     # Everything downstream but the year partitions (refreshed on demand for every contract).
@@ -180,26 +233,35 @@ def build_source_sensor(source_id: str, catalogs: Mapping[str, Catalog]) -> dg.S
             f"CVPIPELINE_DATA_DIR) toutes les {MINIMUM_INTERVAL_SECONDS} s. Un fichier nouveau, au contenu "
             f"modifié (SHA-256) ou supprimé lance {source_id} et tout l'aval (entrepôt, indicateurs, "
             "classeur) pour son contrat (sa partition) : seule la tranche du fichier changé est réécrite. "
-            "Un fichier seulement touché (date changée, même contenu) ne lance rien. Arrêté par défaut : "
-            "activez-le dans l'UI (Automation)."
+            "Un fichier seulement touché (date changée, même contenu) ne lance rien. À l'activation, un "
+            "contrat dont les fichiers sont ceux déjà chargés dans l'entrepôt ne lance rien. "
+            "Arrêté par défaut : activez-le dans l'UI (Automation)."
         ),
         tags={SOURCE_TAG: source_id},
     )
     def _sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings) -> dg.SensorResult:
         resolved = settings.resolve()
         previous = parse_cursor(context.cursor)
+        # The warehouse's slices, read once and only for contracts the cursor has not seen yet.
+        unseen = [code for code in users if code not in previous.contracts]
+        loaded = warehouse_files(resolved, source_id) if unseen else None
         files: dict[str, FileState] = {}
         requests, skipped = [], []
         generation = previous.generation
         for code, catalog in users.items():
             incoming = resolved.contract_incoming(catalog.folder)
             prefix = f"{code}/"
-            before = FolderCursor(
-                {n.removeprefix(prefix): st for n, st in previous.files.items() if n.startswith(prefix)}
-            )
+            if code in previous.contracts:
+                before = FolderCursor(
+                    {n.removeprefix(prefix): st for n, st in previous.files.items() if n.startswith(prefix)}
+                )
+            else:
+                before = _as_loaded((loaded or {}).get(code, {}))
             current = scan_folder(catalog.sources[source_id], incoming, before)
             files.update({prefix + n: st for n, st in current.files.items()})
-            changes = changed_files(before.hashes, current.hashes)
+            from_warehouse = code not in previous.contracts and loaded is not None
+            known = with_identical_copies(before.hashes, current.hashes) if from_warehouse else before.hashes
+            changes = changed_files(known, current.hashes)
             if not any(changes.values()):
                 where = incoming / source_id
                 skipped.append(
@@ -207,7 +269,8 @@ def build_source_sensor(source_id: str, catalogs: Mapping[str, Catalog]) -> dg.S
                 )
                 continue
             generation += 1
-            context.log.info(f"{code} / {source_id} : {_describe(changes)}")
+            compared = " (comparé à l'entrepôt)" if from_warehouse else ""
+            context.log.info(f"{code} / {source_id}{compared} : {_describe(changes)}")
             requests.append(
                 dg.RunRequest(
                     run_key=run_key(f"{code}:{source_id}", generation, current.hashes),
@@ -217,7 +280,7 @@ def build_source_sensor(source_id: str, catalogs: Mapping[str, Catalog]) -> dg.S
                 )
             )
         # The cursor moves even without a run: it records the new mtimes of files that were only touched.
-        cursor = FolderCursor(files, generation).to_json()
+        cursor = FolderCursor(files, generation, previous.contracts | set(users)).to_json()
         if not requests:
             return dg.SensorResult(skip_reason=" ; ".join(skipped), cursor=cursor)
         return dg.SensorResult(run_requests=requests, cursor=cursor)

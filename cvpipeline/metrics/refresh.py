@@ -275,26 +275,42 @@ def yearly_metrics(engine: Engine, catalog: Catalog, years: list[int]) -> pd.Dat
     return pd.concat(frames, ignore_index=True).assign(contract_code=code) if frames else pd.DataFrame()
 
 
-def data_years(engine: Engine) -> list[int]:
-    """The calendar years the warehouse's data covers (those of the yearly indicator rows).
+def _row_years(table: sa.Table) -> tuple[sa.ColumnElement, sa.ColumnElement]:
+    """A fact row's first and last calendar year, as SQL (the indicators' `_memberships` in years).
 
-    Same span as `periods_of`, from the first to the last year of any fact, read with SQL aggregates
-    only (cheap enough for a sensor).
+    A participation runs from its start year to its end year (no end: still enrolled); an activity
+    is in its date's year, else its declared year; a funding in its year.
     """
-    columns = {
-        "participations": ("start_date", "end_date"),
-        "activities": ("activity_date", "activity_year"),
-        "fundings": ("year",),
-    }
-    years: list[int] = []
+    if table.name == "participations":
+        return sa.extract("year", table.c.start_date), sa.extract("year", table.c.end_date)
+    if table.name == "activities":
+        year = sa.func.coalesce(sa.extract("year", table.c.activity_date), table.c.activity_year)
+        return year, year
+    return table.c.year, table.c.year
+
+
+def data_years(engine: Engine) -> list[int]:
+    """The calendar years some fact row of some contract falls in: the year partitions' keys.
+
+    A row falls in a year as the indicators count it: a participation in each year from its start
+    to its end (an open one up to its contract's last year of data, where the indicators stop), an
+    activity in its year, a funding in its year. A year without any row is not one, even between
+    two years with data. Read with SELECT DISTINCT on the years only (cheap enough for a sensor).
+    """
+    spans: list[tuple[str, int, int | None]] = []
     inspector = sa.inspect(engine)
     with engine.connect() as conn:
-        for name, names in columns.items():
+        for name in FACTS:
             table = table_for(engine.dialect.name, name)
             if not inspector.has_table(table.name, schema=table.schema):
                 continue
-            aggregates = [f(table.c[c]) for c in names for f in (sa.func.min, sa.func.max)]
-            for value in conn.execute(sa.select(*aggregates)).one():
-                if value is not None:
-                    years.append(int(str(value)[:4]))
-    return list(range(min(years), max(years) + 1)) if years else []
+            first, last = _row_years(table)
+            rows = conn.execute(sa.select(table.c.contract_code, first, last).distinct())
+            spans += [(code, int(a), None if b is None else int(b)) for code, a, b in rows if a is not None]
+    ends: dict[str, int] = {}
+    for code, first, last in spans:
+        ends[code] = max(ends.get(code, first), first, last if last is not None else first)
+    years: set[int] = set()
+    for code, first, last in spans:
+        years.update(range(first, (last if last is not None else ends[code]) + 1))
+    return sorted(years)
