@@ -317,12 +317,13 @@ def build_metrics_assets(
         # With the automation sensor on, a year is computed when its partition appears.
         automation_condition=dg.AutomationCondition.eager(),
         # A year reads every contract's rows, but a contract's run or backfill ("Materialize all"
-        # for a contract) must launch no year: Dagster cannot map a contract to the years of its
-        # data, and mapping it to every year recomputed them all, for every contract. The identity
-        # maps a contract code to no year (a code is never a year): the edges show the lineage,
-        # and the years are recomputed on demand (docs/operations.md, "Partitions: contracts and years").
+        # for a contract) must launch no year. Dagster cannot map a contract to the years of its
+        # data: mapped to every year, a contract's backfill recomputed them all, for every contract;
+        # each year is mapped to no contract partition in particular (it reads all their rows), so
+        # that the edges show the lineage, no contract's backfill reaches a year, and the years are
+        # recomputed on demand (docs/operations.md, "Partitions: contracts and years").
         deps=[
-            dg.AssetDep(t, partition_mapping=dg.IdentityPartitionMapping())
+            dg.AssetDep(t, partition_mapping=dg.SpecificPartitionsPartitionMapping([]))
             for t in ("participations", "activities", "fundings")
         ],
         description="Les indicateurs année par année, une partition par année civile où un contrat au "
