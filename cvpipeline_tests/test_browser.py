@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 import pytest
 
+from cvpipeline.defs.names import YEARLY_METRICS
+from cvpipeline.defs.national import ANCT_POSTS_ASSET
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
@@ -350,7 +353,8 @@ def test_materialize_all_for_one_contract_runs_its_partition_of_every_asset(
     without_partitions = {k for k, n in keys.items() if n["isPartitioned"] and not n["partitionKeys"]}
     assert of_the_contract | unpartitioned | without_partitions == set(keys)
     assert {"cites_lab", "participations", "evaluation_metrics", "evaluation_note"} <= of_the_contract
-    assert unpartitioned == {"postes_anct"}
+    assert unpartitioned == {ANCT_POSTS_ASSET}
+    assert without_partitions == {YEARLY_METRICS}
 
     launch_materialize_all(page, dagster_ui.url, CONTRACT)
     backfill = wait_for_the_backfill(dagster_ui.home)
