@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: setup run ui test lint format sample bench bench-national screenshot clean
+.PHONY: setup run ui test lint format sample bench bench-national bench-ui screenshot clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) introuvable : installez Python 3.11 ou lancez make PYTHON=python3"; exit 1; }
@@ -55,6 +55,12 @@ bench: setup
 NATIONAL_ARGS ?= --base 10 --factors 1,2,4 --no-data-docs --no-documents
 bench-national: setup
 	$(PY) benchmarks/national_benchmark.py $(NATIONAL_ARGS)
+
+# Materialize all for one contract from the UI (dagster dev + headless Chromium) against the command line:
+# make bench-ui UI_BENCH_ARGS="--repeat 3 --contract CV262"
+UI_BENCH_ARGS ?=
+bench-ui: setup
+	$(PY) benchmarks/ui_benchmark.py $(UI_BENCH_ARGS)
 
 clean:
 	rm -rf data/warehouse data/archive data/dagster_home data/reports

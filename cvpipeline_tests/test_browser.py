@@ -1,9 +1,10 @@
-"""The Dagster UI, started with `dagster dev`, shows the whole asset graph in headless Chromium."""
+"""The Dagster UI (`dagster dev` on a copy of the sample) in headless Chromium, and its "Materialize all"."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,15 +13,22 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import dagster as dg
 import pytest
+
+from cvpipeline.defs.names import YEARLY_METRICS
+from cvpipeline.defs.national import ANCT_POSTS_ASSET
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "data"
 SCREENSHOT = REPO / "docs" / "img" / "asset-graph.png"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -38,6 +46,17 @@ VIEWPORT = {"width": 1600, "height": 1000}
 STARTUP_TIMEOUT_S = 120
 SHUTDOWN_TIMEOUT_S = 30
 PAGE_TIMEOUT_MS = 60_000
+# From the click to the end of the backfill's runs: the backfill daemon creates the runs at its next
+# tick (every 30 s), the run queue starts them; on a busy 2-core machine a run can take minutes.
+BACKFILL_TIMEOUT_S = 1200
+# The contract materialised from the UI (the smaller of the sample's two).
+CONTRACT = "CN07302M"
+BACKFILL_TAG = "dagster/backfill"
+PARTITION_TAG = "dagster/partition"
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+# The backfill statuses that are not final (Dagster's BulkActionStatus).
+BACKFILL_UNDER_WAY = {"REQUESTED", "CANCELING", "FAILING"}
+ASSET_NODES = "{ assetNodes { assetKey { path } isPartitioned partitionKeys } }"
 
 GROUPS = ["sources", "warehouse", "metrics", "report"]
 SOURCES = ["cites_lab", "centres_sociaux", "jardins_partages", "ordi_pratique"]
@@ -120,15 +139,32 @@ def _graphql(base_url: str, query: str) -> dict[str, Any]:
     return payload["data"]
 
 
-@pytest.fixture(scope="module")
-def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Run `dagster dev` on the project's workspace with a throwaway instance; yield its base URL."""
-    home = tmp_path_factory.mktemp("dagster_home")
+@dataclass(frozen=True)
+class DagsterUI:
+    """A running `dagster dev`: its URL, its instance's folder and the data folder its code location reads."""
+
+    url: str
+    home: Path
+    data_dir: Path
+
+
+def copy_sample(destination: Path) -> Path:
+    """Copy the sample's partner files and objectives (data/incoming, data/targets) into `destination`."""
+    for folder in ("incoming", "targets"):
+        shutil.copytree(SAMPLE / folder, destination / folder)
+    return destination
+
+
+@contextmanager
+def run_dagster_dev(home: Path, data_dir: Path) -> Iterator[DagsterUI]:
+    """Run `dagster dev` on the project's workspace with its own instance (`home`) and data folder."""
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     log = home / "dagster-dev.log"
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    # The code location reads this data folder and nothing else of the caller's CVPIPELINE_* settings.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CVPIPELINE_")}
+    env |= {"DAGSTER_HOME": str(home), "CVPIPELINE_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"]
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -144,12 +180,20 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _wait_until_up(base_url, proc, log)
         # The "Join the Dagster community" dialog would cover the pages otherwise.
         assert _graphql(base_url, "mutation { setNuxSeen }")["setNuxSeen"] is True
-        yield base_url
+        yield DagsterUI(base_url, home, data_dir)
     finally:
         _stop_process_group(proc)
         # Every child (webserver, daemon, code servers) carries the instance path in its arguments.
         leftovers = _leftover_pids(str(home), f"--port {port}", f"-p {port}")
         assert not leftovers, f"dagster dev left processes behind: {leftovers}"
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUI]:
+    """`dagster dev` with a throwaway instance, on a throwaway copy of the sample."""
+    data_dir = copy_sample(tmp_path_factory.mktemp("data"))
+    with run_dagster_dev(tmp_path_factory.mktemp("dagster_home"), data_dir) as ui:
+        yield ui
 
 
 @pytest.fixture(scope="module")
@@ -195,9 +239,9 @@ def _wait_for_zoom_to_settle(page: Page) -> None:
 
 
 def test_global_asset_lineage_shows_every_group_and_asset(
-    dagster_ui: str, page: Page, tmp_path: Path
+    dagster_ui: DagsterUI, page: Page, tmp_path: Path
 ) -> None:
-    page.goto(f"{dagster_ui}/asset-groups")
+    page.goto(f"{dagster_ui.url}/asset-groups")
     page.get_by_text("Global asset lineage").wait_for()
     page.get_by_text("sources", exact=True).last.wait_for()
     assert "Join the Dagster community" not in page.inner_text("body")
@@ -233,11 +277,112 @@ def test_global_asset_lineage_shows_every_group_and_asset(
 
 
 @pytest.mark.parametrize("asset", ["cites_lab", "regie_coup_de_pouce"])
-def test_source_asset_page_lists_its_checks(dagster_ui: str, page: Page, asset: str) -> None:
-    page.goto(f"{dagster_ui}/assets/{asset}?view=checks")
+def test_source_asset_page_lists_its_checks(dagster_ui: DagsterUI, page: Page, asset: str) -> None:
+    page.goto(f"{dagster_ui.url}/assets/{asset}?view=checks")
     for check in CHECKS:
         page.get_by_text(check, exact=True).first.wait_for()
     text = page.inner_text("body")
     assert asset in text
     assert all(check in text for check in CHECKS)
     assert "Join the Dagster community" not in text
+
+
+def launch_materialize_all(page: Page, base_url: str, partition: str) -> float:
+    """Click "Materialize all" in the asset graph, choose one partition, launch; return the click's time."""
+    page.goto(f"{base_url}/asset-groups")
+    page.get_by_text("Global asset lineage").wait_for()
+    page.get_by_role("button", name="Materialize all").first.click()
+    # The launch dialog (its partition list is a dialog of its own).
+    dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize")
+    launch = dialog.get_by_role("button", name="Launch backfill")
+    launch.wait_for()
+    dialog.get_by_text("Select a partition or create one").click()
+    page.get_by_role("menuitem").filter(has_text=partition).click()
+    page.keyboard.press("Escape")  # closes the partition list, not the dialog
+    dialog.get_by_text(partition, exact=True).first.wait_for()
+    clicked = time.time()
+    launch.click()
+    dialog.wait_for(state="hidden")
+    return clicked
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """A backfill once it is over: its id, its final status and its runs' records."""
+
+    backfill_id: str
+    status: str
+    runs: list[dg.RunRecord]
+
+
+def wait_for_the_backfill(home: Path, timeout_s: float = BACKFILL_TIMEOUT_S) -> Backfill:
+    """Wait until the instance's only backfill and its runs are over; return them."""
+    deadline = time.monotonic() + timeout_s
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        while time.monotonic() < deadline:
+            backfills = instance.get_backfills()
+            assert len(backfills) <= 1, [b.backfill_id for b in backfills]
+            if backfills and backfills[0].status.value not in BACKFILL_UNDER_WAY:
+                backfill = backfills[0]
+                runs = instance.get_run_records(dg.RunsFilter(tags={BACKFILL_TAG: backfill.backfill_id}))
+                if all(r.dagster_run.is_finished for r in runs):
+                    return Backfill(backfill.backfill_id, backfill.status.value, runs)
+            time.sleep(2)
+    pytest.fail(f"the backfill is not over after {timeout_s} s")
+
+
+def _partitions_of(run: dg.DagsterRun) -> set[str] | None:
+    """The contract partitions a run targets (from its tags); None for a run of unpartitioned assets."""
+    if PARTITION_TAG in run.tags:
+        return {run.tags[PARTITION_TAG]}
+    if RANGE_TAGS[0] in run.tags:
+        start, end = (run.tags[t] for t in RANGE_TAGS)
+        return {start, end}
+    return None
+
+
+def test_materialize_all_for_one_contract_runs_its_partition_of_every_asset(
+    dagster_ui: DagsterUI, page: Page
+) -> None:
+    """Materialize all for CN07302M: runs of that partition only, of every asset, each in one process."""
+    nodes = _graphql(dagster_ui.url, ASSET_NODES)["assetNodes"]
+    keys = {"/".join(n["assetKey"]["path"]): n for n in nodes}
+    of_the_contract = {k for k, n in keys.items() if n["isPartitioned"] and CONTRACT in n["partitionKeys"]}
+    unpartitioned = {k for k, n in keys.items() if not n["isPartitioned"]}
+    # The year partitions follow the warehouse's data: a fresh copy has none yet, so nothing to run.
+    without_partitions = {k for k, n in keys.items() if n["isPartitioned"] and not n["partitionKeys"]}
+    assert of_the_contract | unpartitioned | without_partitions == set(keys)
+    assert {"cites_lab", "participations", "evaluation_metrics", "evaluation_note"} <= of_the_contract
+    assert unpartitioned == {ANCT_POSTS_ASSET}
+    assert without_partitions == {YEARLY_METRICS}
+
+    launch_materialize_all(page, dagster_ui.url, CONTRACT)
+    backfill = wait_for_the_backfill(dagster_ui.home)
+
+    assert backfill.status == "COMPLETED_SUCCESS", backfill
+    assert backfill.runs
+    launched: set[str] = set()
+    with dg.DagsterInstance.from_config(str(dagster_ui.home)) as instance:
+        for record in backfill.runs:
+            run = record.dagster_run
+            assert run.status == dg.DagsterRunStatus.SUCCESS, (run.run_id, run.status)
+            assets = {key.to_user_string() for key in run.asset_selection or set()}
+            launched |= assets
+            if _partitions_of(run) is None:
+                assert assets <= unpartitioned, (run.run_id, assets)
+            else:
+                assert _partitions_of(run) == {CONTRACT}, (run.run_id, run.tags)
+                assert assets <= of_the_contract, (run.run_id, assets)
+            # The code location's in-process executor: every step in the run's own process.
+            pids = {
+                event.dagster_event.pid
+                for event in instance.all_logs(run.run_id)
+                if event.dagster_event and event.step_key and event.dagster_event.pid is not None
+            }
+            assert len(pids) == 1, (run.run_id, pids)
+        assert launched == of_the_contract | unpartitioned
+        # Each asset of the contract has been materialised for that contract, and for no other.
+        for key in of_the_contract:
+            materialized = instance.get_materialized_partitions(dg.AssetKey.from_user_string(key))
+            assert materialized == {CONTRACT}, (key, materialized)
+    assert (dagster_ui.data_dir / "reports" / CONTRACT).is_dir()

@@ -39,11 +39,13 @@ def build_defs(
     catalogs: Catalog | Mapping[str, Catalog],
     settings: PipelineSettings | None = None,
     refresh_cron: str = DEFAULT_REFRESH_CRON,
+    executor: dg.ExecutorDefinition = dg.in_process_executor,
 ) -> dg.Definitions:
     """All definitions of the project for the contracts' catalogs (one partition per contract).
 
     `settings`: the resource every asset, sensor and job reads its settings from (default: the
-    CVPIPELINE_* variables when it is resolved); `refresh_cron`: the full-refresh schedule's cron.
+    CVPIPELINE_* variables when it is resolved); `refresh_cron`: the full-refresh schedule's cron;
+    `executor`: how every job of the code location runs its steps (default: all in one process).
     """
     if isinstance(catalogs, Catalog):
         catalogs = {catalogs.contract_code: catalogs}
@@ -70,10 +72,7 @@ def build_defs(
         "fichiers nouveaux ou modifiés sont relus), puis les tables de référence, les objectifs, les "
         "indicateurs, le classeur et la note du contrat. Un run par contrat ; plusieurs contrats : "
         "rattrapage (backfill) sur les partitions voulues.",
-        # One process for the whole graph: on a small machine a process per step costs more than the
-        # steps (docs/production.md says how to scale out with Dagster's multiprocess, Celery or
-        # Kubernetes executors; contracts run side by side as separate runs).
-        executor_def=dg.in_process_executor,
+        # No executor of its own: the code location's (below) runs it, as it runs the UI's jobs.
         # Backfills over contracts carry it too: dagster.yaml can bound the runs writing at once.
         tags={WAREHOUSE_TAG: WAREHOUSE_TAG_VALUE},
     )
@@ -84,4 +83,10 @@ def build_defs(
         + [build_year_partitions_sensor(YEARS.name)],
         schedules=[build_refresh_schedule(FULL_REFRESH_JOB, list(catalogs), refresh_cron)],
         resources={"settings": settings or PipelineSettings()},
+        # The executor of every job, the full refresh and the jobs the UI builds for "Materialize" and
+        # "Materialize all" alike (a job's own executor_def does not reach those). One process for the
+        # whole graph: on a small machine a process per step costs more than the steps (about 0.6 s
+        # each). docs/production.md says when Dagster's multiprocess, Celery or Kubernetes executors
+        # pay off; contracts run side by side as separate runs anyway.
+        executor=executor,
     )
