@@ -153,6 +153,7 @@ def batch_gc() -> Iterator[None]:
         gc.unfreeze()
 
 
+# The run tags of a range of contracts (Dagster's).
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 # Above this many contracts in a run, the run prints one summary for them all.
 SUMMARIES_PER_RUN = 5

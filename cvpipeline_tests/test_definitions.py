@@ -66,3 +66,23 @@ def test_every_view_column_and_indicator_is_documented_and_the_docs_are_current(
     assert dictionary.DOC_PATH.read_text(encoding="utf-8") == dictionary.render(), (
         "python -m cvpipeline.metrics.dictionary"
     )
+
+
+def test_a_full_refresh_naming_no_contract_stops_before_its_first_step(tmp_path: Path) -> None:
+    """`dagster job execute` without a partition: one French line, no step started, nothing written."""
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "CVPIPELINE_DATA_DIR": str(tmp_path / "data")}
+    command = [sys.executable, "-m", "dagster", "job", "execute", "-m", "cvpipeline.definitions"]
+    result = subprocess.run(
+        [*command, "-j", "cvpipeline_full_refresh"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert output.count("run sans contrat : choisissez une partition") == 1, output
+    assert "STEP_START" not in output and "non-partitioned run" not in output
+    assert not (tmp_path / "data" / "warehouse").exists()

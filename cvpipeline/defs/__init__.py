@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from cvpipeline.catalog import Catalog, CatalogError, load_catalogs
+from cvpipeline.defs.executor import contracts_in_process_executor
 from cvpipeline.defs.metrics import build_metrics_assets, build_year_partitions_sensor
 from cvpipeline.defs.names import (
     FULL_REFRESH_JOB,
@@ -39,13 +40,14 @@ def build_defs(
     catalogs: Catalog | Mapping[str, Catalog],
     settings: PipelineSettings | None = None,
     refresh_cron: str = DEFAULT_REFRESH_CRON,
-    executor: dg.ExecutorDefinition = dg.in_process_executor,
+    executor: dg.ExecutorDefinition = contracts_in_process_executor,
 ) -> dg.Definitions:
     """All definitions of the project for the contracts' catalogs (one partition per contract).
 
     `settings`: the resource every asset, sensor and job reads its settings from (default: the
     CVPIPELINE_* variables when it is resolved); `refresh_cron`: the full-refresh schedule's cron;
-    `executor`: how every job of the code location runs its steps (default: all in one process).
+    `executor`: how every job of the code location runs its steps (default: all in one process,
+    and a run that names no contract stops before its first step).
     """
     if isinstance(catalogs, Catalog):
         catalogs = {catalogs.contract_code: catalogs}

@@ -7,6 +7,11 @@ import dagster as dg
 from cvpipeline.catalog import Catalog
 
 OWNER = "team:politique_de_la_ville"
+# The run tags that name a run's partitions: one, or the two ends of a range.
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+PARTITION_TAGS = (PARTITION_TAG, RANGE_START_TAG, RANGE_END_TAG)
 FULL_REFRESH_JOB = "cvpipeline_full_refresh"
 
 # A run covers one contract, or a range of contracts (a backfill, `python -m cvpipeline run`): at most

@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from cvpipeline.defs.executor import NO_CONTRACT
 from cvpipeline.report.formatting import paris_time
 
 PREVIEW_ROWS = 5
@@ -173,10 +174,7 @@ def mark_rejected_files(context: dg.AssetExecutionContext, rejected: int) -> Non
 def run_contracts(context: dg.AssetExecutionContext) -> list[str]:
     """The contracts (partitions) of the run; a run that names none stops with one French line."""
     if not context.has_partition_key and not context.has_partition_key_range:
-        raise dg.Failure(
-            description="run sans contrat : choisissez une partition (un contrat) ou une plage de "
-            'contrats — dans l\'interface, ou --tags \'{"dagster/partition": "CV262"}\' avec '
-            "dagster job execute — ou lancez python -m cvpipeline run [--contract CODE]",
-            allow_retries=False,
-        )
+        # The code location's executor stops such a run before its first step; this is for the
+        # runs it does not execute (execute_in_process, dg.materialize).
+        raise dg.Failure(description=NO_CONTRACT, allow_retries=False)
     return list(context.partition_keys)
