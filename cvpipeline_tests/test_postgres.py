@@ -89,6 +89,20 @@ def test_analyst_role_reads_analyst_tables_only(both: dict) -> None:
     analyst = sa.create_engine(sa.make_url(both["pg"]).set(username="analyste"))
     with analyst.connect() as conn:
         assert conn.execute(sa.text("select count(*) from cvpipeline.participations")).scalar() > 1000
+        # Every view names its contract by code, the ANCT's posts included, as on SQLite.
+        posts = "select count(*) from cvpipeline.v_postes_anct where code_contrat = 'CV262'"
+        assert (
+            conn.execute(sa.text(posts)).scalar()
+            == conn.execute(
+                sa.text("select count(*) from cvpipeline.funded_posts where contract_code = 'CV262'")
+            ).scalar()
+        )
+        assert (
+            conn.execute(
+                sa.text("select count(distinct code_contrat) from cvpipeline.v_participations")
+            ).scalar()
+            >= 1
+        )
     for statement in (
         "select count(*) from cvpipeline_ops.quarantine",
         "select count(*) from cvpipeline_ops.ingestion_ledger",

@@ -334,6 +334,36 @@ def test_the_views_speak_french_and_drop_the_lineage(sample: dict) -> None:
     )
 
 
+def test_every_view_has_the_contract_code_and_the_anct_posts_have_theirs(sample: dict) -> None:
+    db = sample["db"]
+    with sqlite3.connect(db) as con:
+        views = [
+            r[0] for r in con.execute("select name from sqlite_master where type = 'view' order by name")
+        ]
+        assert "v_postes_anct" in views
+        for view in views:
+            assert [c[1] for c in con.execute(f"pragma table_info({view})")][0] == "code_contrat", view
+    for view, table in (("v_participations", "participations"), ("v_financements", "fundings")):
+        assert query(db, f"select code_contrat, count(*) from {view} group by 1") == query(
+            db, f"select contract_code, count(*) from {table} group by 1"
+        )
+    # The ANCT's posts under each contract, named, summed as in the table.
+    posts = query(
+        db,
+        "select code_contrat, contrat, type_poste, count(*), round(sum(montant_eur), 2) from v_postes_anct "
+        "where code_contrat = 'CV262' group by 1, 2, 3 order by 3",
+    )
+    expected = query(
+        db,
+        "select contract_code, post_kind, count(*), round(sum(amount_eur), 2) from funded_posts "
+        "where contract_code = 'CV262' group by 1, 2 order by 2",
+    )
+    assert [(r[0], r[3], r[4]) for r in posts] == [(r[0], r[2], r[3]) for r in expected]
+    assert {r[2] for r in posts} <= {"Adulte-relais", "FONJEP"} and posts
+    assert all("Chambéry" in r[1] for r in posts)
+    assert query(db, "select count(*) from v_postes_anct") == query(db, "select count(*) from funded_posts")
+
+
 def test_years_follow_the_data(sample: dict) -> None:
     db = sample["db"]
     years = {

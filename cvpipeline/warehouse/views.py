@@ -36,6 +36,8 @@ class View:
 # Kinds of codes whose labels belong to a contract (its actions, nomenclature, partners, QPVs, its
 # activity types: a contract may declare its own; and scope types: « Pilier » or « Thème »).
 CONTRACT_KINDS = ("contract", "scope_type", "pillar", "action", "source", "qpv", "activity_type")
+# Every view's first column: the contract's code, to filter on.
+CONTRACT_CODE = "Code du contrat : filtrer un contrat, ne jamais en mêler deux"
 # The contract_code of the labels every contract shares (scope types, periods, indicators...).
 COMMON_LABELS = "*"
 
@@ -82,11 +84,7 @@ VIEWS = (
             ]
         ),
         (
-            (
-                "code_contrat",
-                "m.contract_code",
-                "Code du contrat : filtrer un contrat, ne jamais en mêler deux",
-            ),
+            ("code_contrat", "m.contract_code", CONTRACT_CODE),
             ("contrat", "COALESCE(lm.label, m.contract_code)", "Contrat de ville"),
             ("code_indicateur", "m.indicator_code", "Code de l'indicateur (voir docs/indicators.md)"),
             ("indicateur", "COALESCE(li.label, m.indicator_label)", "Libellé de l'indicateur"),
@@ -139,6 +137,7 @@ VIEWS = (
             ]
         ),
         (
+            ("code_contrat", "p.contract_code", CONTRACT_CODE),
             ("contrat", "COALESCE(lc.label, p.contract_code)", "Contrat de ville"),
             ("partenaire", "lo.label", "Partenaire qui a envoyé la donnée"),
             ("action", "la.label", "Action du contrat"),
@@ -169,6 +168,7 @@ VIEWS = (
             ]
         ),
         (
+            ("code_contrat", "a.contract_code", CONTRACT_CODE),
             ("contrat", "COALESCE(lc.label, a.contract_code)", "Contrat de ville"),
             ("partenaire", "lo.label", "Partenaire qui a envoyé la donnée"),
             ("action", "la.label", "Action du contrat"),
@@ -191,6 +191,7 @@ VIEWS = (
         "FROM {s}fundings f "
         + " ".join([_label("lc", "contract", "f.contract_code"), _label("lp", "pillar", "f.pillar")]),
         (
+            ("code_contrat", "f.contract_code", CONTRACT_CODE),
             ("contrat", "COALESCE(lc.label, f.contract_code)", "Contrat de ville"),
             ("annee", "f.year", "Année de programmation"),
             ("numero_dossier", "f.dossier_number", "Numéro de dossier"),
@@ -201,6 +202,28 @@ VIEWS = (
             ("montant_agglo_eur", "f.amount_agglo_eur", "Montant de l'agglomération (€)"),
             ("montant_etat_eur", "f.amount_state_eur", "Montant de l'État (€)"),
             ("autres_financements_eur", "f.amount_other_eur", "Autres financements (€)"),
+        ),
+    ),
+    View(
+        "v_postes_anct",
+        "Les postes adultes-relais et FONJEP financés par l'État (ANCT), une ligne par poste et par an "
+        "sous le contrat que nomme l'ANCT, avec le nom du contrat et sans le lignage technique.",
+        "FROM {s}funded_posts fp LEFT JOIN {s}ref_contracts rc ON rc.contract_code = fp.contract_code",
+        (
+            ("code_contrat", "fp.contract_code", CONTRACT_CODE),
+            ("contrat", "COALESCE(rc.label, fp.contract_code)", "Contrat de ville (liste de l'ANCT)"),
+            (
+                "type_poste",
+                "CASE fp.post_kind WHEN 'adulte_relais' THEN 'Adulte-relais' WHEN 'fonjep' THEN 'FONJEP' "
+                "ELSE fp.post_kind END",
+                "Adulte-relais ou FONJEP",
+            ),
+            ("id_poste", "fp.post_id", "Identifiant du poste à l'ANCT"),
+            ("annee", "fp.year", "Année de financement"),
+            ("montant_eur", "fp.amount_eur", "Aide de l'État pour le poste et l'année (€)"),
+            ("structure", "fp.structure", "Structure employeuse"),
+            ("siret_employeur", "fp.employer_siret", "SIRET de la structure employeuse"),
+            ("departement", "fp.insee_dep", "Département (code INSEE)"),
         ),
     ),
 )
