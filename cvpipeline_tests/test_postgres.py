@@ -103,6 +103,11 @@ def test_analyst_role_reads_analyst_tables_only(both: dict) -> None:
             ).scalar()
             >= 1
         )
+        # Data quality, masked, for the analysts: the files' states and the set-aside rows, while the
+        # operations tables themselves stay closed to them (below).
+        rejected = "select etat from cvpipeline.v_fichiers where fichier = 'chantiers_centre_incomplet.xlsx'"
+        assert conn.execute(sa.text(rejected)).scalar() == "rejeté"
+        assert conn.execute(sa.text("select count(*) from cvpipeline.v_lignes_ecartees")).scalar() >= 4
     for statement in (
         "select count(*) from cvpipeline_ops.quarantine",
         "select count(*) from cvpipeline_ops.ingestion_ledger",

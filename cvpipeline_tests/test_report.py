@@ -364,6 +364,40 @@ def test_every_view_has_the_contract_code_and_the_anct_posts_have_theirs(sample:
     assert query(db, "select count(*) from v_postes_anct") == query(db, "select count(*) from funded_posts")
 
 
+def test_data_quality_views_give_partners_files_and_set_aside_rows_without_raw_rows(sample: dict) -> None:
+    db = sample["db"]
+    files = query(
+        db,
+        "select code_contrat, code_source, fichier, etat, lignes_en_place, lignes_ecartees, motif "
+        "from v_fichiers order by 2, 3",
+    )
+    # One row per partner file (its latest pass), none of the national ANCT files.
+    expected = query(
+        db,
+        "select count(distinct contract_code || source_id || file) from ingestion_ledger "
+        "where contract_code <> 'national'",
+    )
+    assert len(files) == expected[0][0] and {r[0] for r in files} == {"CV262"}
+    rejected = [r for r in files if r[2] == "chantiers_centre_incomplet.xlsx"]
+    assert rejected and rejected[0][3] == "rejeté" and "Date de naissance" in rejected[0][6]
+    assert {r[3] for r in files} <= {"chargé", "chargé en partie", "rejeté", "inchangé", "retiré", "doublon"}
+    in_place = query(db, "select sum(lignes_en_place), sum(lignes_ecartees) from v_fichiers")
+    assert in_place == query(
+        db,
+        "select sum(rows_loaded), sum(rows_quarantined) from file_slices where contract_code <> 'national'",
+    )
+    aside = query(db, "select fichier, feuille, ligne, colonne, motif from v_lignes_ecartees order by 1, 3")
+    assert len(aside) == query(db, "select count(*) from quarantine where contract_code <> 'national'")[0][0]
+    assert len(aside) >= 4 and all(r[2] and r[4] for r in aside)
+    with sqlite3.connect(db) as con:
+        columns = {
+            c[1]
+            for view in ("v_fichiers", "v_lignes_ecartees")
+            for c in con.execute(f"pragma table_info({view})")
+        }
+    assert "raw_row" not in columns and "beneficiary_key" not in columns
+
+
 def test_years_follow_the_data(sample: dict) -> None:
     db = sample["db"]
     years = {

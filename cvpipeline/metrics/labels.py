@@ -8,6 +8,7 @@ from cvpipeline.catalog import Catalog
 from cvpipeline.catalog.specs import ACTIVITY_TYPE_LABELS
 from cvpipeline.ingest.geography import contract_qpvs
 from cvpipeline.ingest.quartiers import reference_qpv
+from cvpipeline.load.statuses import STATUS_LABELS
 from cvpipeline.metrics.registry import DECLARED
 from cvpipeline.warehouse.views import COMMON_LABELS, CONTRACT_KINDS
 
@@ -56,6 +57,7 @@ def label_map(catalog: Catalog) -> dict[str, dict[str, str]]:
         "residence_status": RESIDENCE_STATUSES,
         "sex": SEXES,
         "indicator": {i.code: i.label for i in DECLARED},
+        "file_status": {code: singular for code, (singular, _) in STATUS_LABELS.items()},
     }
 
 

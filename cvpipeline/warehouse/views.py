@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from cvpipeline.warehouse.engine import warehouse_lock
 from cvpipeline.warehouse.migrations import prepare
-from cvpipeline.warehouse.schema import ANALYST_SCHEMA, table_for
+from cvpipeline.warehouse.schema import ANALYST_SCHEMA, OPERATIONS_SCHEMA, table_for
 from cvpipeline.warehouse.writer import insert_frame
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "views.md"
@@ -205,6 +205,71 @@ VIEWS = (
         ),
     ),
     View(
+        "v_fichiers",
+        "L'état de chaque fichier reçu des partenaires (hors sources nationales) : son dernier passage "
+        "au registre, les lignes en place et écartées de sa version dans l'entrepôt, et le motif d'un "
+        "rejet. Pour l'équipe et les analystes, sans aucune donnée de personne.",
+        "FROM {o}ingestion_ledger l "
+        "LEFT JOIN {o}file_slices fs ON fs.contract_code = l.contract_code AND fs.source_id = l.source_id "
+        "AND fs.file = l.file "
+        + " ".join(
+            [
+                _label("lc", "contract", "l.contract_code"),
+                _label("lo", "source", "l.source_id"),
+                _label("ls", "file_status", "l.status"),
+            ]
+        )
+        + " WHERE l.contract_code <> 'national' AND l.finished_at = (SELECT max(l2.finished_at) "
+        "FROM {o}ingestion_ledger l2 WHERE l2.contract_code = l.contract_code "
+        "AND l2.source_id = l.source_id AND l2.file = l.file)",
+        (
+            ("code_contrat", "l.contract_code", CONTRACT_CODE),
+            ("contrat", "COALESCE(lc.label, l.contract_code)", "Contrat de ville"),
+            ("partenaire", "COALESCE(lo.label, l.source_id)", "Partenaire qui a envoyé le fichier"),
+            ("code_source", "l.source_id", "Code de la source au catalogue"),
+            ("fichier", "l.file", "Nom du fichier (dans le dossier de la source)"),
+            (
+                "etat",
+                "COALESCE(ls.label, l.status)",
+                "chargé, chargé en partie, rejeté, inchangé, retiré, doublon",
+            ),
+            ("passage", "l.finished_at", "Dernier passage du fichier au registre (UTC)"),
+            ("recu", "fs.received_at", "Réception de la version en place (UTC) ; vide sans version en place"),
+            ("lignes_en_place", "fs.rows_loaded", "Lignes de la version en place dans l'entrepôt"),
+            (
+                "lignes_ecartees",
+                "fs.rows_quarantined",
+                "Lignes de la version en place écartées (quarantaine)",
+            ),
+            ("motif", "l.error", "Motif d'un rejet, adressé au partenaire"),
+        ),
+    ),
+    View(
+        "v_lignes_ecartees",
+        "Les lignes des fichiers en place écartées par les contrôles (quarantaine), une par ligne et "
+        "par règle, avec leur motif : feuille, ligne et colonne du fichier du partenaire, sans la ligne "
+        "brute (ni nom ni date de naissance). Hors sources nationales.",
+        "FROM {o}quarantine q "
+        + " ".join([_label("lc", "contract", "q.contract_code"), _label("lo", "source", "q.source_id")])
+        + " WHERE q.contract_code <> 'national'",
+        (
+            ("code_contrat", "q.contract_code", CONTRACT_CODE),
+            ("contrat", "COALESCE(lc.label, q.contract_code)", "Contrat de ville"),
+            ("partenaire", "COALESCE(lo.label, q.source_id)", "Partenaire qui a envoyé le fichier"),
+            ("code_source", "q.source_id", "Code de la source au catalogue"),
+            ("fichier", "q.source_file", "Fichier du partenaire"),
+            ("feuille", "q.source_sheet", "Feuille du classeur (vide pour un CSV)"),
+            ("ligne", "q.source_row", "Ligne du fichier, comme le tableur la numérote"),
+            ("colonne", 'q."column"', "Colonne en cause, telle que le partenaire l'écrit"),
+            ("regle", "q.rule", "Règle (attente Great Expectations) qui a écarté la ligne"),
+            (
+                "motif",
+                "q.reason",
+                "Motif en français (une valeur n'y est citée que si elle n'identifie personne)",
+            ),
+        ),
+    ),
+    View(
         "v_postes_anct",
         "Les postes adultes-relais et FONJEP financés par l'État (ANCT), une ligne par poste et par an "
         "sous le contrat que nomme l'ANCT, avec le nom du contrat et sans le lignage technique.",
@@ -237,8 +302,9 @@ def view_sql(view: View, dialect: str) -> str:
         if dialect == "postgresql"
         else "CAST(substr(m.period_start, 1, 4) AS INTEGER)"
     )
+    operations = f"{OPERATIONS_SCHEMA}." if dialect == "postgresql" else ""
     columns = ", ".join(f"{expr.replace('{year}', year)} AS {name}" for name, expr, _ in view.columns)
-    return f"SELECT {columns} " + view.source.replace("{s}", prefix)
+    return f"SELECT {columns} " + view.source.replace("{s}", prefix).replace("{o}", operations)
 
 
 def refresh_views(engine: Engine, contract_code: str, labels_frame: pd.DataFrame, views: bool = True) -> None:
