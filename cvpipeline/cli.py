@@ -38,6 +38,8 @@ def ensure_dagster_home(data_dir: Path) -> Path:
 
 
 PROGRESS_LOGGER = "cvpipeline.progress"
+# The analyst role's password, read by create-analyst-role only (never stored by the pipeline).
+ANALYST_PASSWORD_ENV = "CVPIPELINE_ANALYST_PASSWORD"
 
 
 def settings_of(data_dir: str | None, warehouse_url: str | None) -> Settings:
@@ -315,7 +317,7 @@ def create_analyst_role(role: str, warehouse_url: str | None, print_only: bool) 
     from cvpipeline.warehouse.engine import make_engine
     from cvpipeline.warehouse.roles import analyst_role_sql
 
-    statements = analyst_role_sql(role, os.environ.get("CVPIPELINE_ANALYST_PASSWORD") or None)
+    statements = analyst_role_sql(role, os.environ.get(ANALYST_PASSWORD_ENV) or None)
     if print_only:
         print(";\n".join(statements) + ";")
         return 0
@@ -324,10 +326,26 @@ def create_analyst_role(role: str, warehouse_url: str | None, print_only: bool) 
         print("cvpipeline : les rôles ne concernent qu'un entrepôt PostgreSQL", file=sys.stderr)
         return 2
     engine = make_engine(settings.warehouse_url)
-    with engine.begin() as conn:
-        for statement in statements:
-            conn.execute(sa.text(statement))
-    print(f"cvpipeline : rôle {role} en lecture seule sur le schéma des analystes")
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(sa.text(statement))
+    except sa.exc.DBAPIError as exc:
+        denied = "permission" in str(exc.orig).lower() or "privilege" in str(exc.orig).lower()
+        cause = (
+            "l'utilisateur de l'URL n'a pas les droits nécessaires : CREATEROLE (créer un rôle) et la "
+            "propriété des schémas cvpipeline et cvpipeline_ops (le même utilisateur que le pipeline)"
+            if denied
+            else f"la base a refusé la commande ({type(exc.orig).__name__})"
+        )
+        print(f"cvpipeline : rôle {role} non créé : {cause} ; voir docs/production.md", file=sys.stderr)
+        return 2
+    password = (
+        "mot de passe de CVPIPELINE_ANALYST_PASSWORD"
+        if os.environ.get(ANALYST_PASSWORD_ENV)
+        else ("sans mot de passe : définissez CVPIPELINE_ANALYST_PASSWORD et relancez pour en donner un")
+    )
+    print(f"cvpipeline : rôle {role} en lecture seule sur le schéma des analystes ({password})")
     return 0
 
 

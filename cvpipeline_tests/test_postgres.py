@@ -89,6 +89,9 @@ def test_analyst_role_reads_analyst_tables_only(both: dict) -> None:
     analyst = sa.create_engine(sa.make_url(both["pg"]).set(username="analyste"))
     with analyst.connect() as conn:
         assert conn.execute(sa.text("select count(*) from cvpipeline.participations")).scalar() > 1000
+        # Its search_path starts with the analysts' schema: the README's queries run as written.
+        unprefixed = "select count(*) from v_indicateurs where code_contrat = 'CV262'"
+        assert conn.execute(sa.text(unprefixed)).scalar() > 100
         # Every view names its contract by code, the ANCT's posts included, as on SQLite.
         posts = "select count(*) from cvpipeline.v_postes_anct where code_contrat = 'CV262'"
         assert (
@@ -296,3 +299,22 @@ def test_two_contracts_run_side_by_side(postgres_server, tmp_path: Path) -> None
         )
     engine.dispose()
     assert set(labels) == {"*", "CV262", "CN07302M"} and set(metrics) == {"CV262", "CN07302M"}
+
+
+def test_the_analyst_role_needs_rights_and_says_so_in_french(
+    both: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user without CREATEROLE gets one French line naming the rights, no traceback, exit 2."""
+    admin = sa.create_engine(str(both["pg"]))
+    with admin.begin() as conn:
+        conn.execute(
+            sa.text(
+                "DO $$ BEGIN CREATE ROLE sans_droits LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+            )
+        )
+    admin.dispose()
+    weak = sa.make_url(str(both["pg"])).set(username="sans_droits").render_as_string(hide_password=False)
+    assert cli_main(["create-analyst-role", "autre_analyste", "--warehouse-url", weak]) == 2
+    error = capsys.readouterr().err
+    assert "rôle autre_analyste non créé" in error and "CREATEROLE" in error
+    assert "Traceback" not in error and error.count("\n") == 1
