@@ -364,6 +364,24 @@ def test_every_view_has_the_contract_code_and_the_anct_posts_have_theirs(sample:
     assert query(db, "select count(*) from v_postes_anct") == query(db, "select count(*) from funded_posts")
 
 
+def test_actions_and_codes_filter_the_views_as_labels_do(sample: dict) -> None:
+    db = sample["db"]
+    actions = query(
+        db, "select code_action, action, code_pilier, pilier, partenaire from v_actions order by 1"
+    )
+    assert len(actions) == query(db, "select count(*) from ref_actions")[0][0] and actions
+    assert all(r[1] and r[3] and r[4] for r in actions)
+    # Filtering v_indicateurs by a pillar's code gives what filtering by its label gives.
+    code, label = next((r[2], r[3]) for r in actions)
+    by_code = query(db, "select count(*), sum(valeur) from v_indicateurs where code_pilier = ?", code)
+    by_label = query(db, "select count(*), sum(valeur) from v_indicateurs where pilier = ?", label)
+    assert by_code == by_label and by_code[0][0] > 0
+    action = actions[0][0]
+    assert query(db, "select count(*) from v_indicateurs where code_action = ?", action) == query(
+        db, "select count(*) from evaluation_metrics where scope_type = 'action' and scope_code = ?", action
+    )
+
+
 def test_data_quality_views_give_partners_files_and_set_aside_rows_without_raw_rows(sample: dict) -> None:
     db = sample["db"]
     files = query(

@@ -100,7 +100,13 @@ VIEWS = (
             ),
             ("code_perimetre", "m.scope_code", "Code du périmètre (contrat, pilier, action, source, QPV)"),
             ("libelle_perimetre", "COALESCE(lc.label, m.scope_code)", "Nom du périmètre en clair"),
+            (
+                "code_pilier",
+                "CASE WHEN m.scope_type = 'pillar' THEN m.scope_code ELSE ra.pillar END",
+                "Code du pilier ou thème du périmètre (pour un pilier ou une action)",
+            ),
             ("pilier", "lp.label", "Pilier du périmètre (pour un pilier ou une action)"),
+            ("code_action", "CASE WHEN m.scope_type = 'action' THEN m.scope_code END", "Code de l'action"),
             (
                 "action",
                 "CASE WHEN m.scope_type = 'action' THEN lc.label END",
@@ -202,6 +208,29 @@ VIEWS = (
             ("montant_agglo_eur", "f.amount_agglo_eur", "Montant de l'agglomération (€)"),
             ("montant_etat_eur", "f.amount_state_eur", "Montant de l'État (€)"),
             ("autres_financements_eur", "f.amount_other_eur", "Autres financements (€)"),
+        ),
+    ),
+    View(
+        "v_actions",
+        "Les actions de chaque contrat avec leur pilier (ou thème) et le partenaire qui en envoie les "
+        "données : pour lire ou filtrer les autres vues par action, pilier ou partenaire.",
+        "FROM {s}ref_actions ra "
+        + " ".join(
+            [
+                _label("lc", "contract", "ra.contract_code"),
+                _label("lo", "source", "ra.source_id"),
+                _label("lp", "pillar", "ra.pillar"),
+            ]
+        ),
+        (
+            ("code_contrat", "ra.contract_code", CONTRACT_CODE),
+            ("contrat", "COALESCE(lc.label, ra.contract_code)", "Contrat de ville"),
+            ("code_action", "ra.action_code", "Code de l'action"),
+            ("action", "ra.label", "Action du contrat"),
+            ("code_pilier", "ra.pillar", "Code du pilier (contrat 2015) ou du thème (contrat 2024)"),
+            ("pilier", "COALESCE(lp.label, ra.pillar_label)", "Pilier ou thème de l'action"),
+            ("code_source", "ra.source_id", "Code de la source qui envoie les données de l'action"),
+            ("partenaire", "COALESCE(lo.label, ra.source_id)", "Partenaire qui envoie les données"),
         ),
     ),
     View(
