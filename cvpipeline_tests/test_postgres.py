@@ -94,6 +94,7 @@ def test_analyst_role_reads_analyst_tables_only(both: dict) -> None:
         assert conn.execute(sa.text(unprefixed)).scalar() > 100
         # Every view names its contract by code, the ANCT's posts included, as on SQLite.
         posts = "select count(*) from cvpipeline.v_postes_anct where code_contrat = 'CV262'"
+        assert conn.execute(sa.text(posts)).scalar() > 0
         assert (
             conn.execute(sa.text(posts)).scalar()
             == conn.execute(
