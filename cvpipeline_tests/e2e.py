@@ -9,7 +9,6 @@ import dagster as dg
 
 from cvpipeline.catalog import Catalog, load_catalog
 from cvpipeline.defs import build_defs
-from cvpipeline.defs.names import YEARLY_METRICS
 from cvpipeline.defs.resources import PipelineSettings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,7 +44,6 @@ def run_pipeline(
     settings = PipelineSettings(data_dir=str(data_dir), warehouse_url=warehouse_url)
     return dg.materialize(
         list(defs.assets or []),
-        selection=dg.AssetSelection.all() - dg.AssetSelection.assets(YEARLY_METRICS),
         resources={"settings": settings},
         instance=instance or dg.DagsterInstance.ephemeral(),
         partition_key=contract or catalog.contract_code,

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 import pytest
 
-from cvpipeline.defs.names import YEARLY_METRICS
 from cvpipeline.defs.national import ANCT_POSTS_ASSET
 
 if TYPE_CHECKING:
@@ -46,12 +45,10 @@ VIEWPORT = {"width": 1600, "height": 1000}
 STARTUP_TIMEOUT_S = 120
 SHUTDOWN_TIMEOUT_S = 30
 PAGE_TIMEOUT_MS = 60_000
-# From the click to the end of the backfill's runs: the backfill daemon creates the runs at its next
-# tick (every 30 s), the run queue starts them; on a busy 2-core machine a run can take minutes.
-BACKFILL_TIMEOUT_S = 1200
+# From the click to the end of its runs: on a busy 2-core machine a run can take minutes.
+RUN_TIMEOUT_S = 1200
 # The contract materialised from the UI (the smaller of the sample's two).
 CONTRACT = "CN07302M"
-BACKFILL_TAG = "dagster/backfill"
 PARTITION_TAG = "dagster/partition"
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 # The backfill statuses that are not final (Dagster's BulkActionStatus).
@@ -294,12 +291,17 @@ def launch_materialize_all(page: Page, base_url: str, partition: str) -> float:
     page.get_by_role("button", name="Materialize all").first.click()
     # The launch dialog (its partition list is a dialog of its own).
     dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize")
-    launch = dialog.get_by_role("button", name="Launch backfill")
-    launch.wait_for()
-    dialog.get_by_text("Select a partition or create one").click()
+    dialog.get_by_text("Select a partition").first.click()
+    # Static partitions (the contracts): the list offers them, and nothing to add by hand.
+    items = page.get_by_role("menuitem").all_inner_texts()
+    assert any(partition in item for item in items) and not [i for i in items if "Add" in i], items
     page.get_by_role("menuitem").filter(has_text=partition).click()
     page.keyboard.press("Escape")  # closes the partition list, not the dialog
     dialog.get_by_text(partition, exact=True).first.wait_for()
+    # One partition of assets that share one partitioning: one run ("Launch 1 run"), no backfill.
+    launch = dialog.get_by_role("button", name="Launch 1 run")
+    launch.wait_for()
+    assert "Add a partition" not in dialog.inner_text()
     clicked = time.time()
     launch.click()
     dialog.wait_for(state="hidden")
@@ -307,28 +309,33 @@ def launch_materialize_all(page: Page, base_url: str, partition: str) -> float:
 
 
 @dataclass(frozen=True)
-class Backfill:
-    """A backfill once it is over: its id, its final status and its runs' records."""
+class Launched:
+    """What a click launched, once it is over: its backfill (None for runs launched directly) and runs."""
 
-    backfill_id: str
+    backfill_id: str | None
     status: str
     runs: list[dg.RunRecord]
 
 
-def wait_for_the_backfill(home: Path, timeout_s: float = BACKFILL_TIMEOUT_S) -> Backfill:
-    """Wait until the instance's only backfill and its runs are over; return them."""
+def wait_for_the_runs(home: Path, timeout_s: float = RUN_TIMEOUT_S) -> Launched:
+    """Wait until the instance's runs (and its backfill, if any) are over; return them.
+
+    The status is the backfill's, or SUCCESS when every run launched directly succeeded.
+    """
     deadline = time.monotonic() + timeout_s
     with dg.DagsterInstance.from_config(str(home)) as instance:
         while time.monotonic() < deadline:
             backfills = instance.get_backfills()
             assert len(backfills) <= 1, [b.backfill_id for b in backfills]
+            runs = instance.get_run_records()
             if backfills and backfills[0].status.value not in BACKFILL_UNDER_WAY:
-                backfill = backfills[0]
-                runs = instance.get_run_records(dg.RunsFilter(tags={BACKFILL_TAG: backfill.backfill_id}))
                 if all(r.dagster_run.is_finished for r in runs):
-                    return Backfill(backfill.backfill_id, backfill.status.value, runs)
-            time.sleep(2)
-    pytest.fail(f"the backfill is not over after {timeout_s} s")
+                    return Launched(backfills[0].backfill_id, backfills[0].status.value, runs)
+            elif not backfills and runs and all(r.dagster_run.is_finished for r in runs):
+                ok = all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+                return Launched(None, "SUCCESS" if ok else "FAILURE", runs)
+            time.sleep(1)
+    pytest.fail(f"the runs are not over after {timeout_s} s")
 
 
 def _partitions_of(run: dg.DagsterRun) -> set[str] | None:
@@ -341,46 +348,34 @@ def _partitions_of(run: dg.DagsterRun) -> set[str] | None:
     return None
 
 
-def test_materialize_all_for_one_contract_runs_its_partition_of_every_asset(
+def test_materialize_all_for_one_contract_is_one_run_of_its_partition(
     dagster_ui: DagsterUI, page: Page
 ) -> None:
-    """Materialize all for CN07302M: runs of that partition only, of every asset, each in one process."""
+    """Materialize all for CN07302M: one run, no backfill, of that partition of every asset, in one process."""
     nodes = _graphql(dagster_ui.url, ASSET_NODES)["assetNodes"]
     keys = {"/".join(n["assetKey"]["path"]): n for n in nodes}
     of_the_contract = {k for k, n in keys.items() if n["isPartitioned"] and CONTRACT in n["partitionKeys"]}
     unpartitioned = {k for k, n in keys.items() if not n["isPartitioned"]}
-    # The year partitions follow the warehouse's data: a fresh copy has none yet, so nothing to run.
-    without_partitions = {k for k, n in keys.items() if n["isPartitioned"] and not n["partitionKeys"]}
-    assert of_the_contract | unpartitioned | without_partitions == set(keys)
+    assert of_the_contract | unpartitioned == set(keys)
     assert {"cites_lab", "participations", "evaluation_metrics", "evaluation_note"} <= of_the_contract
     assert unpartitioned == {ANCT_POSTS_ASSET}
-    assert without_partitions == {YEARLY_METRICS}
 
     launch_materialize_all(page, dagster_ui.url, CONTRACT)
-    backfill = wait_for_the_backfill(dagster_ui.home)
+    launched = wait_for_the_runs(dagster_ui.home)
 
-    assert backfill.status == "COMPLETED_SUCCESS", backfill
-    assert backfill.runs
-    launched: set[str] = set()
+    assert launched.backfill_id is None and launched.status == "SUCCESS", launched
+    (record,) = launched.runs
+    run = record.dagster_run
+    assert _partitions_of(run) == {CONTRACT}, run.tags
+    assert {key.to_user_string() for key in run.asset_selection or set()} == of_the_contract | unpartitioned
     with dg.DagsterInstance.from_config(str(dagster_ui.home)) as instance:
-        for record in backfill.runs:
-            run = record.dagster_run
-            assert run.status == dg.DagsterRunStatus.SUCCESS, (run.run_id, run.status)
-            assets = {key.to_user_string() for key in run.asset_selection or set()}
-            launched |= assets
-            if _partitions_of(run) is None:
-                assert assets <= unpartitioned, (run.run_id, assets)
-            else:
-                assert _partitions_of(run) == {CONTRACT}, (run.run_id, run.tags)
-                assert assets <= of_the_contract, (run.run_id, assets)
-            # The code location's in-process executor: every step in the run's own process.
-            pids = {
-                event.dagster_event.pid
-                for event in instance.all_logs(run.run_id)
-                if event.dagster_event and event.step_key and event.dagster_event.pid is not None
-            }
-            assert len(pids) == 1, (run.run_id, pids)
-        assert launched == of_the_contract | unpartitioned
+        # The code location's in-process executor: every step in the run's own process.
+        pids = {
+            event.dagster_event.pid
+            for event in instance.all_logs(run.run_id)
+            if event.dagster_event and event.step_key and event.dagster_event.pid is not None
+        }
+        assert len(pids) == 1, pids
         # Each asset of the contract has been materialised for that contract, and for no other.
         for key in of_the_contract:
             materialized = instance.get_materialized_partitions(dg.AssetKey.from_user_string(key))

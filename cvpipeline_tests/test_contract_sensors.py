@@ -87,7 +87,6 @@ def test_a_changed_file_requests_its_contract_alone(restored: dict) -> None:
         assert result.run_requests[0].run_key.startswith(f"{CITY}:{SOURCE}:")
         selected = {k.to_user_string() for k in result.run_requests[0].asset_selection}
         assert {SOURCE, "evaluation_metrics"} <= selected
-        assert "evaluation_metrics_by_year" not in selected
 
 
 def test_a_deleted_file_requests_its_contract_alone(restored: dict) -> None:

@@ -298,45 +298,6 @@ def test_quarantine_warning_threshold_is_per_source(tmp_path: Path) -> None:
         assert rows_valid.passed is passed, threshold
 
 
-def test_year_partitions_backfill_matches_the_yearly_rows(warehouse: dict) -> None:
-    """A single-run backfill over 2016-2017 writes each year's slice, equal to the yearly rows."""
-    import dagster as dg
-
-    from cvpipeline.catalog import load_catalog
-    from cvpipeline.defs import build_defs
-    from cvpipeline.defs.names import YEARLY_METRICS, YEARS
-    from cvpipeline.defs.resources import PipelineSettings
-
-    defs = build_defs(load_catalog())
-    yearly = next(a for a in defs.assets if dg.AssetKey(YEARLY_METRICS) in a.keys)
-    settings = PipelineSettings(
-        data_dir=str(warehouse["data_dir"]), warehouse_url=f"sqlite:///{warehouse['db']}"
-    )
-    instance = dg.DagsterInstance.ephemeral()
-    # The year partitions follow the data: evaluation_metrics registers them on the instance.
-    instance.add_dynamic_partitions(YEARS.name, ["2016", "2017", "2018"])
-    for tags in (
-        {"dagster/asset_partition_range_start": "2016", "dagster/asset_partition_range_end": "2017"},
-        {"dagster/asset_partition_range_start": "2017", "dagster/asset_partition_range_end": "2017"},
-    ):  # the second run re-does 2017: its slice is replaced, not duplicated
-        result = dg.materialize([yearly], resources={"settings": settings}, instance=instance, tags=tags)
-        assert result.success
-    columns = (
-        "indicator_code, scope_type, scope_code, coalesce(breakdown, ''), period_start, period_end, value"
-    )
-    by_year = query(warehouse["db"], f"select {columns} from evaluation_metrics_by_year")
-    assert {r[4][:4] for r in by_year} == {"2016", "2017"}
-    assert len(by_year) == len(set(by_year))
-    yearly_rows = query(
-        warehouse["db"],
-        f"select {columns} from evaluation_metrics where period_start in ('2016-01-01', '2017-01-01') "
-        "and period_end in ('2016-12-31', '2017-12-31')",
-    )
-    assert sorted(by_year) == sorted(yearly_rows)
-    agglo = [r[6] for r in by_year if r[0] == "agglo_budget_eur" and r[1] == "contract"]
-    assert agglo == [602000.0, 602000.0]
-
-
 def test_every_file_read_is_archived_by_content_hash(warehouse: dict) -> None:
     hashes = {row[0] for row in query(warehouse["db"], "select sha256 from ingestion_ledger")}
     archived = {p.stem for p in (warehouse["data_dir"] / "archive").rglob("*") if p.is_file()}

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 
 from cvpipeline.catalog import load_catalog
-from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline_tests.e2e import REPO, copy_sample, run_pipeline
 
 CATALOG = load_catalog()
@@ -434,56 +433,3 @@ def test_years_follow_the_data(sample: dict) -> None:
         )
     }
     assert gardens == {"2018"}
-    assert sample["instance"].get_dynamic_partitions("annees_des_donnees") == ["2016", "2017", "2018"]
-
-
-def test_a_year_outside_the_data_gets_no_figure(sample: dict) -> None:
-    from cvpipeline.defs import build_defs
-    from cvpipeline.defs.names import YEARLY_METRICS, YEARS
-    from cvpipeline.defs.resources import PipelineSettings
-
-    defs = build_defs(CATALOG)
-    yearly = next(a for a in defs.assets if dg.AssetKey(YEARLY_METRICS) in a.keys)
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(YEARS.name, ["2018", "2019"])
-    settings = PipelineSettings(data_dir=str(sample["data_dir"]), warehouse_url=f"sqlite:///{sample['db']}")
-    result = dg.materialize(
-        [yearly],
-        resources={"settings": settings},
-        instance=instance,
-        tags={"dagster/asset_partition_range_start": "2018", "dagster/asset_partition_range_end": "2019"},
-    )
-    assert result.success
-    counts = dict(
-        query(
-            sample["db"],
-            "select substr(period_start, 1, 4), count(*) from evaluation_metrics_by_year group by 1",
-        )
-    )
-    assert counts.get("2018", 0) > 0 and "2019" not in counts
-    active = query(
-        sample["db"],
-        "select value from evaluation_metrics_by_year where scope_code = "
-        "'insertion_par_le_sport' and indicator_code = 'active_beneficiaries'",
-    )
-    assert len(active) == 1
-
-
-def test_the_years_sensor_registers_the_data_years_without_a_run(
-    sample: dict, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from cvpipeline.defs.metrics import build_year_partitions_sensor
-    from cvpipeline.defs.names import YEARS
-
-    settings = PipelineSettings(data_dir=str(sample["data_dir"]), warehouse_url=f"sqlite:///{sample['db']}")
-    sensor = build_year_partitions_sensor(YEARS.name)
-    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(YEARS.name, ["2015", "2016"])
-    result = sensor(dg.build_sensor_context(instance=instance, resources={"settings": settings}))
-    assert not result.run_requests
-    requests = {type(r).__name__: list(r.partition_keys) for r in result.dynamic_partitions_requests}
-    assert requests == {
-        "AddDynamicPartitionsRequest": ["2017", "2018"],
-        "DeleteDynamicPartitionsRequest": ["2015"],
-    }

@@ -94,10 +94,7 @@ def hash_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_one_stopped_sensor_per_source_targeting_the_source_and_downstream() -> None:
-    from cvpipeline.defs.names import YEARS_SENSOR
-
-    # Plus the sensor that keeps the year partitions equal to the data's years (it launches no run).
-    assert {s.name for s in DEFS.sensors} == {f"{s}{SENSOR_SUFFIX}" for s in CATALOG.sources} | {YEARS_SENSOR}
+    assert {s.name for s in DEFS.sensors} == {f"{s}{SENSOR_SUFFIX}" for s in CATALOG.sources}
     graph = DEFS.resolve_asset_graph()
     for source_id in CATALOG.sources:
         sensor = sensor_def(f"{source_id}{SENSOR_SUFFIX}")
@@ -107,8 +104,7 @@ def test_one_stopped_sensor_per_source_targeting_the_source_and_downstream() -> 
         job = DEFS.resolve_job_def(sensor.targets[0].job_name)
         keys = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
         expected = dg.AssetSelection.assets(source_id).downstream().resolve(graph)
-        # Everything downstream but the year partitions, which are refreshed on demand.
-        assert keys == {k.to_user_string() for k in expected} - {"evaluation_metrics_by_year"}
+        assert keys == {k.to_user_string() for k in expected}
         assert source_id in keys and "evaluation_metrics" in keys
         assert not (keys & (set(CATALOG.sources) - {source_id}))
 
@@ -328,18 +324,3 @@ def test_a_sensor_run_after_a_full_refresh_updates_the_warehouse(data_dir: Path,
     assert set(writers.loc[writers["source_id"] == SOURCE, "run_id"]) == {run.run_id}
     assert set(writers.loc[writers["source_id"] != SOURCE, "run_id"]) == {refresh.run_id}
     assert set(quiet["run_id"]) == {refresh.run_id}
-
-
-def test_the_years_sensor_never_creates_an_empty_warehouse(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from cvpipeline.defs.names import YEARS_SENSOR
-
-    monkeypatch.setenv("CVPIPELINE_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("CVPIPELINE_WAREHOUSE_URL", raising=False)
-    sensor = next(s for s in DEFS.sensors if s.name == YEARS_SENSOR)
-    with dg.DagsterInstance.ephemeral() as instance:
-        context = dg.build_sensor_context(instance=instance, resources={"settings": PipelineSettings()})
-        result = sensor.evaluate_tick(context)
-    assert "entrepôt pas encore créé" in (result.skip_message or "")
-    assert not (tmp_path / "warehouse").exists()

@@ -9,13 +9,11 @@ import dagster as dg
 
 from cvpipeline.catalog import Catalog, CatalogError, load_catalogs
 from cvpipeline.defs.executor import contracts_in_process_executor
-from cvpipeline.defs.metrics import build_metrics_assets, build_year_partitions_sensor
+from cvpipeline.defs.metrics import build_metrics_assets
 from cvpipeline.defs.names import (
     FULL_REFRESH_JOB,
     WAREHOUSE_TAG,
     WAREHOUSE_TAG_VALUE,
-    YEARLY_METRICS,
-    YEARS,
     contract_partitions,
 )
 from cvpipeline.defs.national import build_national_assets
@@ -55,9 +53,8 @@ def build_defs(
     contracts = contract_partitions(catalogs)
     source_ids = sorted({sid for catalog in catalogs.values() for sid in catalog.sources})
     with warnings.catch_warnings():
-        # Beta in Dagster 1.13: code references (show each asset's source file) and the
-        # single-run backfill policy of the year partitions; preview: partitioned checks (each
-        # contract's check result kept under its own partition).
+        # Beta in Dagster 1.13: code references (show each asset's source file); preview:
+        # partitioned checks (each contract's check result kept under its own partition).
         warnings.simplefilter("ignore", dg.BetaWarning)
         warnings.simplefilter("ignore", dg.PreviewWarning)
         assets = [build_source_asset(catalogs, s, contracts) for s in source_ids]
@@ -68,8 +65,7 @@ def build_defs(
         assets = dg.with_source_code_references(assets)
     full_refresh = dg.define_asset_job(
         FULL_REFRESH_JOB,
-        # The year partitions are refreshed on demand (or backfilled), not by the full refresh.
-        selection=dg.AssetSelection.all() - dg.AssetSelection.assets(YEARLY_METRICS),
+        selection=dg.AssetSelection.all(),
         description="Pour un contrat (une partition) : met chaque source à jour avec son dossier (seuls les "
         "fichiers nouveaux ou modifiés sont relus), puis les tables de référence, les objectifs, les "
         "indicateurs, le classeur et la note du contrat. Un run par contrat ; plusieurs contrats : "
@@ -81,8 +77,7 @@ def build_defs(
     return dg.Definitions(
         assets=assets,
         jobs=[full_refresh, build_replay_job(catalogs)],
-        sensors=[build_source_sensor(s, catalogs) for s in source_ids]
-        + [build_year_partitions_sensor(YEARS.name)],
+        sensors=[build_source_sensor(s, catalogs) for s in source_ids],
         schedules=[build_refresh_schedule(FULL_REFRESH_JOB, list(catalogs), refresh_cron)],
         resources={"settings": settings or PipelineSettings()},
         # The executor of every job, the full refresh and the jobs the UI builds for "Materialize" and

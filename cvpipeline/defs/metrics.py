@@ -1,4 +1,4 @@
-"""Dagster assets of the metrics step: the objectives, the indicators, the indicators year by year."""
+"""Dagster assets of the metrics step: the objectives and the indicators, whole period and year by year."""
 
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -13,9 +13,6 @@ from cvpipeline.defs.names import (
     OWNER,
     TARGETS_ASSET,
     TARGETS_VALID,
-    YEARLY_METRICS,
-    YEARS,
-    YEARS_SENSOR,
 )
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.results import (
@@ -27,12 +24,12 @@ from cvpipeline.defs.results import (
 )
 from cvpipeline.metrics.coverage import sources_without_data
 from cvpipeline.metrics.indicators import Period
-from cvpipeline.metrics.refresh import data_years, refresh_metrics, yearly_metrics
+from cvpipeline.metrics.refresh import refresh_metrics
 from cvpipeline.metrics.targets import load_targets
 from cvpipeline.settings import Settings
-from cvpipeline.warehouse.engine import make_engine, warehouse_exists
+from cvpipeline.warehouse.engine import make_engine
 from cvpipeline.warehouse.schema import table_for
-from cvpipeline.warehouse.writer import replace_periods, replace_table
+from cvpipeline.warehouse.writer import replace_table
 
 
 class EvaluationPeriod(dg.Config):
@@ -83,23 +80,6 @@ def targets_result(
     return dg.MaterializeResult(metadata=metadata), [check]
 
 
-def compute_and_store_years(
-    catalogs: dict[str, Catalog], settings: Settings, run_id: str, log: Any, years: list[int]
-) -> dg.MaterializeResult:
-    """Recompute the indicators of some calendar years, contract by contract, and replace only their rows."""
-    engine = make_engine(settings.warehouse_url)
-    bounds = [(f"{y}-01-01", f"{y}-12-31") for y in years]
-    count = 0
-    for code, catalog in catalogs.items():
-        # A year outside the data gets no row (no open enrolment carried past a partner's last file).
-        metrics = yearly_metrics(engine, catalog, years).assign(run_id=run_id)
-        count += replace_periods(engine, "evaluation_metrics_by_year", metrics, bounds, code)
-    log.info(f"indicateurs par année : {count} valeurs pour {', '.join(map(str, years))}")
-    return dg.MaterializeResult(
-        metadata={"dagster/row_count": count, "annees": ", ".join(map(str, years)), "contrats": len(catalogs)}
-    )
-
-
 def compute_and_store_metrics(
     catalog: Catalog,
     settings: Settings,
@@ -136,33 +116,6 @@ def compute_and_store_metrics(
     )
 
 
-def year_partition_changes(present: list[str], wanted: list[str]) -> tuple[list[str], list[str]]:
-    """(years to delete, years to add, in this order) that make the partitions `wanted`, in its order.
-
-    Dagster lists dynamic partitions in the order they were added: a year earlier than years
-    present (a contract with older data) has those re-added after it, so that the UI lists the
-    years in order. Deleting a partition keeps its materialisations: re-added, it is as it was.
-    """
-    kept = [y for y in present if y in wanted]
-    common = 0
-    while common < len(kept) and kept[common] == wanted[common]:
-        common += 1
-    return [y for y in present if y not in wanted] + kept[common:], wanted[common:]
-
-
-def sync_year_partitions(instance: dg.DagsterInstance, name: str, settings: Settings, log: Any) -> list[str]:
-    """Make the year partitions the years with data, in order: add the new ones, drop those left."""
-    engine = make_engine(settings.warehouse_url)
-    wanted = [str(y) for y in data_years(engine)]
-    deleted, added = year_partition_changes(list(instance.get_dynamic_partitions(name)), wanted)
-    for year in deleted:
-        instance.delete_dynamic_partition(name, year)
-    if added:
-        instance.add_dynamic_partitions(name, added)
-    log.info(f"partitions annuelles : {', '.join(wanted) or 'aucune (pas de données)'}")
-    return wanted
-
-
 def headline_markdown(catalog: Catalog, metrics: pd.DataFrame) -> str:
     """The headline figures per action over the whole period, as a Markdown table."""
     if metrics.empty:
@@ -195,47 +148,10 @@ def headline_markdown(catalog: Catalog, metrics: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def build_year_partitions_sensor(partitions_name: str) -> dg.SensorDefinition:
-    """A sensor that keeps the year partitions equal to the years with data, in order (no run)."""
-
-    @dg.sensor(
-        name=YEARS_SENSOR,
-        minimum_interval_seconds=300,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Tient les partitions annuelles d'evaluation_metrics_by_year à jour avec les années "
-        "où un contrat au moins a des données dans l'entrepôt (ajoute les nouvelles, retire celles qui "
-        "n'en ont plus ; une année sans aucune donnée, même entre deux années qui en ont, n'en est pas une), "
-        "dans l'ordre, pour que le recalcul et le rattrapage des années les proposent dès le démarrage de "
-        "l'interface. "
-        "Ne lance aucun run. En marche par défaut.",
-    )
-    def years_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings) -> dg.SensorResult:
-        url = settings.resolve().warehouse_url
-        if not warehouse_exists(url):  # never create an empty warehouse file from a sensor
-            return dg.SensorResult(
-                skip_reason="entrepôt pas encore créé : lancez d'abord cvpipeline_full_refresh"
-            )
-        engine = make_engine(url)
-        wanted = [str(y) for y in data_years(engine)]
-        present = list(context.instance.get_dynamic_partitions(partitions_name))
-        removed, added = year_partition_changes(present, wanted)
-        # In this order: the daemon applies the requests one after the other.
-        requests: list[dg.DeleteDynamicPartitionsRequest | dg.AddDynamicPartitionsRequest] = []
-        if removed:
-            requests.append(dg.DeleteDynamicPartitionsRequest(partitions_name, removed))
-        if added:
-            requests.append(dg.AddDynamicPartitionsRequest(partitions_name, added))
-        return dg.SensorResult(
-            dynamic_partitions_requests=requests, skip_reason=None if requests else "à jour"
-        )
-
-    return years_sensor
-
-
 def build_metrics_assets(
     catalogs: Mapping[str, Catalog], contracts: dg.PartitionsDefinition
 ) -> list[dg.AssetsDefinition]:
-    """The objectives (with their check), the indicators per contract, and the indicators per year."""
+    """The objectives (with their check) and the indicators, per contract."""
 
     @dg.asset(
         name=TARGETS_ASSET,
@@ -304,42 +220,6 @@ def build_metrics_assets(
             ],
             codes,
         )
-        sync_year_partitions(context.instance, YEARS.name, settings.resolve(), context.log)
         return result
 
-    @dg.asset(
-        name=YEARLY_METRICS,
-        group_name="metrics",
-        kinds={"sql", "pandas"},
-        owners=[OWNER],
-        partitions_def=YEARS,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        # With the automation sensor on, a year is computed when its partition appears.
-        automation_condition=dg.AutomationCondition.eager(),
-        # A year reads every contract's rows, but a contract's run or backfill ("Materialize all"
-        # for a contract) must launch no year. Dagster cannot map a contract to the years of its
-        # data: mapped to every year, a contract's backfill recomputed them all, for every contract;
-        # each year is mapped to no contract partition in particular (it reads all their rows), so
-        # that the edges show the lineage, no contract's backfill reaches a year, and the years are
-        # recomputed on demand (docs/operations.md, "Partitions: contracts and years").
-        deps=[
-            dg.AssetDep(t, partition_mapping=dg.SpecificPartitionsPartitionMapping([]))
-            for t in ("participations", "activities", "fundings")
-        ],
-        description="Les indicateurs année par année, une partition par année civile où un contrat au "
-        "moins a des données (les années suivent les données : evaluation_metrics et le capteur "
-        f"{YEARS_SENSOR} les tiennent à jour ; une année sans aucune donnée n'en est pas une), pour "
-        "chaque contrat : recalcul d'une année ou rattrapage (backfill) sur plusieurs années depuis "
-        "l'interface, à la demande. « Materialize all » pour un contrat ne les lance pas. "
-        "Chaque partition remplace seulement les lignes de son année. N'ajoutez pas de partition à "
-        "la main : une année sans données n'aurait aucune ligne et le capteur la retire.",
-    )
-    def evaluation_metrics_by_year(
-        context: dg.AssetExecutionContext, settings: PipelineSettings
-    ) -> dg.MaterializeResult:
-        years = sorted(int(key) for key in context.partition_keys)
-        return compute_and_store_years(
-            dict(catalogs), settings.resolve(), context.run.run_id, context.log, years
-        )
-
-    return [evaluation_targets, evaluation_metrics, evaluation_metrics_by_year]
+    return [evaluation_targets, evaluation_metrics]

@@ -30,12 +30,6 @@ COLUMNS_PRESENT = "colonnes_presentes"
 TARGETS_ASSET = "evaluation_targets"
 TARGETS_VALID = "objectifs_valides"
 METRICS_ASSET = "evaluation_metrics"
-YEARLY_METRICS = "evaluation_metrics_by_year"
-# The years follow the data: evaluation_metrics registers the calendar years the warehouse covers
-# (and drops those it no longer covers), so the backfill dialog lists exactly those years.
-YEARS = dg.DynamicPartitionsDefinition(name="annees_des_donnees")
-
-YEARS_SENSOR = "annees_des_donnees_a_jour"
 
 
 # Every run that writes the warehouse carries this tag (a dagster.yaml can limit their concurrency with

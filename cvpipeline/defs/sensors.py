@@ -20,7 +20,7 @@ from typing import Any
 import dagster as dg
 
 from cvpipeline.catalog import Catalog, SourceSpec
-from cvpipeline.defs.names import SOURCE_TAG, WAREHOUSE_TAG, WAREHOUSE_TAG_VALUE, YEARLY_METRICS
+from cvpipeline.defs.names import SOURCE_TAG, WAREHOUSE_TAG, WAREHOUSE_TAG_VALUE
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.ingest.source import discover_files, sha256_of, source_file_name
 from cvpipeline.settings import DEFAULT_REFRESH_CRON, REFRESH_CRON_ENV, ConfigurationError, Settings
@@ -218,8 +218,7 @@ def build_source_sensor(source_id: str, catalogs: Mapping[str, Catalog]) -> dg.S
     switched on, the sensor runs only the contracts whose files differ from what is loaded.
     """
     key = dg.AssetKey(source_id)
-    # Everything downstream but the year partitions (refreshed on demand for every contract).
-    selection = dg.AssetSelection.assets(key).downstream() - dg.AssetSelection.assets(YEARLY_METRICS)
+    selection = dg.AssetSelection.assets(key).downstream()
     users = {code: c for code, c in catalogs.items() if source_id in c.sources}
     folders = [f"incoming/{c.folder + '/' if c.folder else ''}{source_id}/" for c in users.values()]
 

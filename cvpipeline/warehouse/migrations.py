@@ -22,7 +22,13 @@ def prepare(conn: Connection) -> None:
     metadata = metadata_for(conn.dialect.name)
     inspector = sa.inspect(conn)
     existing = {t: inspector.has_table(t.name, schema=t.schema) for t in metadata.tables.values()}
-    if all(existing.values()) and not _missing_columns(inspector, metadata) and not _missing_indexes(conn):
+    retired = _retired_tables(inspector, conn.dialect.name)
+    if (
+        all(existing.values())
+        and not retired
+        and not _missing_columns(inspector, metadata)
+        and not _missing_indexes(conn)
+    ):
         if schema is not None:
             _CURRENT_SCHEMAS.add(schema)
         return
@@ -32,6 +38,9 @@ def prepare(conn: Connection) -> None:
         for schema in (ANALYST_SCHEMA, OPERATIONS_SCHEMA):
             conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
     _upgrade(conn, metadata)
+    for name in retired:
+        conn.execute(sa.text(f"DROP TABLE {name}"))
+        log.warning("entrepôt d'une version antérieure : table %s retirée (doublon d'une autre table)", name)
     metadata.create_all(conn)
     for index in _missing_indexes(conn):  # tables of an earlier version: create_all leaves them
         log.warning("entrepôt d'une version antérieure : index %s créé", index.name)
@@ -49,6 +58,22 @@ def _sqlite_schema(conn: Connection) -> str | None:
         return None
     rows = conn.exec_driver_sql("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
     return hashlib.sha256(repr(rows.all()).encode()).hexdigest()
+
+
+# Tables an earlier version wrote and this one no longer does: dropped, so that no stale figure stays
+# on an analyst's list. `evaluation_metrics_by_year` repeated the yearly rows of `evaluation_metrics`
+# (period_kind = 'year'), which each contract's run keeps up to date.
+RETIRED_TABLES = ("evaluation_metrics_by_year",)
+
+
+def _retired_tables(inspector: sa.Inspector, dialect: str) -> list[str]:
+    """The retired tables this warehouse still holds, as qualified names to drop."""
+    schema = ANALYST_SCHEMA if dialect == "postgresql" else None
+    return [
+        f"{schema}.{name}" if schema else name
+        for name in RETIRED_TABLES
+        if inspector.has_table(name, schema=schema)
+    ]
 
 
 def _missing_indexes(conn: Connection) -> list[sa.Index]:

@@ -337,12 +337,6 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         comment="Indicateurs de l'évaluation : catalogue d'indicateurs × périmètre × période",
     )
     Table(
-        "evaluation_metrics_by_year",
-        metadata,
-        *_metric_columns(),
-        comment="Les mêmes indicateurs recalculés année par année à la demande (partitions, rattrapage)",
-    )
-    Table(
         "evaluation_targets",
         metadata,
         Column("contract_code", String(32), nullable=False, comment=LINEAGE_DOCS["contract_code"]),

@@ -121,23 +121,3 @@ def replace_table(engine: Engine, name: str, frame: pd.DataFrame, contract_code:
         table = table_for(conn.dialect.name, name)
         conn.execute(table.delete().where(_of_contract(table, contract_code)))
         return insert_frame(conn, table, frame)
-
-
-def replace_periods(
-    engine: Engine,
-    name: str,
-    frame: pd.DataFrame,
-    periods: list[tuple[str, str]],
-    contract_code: str | None = None,
-) -> int:
-    """Replace only the rows of some periods (a partition's slice), of one contract or all, atomically."""
-    with engine.begin() as conn:
-        prepare(conn)
-        warehouse_lock(conn)
-        table = table_for(conn.dialect.name, name)
-        for start, end in periods:
-            bounds = (table.c.period_start == pd.Timestamp(start).date()) & (
-                table.c.period_end == pd.Timestamp(end).date()
-            )
-            conn.execute(table.delete().where(bounds & _of_contract(table, contract_code)))
-        return insert_frame(conn, table, frame)
