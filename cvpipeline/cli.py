@@ -32,9 +32,34 @@ def ensure_dagster_home(data_dir: Path) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text(DAGSTER_YAML, encoding="utf-8")
+        # Written aside, then linked into place: a run starting at the same time never reads half of it.
+        temporary = home / f".dagster.yaml.{os.getpid()}"
+        temporary.write_text(DAGSTER_YAML, encoding="utf-8")
+        try:
+            os.link(temporary, config)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+@contextmanager
+def instance_lock(home: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the local instance while it is opened (its storage created if new).
+
+    Two runs opening a new instance at once would both create its SQLite tables and one would fail
+    ("table … already exists"); the second waits here, then finds them.
+    """
+    import fcntl
+
+    with (home / ".cvpipeline-instance.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 PROGRESS_LOGGER = "cvpipeline.progress"
@@ -98,7 +123,9 @@ def run(
         selection: dict[str, Any] = {"partition_key": batch[0]}
         if len(batch) > 1:
             selection = {"tags": {RANGE_START: batch[0], RANGE_END: batch[-1]}}
-        with dg.DagsterInstance.get() as instance:
+        with instance_lock(home):
+            instance = dg.DagsterInstance.get()
+        with instance:
             result = job.execute_in_process(
                 instance=instance,
                 raise_on_error=False,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,17 +143,41 @@ class Settings:
                 "refuse de fonctionner sans clé de pseudonymisation (voir docs/production.md)."
             )
         path = self.data_dir / KEY_FILE_NAME
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(secrets.token_hex(32))
+        if not path.exists() and _create_key_file(path):
             log.warning(
                 "Clé de pseudonymisation générée dans %s (droits 600) : conservez-la, "
                 "elle relie les personnes d'un chargement à l'autre.",
                 path,
             )
-        return path.read_text().strip().encode()
+        key = path.read_text().strip()
+        if not key:
+            raise ConfigurationError(
+                f"{path} est vide : restaurez la clé de pseudonymisation depuis votre sauvegarde "
+                "(voir docs/production.md)."
+            )
+        return key.encode()
+
+
+def _create_key_file(path: Path) -> bool:
+    """Create a new key file atomically; False when another process created it first (its key is kept).
+
+    The key is written to a temporary file, then linked into place: a reader never sees a partial
+    key, and of two runs starting together on a new data folder, both use the first one's key.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f"{KEY_FILE_NAME}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w") as handle:  # mkstemp: mode 600
+            handle.write(secrets.token_hex(32))
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        os.unlink(temporary)
 
 
 def _megabytes(environ: Mapping[str, str], variable: str, default: float) -> float:

@@ -21,6 +21,7 @@ from docx.shared import Cm, Pt, RGBColor
 from cvpipeline.metrics.dictionary import COMMON_RULES, dictionary_rows, linkable_sources
 from cvpipeline.report.charts import native_chart
 from cvpipeline.report.data import ReportData
+from cvpipeline.report.files import write_atomically
 from cvpipeline.report.formatting import (
     NO_DATA,
     NOT_APPLICABLE,
@@ -345,8 +346,4 @@ def _annex(document: Document, data: ReportData) -> None:
 def write_note(data: ReportData, path: Path) -> Path:
     """Write the evaluation note atomically; returns its path."""
     document = build_note(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp.docx")
-    document.save(str(temporary))
-    temporary.replace(path)
-    return path
+    return write_atomically(path, lambda temporary: document.save(str(temporary)))

@@ -20,6 +20,7 @@ from cvpipeline.metrics.dictionary import COMMON_RULES, dictionary_rows, linkabl
 from cvpipeline.metrics.labels import ALL_DATA, YEAR
 from cvpipeline.report.charts import bar_chart
 from cvpipeline.report.data import ReportData
+from cvpipeline.report.files import write_atomically
 from cvpipeline.report.formatting import NO_DATA, NOT_APPLICABLE, date_range, french_date
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -792,8 +793,4 @@ def build_workbook(data: ReportData) -> Workbook:
 def write_workbook(data: ReportData, path: Path) -> Path:
     """Write the evaluation workbook atomically; returns its path."""
     workbook = build_workbook(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp.xlsx")
-    workbook.save(temporary)
-    temporary.replace(path)
-    return path
+    return write_atomically(path, workbook.save)

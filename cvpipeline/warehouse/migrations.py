@@ -20,23 +20,21 @@ def prepare(conn: Connection) -> None:
     if schema in _CURRENT_SCHEMAS:  # this exact SQLite schema was found up to date in this process
         return
     metadata = metadata_for(conn.dialect.name)
-    inspector = sa.inspect(conn)
-    existing = {t: inspector.has_table(t.name, schema=t.schema) for t in metadata.tables.values()}
-    retired = _retired_tables(inspector, conn.dialect.name)
-    if (
-        all(existing.values())
-        and not retired
-        and not _missing_columns(inspector, metadata)
-        and not _missing_indexes(conn)
-    ):
-        if schema is not None:
-            _CURRENT_SCHEMAS.add(schema)
+    if _up_to_date(conn, metadata, schema):
         return
+    if conn.dialect.name == "sqlite":
+        # Two first runs on a new warehouse file must not race either: Python's sqlite3 runs DDL
+        # outside any transaction, so "no table yet" could be read by both. Take SQLite's write
+        # lock first (the other run waits, busy timeout), then look again.
+        _begin_immediate(conn)
+        if _up_to_date(conn, metadata, _sqlite_schema(conn)):
+            return
+    retired = _retired_tables(sa.inspect(conn), conn.dialect.name)
     if conn.dialect.name == "postgresql":
         # Two first runs creating the tables at once must not race: DDL under the writers' lock.
         warehouse_lock(conn)
-        for schema in (ANALYST_SCHEMA, OPERATIONS_SCHEMA):
-            conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
+        for name in (ANALYST_SCHEMA, OPERATIONS_SCHEMA):
+            conn.execute(sa.schema.CreateSchema(name, if_not_exists=True))
     _upgrade(conn, metadata)
     for name in retired:
         conn.execute(sa.text(f"DROP TABLE {name}"))
@@ -50,6 +48,28 @@ def prepare(conn: Connection) -> None:
 # Digests of SQLite schemas (sqlite_master) that `prepare` found up to date: the inspection of every
 # table, column and index (~15 ms) is then skipped. A schema changed in any way has another digest.
 _CURRENT_SCHEMAS: set[str] = set()
+
+
+def _up_to_date(conn: Connection, metadata: sa.MetaData, schema: str | None) -> bool:
+    """True when every table, column and index exists and no retired table is left (remembered on SQLite)."""
+    inspector = sa.inspect(conn)
+    if (
+        all(inspector.has_table(t.name, schema=t.schema) for t in metadata.tables.values())
+        and not _retired_tables(inspector, conn.dialect.name)
+        and not _missing_columns(inspector, metadata)
+        and not _missing_indexes(conn)
+    ):
+        if schema is not None:
+            _CURRENT_SCHEMAS.add(schema)
+        return True
+    return False
+
+
+def _begin_immediate(conn: Connection) -> None:
+    """Start the SQLite transaction now, holding the write lock (unless one is already open)."""
+    driver = conn.connection.dbapi_connection
+    if driver is not None and not driver.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_schema(conn: Connection) -> str | None:
