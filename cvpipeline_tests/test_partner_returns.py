@@ -285,3 +285,21 @@ def test_a_return_file_renders_to_pdf(runs: dict, tmp_path: Path) -> None:
     )
     pdf = tmp_path / source.with_suffix(".pdf").name
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_postgres_writes_the_same_return_files(
+    runs: dict, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir = copy_sample(tmp_path / "data")
+    faulty_workbook(data_dir / "incoming" / FAULTY / FAULTY_FILE)
+    # A PostgreSQL warehouse is a production one: it runs only with a key given.
+    monkeypatch.setenv("CVPIPELINE_PSEUDONYMISATION_KEY", "k" * 64)
+    assert run_pipeline(data_dir, postgres_url, dg.DagsterInstance.ephemeral()).success
+    folder = data_dir / "reports" / "retours"
+    assert {p.name for p in folder.iterdir()} == {p.name for p in (runs["before"] / "retours").iterdir()}
+    for source_id in (FAULTY, REJECTING):
+        on_postgres = openpyxl.load_workbook(folder / name_of(source_id))
+        on_sqlite = returned(runs, source_id)
+        assert on_postgres.sheetnames == on_sqlite.sheetnames
+        for name in on_sqlite.sheetnames[2:]:  # the fixes (the files' times differ between the runs)
+            assert rows_of(on_postgres[name]) == rows_of(on_sqlite[name]), name
