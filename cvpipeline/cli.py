@@ -83,7 +83,8 @@ def run(
 
     Quiet by default: a line per source as it is done, then the summary. `verbose` shows
     Dagster's whole log instead. `contracts` limits the runs to some contracts (default: all);
-    without `documents`, the workbook and the note are not written (a refresh of many contracts).
+    without `documents`, the workbook, the note and the return files are not written (a refresh of many
+    contracts).
     """
     settings = settings_of(data_dir, warehouse_url)
     settings.pseudonymisation_key()  # fail early, before Dagster starts, if none can be had
@@ -101,6 +102,7 @@ def run(
     from cvpipeline.defs.names import FULL_REFRESH_JOB, TARGETS_VALID
     from cvpipeline.defs.resources import PipelineSettings
     from cvpipeline.report.documents import DOCUMENTS
+    from cvpipeline.report.returns import RETURNS_FOLDER
 
     catalogs = catalogs_of(settings)
     unknown = [c for c in contracts or [] if c not in catalogs]
@@ -148,6 +150,8 @@ def run(
             reports = settings.contract_reports(catalogs[code].folder)
             for path in sorted(p for p in reports.glob("*.*") if p.is_file()):
                 print(f"Document : {path}")
+            for path in sorted((reports / RETURNS_FOLDER).glob("*.xlsx")):
+                print(f"Retour au partenaire : {path}")
         for check in result.get_asset_check_evaluations():
             if check.check_name == TARGETS_VALID and not check.passed:
                 whose = f" ({check.partition})" if check.partition and len(batch) > 1 else ""
@@ -379,7 +383,7 @@ def create_analyst_role(role: str, warehouse_url: str | None, print_only: bool) 
 def documents(
     data_dir: str | None, warehouse_url: str | None, out: str | None, contracts: list[str] | None = None
 ) -> int:
-    """Write each contract's evaluation note (.docx) and workbook (.xlsx) from the warehouse as it stands."""
+    """Write each contract's note (.docx), workbook and partner return files (.xlsx) from the warehouse."""
     from cvpipeline.defs import catalogs_of
     from cvpipeline.report.data import load_report_data
     from cvpipeline.report.documents import DOCUMENTS
@@ -402,7 +406,15 @@ def documents(
         folder = base / catalog.folder if catalog.folder else base
         for document in DOCUMENTS:
             path = document.write(data, folder / document.file_name)
-            print(f"cvpipeline : {catalog.contract_code} : {document.label} {path}")
+            if path.is_file():
+                print(f"cvpipeline : {catalog.contract_code} : {document.label} {path}")
+                continue
+            # A folder of files (the return files): each one, or none when nothing is to be sent.
+            written_files = sorted(path.glob("*.xlsx")) if path.is_dir() else []
+            for item in written_files:
+                print(f"cvpipeline : {catalog.contract_code} : {document.label} {item}")
+            if not written_files:
+                print(f"cvpipeline : {catalog.contract_code} : {document.label} : aucun (rien à corriger)")
         written += 1
     if not written:
         print("cvpipeline : aucun indicateur dans l'entrepôt (lancez d'abord « run »)", file=sys.stderr)
@@ -412,7 +424,8 @@ def documents(
 
 DESCRIPTION = (
     "Consolide les fichiers des partenaires des contrats de ville dans l'entrepôt, calcule les "
-    "indicateurs d'évaluation et écrit le classeur (.xlsx) et la note (.docx) de chaque contrat."
+    "indicateurs d'évaluation et écrit le classeur (.xlsx) et la note (.docx) de chaque contrat, et un "
+    "classeur de retour pour chaque partenaire qui a quelque chose à corriger."
 )
 EPILOG = (
     "Chaque commande a son aide : python -m cvpipeline run --help. Les options l'emportent sur les "
@@ -479,7 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument(
         "--no-documents",
         action="store_true",
-        help="sans classeur ni note (rafraîchissement de nombreux contrats ; « note » les écrit ensuite)",
+        help="sans classeur, note ni retours aux partenaires (rafraîchissement de nombreux contrats ; "
+        "« note » les écrit ensuite)",
     )
     run_parser.add_argument(
         "--contract",
@@ -508,7 +522,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     role_parser.add_argument("--print-sql", action="store_true", help="affiche le SQL sans l'exécuter")
     note_parser = command(
-        "note", "écrit la note d'évaluation (.docx) et le classeur (.xlsx) depuis l'entrepôt"
+        "note",
+        "écrit la note d'évaluation (.docx), le classeur (.xlsx) et les retours aux partenaires "
+        "depuis l'entrepôt",
     )
     note_parser.add_argument(
         "--data-dir", metavar="DOSSIER", help="dossier de données (défaut : data/ du dépôt)"

@@ -23,7 +23,7 @@ def write_document(
     path = document.write(data, settings.contract_reports(catalog.folder) / document.file_name)
     log.info(f"{document.label} : {path}")
     return dg.MaterializeResult(
-        metadata={"chemin": dg.MetadataValue.path(str(path)), "indicateurs": len(data.metrics)}
+        metadata={"chemin": dg.MetadataValue.path(str(path)), **document.metadata(data, path)}
     )
 
 

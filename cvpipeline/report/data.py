@@ -6,13 +6,22 @@ import math
 from dataclasses import dataclass, field
 
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cvpipeline.catalog import Catalog
+from cvpipeline.ingest.quartiers import unquoted
 from cvpipeline.metrics.coverage import DATA_ROWS
 from cvpipeline.metrics.labels import ALL_DATA, YEAR, label_map
 from cvpipeline.report.formatting import PARIS, paris_time
 from cvpipeline.warehouse.reads import read_table
+from cvpipeline.warehouse.schema import table_for
+
+# What a ledger note says of a quartier value no QPV nor known place matched ("quartier non reconnu").
+UNPLACED_QUARTIER = unquoted("").split(" (")[0]
+# The quarantine's columns the documents read: where the row is and why, never the raw row (as the
+# analysts' view v_lignes_ecartees shows it; its reason quotes a value only if it names no one).
+QUARANTINE_COLUMNS = ["source_id", "source_file", "source_sheet", "source_row", "column", "reason"]
 
 
 @dataclass
@@ -25,6 +34,8 @@ class ReportData:
     ledger: pd.DataFrame = field(default_factory=pd.DataFrame)
     quarantine: pd.DataFrame = field(default_factory=pd.DataFrame)
     targets: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Participations rows whose residence stayed unknown, in files whose reading met an unplaced quartier.
+    unplaced_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
     # Paris time, as every time the documents give (a naive one given here is taken as UTC).
     produced_at: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now(tz=PARIS))
 
@@ -181,12 +192,30 @@ class ReportData:
         if ledger.empty:
             return pd.DataFrame(columns=["source_id", "file", "error"])
         if self._rejected is None:  # read once per document, asked once per partner
-            latest = ledger.sort_values("started_at").groupby(["source_id", "file"], as_index=False).last()
+            latest = self.current_readings()
             self._rejected = latest[latest["status"] == "rejected"]
         rejected = self._rejected
         if source_id is not None:
             rejected = rejected[rejected["source_id"] == source_id]
         return rejected[["source_id", "file", "error"]]
+
+    def current_readings(self) -> pd.DataFrame:
+        """Each file's latest ledger row, for the files its source's latest delivery saw.
+
+        A delivery writes a row for every file of the source's folder (unchanged, rejected, removed…),
+        all with the delivery's start: a file without a row of the latest one has left incoming/ (a
+        rejected file taken away leaves no `removed` row, having no rows in place).
+        """
+        ledger = self.ledger
+        if ledger.empty:
+            return ledger.copy()
+        latest = (
+            ledger.sort_values(["started_at", "finished_at"], kind="stable")
+            .groupby(["source_id", "file"], as_index=False, sort=False)
+            .last()
+        )
+        last_delivery = ledger.groupby("source_id")["started_at"].max()
+        return latest[latest["started_at"] == latest["source_id"].map(last_delivery)].reset_index(drop=True)
 
     def missing_sources(self) -> list[str]:
         """Partners without any data in the warehouse."""
@@ -200,6 +229,34 @@ def load_report_data(engine: Engine, catalog: Catalog) -> ReportData:
     metrics = read_table(engine, "evaluation_metrics", contract_code=code)
     slices = read_table(engine, "file_slices", contract_code=code)
     ledger = read_table(engine, "ingestion_ledger", contract_code=code)
-    quarantine = read_table(engine, "quarantine", ["source_id", "source_file"], contract_code=code)
+    quarantine = read_table(engine, "quarantine", QUARANTINE_COLUMNS, contract_code=code)
     targets = read_table(engine, "evaluation_targets", contract_code=code)
-    return ReportData(catalog, metrics, slices, ledger, quarantine, targets)
+    unplaced = unknown_residence_rows(engine, code, _files_with_unplaced_quartiers(ledger))
+    return ReportData(catalog, metrics, slices, ledger, quarantine, targets, unplaced)
+
+
+def _files_with_unplaced_quartiers(ledger: pd.DataFrame) -> list[str]:
+    """The files whose ledger notes say a quartier could not be placed (usually none)."""
+    if ledger.empty or "notes" not in ledger:
+        return []
+    notes = ledger["notes"].astype("string").fillna("")
+    return sorted(set(ledger.loc[notes.str.contains(UNPLACED_QUARTIER, regex=False), "file"]))
+
+
+def unknown_residence_rows(engine: Engine, contract_code: str, files: list[str]) -> pd.DataFrame:
+    """Where (source, file, sheet, row) the participations of some files have an unknown residence."""
+    columns = ["source_id", "source_file", "source_sheet", "source_row"]
+    if not files:
+        return pd.DataFrame(columns=columns)
+    table = table_for(engine.dialect.name, "participations")
+    if not sa.inspect(engine).has_table(table.name, schema=table.schema):
+        return pd.DataFrame(columns=columns)
+    statement = (
+        sa.select(*(table.c[c] for c in columns))
+        .where(table.c.contract_code == contract_code)
+        .where(table.c.source_file.in_(files))
+        .where(table.c.residence_status == "inconnu")
+        .order_by(*(table.c[c] for c in columns))
+    )
+    with engine.connect() as connection:
+        return pd.DataFrame(connection.execute(statement).all(), columns=columns)

@@ -33,6 +33,7 @@ from cvpipeline.report.formatting import (
     percent,
 )
 from cvpipeline.report.narrative import association_bullets, programme_bullets, programme_text
+from cvpipeline.report.returns import RETURNS_FOLDER, partner_returns, summary_of
 
 BLUE = RGBColor(0x1F, 0x4E, 0x78)
 
@@ -310,6 +311,22 @@ def _annex(document: Document, data: ReportData) -> None:
         )
         for r in rejected.itertuples():
             document.add_paragraph(f"{data.label('source', r.source_id)} — {r.error}", style="List Bullet")
+    returns = partner_returns(data)
+    if returns:
+        document.add_paragraph(
+            f"Fichiers de retour aux partenaires (dossier {RETURNS_FOLDER}/ à côté de cette note), à leur "
+            "envoyer tels quels : chacun liste les fichiers reçus du partenaire et ce qu'il doit y corriger, "
+            "sans aucune donnée personnelle."
+        )
+        for item in returns:
+            document.add_paragraph(
+                f"{item.partner} — {item.relative_path} : {summary_of(item)}", style="List Bullet"
+            )
+    else:
+        document.add_paragraph(
+            "Aucun fichier de retour aux partenaires : aucun n'a de fichier rejeté, de ligne écartée, de "
+            "quartier non reconnu ni de colonne facultative absente."
+        )
     document.add_paragraph(
         "Une ligne écartée ne compte dans aucun indicateur : son motif (date impossible, code inconnu, "
         "doublon…) "

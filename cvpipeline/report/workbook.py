@@ -22,6 +22,7 @@ from cvpipeline.report.charts import bar_chart
 from cvpipeline.report.data import ReportData
 from cvpipeline.report.files import write_atomically
 from cvpipeline.report.formatting import NO_DATA, NOT_APPLICABLE, date_range, french_date
+from cvpipeline.report.returns import RETURNS_FOLDER, partner_returns, summary_of
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
@@ -35,6 +36,7 @@ FORMATS = {
     "pct": "0.0%",
     "dec": "#,##0.0",
     "date": "DD/MM/YYYY",
+    "datetime": "DD/MM/YYYY HH:MM",
     "text": "@",
 }
 # (header, indicator, breakdown, format) of the synthesis and the people/activity blocks
@@ -652,6 +654,7 @@ def _quality(workbook: Workbook, data: ReportData) -> None:
         for r in rejected.itertuples():
             reason = reason_of(r.file, r.error)
             sheet.text(f"• {data.label('source', r.source_id)} — {r.file} : {reason}", span=6 + len(years))
+    _returns_block(sheet, data, 6 + len(years))
     sheet.text(
         "Une ligne écartée (quarantaine) ne compte dans aucun "
         "indicateur ; son motif est dans la table quarantine "
@@ -662,6 +665,23 @@ def _quality(workbook: Workbook, data: ReportData) -> None:
         span=6,
     )
     sheet.finish(repeat_header=False)
+
+
+def _returns_block(sheet: Sheet, data: ReportData, span: int) -> None:
+    """The partners' return files written beside the workbook, and what each asks them to fix."""
+    returns = partner_returns(data)
+    sheet.heading(
+        f"Fichiers de retour aux partenaires (dossier {RETURNS_FOLDER}/, à leur envoyer tels quels)"
+    )
+    if not returns:
+        sheet.text(
+            "Aucun : aucun partenaire n'a de fichier rejeté, de ligne écartée, de quartier non reconnu ni de "
+            "colonne facultative absente.",
+            span=span,
+        )
+        return
+    for item in returns:
+        sheet.text(f"• {item.partner} — {item.relative_path} : {summary_of(item)}", span=span)
 
 
 def _dictionary(workbook: Workbook, data: ReportData) -> None:

@@ -1,0 +1,298 @@
+"""What each partner has to fix, from the warehouse: its files, rejections, set-aside rows, quartiers.
+
+A partner's return file (`retours/<partenaire>.xlsx`) is written when this says it has something to
+fix; the workbook and the note list the same files, computed here from the same data, so that a
+document never names a return file the run does not write.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from cvpipeline.ingest.tables import OPTIONAL_ABSENT
+from cvpipeline.load.statuses import NOT_READ, reason_of, status_label
+from cvpipeline.report.data import UNPLACED_QUARTIER, ReportData
+from cvpipeline.report.formatting import paris_time
+from cvpipeline.text import fold
+
+# The folder of the return files, under the contract's reports folder.
+RETURNS_FOLDER = "retours"
+# Ledger statuses of a reading that put a file's rows in place (its notes describe the version in place).
+LOADED = ("loaded", "partially_loaded")
+# At most this many row numbers are written in one cell; the rest are counted.
+MAX_LISTED_ROWS = 200
+
+
+@dataclass
+class ReceivedFile:
+    """A partner file as the warehouse knows it: its last passage, its state, its version in place."""
+
+    source_id: str
+    file: str
+    seen: pd.Timestamp | None  # last passage through the ledger, Paris time
+    state: str  # in French
+    received: pd.Timestamp | None  # reception of the version in place, Paris time; None without one
+    rows_in_place: int
+    rows_set_aside: int
+    remark: str
+
+
+@dataclass
+class FileRemark:
+    """A remark of a file's reading that the partner can act on (a quartier, a missing optional column)."""
+
+    source_id: str
+    file: str
+    text: str  # in French, without the file's name
+    rows: str = ""  # the rows concerned, when the warehouse knows them
+
+
+@dataclass
+class PartnerReturn:
+    """One partner's return: what it sent and what it has to fix, for one contract."""
+
+    partner: str
+    source_ids: tuple[str, ...]
+    file_name: str
+    files: list[ReceivedFile] = field(default_factory=list)
+    rejected: pd.DataFrame = field(default_factory=pd.DataFrame)  # source_id, file, reason
+    set_aside: pd.DataFrame = field(
+        default_factory=pd.DataFrame
+    )  # source_id, file, sheet, row, column, reason
+    quartiers: list[FileRemark] = field(default_factory=list)
+    optional_columns: list[FileRemark] = field(default_factory=list)
+
+    @property
+    def to_fix(self) -> bool:
+        """Whether the partner has anything to correct or complete."""
+        return bool(len(self.rejected) or len(self.set_aside) or self.quartiers or self.optional_columns)
+
+    @property
+    def relative_path(self) -> str:
+        """The file's path under the contract's reports folder (retours/<partenaire>.xlsx)."""
+        return f"{RETURNS_FOLDER}/{self.file_name}"
+
+
+def return_file_name(partner: str) -> str:
+    """A partner's return file name, safe on every file system: 'Régie Plus, BLE' -> 'regie_plus_ble.xlsx'."""
+    stem = fold(partner).replace(" ", "_")[:80].strip("_") or "partenaire"
+    return f"{stem}.xlsx"
+
+
+def partner_returns(data: ReportData) -> list[PartnerReturn]:
+    """Every partner of the contract with something to fix, in catalog order (none: an empty list)."""
+    return [r for r in all_partner_returns(data) if r.to_fix]
+
+
+def all_partner_returns(data: ReportData) -> list[PartnerReturn]:
+    """Every partner of the contract with its files and what it has to fix (possibly nothing)."""
+    by_partner: dict[str, list[str]] = {}
+    for source_id, source in data.catalog.sources.items():
+        by_partner.setdefault(source.partner, []).append(source_id)
+    names = _unique_names(list(by_partner))
+    latest = _latest_readings(data)
+    slices = data.slices if not data.slices.empty else pd.DataFrame(columns=SLICE_COLUMNS)
+    rejected = data.rejected_files()
+    quarantine = data.quarantine
+    returns = []
+    for partner, sources in by_partner.items():
+        mine = set(sources)
+        files = _received_files(latest, slices, sources)
+        refused = rejected[rejected["source_id"].isin(mine)]
+        refused = refused.assign(
+            reason=[
+                reason_of(f, str(e or "")) for f, e in zip(refused["file"], refused["error"], strict=True)
+            ]
+        )[["source_id", "file", "reason"]]
+        set_aside = _set_aside(quarantine, mine)
+        quartiers, optional = _remarks(data, slices, mine)
+        returns.append(
+            PartnerReturn(
+                partner=partner,
+                source_ids=tuple(sources),
+                file_name=names[partner],
+                files=files,
+                rejected=refused.reset_index(drop=True),
+                set_aside=set_aside,
+                quartiers=quartiers,
+                optional_columns=optional,
+            )
+        )
+    return returns
+
+
+SLICE_COLUMNS = ["source_id", "file", "sha256", "status", "rows_loaded", "rows_quarantined", "received_at"]
+
+
+def _unique_names(partners: list[str]) -> dict[str, str]:
+    """Each partner's file name; two partners whose names fold alike get _2, _3… in catalog order."""
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for partner in partners:
+        name = return_file_name(partner)
+        stem, count = name.removesuffix(".xlsx"), 1
+        while name in taken:
+            count += 1
+            name = f"{stem}_{count}.xlsx"
+        taken.add(name)
+        names[partner] = name
+    return names
+
+
+def _latest_readings(data: ReportData) -> pd.DataFrame:
+    """Each file still in incoming/ with its latest ledger row (the files withdrawn left out)."""
+    latest = data.current_readings()
+    if latest.empty:
+        return pd.DataFrame(columns=["source_id", "file", "status", "error", "finished_at"])
+    return latest[latest["status"] != "removed"]
+
+
+def _received_files(latest: pd.DataFrame, slices: pd.DataFrame, sources: list[str]) -> list[ReceivedFile]:
+    in_place = {(r.source_id, r.file): r for r in slices.itertuples(index=False)}
+    files = []
+    for source_id in sources:
+        readings = latest[latest["source_id"] == source_id].sort_values("file")
+        for reading in readings.itertuples(index=False):
+            version = in_place.get((source_id, reading.file))
+            status = str(reading.status)
+            if status == "unchanged" and version is not None:
+                status = str(version.status)  # not read again: the version in place is as it was loaded
+            state = status_label(status)
+            set_aside = int(version.rows_quarantined) if version is not None else 0
+            remark = ""
+            if status == "rejected":
+                remark = "à corriger et à renvoyer : voir la feuille « Fichiers rejetés »"
+                if version is not None:
+                    remark += " ; la version précédente reste en place"
+            elif status in NOT_READ and status != "unchanged":
+                remark = NOT_READ[status]
+            elif set_aside:
+                remark = "lignes écartées : voir la feuille « Lignes écartées »"
+            files.append(
+                ReceivedFile(
+                    source_id=source_id,
+                    file=str(reading.file),
+                    seen=paris_time(reading.finished_at) if pd.notna(reading.finished_at) else None,
+                    state=state,
+                    received=paris_time(version.received_at)
+                    if version is not None and pd.notna(version.received_at)
+                    else None,
+                    rows_in_place=int(version.rows_loaded) if version is not None else 0,
+                    rows_set_aside=set_aside,
+                    remark=remark,
+                )
+            )
+    return files
+
+
+def _set_aside(quarantine: pd.DataFrame, sources: set[str]) -> pd.DataFrame:
+    """The partner's set-aside rows as the analysts' view shows them: never the raw row."""
+    columns = ["source_id", "file", "sheet", "row", "column", "reason"]
+    if quarantine.empty or "reason" not in quarantine:
+        return pd.DataFrame(columns=columns)
+    mine = quarantine[quarantine["source_id"].isin(sources)]
+    frame = pd.DataFrame(
+        {
+            "source_id": mine["source_id"],
+            "file": mine["source_file"],
+            "sheet": mine["source_sheet"],
+            "row": mine["source_row"],
+            "column": mine["column"],
+            "reason": mine["reason"],
+        }
+    )
+    return frame.sort_values(
+        ["source_id", "file", "sheet", "row"], kind="stable", na_position="first"
+    ).reset_index(drop=True)
+
+
+def _remarks(
+    data: ReportData, slices: pd.DataFrame, sources: set[str]
+) -> tuple[list[FileRemark], list[FileRemark]]:
+    """The unplaced quartiers and missing optional columns of the partner's files in place."""
+    quartiers: list[FileRemark] = []
+    optional: list[FileRemark] = []
+    ledger = data.ledger
+    if ledger.empty:
+        return quartiers, optional
+    for version in slices[slices["source_id"].isin(sources)].sort_values(["source_id", "file"]).itertuples():
+        notes = loading_notes(ledger, version.source_id, version.file, version.sha256)
+        unplaced = [n for n in notes if UNPLACED_QUARTIER in n]
+        if unplaced:
+            quartiers.append(
+                FileRemark(
+                    version.source_id,
+                    version.file,
+                    " ; ".join(reason_of(version.file, n) for n in unplaced),
+                    _unknown_residence_rows(data.unplaced_rows, version.source_id, version.file),
+                )
+            )
+        for note in notes:
+            if OPTIONAL_ABSENT in note:
+                optional.append(FileRemark(version.source_id, version.file, reason_of(version.file, note)))
+    return quartiers, optional
+
+
+def loading_notes(ledger: pd.DataFrame, source_id: str, file: str, sha256: str) -> list[str]:
+    """The notes of the reading that loaded a file's version in place, one per remark."""
+    readings = ledger[
+        (ledger["source_id"] == source_id)
+        & (ledger["file"] == file)
+        & (ledger["sha256"] == sha256)
+        & ledger["status"].isin(LOADED)
+    ]
+    if readings.empty:
+        return []
+    notes = readings.sort_values("finished_at", kind="stable")["notes"].iloc[-1]
+    if not isinstance(notes, str) or not notes:
+        return []
+    return [part for part in notes.split(" | ") if part]
+
+
+def _unknown_residence_rows(rows: pd.DataFrame, source_id: str, file: str) -> str:
+    """'lignes 4, 9 (résidence restée inconnue : quartier vide ou non reconnu)', or why they are not known."""
+    if rows.empty:
+        return "non enregistrées dans l'entrepôt (le quartier d'une activité n'y est pas gardé)"
+    mine = rows[(rows["source_id"] == source_id) & (rows["source_file"] == file)]
+    if mine.empty:
+        return "non enregistrées dans l'entrepôt (le quartier d'une activité n'y est pas gardé)"
+    by_sheet = []
+    for sheet, group in mine.groupby(mine["source_sheet"].fillna(""), sort=True):
+        numbers = sorted(int(n) for n in group["source_row"].dropna())
+        listed = ", ".join(map(str, numbers[:MAX_LISTED_ROWS]))
+        if len(numbers) > MAX_LISTED_ROWS:
+            listed += f" et {len(numbers) - MAX_LISTED_ROWS} autre(s)"
+        by_sheet.append((f"feuille « {sheet} » : " if sheet else "") + f"ligne(s) {listed}")
+    return (
+        " ; ".join(by_sheet)
+        + " (toutes les lignes dont la résidence est restée inconnue : quartier vide ou non reconnu)"
+    )
+
+
+def summary_of(item: PartnerReturn) -> str:
+    """'1 fichier rejeté, 3 lignes écartées…': what a return file asks, in a few words."""
+    parts = []
+    for count, singular, plural in (
+        (len(item.rejected), "fichier rejeté", "fichiers rejetés"),
+        (len(item.set_aside), "ligne écartée", "lignes écartées"),
+        (len(item.quartiers), "fichier aux quartiers non placés", "fichiers aux quartiers non placés"),
+        (
+            len(item.optional_columns),
+            "feuille sans colonne facultative",
+            "feuilles sans colonnes facultatives",
+        ),
+    ):
+        if count:
+            parts.append(f"{count} {plural if count > 1 else singular}")
+    return ", ".join(parts)
+
+
+_SAFE = re.compile(r"^[a-z0-9_]+\.xlsx$")
+
+
+def is_return_file_name(name: str) -> bool:
+    """Whether a name is one return_file_name() can give (the only files the run removes from retours/)."""
+    return bool(_SAFE.match(name))
