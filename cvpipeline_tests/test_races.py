@@ -54,7 +54,9 @@ def test_runs_started_together_on_a_new_folder_all_succeed_as_one(tmp_path: Path
     assert len(key.strip()) == 64
     assert not list(together.glob(f"{KEY_FILE_NAME}.*"))  # no temporary key left
     reports = together / "reports" / CONTRACT
-    assert sorted(p.suffix for p in reports.iterdir()) == [".docx", ".xlsx"]  # no temporary document left
+    documents = [p for p in reports.rglob("*") if p.is_file()]
+    assert {p.suffix for p in documents} == {".docx", ".xlsx"}
+    assert not [p for p in documents if p.name.startswith(".")]  # no temporary document left
 
     # One run alone on another copy, with the same key.
     alone = copy_sample(tmp_path / "alone")

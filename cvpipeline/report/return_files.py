@@ -8,6 +8,7 @@ import pandas as pd
 from openpyxl import Workbook
 
 from cvpipeline.report.data import ReportData
+from cvpipeline.report.files import write_atomically
 from cvpipeline.report.returns import PartnerReturn, is_return_file_name, partner_returns
 from cvpipeline.report.workbook import Sheet
 
@@ -206,16 +207,16 @@ def write_partner_returns(data: ReportData, folder: Path) -> Path:
     if items:
         folder.mkdir(parents=True, exist_ok=True)
     for item in items:
-        path = folder / item.file_name
-        temporary = path.with_name(path.stem + ".tmp.xlsx")
-        build_return(data, item).save(temporary)
-        temporary.replace(path)
+        write_atomically(folder / item.file_name, build_return(data, item).save)
     if folder.is_dir():
         for stale in folder.glob("*.xlsx"):
             if stale.name not in wanted and is_return_file_name(stale.name):
-                stale.unlink()
-        if not any(folder.iterdir()):
-            folder.rmdir()
+                stale.unlink(missing_ok=True)  # another run may have removed it already
+        try:
+            if not any(folder.iterdir()):
+                folder.rmdir()
+        except OSError:  # another run is writing in it
+            pass
     return folder
 
 
