@@ -195,6 +195,13 @@ def test_dates_written_in_many_ways(run: dict) -> None:
         if parsed is None:
             reason = quarantined.loc[i + 2, "reason"]
             assert "Date d'inscription" in reason and f"« {given} »" in reason, reason
+    # A day the calendar does not have is said so, not called unreadable.
+    no_such_day = quarantined.loc[[r for r, (given, _) in enumerate(DATES, start=2) if given == "31/02/2019"]]
+    assert list(no_such_day["rule"]) == ["date_inexistante"]
+    assert "date inexistante : le 31 février 2019 n'existe pas" in no_such_day["reason"].iloc[0]
+    assert "illisible" not in no_such_day["reason"].iloc[0]
+    words = quarantined.loc[[r for r, (given, _) in enumerate(DATES, start=2) if given == "13 janvier 2019"]]
+    assert list(words["rule"]) == ["valeur_illisible"] and "valeur illisible" in words["reason"].iloc[0]
 
 
 def test_amounts_with_spaces_and_commas(run: dict) -> None:
@@ -261,7 +268,15 @@ def test_every_field_wrong_goes_to_quarantine_with_reasons(run: dict) -> None:
     quarantined = quarantine_of(run, "chantiers_tout_faux.xlsx")
     assert sorted(quarantined.index) == [2, 3, 4, 5]
     assert "Chantier" in quarantined.loc[2, "reason"] and "Date début" in quarantined.loc[2, "reason"]
-    assert "ligne en double" in quarantined.loc[5, "reason"]
+    # The repeated row names its first occurrence (sheet and row), under a French rule name.
+    assert (
+        "ligne en double : identique à la ligne 2 de la feuille « Chantiers »" in quarantined.loc[5, "reason"]
+    )
+    assert "doublon" in quarantined.loc[5, "rule"].split(" ; ")
+    # 31/02/2019 is a day that does not exist, 32/13/2019 a month that does not: both said so.
+    assert "date inexistante : le 31 février 2019 n'existe pas" in quarantined.loc[3, "reason"]
+    assert "date inexistante : il n'y a pas de mois 13" in quarantined.loc[3, "reason"]
+    assert not any(rule.startswith("expect_") for rules in quarantined["rule"] for rule in rules.split(" ; "))
     assert "Sexe" in quarantined.loc[4, "reason"]
     assert all('"***"' in raw for raw in quarantined.loc[[3, 4], "raw_row"])
 

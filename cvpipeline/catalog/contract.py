@@ -133,6 +133,8 @@ def parse_contract(raw: Any, label: str, path: Path | None = None, suites_dir: P
         (t.source_id, t.name): replace(
             table_spec(t, contract.actions, {c: type_labels[c] for c in declared_types(t.model)}),
             suites_dir=suites_dir,
+            entries=tuple((code, entry.label) for code, entry in entries.items()),
+            entry_noun=word,
         )
         for t in tables
     }

@@ -63,6 +63,10 @@ class TableSpec:
     type_labels: dict[str, str] = field(default_factory=dict)
     # A folder of suites that take precedence over the shipped ones (the settings' suites_dir).
     suites_dir: Path | None = None
+    # The contract's nomenclature entries (code, French label), what a pillar label may name, and
+    # the word for one of them (« pilier » 2015-2023, « thème » since 2024): for messages.
+    entries: tuple[tuple[str, str], ...] = ()
+    entry_noun: str = "pilier"
 
     @property
     def declared_activity_types(self) -> tuple[str, ...]:

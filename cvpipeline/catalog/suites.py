@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from typing import Any
 
@@ -22,6 +23,9 @@ PLACE_COLUMNS = ("residence_status", "qpv_id")
 LINEAGE_COLUMNS = ("source_file", "source_sheet", "source_row", "file_sha256")
 PERSON_COLUMNS = ("last_name", "first_name", "birth_date")
 SUITE_COLUMN_KWARGS = ("column", "column_A", "column_B")
+# The name an expectation may give its rule (`meta.rule`, what quarantine.rule then says): a code in
+# French, lower case, words joined by `_` (validate/rules.py names the others).
+RULE_CODE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 
 
 def suite_path(table: TableSpec) -> Any:
@@ -62,6 +66,16 @@ def suite_errors(spec: TableSpec, place: Place, contract_place: Place | None = N
     errors = []
     for number, expectation in enumerate(suite.get("expectations", []), start=1):
         kwargs = expectation.get("kwargs", {}) if isinstance(expectation, dict) else {}
+        meta = (expectation.get("meta") or {}) if isinstance(expectation, dict) else {}
+        rule = meta.get("rule") if isinstance(meta, dict) else None
+        if rule is not None and not (isinstance(rule, str) and RULE_CODE.fullmatch(rule)):
+            errors.append(
+                place.at(
+                    "columns",
+                    f"{where}, attente n° {number} : règle {shown(str(rule))} : attendu un code en français, "
+                    "en minuscules sans accents, mots joints par _ (ex. montant_negatif)",
+                )
+            )
         named = [kwargs[k] for k in SUITE_COLUMN_KWARGS if k in kwargs] + list(
             kwargs.get("column_list") or []
         )

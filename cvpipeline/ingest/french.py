@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -229,6 +231,71 @@ def _dates_of_text(cells: pd.Series, birth: bool) -> pd.Series:
             break
         parsed[todo] = pd.to_datetime(remaining[todo], format=fmt, errors="coerce")
     return parsed
+
+
+# A date written in numbers, day first (jj/mm/aaaa, jj-mm-aa, jj.mm.aaaa) or year first (aaaa-mm-jj),
+# its parts taken whatever their values: what `date_fault` looks at.
+_WRITTEN_DATE = re.compile(
+    r"(?:(?P<day>\d{1,2})(?P<sep>[/.\-])(?P<month>\d{1,2})(?P=sep)(?P<year>\d{4}|\d{2})"
+    r"|(?P<iso_year>\d{4})-(?P<iso_month>\d{1,2})-(?P<iso_day>\d{1,2}))"
+)
+MONTH_NAMES = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+# A two-digit year as `%y` reads it: up to 68 in the 2000s, from 69 in the 1900s.
+_SHORT_YEAR_PIVOT = 69
+
+
+def date_fault(text: object) -> str | None:
+    """Why a cell written as a date names no day of the calendar, in French; None for any other cell.
+
+    '31/02/2021' -> 'le 31 février 2021 n'existe pas (février 2021 a 28 jours)'; '12/13/2021' -> 'il
+    n'y a pas de mois 13 (date attendue jour/mois/année)'; '00/05/2021' -> 'il n'y a pas de jour 0'.
+    The text says the date: only quote it where the cell may be quoted.
+    """
+    if not isinstance(text, str):
+        return None
+    cleaned = re.sub(_TIME_OF_DAY, "", re.sub(_SPACES, " ", text).strip())
+    found = _WRITTEN_DATE.fullmatch(cleaned)
+    if found is None:
+        return None
+    parts = found.groupdict()
+    iso = parts["iso_year"] is not None
+    day = int(parts["iso_day"] if iso else parts["day"])
+    month = int(parts["iso_month"] if iso else parts["month"])
+    written_year = parts["iso_year"] if iso else parts["year"]
+    year = int(written_year)
+    if len(written_year) == 2:
+        year += 2000 if year < _SHORT_YEAR_PIVOT else 1900
+    if not 1 <= month <= 12:
+        return f"il n'y a pas de mois {month} (date attendue jour/mois/année)"
+    if day < 1:
+        return f"il n'y a pas de jour {day}"
+    if year < 1:
+        return None
+    days = calendar.monthrange(year, month)[1]
+    if day <= days:
+        return None
+    name = MONTH_NAMES[month - 1]
+    return f"le {day} {name} {year} n'existe pas ({name} {year} a {days} jours)"
+
+
+def nonexistent_dates(cells: pd.Series) -> pd.Series:
+    """Which cells are written as a date that no calendar has (31/02/2021, 12/13/2021): `date_fault`."""
+    if cells.empty:
+        return pd.Series(False, index=cells.index, dtype=bool)
+    return on_distinct(cells.astype(object), lambda d: d.map(date_fault).notna()).astype(bool)
 
 
 def _as_datetime(value: object) -> dt.datetime:

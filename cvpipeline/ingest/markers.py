@@ -4,6 +4,9 @@
 ROW_ID = "_rid"
 # A cell that could not be parsed keeps its text in this column's twin, for the quarantine reason.
 UNPARSED_PREFIX = "__unparsed__"
+# A date cell written as a day the calendar does not have (31/02/2021) keeps its text in this twin
+# instead (masked in a personal column): its reason says the date does not exist.
+NONEXISTENT_PREFIX = "__nonexistent__"
 # The row a repeated line repeats (within a file).
 DUPLICATE_COLUMN = "__duplicate_of_row"
 # What a personal value is replaced with wherever it would be shown.

@@ -15,11 +15,24 @@ import pyarrow as pa
 
 from cvpipeline.catalog import Catalog, SourceSpec, TableSpec
 from cvpipeline.ingest import pseudonymise
-from cvpipeline.ingest.french import PARSERS, distinct_values, fold_series, parse_distinct, spread
+from cvpipeline.ingest.french import (
+    PARSERS,
+    distinct_values,
+    fold_series,
+    nonexistent_dates,
+    parse_distinct,
+    spread,
+)
 from cvpipeline.ingest.geography import contract_qpvs, resolve_places
 from cvpipeline.ingest.grid import FileRejected
 from cvpipeline.ingest.limits import FileRefused, check_file_size
-from cvpipeline.ingest.markers import DUPLICATE_COLUMN, MASK, ROW_ID, UNPARSED_PREFIX
+from cvpipeline.ingest.markers import (
+    DUPLICATE_COLUMN,
+    MASK,
+    NONEXISTENT_PREFIX,
+    ROW_ID,
+    UNPARSED_PREFIX,
+)
 from cvpipeline.ingest.readers import DEFAULT_LIMITS, read_grid
 from cvpipeline.ingest.tables import locate_table
 from cvpipeline.settings import Limits
@@ -324,13 +337,34 @@ def _note_emptied_cells(table: TableSpec, frame: pd.DataFrame, reports: list[Fil
 
 
 def _note_place_warnings(frame: pd.DataFrame, reports: list[FileReport]) -> None:
-    """Put each file's approximate or unknown quartier spellings in its ledger notes."""
+    """Put each file's approximate or unknown quartier spellings in its ledger notes, with sheet and rows."""
     if PLACE_WARNING not in frame:
         return
-    warned = frame.dropna(subset=[PLACE_WARNING]).drop_duplicates(["source_file", PLACE_WARNING])
-    by_file = warned.groupby("source_file")[PLACE_WARNING].agg(lambda s: sorted(s))
-    for report in reports:
-        report.notes.extend(by_file.get(report.file, []))
+    by_file = {r.file: r for r in reports}
+    for name, sheet, warning, rows in place_warnings(frame):
+        report = by_file.get(name)
+        if report is not None:
+            report.notes.append(f"{_where(name, sheet)}, {rows} : {warning}")
+
+
+def place_warnings(frame: pd.DataFrame) -> list[tuple[str, str | None, str, str]]:
+    """(file, sheet, warning, its rows in French: « ligne 12 », « lignes 12, 40 ») of a parsed frame."""
+    warned = frame.loc[
+        frame[PLACE_WARNING].notna(), ["source_file", "source_sheet", "source_row", PLACE_WARNING]
+    ]
+    found = []
+    groups = warned.groupby(["source_file", "source_sheet", PLACE_WARNING], dropna=False, sort=True)
+    for (name, sheet, warning), rows in groups:
+        found.append((name, sheet if isinstance(sheet, str) else None, warning, _rows(rows["source_row"])))
+    return found
+
+
+def _rows(numbers: pd.Series) -> str:
+    """Row numbers as a note lists them: « ligne 12 », « lignes 3, 7 et 2 autre(s) »."""
+    shown = ", ".join(str(int(r)) for r in numbers.head(MAX_LISTED_ROWS))
+    if len(numbers) > MAX_LISTED_ROWS:
+        shown += f" et {len(numbers) - MAX_LISTED_ROWS} autre(s)"
+    return ("ligne " if len(numbers) == 1 else "lignes ") + shown
 
 
 def _where(file: str, sheet: str | None) -> str:
@@ -383,6 +417,13 @@ def parse_table(
             # A cell no indicator needs does not cost its row: emptied, and said in the ledger.
             frame[EMPTIED_PREFIX + col.name] = unreadable
             unreadable = pd.Series(False, index=raw.index)
+        if col.type == "date":
+            # A day the calendar does not have (31/02/2021) is told apart from an unreadable cell.
+            nonexistent = pd.Series(False, index=raw.index)
+            if unreadable.any():
+                nonexistent[unreadable] = nonexistent_dates(raw.loc[unreadable, col.name])
+            frame[NONEXISTENT_PREFIX + col.name] = _unparsed(raw[col.name], nonexistent, col.personal)
+            unreadable = unreadable & ~nonexistent
         frame[UNPARSED_PREFIX + col.name] = _unparsed(raw[col.name], unreadable, col.personal)
     frame[DUPLICATE_COLUMN] = _duplicate_of(table, raw, factors)
     del factors  # a code per row and column: freed before the people are keyed
@@ -396,9 +437,12 @@ def parse_table(
         if "quartiers" in frame:
             frame["qpv_ids"] = _qpv_lists(frame["quartiers"], catalog)
     if "quartier" in frame:
-        places, warnings = resolve_places(frame["quartier"], catalog)
+        places, _ = resolve_places(frame["quartier"], catalog)
         frame[["residence_status", "qpv_id", PLACE_WARNING]] = places
-        warnings = [f"{table.suite_name} : {w}" for w in warnings]
+        warnings = [
+            f"{table.suite_name} : {_where(name, sheet)}, {rows} : {warning}"
+            for name, sheet, warning, rows in place_warnings(frame)
+        ]
     return frame.drop(columns=[c for c in PERSON_FIELDS if c in frame]), warnings
 
 

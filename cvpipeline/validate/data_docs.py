@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from cvpipeline.catalog import TableSpec
-from cvpipeline.ingest.markers import MASK, UNPARSED_PREFIX
+from cvpipeline.ingest.markers import MASK, NONEXISTENT_PREFIX, UNPARSED_PREFIX
 from cvpipeline.validate.expectations import gx_context, quotable
 
 DOCS_FOLDER = "data_docs"
@@ -60,7 +60,7 @@ def _spec_of(table: TableSpec, column: Any) -> Any:
     """The catalog column behind a batch column (its raw text column included), or None."""
     if not isinstance(column, str):
         return None
-    name = column.removeprefix(UNPARSED_PREFIX)
+    name = column.removeprefix(UNPARSED_PREFIX).removeprefix(NONEXISTENT_PREFIX)
     return next((c for c in table.columns if c.name == name), None)
 
 

@@ -13,8 +13,9 @@ import pandas as pd
 
 from cvpipeline.catalog import TableSpec
 from cvpipeline.catalog.suites import missing_suite_message, suite_path
-from cvpipeline.ingest.french import fold_series, type_hint
-from cvpipeline.ingest.markers import DUPLICATE_COLUMN, ROW_ID, UNPARSED_PREFIX
+from cvpipeline.ingest.french import date_fault, fold_series, type_hint
+from cvpipeline.ingest.markers import DUPLICATE_COLUMN, NONEXISTENT_PREFIX, ROW_ID, UNPARSED_PREFIX
+from cvpipeline.validate import rules
 
 # A value quoted in a quarantine reason is cut to this length.
 MAX_SHOWN_CHARS = 80
@@ -22,6 +23,10 @@ MAX_SHOWN_CHARS = 80
 COLUMN_KWARGS = ("column", "column_A", "column_B")
 COLUMN_LIST_KWARGS = ("column_list",)
 MAX_COLUMNS_LISTED = 12
+NOT_NULL = "expect_column_values_to_not_be_null"
+# The column a rule on the whole row names (a duplicate row).
+WHOLE_ROW = "(ligne entière)"
+NONEXISTENT_REASON = "date inexistante : ce jour n'existe pas dans le calendrier"
 
 
 class SuiteError(RuntimeError):
@@ -30,7 +35,11 @@ class SuiteError(RuntimeError):
 
 @dataclass
 class ExpectationOutcome:
-    """One expectation's result on a batch: what it checks and which rows failed it."""
+    """One expectation's result on a batch: its rule (in French), what it checks, which rows failed it.
+
+    `rule` is the French rule code people read (quarantine.rule); `expectation` the Great
+    Expectations type that checked it; `generated` says which rule the pipeline added (else None).
+    """
 
     rule: str
     column: str | None
@@ -38,6 +47,8 @@ class ExpectationOutcome:
     success: bool
     failed_row_ids: list[int] = field(default_factory=list)
     error: str | None = None
+    expectation: str = ""
+    generated: str | None = None
 
 
 def _within_file(expectation: dict[str, Any]) -> dict[str, Any]:
@@ -52,13 +63,27 @@ def _within_file(expectation: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_suite_definition(table: TableSpec) -> dict[str, Any]:
-    """The suite as written in the repo, plus the parse and duplicate rules every table gets."""
+    """The suite as written in the repo, plus the rules every table gets, each named in French.
+
+    Added: the contract's pillar or theme rule (it replaces a written "not null" on `pillar`), the
+    activity type rule, a parse rule per typed column (a nonexistent date apart), the duplicate rule.
+    Each expectation's `meta.rule` is its French rule code (validate/rules.py).
+    """
     path = suite_path(table)
     if not path.is_file():
         raise FileNotFoundError(missing_suite_message(table))
     suite = json.loads(path.read_text(encoding="utf-8"))
-    expectations = [_within_file(e) for e in suite.get("expectations", [])]
-    type_rule = _activity_type_rule(table, expectations)
+    written = [_within_file(e) for e in suite.get("expectations", [])]
+    entry_rule = _entry_rule(table)
+    expectations = []
+    for expectation in written:
+        if entry_rule is not None and _checks_entry(expectation):
+            # The expected values are those of the file's contract, not the suite's wording.
+            expectation, entry_rule = {**entry_rule, "kwargs": expectation.get("kwargs", {})}, None
+        expectations.append(_named(table, expectation))
+    if entry_rule is not None:
+        expectations.append(entry_rule)
+    type_rule = _activity_type_rule(table, written)
     if type_rule is not None:
         expectations.append(type_rule)
     for col in table.columns:
@@ -71,7 +96,21 @@ def load_suite_definition(table: TableSpec) -> dict[str, Any]:
                     "meta": {
                         "column_label": col.label,
                         "reason_fr": f"valeur illisible, attendu {hint}",
+                        "rule": rules.UNREADABLE,
                         "generated": "parse",
+                    },
+                }
+            )
+        if col.type == "date":
+            expectations.append(
+                {
+                    "type": "expect_column_values_to_be_null",
+                    "kwargs": {"column": NONEXISTENT_PREFIX + col.name},
+                    "meta": {
+                        "column_label": col.label,
+                        "reason_fr": NONEXISTENT_REASON,
+                        "rule": rules.NONEXISTENT_DATE,
+                        "generated": "nonexistent_date",
                     },
                 }
             )
@@ -80,8 +119,9 @@ def load_suite_definition(table: TableSpec) -> dict[str, Any]:
             "type": "expect_column_values_to_be_null",
             "kwargs": {"column": DUPLICATE_COLUMN},
             "meta": {
-                "column_label": "(ligne entière)",
+                "column_label": WHOLE_ROW,
                 "reason_fr": "ligne en double : identique à une ligne précédente du même fichier",
+                "rule": rules.DUPLICATE,
                 "generated": "duplicate",
             },
         }
@@ -94,6 +134,59 @@ def load_suite_definition(table: TableSpec) -> dict[str, Any]:
     }
 
 
+def _named(table: TableSpec, expectation: dict[str, Any]) -> dict[str, Any]:
+    """A written expectation with its French rule code in `meta.rule` (`rules.rule_of`).
+
+    A "not null" on the activity type of a table that recognises types in a label means the label
+    named no known type: `type_activite_inconnu` (unless the suite names its rule).
+    """
+    meta = dict(expectation.get("meta") or {})
+    kwargs = expectation.get("kwargs", {})
+    rule = rules.rule_of(expectation)
+    if (
+        "rule" not in meta
+        and expectation.get("type") == NOT_NULL
+        and kwargs.get("column") == "activity_type"
+        and table.activity_types
+    ):
+        rule = rules.UNKNOWN_ACTIVITY_TYPE
+    return {**expectation, "meta": {**meta, "rule": rule}}
+
+
+def _checks_entry(expectation: dict[str, Any]) -> bool:
+    """Whether a written expectation is the "not null" on a funding's pillar (or theme)."""
+    return expectation.get("type") == NOT_NULL and expectation.get("kwargs", {}).get("column") == "pillar"
+
+
+def _entry_rule(table: TableSpec) -> dict[str, Any] | None:
+    """The rule that quarantines a funding whose pillar (or theme) label names no entry of its contract.
+
+    The expected values are the labels of the contract's nomenclature (its pillars 2015-2023, its
+    themes since 2024, or the entries its catalog gives), with the contract's word for them. None
+    for a table that gets its pillar from a constant or reads no label.
+    """
+    if table.target != "fundings" or "pillar" in table.constants or not table.maps("pillar_label"):
+        return None
+    noun = table.entry_noun
+    labels = [f"« {label} »" for _, label in table.entries]
+    expected = f" (attendu : {_one_of(labels)})" if labels else ""
+    return {
+        "type": NOT_NULL,
+        "kwargs": {"column": "pillar"},
+        "meta": {
+            "column_label": table.column("pillar_label").label,
+            "reason_fr": f"{noun} non reconnu{expected}",
+            "rule": rules.unknown_entry_rule(noun),
+            "generated": "entry",
+        },
+    }
+
+
+def _one_of(items: list[str]) -> str:
+    """'a', 'a ou b', 'a, b ou c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " ou " + items[-1]
+
+
 def _activity_type_rule(table: TableSpec, written: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The rule that quarantines an activity label matching no type of `activity_types` (else None).
 
@@ -103,19 +196,16 @@ def _activity_type_rule(table: TableSpec, written: list[dict[str, Any]]) -> dict
         return None
     for expectation in written:
         kwargs = expectation.get("kwargs", {})
-        if (
-            expectation.get("type") == "expect_column_values_to_not_be_null"
-            and kwargs.get("column") == "activity_type"
-        ):
+        if expectation.get("type") == NOT_NULL and kwargs.get("column") == "activity_type":
             return None
     labels = [table.type_labels.get(code) or code for code in table.activity_types]
-    accepted = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " ou " + labels[-1]
     return {
-        "type": "expect_column_values_to_not_be_null",
+        "type": NOT_NULL,
         "kwargs": {"column": "activity_type"},
         "meta": {
             "column_label": table.column("activity_label").label,
-            "reason_fr": f"type d'activité non reconnu : attendu {accepted}",
+            "reason_fr": f"type d'activité non reconnu : attendu {_one_of(labels)}",
+            "rule": rules.UNKNOWN_ACTIVITY_TYPE,
             "generated": "activity_type",
         },
     }
@@ -189,14 +279,17 @@ def run_suite(
         error = raised_exception(item.exception_info)
         if error is not None:
             broken.append(f"{_describe(config.type, config.kwargs)} : {error}")
+        rule = meta.get("rule") or rules.rule_of({"type": config.type})
         outcomes.append(
             ExpectationOutcome(
-                rule=config.type,
+                rule=rule,
                 column=meta.get("column_label") or column,
-                reason=meta.get("reason_fr") or config.type,
+                reason=meta.get("reason_fr") or rule.replace("_", " "),
                 success=bool(item.success),
                 failed_row_ids=failed,
                 error=error,
+                expectation=config.type,
+                generated=meta.get("generated"),
             )
         )
     if broken:
@@ -308,49 +401,99 @@ def quarantine_reasons(
     """One row per failing input row: `_rid`, rule(s), column(s), reason(s) joined with ' ; '.
 
     With `raw` (the cells as read, row `_rid` at position `_rid`), a quoted value is the one written
-    in the file (« 15/09/2019 », « 30 ») rather than its parsed form.
+    in the file (« 15/09/2019 », « 30 ») rather than its parsed form. A duplicate row's reason names
+    the row it repeats; a nonexistent date's says which day does not exist (when it may be quoted).
     """
     personal = {c.label for c in table.columns if c.personal}
+    indexed = None
     pieces = []
     for outcome in outcomes:
         if not outcome.failed_row_ids:
             continue
+        if indexed is None:
+            indexed = frame.set_index(ROW_ID)
         ids = pd.Series(outcome.failed_row_ids, name=ROW_ID)
-        reason = pd.Series(outcome.reason, index=ids.index)
-        value_column = _value_column(table, outcome)
-        if value_column is not None and outcome.column not in personal:
-            values = frame.set_index(ROW_ID).loc[ids, value_column].astype("string").to_numpy()
-            if raw is not None and value_column in raw.columns:
-                # Text as the partner wrote it; a workbook's typed cell (a real date) keeps its parsed form.
-                written = raw[value_column].iloc[ids.to_numpy()].to_numpy()
-                values = pd.array(
-                    [w.strip() if isinstance(w, str) else v for w, v in zip(written, values, strict=True)],
-                    dtype="string",
-                )
-            shown = pd.Series(values, index=ids.index, dtype="string")
-            spec = next((c for c in table.columns if c.label == outcome.column), None)
-            safe = quotable(shown, spec.type if spec else None)
-            with_value = (reason + " (valeur : « " + shown.fillna("") + " »)").where(
-                safe, reason + MASKED_VALUE
-            )
-            reason = reason.where(shown.isna(), with_value).astype(object)
+        if outcome.generated == "duplicate":
+            reason = _duplicate_reasons(indexed, ids)
+        else:
+            reason = _value_reasons(table, indexed, ids, outcome, raw, personal)
+            reason = "colonne « " + pd.Series(outcome.column or "?", index=ids.index) + " » : " + reason
         pieces.append(
-            pd.DataFrame({ROW_ID: ids, "rule": outcome.rule, "column": outcome.column, "reason": reason})
+            pd.DataFrame(
+                {
+                    ROW_ID: ids,
+                    "rule": outcome.rule,
+                    "column": outcome.column,
+                    "reason": reason.astype(object),
+                    "_parse": outcome.generated in PARSE_RULES,
+                    "_not_null": outcome.expectation == NOT_NULL,
+                }
+            )
         )
     if not pieces:
         return pd.DataFrame(columns=[ROW_ID, "rule", "column", "reason"])
     failures = pd.concat(pieces, ignore_index=True).astype({"column": "string"})
-    # An unreadable cell also fails "not null": its "illisible" reason says more, keep that one.
-    unreadable = failures.loc[failures["reason"].str.contains("illisible"), [ROW_ID, "column"]]
+    # An unreadable cell (or a nonexistent date) also fails "not null": its own reason says more.
+    unreadable = failures.loc[failures["_parse"], [ROW_ID, "column"]]
     flagged = failures.merge(
         unreadable.drop_duplicates().assign(_unreadable=True), on=[ROW_ID, "column"], how="left"
     )
-    missing = flagged["rule"].eq("expect_column_values_to_not_be_null") & flagged["_unreadable"].eq(True)
-    failures = flagged[~missing].drop(columns="_unreadable")
-    failures["reason"] = "colonne « " + failures["column"].fillna("?") + " » : " + failures["reason"]
+    missing = flagged["_not_null"] & flagged["_unreadable"].eq(True)
+    failures = flagged[~missing].drop(columns=["_unreadable", "_parse", "_not_null"])
     return failures.groupby(ROW_ID, as_index=False, sort=True).agg(
         {"rule": " ; ".join, "column": lambda s: " ; ".join(s.fillna("?")), "reason": " ; ".join}
     )
+
+
+# The rules the pipeline adds for a cell it could not read.
+PARSE_RULES = ("parse", "nonexistent_date")
+
+
+def _duplicate_reasons(indexed: pd.DataFrame, ids: pd.Series) -> pd.Series:
+    """Each duplicate row's reason: the row (and sheet) of its first occurrence in the file."""
+    first = indexed.loc[ids, DUPLICATE_COLUMN].astype("Int64").astype("string").to_numpy()
+    sheets = indexed.loc[ids, "source_sheet"].astype("string").to_numpy()
+    first = pd.Series(first, index=ids.index, dtype="string")
+    sheets = pd.Series(sheets, index=ids.index, dtype="string")
+    sheet = (" de la feuille « " + sheets + " »").fillna("")
+    return (
+        "ligne en double : identique à la ligne " + first + sheet + " du même fichier (première occurrence)"
+    ).where(first.notna(), "ligne en double : identique à une ligne précédente du même fichier")
+
+
+def _value_reasons(
+    table: TableSpec,
+    indexed: pd.DataFrame,
+    ids: pd.Series,
+    outcome: ExpectationOutcome,
+    raw: pd.DataFrame | None,
+    personal: set[str],
+) -> pd.Series:
+    """The reason of each failing row, with the value at fault quoted when nothing personal can show."""
+    reason = pd.Series(outcome.reason, index=ids.index, dtype=object)
+    value_column = _value_column(table, outcome)
+    if value_column is None or outcome.column in personal:
+        return reason
+    values = indexed.loc[ids, value_column].astype("string").to_numpy()
+    written_column = value_column.removeprefix(UNPARSED_PREFIX).removeprefix(NONEXISTENT_PREFIX)
+    if raw is not None and written_column in raw.columns:
+        # Text as the partner wrote it; a workbook's typed cell (a real date) keeps its parsed form.
+        written = raw[written_column].iloc[ids.to_numpy()].to_numpy()
+        values = pd.array(
+            [w.strip() if isinstance(w, str) else v for w, v in zip(written, values, strict=True)],
+            dtype="string",
+        )
+    shown = pd.Series(values, index=ids.index, dtype="string")
+    spec = next((c for c in table.columns if c.label == outcome.column), None)
+    safe = quotable(shown, spec.type if spec else None)
+    if outcome.generated == "nonexistent_date":
+        # Which day does not exist says the date: only where it may be quoted.
+        faults = shown.map(date_fault, na_action="ignore")
+        said = ("date inexistante : " + faults.astype("string")).where(faults.notna(), reason)
+        quoted = said + " (valeur : « " + shown.fillna("") + " »)"
+        return quoted.where(safe, reason + MASKED_VALUE).where(shown.notna(), reason).astype(object)
+    with_value = (reason + " (valeur : « " + shown.fillna("") + " »)").where(safe, reason + MASKED_VALUE)
+    return reason.where(shown.isna(), with_value).astype(object)
 
 
 # What may be quoted in a message: numbers, short codes, Excel error codes, numbers in words, and
@@ -401,7 +544,10 @@ def quotable(values: pd.Series, column_type: str | None = None) -> pd.Series:
 
 def _value_column(table: TableSpec, outcome: ExpectationOutcome) -> str | None:
     """The frame column whose value explains a failure (the raw text for unreadable cells)."""
+    prefix = {"parse": UNPARSED_PREFIX, "nonexistent_date": NONEXISTENT_PREFIX}.get(
+        outcome.generated or "", ""
+    )
     for col in table.columns:
         if col.label == outcome.column:
-            return UNPARSED_PREFIX + col.name if "illisible" in outcome.reason else col.name
+            return prefix + col.name
     return None
