@@ -20,7 +20,8 @@ from cvpipeline.ingest.source import ParsedSource, ParsedTable
 from cvpipeline.validate.expectations import load_suite_definition
 from cvpipeline.warehouse.schema import COLUMNS, table_for
 
-RULE = "cross_file_duplicate"
+# A record already delivered by another file of the same source (French code, as every rule people read).
+RULE = "doublon_autre_fichier"
 ORIGIN = ["source_file", "source_sheet", "source_row"]
 
 
