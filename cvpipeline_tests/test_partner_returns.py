@@ -125,7 +125,7 @@ def test_the_faulty_partner_gets_its_set_aside_row_quartier_and_missing_column(r
     assert quartier["Quartier(s) non reconnu(s)"].startswith(
         "quartier non reconnu (valeur non citée, 30 caractères)"
     )
-    assert quartier["Lignes"].startswith("feuille « Séances » : ligne(s) 4 (")
+    assert quartier["Lignes"] == "feuille « Séances », ligne 4"
 
     [optional] = rows_of(workbook["Colonnes facultatives"])
     assert optional["Fichier"] == FAULTY_FILE

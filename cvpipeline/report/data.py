@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass, field
 
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cvpipeline.catalog import Catalog
@@ -15,7 +14,6 @@ from cvpipeline.metrics.coverage import DATA_ROWS
 from cvpipeline.metrics.labels import ALL_DATA, YEAR, label_map
 from cvpipeline.report.formatting import PARIS, paris_time
 from cvpipeline.warehouse.reads import read_table
-from cvpipeline.warehouse.schema import table_for
 
 # What a ledger note says of a quartier value no QPV nor known place matched ("quartier non reconnu").
 UNPLACED_QUARTIER = unquoted("").split(" (")[0]
@@ -34,8 +32,6 @@ class ReportData:
     ledger: pd.DataFrame = field(default_factory=pd.DataFrame)
     quarantine: pd.DataFrame = field(default_factory=pd.DataFrame)
     targets: pd.DataFrame = field(default_factory=pd.DataFrame)
-    # Participations rows whose residence stayed unknown, in files whose reading met an unplaced quartier.
-    unplaced_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
     # Paris time, as every time the documents give (a naive one given here is taken as UTC).
     produced_at: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now(tz=PARIS))
 
@@ -231,32 +227,4 @@ def load_report_data(engine: Engine, catalog: Catalog) -> ReportData:
     ledger = read_table(engine, "ingestion_ledger", contract_code=code)
     quarantine = read_table(engine, "quarantine", QUARANTINE_COLUMNS, contract_code=code)
     targets = read_table(engine, "evaluation_targets", contract_code=code)
-    unplaced = unknown_residence_rows(engine, code, _files_with_unplaced_quartiers(ledger))
-    return ReportData(catalog, metrics, slices, ledger, quarantine, targets, unplaced)
-
-
-def _files_with_unplaced_quartiers(ledger: pd.DataFrame) -> list[str]:
-    """The files whose ledger notes say a quartier could not be placed (usually none)."""
-    if ledger.empty or "notes" not in ledger:
-        return []
-    notes = ledger["notes"].astype("string").fillna("")
-    return sorted(set(ledger.loc[notes.str.contains(UNPLACED_QUARTIER, regex=False), "file"]))
-
-
-def unknown_residence_rows(engine: Engine, contract_code: str, files: list[str]) -> pd.DataFrame:
-    """Where (source, file, sheet, row) the participations of some files have an unknown residence."""
-    columns = ["source_id", "source_file", "source_sheet", "source_row"]
-    if not files:
-        return pd.DataFrame(columns=columns)
-    table = table_for(engine.dialect.name, "participations")
-    if not sa.inspect(engine).has_table(table.name, schema=table.schema):
-        return pd.DataFrame(columns=columns)
-    statement = (
-        sa.select(*(table.c[c] for c in columns))
-        .where(table.c.contract_code == contract_code)
-        .where(table.c.source_file.in_(files))
-        .where(table.c.residence_status == "inconnu")
-        .order_by(*(table.c[c] for c in columns))
-    )
-    with engine.connect() as connection:
-        return pd.DataFrame(connection.execute(statement).all(), columns=columns)
+    return ReportData(catalog, metrics, slices, ledger, quarantine, targets)

@@ -22,8 +22,6 @@ from cvpipeline.text import fold
 RETURNS_FOLDER = "retours"
 # Ledger statuses of a reading that put a file's rows in place (its notes describe the version in place).
 LOADED = ("loaded", "partially_loaded")
-# At most this many row numbers are written in one cell; the rest are counted.
-MAX_LISTED_ROWS = 200
 
 
 @dataclass
@@ -220,14 +218,14 @@ def _remarks(
         return quartiers, optional
     for version in slices[slices["source_id"].isin(sources)].sort_values(["source_id", "file"]).itertuples():
         notes = loading_notes(ledger, version.source_id, version.file, version.sha256)
-        unplaced = [n for n in notes if UNPLACED_QUARTIER in n]
+        unplaced = [_where_and_what(reason_of(version.file, n)) for n in notes if UNPLACED_QUARTIER in n]
         if unplaced:
             quartiers.append(
                 FileRemark(
                     version.source_id,
                     version.file,
-                    " ; ".join(reason_of(version.file, n) for n in unplaced),
-                    _unknown_residence_rows(data.unplaced_rows, version.source_id, version.file),
+                    " ; ".join(what for _, what in unplaced),
+                    " ; ".join(where for where, _ in unplaced),
                 )
             )
         for note in notes:
@@ -252,24 +250,16 @@ def loading_notes(ledger: pd.DataFrame, source_id: str, file: str, sha256: str) 
     return [part for part in notes.split(" | ") if part]
 
 
-def _unknown_residence_rows(rows: pd.DataFrame, source_id: str, file: str) -> str:
-    """'lignes 4, 9 (résidence restée inconnue : quartier vide ou non reconnu)', or why they are not known."""
-    if rows.empty:
-        return "non enregistrées dans l'entrepôt (le quartier d'une activité n'y est pas gardé)"
-    mine = rows[(rows["source_id"] == source_id) & (rows["source_file"] == file)]
-    if mine.empty:
-        return "non enregistrées dans l'entrepôt (le quartier d'une activité n'y est pas gardé)"
-    by_sheet = []
-    for sheet, group in mine.groupby(mine["source_sheet"].fillna(""), sort=True):
-        numbers = sorted(int(n) for n in group["source_row"].dropna())
-        listed = ", ".join(map(str, numbers[:MAX_LISTED_ROWS]))
-        if len(numbers) > MAX_LISTED_ROWS:
-            listed += f" et {len(numbers) - MAX_LISTED_ROWS} autre(s)"
-        by_sheet.append((f"feuille « {sheet} » : " if sheet else "") + f"ligne(s) {listed}")
-    return (
-        " ; ".join(by_sheet)
-        + " (toutes les lignes dont la résidence est restée inconnue : quartier vide ou non reconnu)"
-    )
+def _where_and_what(note: str) -> tuple[str, str]:
+    """A quartier note split into where it was met (sheet and rows) and what was met there.
+
+    The reading writes « feuille « Jeunes », lignes 3, 4 : quartier non reconnu (…) : résidence
+    inconnue »; a note written before the rows were recorded has no place, and says so.
+    """
+    where, found, what = note.partition(f" : {UNPLACED_QUARTIER}")
+    if not found:
+        return "non précisées (fichier lu par une version antérieure)", note
+    return where, UNPLACED_QUARTIER + what
 
 
 def summary_of(item: PartnerReturn) -> str:
