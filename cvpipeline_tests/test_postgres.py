@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from cvpipeline.cli import main as cli_main
 from cvpipeline.settings import ConfigurationError, load_settings
 from cvpipeline.warehouse.schema import table_for
+from cvpipeline_tests.conftest import KEY
 from cvpipeline_tests.e2e import REPO, copy_sample, run_pipeline
 
-KEY = "cle-de-test-" + "x" * 40
 COMPARED = [
     "participations",
     "activities",
@@ -29,23 +29,6 @@ COMPARED = [
     "ref_actions",
     "ref_qpv",
 ]
-
-
-@pytest.fixture(scope="module")
-def both(postgres_server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    previous = os.environ.get("CVPIPELINE_PSEUDONYMISATION_KEY")
-    os.environ["CVPIPELINE_PSEUDONYMISATION_KEY"] = KEY
-    try:
-        data_dir = copy_sample(tmp_path_factory.mktemp("pgdata"))
-        pg_url = postgres_server.create_database("pipeline_pg")
-        sqlite_url = f"sqlite:///{data_dir / 'w.db'}"
-        runs = [run_pipeline(data_dir, pg_url), run_pipeline(data_dir, sqlite_url)]
-    finally:
-        if previous is None:
-            os.environ.pop("CVPIPELINE_PSEUDONYMISATION_KEY", None)
-        else:
-            os.environ["CVPIPELINE_PSEUDONYMISATION_KEY"] = previous
-    return {"pg": pg_url, "sqlite": sqlite_url, "runs": runs, "data_dir": data_dir}
 
 
 def read(url: str, name: str) -> pd.DataFrame:
