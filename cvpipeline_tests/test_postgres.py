@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from cvpipeline.cli import main as cli_main
 from cvpipeline.settings import ConfigurationError, load_settings
-from cvpipeline.warehouse.schema import table_for
+from cvpipeline.warehouse.schema import Money, money_text, table_for
 from cvpipeline_tests.conftest import KEY
 from cvpipeline_tests.e2e import REPO, copy_sample, run_pipeline
 
@@ -38,6 +38,9 @@ def read(url: str, name: str) -> pd.DataFrame:
         frame = pd.read_sql_table(name, conn, schema=table.schema)
     engine.dispose()
     frame = frame.drop(columns=[c for c in ("run_id", "loaded_at") if c in frame])
+    for column in table.columns:  # amounts: NUMERIC read as floats, SQLite's exact text: both to the cent
+        if isinstance(column.type, Money) and column.name in frame:
+            frame[column.name] = frame[column.name].map(lambda v: None if pd.isna(v) else money_text(v))
     for column in frame.columns:
         if "date" in column or column in ("period_start", "period_end"):
             frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d")
