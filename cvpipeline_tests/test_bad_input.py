@@ -214,8 +214,8 @@ def test_amounts_with_spaces_and_commas(run: dict) -> None:
             assert "Montant Agglo" in quarantined.loc[row, "reason"]
             assert f"« {given[0]} »" in quarantined.loc[row, "reason"]
             continue
-        got = tuple(
-            None if pd.isna(v) else v
+        got = tuple(  # SQLite keeps amounts as exact text with two decimals ('1500.50')
+            None if pd.isna(v) else float(v)
             for v in loaded.loc[row, ["amount_agglo_eur", "amount_state_eur", "amount_other_eur"]]
         )
         assert got == parsed

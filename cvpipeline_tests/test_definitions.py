@@ -57,7 +57,7 @@ def test_every_view_column_and_indicator_is_documented_and_the_docs_are_current(
     from cvpipeline.metrics.registry import DECLARED
     from cvpipeline.warehouse import views
 
-    assert all(meaning for view in views.VIEWS for _, _, meaning in view.columns)
+    assert all(meaning for view in views.VIEWS for _, _, _, meaning in view.columns)
     assert views.DOC_PATH.read_text(encoding="utf-8") == views.render(), (
         "python -m cvpipeline.warehouse.views"
     )

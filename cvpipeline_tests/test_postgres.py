@@ -16,10 +16,10 @@ import sqlalchemy as sa
 
 from cvpipeline.cli import main as cli_main
 from cvpipeline.settings import ConfigurationError, load_settings
-from cvpipeline.warehouse.schema import table_for
+from cvpipeline.warehouse.schema import Money, money_text, table_for
+from cvpipeline_tests.conftest import KEY
 from cvpipeline_tests.e2e import REPO, copy_sample, run_pipeline
 
-KEY = "cle-de-test-" + "x" * 40
 COMPARED = [
     "participations",
     "activities",
@@ -31,23 +31,6 @@ COMPARED = [
 ]
 
 
-@pytest.fixture(scope="module")
-def both(postgres_server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    previous = os.environ.get("CVPIPELINE_PSEUDONYMISATION_KEY")
-    os.environ["CVPIPELINE_PSEUDONYMISATION_KEY"] = KEY
-    try:
-        data_dir = copy_sample(tmp_path_factory.mktemp("pgdata"))
-        pg_url = postgres_server.create_database("pipeline_pg")
-        sqlite_url = f"sqlite:///{data_dir / 'w.db'}"
-        runs = [run_pipeline(data_dir, pg_url), run_pipeline(data_dir, sqlite_url)]
-    finally:
-        if previous is None:
-            os.environ.pop("CVPIPELINE_PSEUDONYMISATION_KEY", None)
-        else:
-            os.environ["CVPIPELINE_PSEUDONYMISATION_KEY"] = previous
-    return {"pg": pg_url, "sqlite": sqlite_url, "runs": runs, "data_dir": data_dir}
-
-
 def read(url: str, name: str) -> pd.DataFrame:
     engine = sa.create_engine(url)
     table = table_for(engine.dialect.name, name)
@@ -55,6 +38,9 @@ def read(url: str, name: str) -> pd.DataFrame:
         frame = pd.read_sql_table(name, conn, schema=table.schema)
     engine.dispose()
     frame = frame.drop(columns=[c for c in ("run_id", "loaded_at") if c in frame])
+    for column in table.columns:  # amounts: NUMERIC read as floats, SQLite's exact text: both to the cent
+        if isinstance(column.type, Money) and column.name in frame:
+            frame[column.name] = frame[column.name].map(lambda v: None if pd.isna(v) else money_text(v))
     for column in frame.columns:
         if "date" in column or column in ("period_start", "period_end"):
             frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d")

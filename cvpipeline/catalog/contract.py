@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,16 @@ def parse_contract(raw: Any, label: str, path: Path | None = None, suites_dir: P
     errors += entry_errors(contract.local_priorities or {}, Place(label, "local_priorities"))
     if contract.period and contract.period.end < contract.period.start:
         errors.append(top.at("period", "la fin précède le début"))
+    written = WRITTEN_PERIOD.search(contract.contract_label)
+    if written and (contract.period is None or written.group(0) != _period_text(contract)):
+        expected = f"« {_period_text(contract)} » ou rien" if contract.period else "rien (pas de period)"
+        errors.append(
+            top.at(
+                "contract_label",
+                f"le libellé dit « {written.group(0)} », la période du contrat (period) dit {expected} : "
+                "retirez les années du libellé, la période y est ajoutée depuis period",
+            )
+        )
 
     sources, overrides, tables = contract_sources(contract, label, path, errors)
     word = "thème" if kind == "themes" else "pilier"
@@ -176,7 +187,7 @@ def parse_contract(raw: Any, label: str, path: Path | None = None, suites_dir: P
         territory = Territory(contract.territory.name, communes, contract.territory.epci_siren)
     return Catalog(
         contract_code=contract.contract_code,
-        contract_label=contract.contract_label,
+        contract_label=contract_label(contract),
         pillars=entries,
         actions=actions,
         sources=built,
@@ -192,6 +203,26 @@ def parse_contract(raw: Any, label: str, path: Path | None = None, suites_dir: P
         places_hors_qpv=places,
         activity_type_labels=type_labels,
     )
+
+
+# Years written in a label, « 2015-2022 »: they must be the catalog's `period`, the only source.
+WRITTEN_PERIOD = re.compile(r"\b(?:19|20)\d\d\s*[-–]\s*(?:19|20)\d\d\b")
+
+
+def _period_text(contract: ContractModel) -> str:
+    """The contract's period as labels write it: 2015-2023."""
+    return f"{contract.period.start}-{contract.period.end}" if contract.period else ""
+
+
+def contract_label(contract: ContractModel) -> str:
+    """The contract's label as every output shows it: its catalog label, then its period (2015-2023).
+
+    The period comes from the catalog's `period` only: a label that writes other years is refused
+    when the catalog is read, one that writes the same ones is kept as it is.
+    """
+    if contract.period is None or WRITTEN_PERIOD.search(contract.contract_label):
+        return contract.contract_label
+    return f"{contract.contract_label} ({_period_text(contract)})"
 
 
 def parse_catalog(raw: dict[str, Any], label: str = "catalogue") -> Catalog:

@@ -230,7 +230,7 @@ class ContractModel(_Strict):
     """Code du contrat (CV262, CN07302M) : colonne contract_code des lignes."""
 
     contract_label: str
-    """Libellé du contrat."""
+    """Libellé du contrat, sans sa période : « (début-fin) » lui est ajouté depuis period."""
 
     actions: dict[str, ActionModel]
     """Actions du contrat, par code."""

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cvpipeline.warehouse.engine import warehouse_lock
-from cvpipeline.warehouse.schema import ANALYST_SCHEMA, OPERATIONS_SCHEMA, metadata_for
+from cvpipeline.warehouse.schema import ANALYST_SCHEMA, OPERATIONS_SCHEMA, Money, metadata_for
 
 log = logging.getLogger("cvpipeline.warehouse")
 
@@ -58,6 +58,7 @@ def _up_to_date(conn: Connection, metadata: sa.MetaData, schema: str | None) -> 
         and not _retired_tables(inspector, conn.dialect.name)
         and not _missing_columns(inspector, metadata)
         and not _missing_indexes(conn)
+        and not _inexact_amounts(inspector, metadata)
     ):
         if schema is not None:
             _CURRENT_SCHEMAS.add(schema)
@@ -152,6 +153,7 @@ def _upgrade(conn: Connection, metadata: sa.MetaData) -> None:
                 f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {preparer.quote(column.name)} {kind}"
             )
         )
+    _exact_amounts(conn, metadata)
     if legacy:
         conn.execute(quarantine.delete())
         log.warning("entrepôt d'une version antérieure : colonnes ajoutées, quarantaine vidée (relecture)")
@@ -159,3 +161,91 @@ def _upgrade(conn: Connection, metadata: sa.MetaData) -> None:
 
 # Tables written whole from the catalogs (nothing in them comes from a partner file).
 REBUILT_TABLES = ("ref_sources", "ref_actions", "ref_qpv", "ref_labels")
+
+
+def _inexact_amounts(inspector: sa.Inspector, metadata: sa.MetaData) -> dict[sa.Table, list[sa.Column]]:
+    """Amount columns an earlier version wrote as binary floating point (FLOAT), by table."""
+    found: dict[sa.Table, list[sa.Column]] = {}
+    for table in metadata.tables.values():
+        money = [c for c in table.columns if isinstance(c.type, Money)]
+        if not money or not inspector.has_table(table.name, schema=table.schema):
+            continue
+        present = {c["name"]: c["type"] for c in inspector.get_columns(table.name, schema=table.schema)}
+        stale = [c for c in money if c.name in present and _is_float(present[c.name])]
+        if stale:
+            found[table] = stale
+    return found
+
+
+def _is_float(kind: sa.types.TypeEngine) -> bool:
+    """Whether a reflected column type is binary floating point (FLOAT, REAL, DOUBLE PRECISION)."""
+    return isinstance(kind, sa.Float) or (isinstance(kind, sa.Numeric) and kind.scale is None)
+
+
+def _exact_amounts(conn: Connection, metadata: sa.MetaData) -> None:
+    """Turn the FLOAT amounts of an earlier version into exact ones, rounded to the cent.
+
+    PostgreSQL: ALTER COLUMN … TYPE NUMERIC(14,2). SQLite (no ALTER COLUMN): the table is
+    rebuilt, its amounts copied as text with two decimals. The analysts' views depend on these
+    columns: they are dropped here and the metrics step creates them again.
+    """
+    stale = _inexact_amounts(sa.inspect(conn), metadata)
+    if not stale:
+        return
+    preparer = conn.dialect.identifier_preparer
+    _drop_views(conn)
+    for table, columns in stale.items():
+        target = preparer.format_table(table)
+        if conn.dialect.name == "postgresql":
+            for column in columns:
+                name = preparer.quote(column.name)
+                conn.execute(
+                    sa.text(
+                        f"ALTER TABLE {target} ALTER COLUMN {name} TYPE NUMERIC(14, 2) "
+                        f"USING round({name}::numeric, 2)"
+                    )
+                )
+        else:
+            _rebuild_sqlite(conn, table, {c.name for c in columns})
+        log.warning(
+            "entrepôt d'une version antérieure : montants de %s exacts au centime (%s)",
+            table.name,
+            ", ".join(c.name for c in columns),
+        )
+
+
+def _drop_views(conn: Connection) -> None:
+    """Drop the analysts' views (the metrics step creates them again)."""
+    if conn.dialect.name == "postgresql":
+        names = conn.execute(
+            sa.text("SELECT table_name FROM information_schema.views WHERE table_schema = :s"),
+            {"s": ANALYST_SCHEMA},
+        ).scalars()
+        for name in list(names):
+            conn.execute(sa.text(f'DROP VIEW IF EXISTS {ANALYST_SCHEMA}."{name}" CASCADE'))
+    else:
+        names = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'view'").scalars()
+        for name in list(names):
+            conn.exec_driver_sql(f'DROP VIEW IF EXISTS "{name}"')
+
+
+def _rebuild_sqlite(conn: Connection, table: sa.Table, amounts: set[str]) -> None:
+    """Rebuild a SQLite table in the current layout, its amounts copied as text with two decimals."""
+    preparer = conn.dialect.identifier_preparer
+    old = f"{table.name}__avant_montants_exacts"
+    conn.execute(sa.text(f"ALTER TABLE {preparer.quote(table.name)} RENAME TO {preparer.quote(old)}"))
+    for index in table.indexes:  # they followed the renamed table; the new one gets them
+        conn.execute(sa.text(f"DROP INDEX IF EXISTS {preparer.quote(index.name)}"))
+    table.create(conn)
+    names = [preparer.quote(c.name) for c in table.columns]
+    values = [
+        f"CASE WHEN {n} IS NULL THEN NULL ELSE printf('%.2f', {n}) END" if c.name in amounts else n
+        for c, n in zip(table.columns, names, strict=True)
+    ]
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {preparer.quote(table.name)} ({', '.join(names)}) "
+            f"SELECT {', '.join(values)} FROM {preparer.quote(old)}"
+        )
+    )
+    conn.execute(sa.text(f"DROP TABLE {preparer.quote(old)}"))

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cvpipeline.warehouse.engine import open_transactions
-from cvpipeline.warehouse.schema import table_for
+from cvpipeline.warehouse.schema import Money, table_for
 
 log = logging.getLogger("cvpipeline.warehouse")
 
@@ -109,6 +109,9 @@ def read_table(
         values = frame[column.name]
         if isinstance(column.type, (sa.Date, sa.DateTime)):
             frame[column.name] = pd.to_datetime(values, format="ISO8601")
+        elif isinstance(column.type, Money):
+            # An amount (exact text on SQLite, NUMERIC on PostgreSQL) as a float, for pandas.
+            frame[column.name] = pd.to_numeric(values).astype("float64")
         elif isinstance(column.type, (sa.Integer, sa.BigInteger, sa.Float)):
             frame[column.name] = pd.to_numeric(values)
     return frame

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -11,10 +13,57 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
+    TypeDecorator,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
+
+
+class Money(TypeDecorator):
+    """An amount in euros, exact to the cent: NUMERIC(14,2) on PostgreSQL, decimal text on SQLite.
+
+    SQLite has no exact decimal: its amounts are stored as text with two decimals ('586448.98'),
+    which the analysts' views turn back into numbers (docs/views.md). The writer formats them.
+    """
+
+    impl = Numeric(14, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine:
+        """Decimal text on SQLite, NUMERIC(14,2) elsewhere."""
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(MONEY_TEXT_LENGTH))
+        return dialect.type_descriptor(Numeric(14, 2))
+
+    def process_bind_param(self, value: object, dialect: Dialect) -> object:
+        """An amount as SQLite stores it: text with two decimals; as is elsewhere."""
+        if value is None or dialect.name != "sqlite":
+            return value
+        return money_text(value)
+
+    def process_result_value(self, value: object, dialect: Dialect) -> object:
+        """An amount read back as a Decimal with two decimals, on every database."""
+        if value is None:
+            return None
+        return Decimal(str(value)).quantize(CENT)
+
+    def __str__(self) -> str:
+        return "NUMERIC(14, 2) (texte décimal sur SQLite)"
+
+
+# Room for 12 digits, a point, two decimals and a sign: NUMERIC(14,2)'s largest amounts.
+MONEY_TEXT_LENGTH = 16
+CENT = Decimal("0.01")
+
+
+def money_text(value: object) -> str:
+    """An amount in euros as exact text with two decimals ('1500.50'), rounded to the cent."""
+    return f"{Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)}"
+
 
 LINEAGE_DOCS = {
     "contract_code": "Code du contrat de ville (CV262 pour Grand Chambéry)",
@@ -173,9 +222,9 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         Column("action_title", Text, comment="Intitulé de l'action"),
         Column("pillar", String(32), nullable=False, comment="Pilier du contrat"),
         Column("qpv_ids", Text, comment="Quartiers concernés, identifiants séparés par des virgules"),
-        Column("amount_agglo_eur", Float, comment="Montant de l'agglomération (€)"),
-        Column("amount_state_eur", Float, comment="Montant de l'État (€)"),
-        Column("amount_other_eur", Float, comment="Autres financements (€)"),
+        Column("amount_agglo_eur", Money, comment="Montant de l'agglomération (€)"),
+        Column("amount_state_eur", Money, comment="Montant de l'État (€)"),
+        Column("amount_other_eur", Money, comment="Autres financements (€)"),
         *_lineage(),
         comment="Une ligne par projet financé et par an",
     )
@@ -309,7 +358,7 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         Column("year", Integer, nullable=False, comment="Année de financement du poste"),
         Column(
             "amount_eur",
-            Float,
+            Money,
             nullable=False,
             comment="Montant de l'aide de l'État pour le poste et l'année (€)",
         ),

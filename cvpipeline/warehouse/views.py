@@ -20,7 +20,6 @@ from cvpipeline.warehouse.schema import ANALYST_SCHEMA, OPERATIONS_SCHEMA, table
 from cvpipeline.warehouse.writer import insert_frame
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "views.md"
-YEAR_OF = "{year}"  # replaced per dialect
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,8 @@ class View:
     name: str
     comment: str
     source: str
-    columns: tuple[tuple[str, str, str], ...]
+    # (column, kind, SQL expression, meaning); the kind is a key of COLUMN_TYPES.
+    columns: tuple[tuple[str, str, str, str], ...]
 
 
 # Kinds of codes whose labels belong to a contract (its actions, nomenclature, partners, QPVs, its
@@ -84,46 +84,70 @@ VIEWS = (
             ]
         ),
         (
-            ("code_contrat", "m.contract_code", CONTRACT_CODE),
-            ("contrat", "COALESCE(lm.label, m.contract_code)", "Contrat de ville"),
-            ("code_indicateur", "m.indicator_code", "Code de l'indicateur (voir docs/indicators.md)"),
-            ("indicateur", "COALESCE(li.label, m.indicator_label)", "Libellé de l'indicateur"),
-            ("type_periode", "lk.label", "Toutes les données, Année ou Période choisie"),
-            ("code_type_periode", "m.period_kind", "all_data, year ou chosen"),
-            ("annee", "CASE WHEN m.period_kind = 'year' THEN {year} END", "L'année, pour une ligne annuelle"),
-            ("debut", "m.period_start", "Début de la période (inclus)"),
-            ("fin", "m.period_end", "Fin de la période (incluse)"),
+            ("code_contrat", "text", "m.contract_code", CONTRACT_CODE),
+            ("contrat", "text", "COALESCE(lm.label, m.contract_code)", "Contrat de ville"),
+            ("code_indicateur", "text", "m.indicator_code", "Code de l'indicateur (voir docs/indicators.md)"),
+            ("indicateur", "text", "COALESCE(li.label, m.indicator_label)", "Libellé de l'indicateur"),
+            ("type_periode", "text", "lk.label", "Toutes les données, Année ou Période choisie"),
+            ("code_type_periode", "text", "m.period_kind", "all_data, year ou chosen"),
+            (
+                "annee",
+                "integer",
+                "CASE WHEN m.period_kind = 'year' THEN {year} END",
+                "L'année, pour une ligne annuelle",
+            ),
+            ("debut", "date", "m.period_start", "Début de la période (inclus)"),
+            ("fin", "date", "m.period_end", "Fin de la période (incluse)"),
             (
                 "perimetre",
+                "text",
                 "ls.label",
                 "Contrat, Pilier (Thème pour un contrat 2024), Action, Partenaire ou Quartier prioritaire",
             ),
-            ("code_perimetre", "m.scope_code", "Code du périmètre (contrat, pilier, action, source, QPV)"),
-            ("libelle_perimetre", "COALESCE(lc.label, m.scope_code)", "Nom du périmètre en clair"),
+            (
+                "code_perimetre",
+                "text",
+                "m.scope_code",
+                "Code du périmètre (contrat, pilier, action, source, QPV)",
+            ),
+            ("libelle_perimetre", "text", "COALESCE(lc.label, m.scope_code)", "Nom du périmètre en clair"),
             (
                 "code_pilier",
+                "text",
                 "CASE WHEN m.scope_type = 'pillar' THEN m.scope_code ELSE ra.pillar END",
                 "Code du pilier ou thème du périmètre (pour un pilier ou une action)",
             ),
-            ("pilier", "lp.label", "Pilier du périmètre (pour un pilier ou une action)"),
-            ("code_action", "CASE WHEN m.scope_type = 'action' THEN m.scope_code END", "Code de l'action"),
+            ("pilier", "text", "lp.label", "Pilier du périmètre (pour un pilier ou une action)"),
+            (
+                "code_action",
+                "text",
+                "CASE WHEN m.scope_type = 'action' THEN m.scope_code END",
+                "Code de l'action",
+            ),
             (
                 "action",
+                "text",
                 "CASE WHEN m.scope_type = 'action' THEN lc.label END",
                 "Action (pour une ligne d'action)",
             ),
             (
                 "qpv",
+                "text",
                 "CASE WHEN m.scope_type = 'qpv' THEN lc.label END",
                 "Quartier prioritaire (ligne de QPV)",
             ),
-            ("ventilation", "lb.label", "Type d'activité, pour les activités ventilées ; vide = total"),
-            ("valeur", "m.value", "Valeur de l'indicateur (vide : ne se calcule pas)"),
-            ("unite", "m.unit", "Unité : personnes, %, €, activités, lignes…"),
-            ("numerateur", "m.numerator", "Numérateur d'une part (%)"),
-            ("denominateur", "m.denominator", "Dénominateur d'une part (%)"),
-            ("valeur_cible", "m.target_value", "Objectif fixé par l'équipe (evaluation_targets)"),
-            ("taux_realisation_pct", "m.achievement_pct", "100 × valeur / valeur_cible"),
+            (
+                "ventilation",
+                "text",
+                "lb.label",
+                "Type d'activité, pour les activités ventilées ; vide = total",
+            ),
+            ("valeur", "real", "m.value", "Valeur de l'indicateur (vide : ne se calcule pas)"),
+            ("unite", "text", "m.unit", "Unité : personnes, %, €, activités, lignes…"),
+            ("numerateur", "real", "m.numerator", "Numérateur d'une part (%)"),
+            ("denominateur", "real", "m.denominator", "Dénominateur d'une part (%)"),
+            ("valeur_cible", "real", "m.target_value", "Objectif fixé par l'équipe (evaluation_targets)"),
+            ("taux_realisation_pct", "real", "m.achievement_pct", "100 × valeur / valeur_cible"),
         ),
     ),
     View(
@@ -143,19 +167,19 @@ VIEWS = (
             ]
         ),
         (
-            ("code_contrat", "p.contract_code", CONTRACT_CODE),
-            ("contrat", "COALESCE(lc.label, p.contract_code)", "Contrat de ville"),
-            ("partenaire", "lo.label", "Partenaire qui a envoyé la donnée"),
-            ("action", "la.label", "Action du contrat"),
-            ("pilier", "lp.label", "Pilier du contrat"),
-            ("personne", "p.beneficiary_key", "Pseudonyme de la personne (aucun nom n'est conservé)"),
-            ("sexe", "lx.label", "Femme ou Homme (vide : non renseigné)"),
-            ("annee_naissance", "p.birth_year", "Année de naissance"),
-            ("age", "p.age", "Âge au début de la participation"),
-            ("residence", "lr.label", "Habitant d'un quartier prioritaire, hors QPV, ou inconnue"),
-            ("qpv", "lq.label", "Quartier prioritaire de résidence"),
-            ("debut", "p.start_date", "Début (entrée, séance, formation)"),
-            ("fin", "p.end_date", "Fin (sortie) ; vide si toujours inscrit"),
+            ("code_contrat", "text", "p.contract_code", CONTRACT_CODE),
+            ("contrat", "text", "COALESCE(lc.label, p.contract_code)", "Contrat de ville"),
+            ("partenaire", "text", "lo.label", "Partenaire qui a envoyé la donnée"),
+            ("action", "text", "la.label", "Action du contrat"),
+            ("pilier", "text", "lp.label", "Pilier du contrat"),
+            ("personne", "text", "p.beneficiary_key", "Pseudonyme de la personne (aucun nom n'est conservé)"),
+            ("sexe", "text", "lx.label", "Femme ou Homme (vide : non renseigné)"),
+            ("annee_naissance", "integer", "p.birth_year", "Année de naissance"),
+            ("age", "integer", "p.age", "Âge au début de la participation"),
+            ("residence", "text", "lr.label", "Habitant d'un quartier prioritaire, hors QPV, ou inconnue"),
+            ("qpv", "text", "lq.label", "Quartier prioritaire de résidence"),
+            ("debut", "date", "p.start_date", "Début (entrée, séance, formation)"),
+            ("fin", "date", "p.end_date", "Fin (sortie) ; vide si toujours inscrit"),
         ),
     ),
     View(
@@ -174,20 +198,25 @@ VIEWS = (
             ]
         ),
         (
-            ("code_contrat", "a.contract_code", CONTRACT_CODE),
-            ("contrat", "COALESCE(lc.label, a.contract_code)", "Contrat de ville"),
-            ("partenaire", "lo.label", "Partenaire qui a envoyé la donnée"),
-            ("action", "la.label", "Action du contrat"),
-            ("pilier", "lp.label", "Pilier du contrat"),
-            ("type_activite", "COALESCE(lt.label, a.activity_type)", "Type d'activité"),
-            ("date_activite", "a.activity_date", "Date (vide si seule l'année est connue)"),
-            ("annee", "a.activity_year", "Année de l'activité"),
-            ("intitule", "a.label", "Intitulé donné par le partenaire"),
-            ("lieu", "a.location", "Lieu ou site"),
-            ("qpv", "lq.label", "Quartier prioritaire concerné"),
-            ("participants", "a.participants_count", "Participants déclarés (ou habitants impliqués)"),
-            ("duree_heures", "a.duration_hours", "Durée en heures"),
-            ("acteurs_terrain", "a.field_actors_count", "Acteurs de terrain déclarés"),
+            ("code_contrat", "text", "a.contract_code", CONTRACT_CODE),
+            ("contrat", "text", "COALESCE(lc.label, a.contract_code)", "Contrat de ville"),
+            ("partenaire", "text", "lo.label", "Partenaire qui a envoyé la donnée"),
+            ("action", "text", "la.label", "Action du contrat"),
+            ("pilier", "text", "lp.label", "Pilier du contrat"),
+            ("type_activite", "text", "COALESCE(lt.label, a.activity_type)", "Type d'activité"),
+            ("date_activite", "date", "a.activity_date", "Date (vide si seule l'année est connue)"),
+            ("annee", "integer", "a.activity_year", "Année de l'activité"),
+            ("intitule", "text", "a.label", "Intitulé donné par le partenaire"),
+            ("lieu", "text", "a.location", "Lieu ou site"),
+            ("qpv", "text", "lq.label", "Quartier prioritaire concerné"),
+            (
+                "participants",
+                "integer",
+                "a.participants_count",
+                "Participants déclarés (ou habitants impliqués)",
+            ),
+            ("duree_heures", "real", "a.duration_hours", "Durée en heures"),
+            ("acteurs_terrain", "integer", "a.field_actors_count", "Acteurs de terrain déclarés"),
         ),
     ),
     View(
@@ -197,17 +226,28 @@ VIEWS = (
         "FROM {s}fundings f "
         + " ".join([_label("lc", "contract", "f.contract_code"), _label("lp", "pillar", "f.pillar")]),
         (
-            ("code_contrat", "f.contract_code", CONTRACT_CODE),
-            ("contrat", "COALESCE(lc.label, f.contract_code)", "Contrat de ville"),
-            ("annee", "f.year", "Année de programmation"),
-            ("numero_dossier", "f.dossier_number", "Numéro de dossier"),
-            ("porteur", "f.porteur", "Porteur du projet"),
-            ("intitule", "f.action_title", "Intitulé de l'action"),
-            ("pilier", "lp.label", "Pilier du contrat"),
-            ("quartiers", "f.qpv_ids", "Quartiers concernés (identifiants, séparés par des virgules)"),
-            ("montant_agglo_eur", "f.amount_agglo_eur", "Montant de l'agglomération (€)"),
-            ("montant_etat_eur", "f.amount_state_eur", "Montant de l'État (€)"),
-            ("autres_financements_eur", "f.amount_other_eur", "Autres financements (€)"),
+            ("code_contrat", "text", "f.contract_code", CONTRACT_CODE),
+            ("contrat", "text", "COALESCE(lc.label, f.contract_code)", "Contrat de ville"),
+            ("annee", "integer", "f.year", "Année de programmation"),
+            ("numero_dossier", "text", "f.dossier_number", "Numéro de dossier"),
+            ("porteur", "text", "f.porteur", "Porteur du projet"),
+            ("intitule", "text", "f.action_title", "Intitulé de l'action"),
+            ("pilier", "text", "lp.label", "Pilier du contrat"),
+            (
+                "quartiers",
+                "text",
+                "f.qpv_ids",
+                "Quartiers concernés (identifiants, séparés par des virgules)",
+            ),
+            (
+                "noms_quartiers",
+                "text",
+                "{qpv_names}",
+                "Noms des quartiers concernés (ref_qpv), séparés par des virgules",
+            ),
+            ("montant_agglo_eur", "money", "f.amount_agglo_eur", "Montant de l'agglomération (€)"),
+            ("montant_etat_eur", "money", "f.amount_state_eur", "Montant de l'État (€)"),
+            ("autres_financements_eur", "money", "f.amount_other_eur", "Autres financements (€)"),
         ),
     ),
     View(
@@ -223,14 +263,14 @@ VIEWS = (
             ]
         ),
         (
-            ("code_contrat", "ra.contract_code", CONTRACT_CODE),
-            ("contrat", "COALESCE(lc.label, ra.contract_code)", "Contrat de ville"),
-            ("code_action", "ra.action_code", "Code de l'action"),
-            ("action", "ra.label", "Action du contrat"),
-            ("code_pilier", "ra.pillar", "Code du pilier (contrat 2015) ou du thème (contrat 2024)"),
-            ("pilier", "COALESCE(lp.label, ra.pillar_label)", "Pilier ou thème de l'action"),
-            ("code_source", "ra.source_id", "Code de la source qui envoie les données de l'action"),
-            ("partenaire", "COALESCE(lo.label, ra.source_id)", "Partenaire qui envoie les données"),
+            ("code_contrat", "text", "ra.contract_code", CONTRACT_CODE),
+            ("contrat", "text", "COALESCE(lc.label, ra.contract_code)", "Contrat de ville"),
+            ("code_action", "text", "ra.action_code", "Code de l'action"),
+            ("action", "text", "ra.label", "Action du contrat"),
+            ("code_pilier", "text", "ra.pillar", "Code du pilier (contrat 2015) ou du thème (contrat 2024)"),
+            ("pilier", "text", "COALESCE(lp.label, ra.pillar_label)", "Pilier ou thème de l'action"),
+            ("code_source", "text", "ra.source_id", "Code de la source qui envoie les données de l'action"),
+            ("partenaire", "text", "COALESCE(lo.label, ra.source_id)", "Partenaire qui envoie les données"),
         ),
     ),
     View(
@@ -252,25 +292,32 @@ VIEWS = (
         "FROM {o}ingestion_ledger l2 WHERE l2.contract_code = l.contract_code "
         "AND l2.source_id = l.source_id AND l2.file = l.file)",
         (
-            ("code_contrat", "l.contract_code", CONTRACT_CODE),
-            ("contrat", "COALESCE(lc.label, l.contract_code)", "Contrat de ville"),
-            ("partenaire", "COALESCE(lo.label, l.source_id)", "Partenaire qui a envoyé le fichier"),
-            ("code_source", "l.source_id", "Code de la source au catalogue"),
-            ("fichier", "l.file", "Nom du fichier (dans le dossier de la source)"),
+            ("code_contrat", "text", "l.contract_code", CONTRACT_CODE),
+            ("contrat", "text", "COALESCE(lc.label, l.contract_code)", "Contrat de ville"),
+            ("partenaire", "text", "COALESCE(lo.label, l.source_id)", "Partenaire qui a envoyé le fichier"),
+            ("code_source", "text", "l.source_id", "Code de la source au catalogue"),
+            ("fichier", "text", "l.file", "Nom du fichier (dans le dossier de la source)"),
             (
                 "etat",
+                "text",
                 "COALESCE(ls.label, l.status)",
                 "chargé, chargé en partie, rejeté, inchangé, retiré, doublon",
             ),
-            ("passage", "l.finished_at", "Dernier passage du fichier au registre (UTC)"),
-            ("recu", "fs.received_at", "Réception de la version en place (UTC) ; vide sans version en place"),
-            ("lignes_en_place", "fs.rows_loaded", "Lignes de la version en place dans l'entrepôt"),
+            ("passage", "timestamp", "l.finished_at", "Dernier passage du fichier au registre (UTC)"),
+            (
+                "recu",
+                "timestamp",
+                "fs.received_at",
+                "Réception de la version en place (UTC) ; vide sans version en place",
+            ),
+            ("lignes_en_place", "integer", "fs.rows_loaded", "Lignes de la version en place dans l'entrepôt"),
             (
                 "lignes_ecartees",
+                "integer",
                 "fs.rows_quarantined",
                 "Lignes de la version en place écartées (quarantaine)",
             ),
-            ("motif", "l.error", "Motif d'un rejet, adressé au partenaire"),
+            ("motif", "text", "l.error", "Motif d'un rejet, adressé au partenaire"),
         ),
     ),
     View(
@@ -282,17 +329,18 @@ VIEWS = (
         + " ".join([_label("lc", "contract", "q.contract_code"), _label("lo", "source", "q.source_id")])
         + " WHERE q.contract_code <> 'national'",
         (
-            ("code_contrat", "q.contract_code", CONTRACT_CODE),
-            ("contrat", "COALESCE(lc.label, q.contract_code)", "Contrat de ville"),
-            ("partenaire", "COALESCE(lo.label, q.source_id)", "Partenaire qui a envoyé le fichier"),
-            ("code_source", "q.source_id", "Code de la source au catalogue"),
-            ("fichier", "q.source_file", "Fichier du partenaire"),
-            ("feuille", "q.source_sheet", "Feuille du classeur (vide pour un CSV)"),
-            ("ligne", "q.source_row", "Ligne du fichier, comme le tableur la numérote"),
-            ("colonne", 'q."column"', "Colonne en cause, telle que le partenaire l'écrit"),
-            ("regle", "q.rule", "Règle (attente Great Expectations) qui a écarté la ligne"),
+            ("code_contrat", "text", "q.contract_code", CONTRACT_CODE),
+            ("contrat", "text", "COALESCE(lc.label, q.contract_code)", "Contrat de ville"),
+            ("partenaire", "text", "COALESCE(lo.label, q.source_id)", "Partenaire qui a envoyé le fichier"),
+            ("code_source", "text", "q.source_id", "Code de la source au catalogue"),
+            ("fichier", "text", "q.source_file", "Fichier du partenaire"),
+            ("feuille", "text", "q.source_sheet", "Feuille du classeur (vide pour un CSV)"),
+            ("ligne", "integer", "q.source_row", "Ligne du fichier, comme le tableur la numérote"),
+            ("colonne", "text", 'q."column"', "Colonne en cause, telle que le partenaire l'écrit"),
+            ("regle", "text", "q.rule", "Règle (attente Great Expectations) qui a écarté la ligne"),
             (
                 "motif",
+                "text",
                 "q.reason",
                 "Motif en français (une valeur n'y est citée que si elle n'identifie personne)",
             ),
@@ -302,38 +350,112 @@ VIEWS = (
         "v_postes_anct",
         "Les postes adultes-relais et FONJEP financés par l'État (ANCT), une ligne par poste et par an "
         "sous le contrat que nomme l'ANCT, avec le nom du contrat et sans le lignage technique.",
-        "FROM {s}funded_posts fp LEFT JOIN {s}ref_contracts rc ON rc.contract_code = fp.contract_code",
+        "FROM {s}funded_posts fp LEFT JOIN {s}ref_contracts rc ON rc.contract_code = fp.contract_code "
+        + _label("lc", "contract", "fp.contract_code"),
         (
-            ("code_contrat", "fp.contract_code", CONTRACT_CODE),
-            ("contrat", "COALESCE(rc.label, fp.contract_code)", "Contrat de ville (liste de l'ANCT)"),
+            ("code_contrat", "text", "fp.contract_code", CONTRACT_CODE),
+            (
+                "contrat",
+                "text",
+                "COALESCE(lc.label, rc.label, fp.contract_code)",
+                "Contrat de ville : son libellé au catalogue (avec sa période), sinon celui de l'ANCT",
+            ),
             (
                 "type_poste",
+                "text",
                 "CASE fp.post_kind WHEN 'adulte_relais' THEN 'Adulte-relais' WHEN 'fonjep' THEN 'FONJEP' "
                 "ELSE fp.post_kind END",
                 "Adulte-relais ou FONJEP",
             ),
-            ("id_poste", "fp.post_id", "Identifiant du poste à l'ANCT"),
-            ("annee", "fp.year", "Année de financement"),
-            ("montant_eur", "fp.amount_eur", "Aide de l'État pour le poste et l'année (€)"),
-            ("structure", "fp.structure", "Structure employeuse"),
-            ("siret_employeur", "fp.employer_siret", "SIRET de la structure employeuse"),
-            ("departement", "fp.insee_dep", "Département (code INSEE)"),
+            ("id_poste", "text", "fp.post_id", "Identifiant du poste à l'ANCT"),
+            ("annee", "integer", "fp.year", "Année de financement"),
+            ("montant_eur", "money", "fp.amount_eur", "Aide de l'État pour le poste et l'année (€)"),
+            ("structure", "text", "fp.structure", "Structure employeuse"),
+            ("siret_employeur", "text", "fp.employer_siret", "SIRET de la structure employeuse"),
+            ("departement", "text", "fp.insee_dep", "Département (code INSEE)"),
         ),
     ),
 )
 
 
+# Each kind of view column and the type every database declares for it: SQLite (PRAGMA table_info
+# on the view), PostgreSQL, and DuckDB reading the SQLite file (cvpipeline.warehouse.duckdb_views).
+COLUMN_TYPES = {
+    "text": {"sqlite": "TEXT", "postgresql": "TEXT", "duckdb": "VARCHAR"},
+    "integer": {"sqlite": "INTEGER", "postgresql": "INTEGER", "duckdb": "BIGINT"},
+    "real": {"sqlite": "REAL", "postgresql": "DOUBLE PRECISION", "duckdb": "DOUBLE"},
+    "date": {"sqlite": "DATE", "postgresql": "DATE", "duckdb": "DATE"},
+    "timestamp": {"sqlite": "DATETIME", "postgresql": "TIMESTAMP", "duckdb": "TIMESTAMP"},
+    "money": {"sqlite": "DECIMAL(14,2)", "postgresql": "NUMERIC(14,2)", "duckdb": "DECIMAL(14,2)"},
+}
+# What each kind means, for docs/views.md.
+KIND_DOCS = {
+    "text": "texte",
+    "integer": "entier",
+    "real": "nombre",
+    "date": "date",
+    "timestamp": "date et heure (UTC)",
+    "money": "euros, exact au centime",
+}
+# SQLite gives a view column a declared type only when it is a table's column as such: a
+# COALESCE, a CASE or a CAST has none (PRAGMA table_info says ''), and clients then guess. Each
+# SQLite view starts with an empty SELECT of this table's typed columns (one per kind): SQLite takes
+# the view's column types from the first SELECT of a UNION ALL, the rows come from the second.
+TYPES_TABLE = "view_column_types"
+
+
+def _types_table_sql() -> str:
+    """The CREATE TABLE of the empty table whose columns give the SQLite views their types."""
+    columns = ", ".join(f"kind_{kind} {types['sqlite']}" for kind, types in COLUMN_TYPES.items())
+    return f"CREATE TABLE {TYPES_TABLE} ({columns})"
+
+
+def _expressions(dialect: str) -> dict[str, str]:
+    """The dialect's SQL for the placeholders of the views' expressions."""
+    if dialect == "postgresql":
+        return {
+            "{year}": "CAST(EXTRACT(YEAR FROM m.period_start) AS INTEGER)",
+            "{qpv_names}": "(SELECT string_agg(q.name, ', ' ORDER BY q.qpv_id) FROM {s}ref_qpv q "
+            "WHERE q.contract_code = f.contract_code "
+            "AND strpos(',' || f.qpv_ids || ',', ',' || q.qpv_id || ',') > 0)",
+        }
+    # SQLite, and DuckDB reading the SQLite views (instr, substr, group_concat: both have them).
+    return {
+        "{year}": "CAST(substr(CAST(m.period_start AS TEXT), 1, 4) AS INTEGER)",
+        "{qpv_names}": "(SELECT group_concat(q.name, ', ') FROM {s}ref_qpv q "
+        "WHERE q.contract_code = f.contract_code "
+        "AND instr(',' || f.qpv_ids || ',', ',' || q.qpv_id || ',') > 0)",
+    }
+
+
+def _expression(kind: str, expr: str, dialect: str) -> str:
+    """A column's value, typed: cast on PostgreSQL; on SQLite, amounts (exact text) read as numbers."""
+    for placeholder, sql in _expressions(dialect).items():
+        expr = expr.replace(placeholder, sql)
+    if dialect == "postgresql":
+        return f"CAST({expr} AS {COLUMN_TYPES[kind]['postgresql']})"
+    if kind == "money":
+        return f"CAST({expr} AS {COLUMN_TYPES['money']['sqlite']})"
+    return expr
+
+
 def view_sql(view: View, dialect: str) -> str:
-    """The SELECT of a view for a database (schema-qualified on PostgreSQL)."""
+    """The SELECT of a view for a database, each column of its declared type.
+
+    PostgreSQL: every column cast to its type (schema-qualified tables). SQLite: an empty first SELECT
+    of the typed columns of TYPES_TABLE, then UNION ALL the rows; a SQL that DuckDB reads as well.
+    """
     prefix = f"{ANALYST_SCHEMA}." if dialect == "postgresql" else ""
-    year = (
-        "CAST(EXTRACT(YEAR FROM m.period_start) AS INTEGER)"
-        if dialect == "postgresql"
-        else "CAST(substr(m.period_start, 1, 4) AS INTEGER)"
-    )
     operations = f"{OPERATIONS_SCHEMA}." if dialect == "postgresql" else ""
-    columns = ", ".join(f"{expr.replace('{year}', year)} AS {name}" for name, expr, _ in view.columns)
-    return f"SELECT {columns} " + view.source.replace("{s}", prefix).replace("{o}", operations)
+    columns = ", ".join(
+        f"{_expression(kind, expr, dialect)} AS {name}" for name, kind, expr, _ in view.columns
+    )
+    rows = f"SELECT {columns} " + view.source
+    rows = rows.replace("{s}", prefix).replace("{o}", operations)
+    if dialect == "postgresql":
+        return rows
+    typed = ", ".join(f"t.kind_{kind} AS {name}" for name, kind, _, _ in view.columns)
+    return f"SELECT {typed} FROM {TYPES_TABLE} t WHERE 0 = 1 UNION ALL {rows}"
 
 
 def refresh_views(engine: Engine, contract_code: str, labels_frame: pd.DataFrame, views: bool = True) -> None:
@@ -357,6 +479,10 @@ def refresh_views(engine: Engine, contract_code: str, labels_frame: pd.DataFrame
         prefix = f"{ANALYST_SCHEMA}." if dialect == "postgresql" else ""
         for view in VIEWS:
             conn.execute(sa.text(f"DROP VIEW IF EXISTS {prefix}{view.name}"))
+        if dialect == "sqlite":  # empty, its columns' types those of COLUMN_TYPES as they are now
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {TYPES_TABLE}"))
+            conn.execute(sa.text(_types_table_sql()))
+        for view in VIEWS:
             conn.execute(sa.text(f"CREATE VIEW {prefix}{view.name} AS {view_sql(view, dialect)}"))
             if dialect == "postgresql":
                 comment = view.comment.replace("'", "''")
@@ -364,7 +490,11 @@ def refresh_views(engine: Engine, contract_code: str, labels_frame: pd.DataFrame
 
 
 def render() -> str:
-    """The Markdown of every view: its purpose, then each column's meaning and where it comes from."""
+    """The Markdown of every view: its purpose, then each column's type, meaning and origin."""
+    kinds = "\n".join(
+        f"| {KIND_DOCS[kind]} | {types['sqlite']} | {types['postgresql']} | {types['duckdb']} |"
+        for kind, types in COLUMN_TYPES.items()
+    )
     parts = [
         "# Analysts' views",
         "",
@@ -377,6 +507,40 @@ def render() -> str:
         "select action, indicateur, ventilation, valeur, unite from v_indicateurs",
         " where perimetre = 'Action' and code_type_periode = 'all_data' order by action, indicateur;",
         "```",
+        "",
+        "## Column types",
+        "",
+        "Every column has one type, which each client reports: numbers are numbers, dates are dates, years "
+        "are integers, and amounts are exact to the cent (their sums too):",
+        "",
+        "| kind | SQLite (`pragma table_info`) | PostgreSQL | DuckDB (see below) |",
+        "|---|---|---|---|",
+        kinds,
+        "",
+        "On SQLite the tables keep amounts as exact text with two decimals (`'586448.98'`, SQLite has no "
+        "exact decimal) and the views give them as numbers: `round(sum(montant_eur), 2)` is exact to the "
+        "cent. SQLite takes a view's column types from a table's columns only, so each SQLite view reads "
+        f"them from the empty table `{TYPES_TABLE}` (an empty first `SELECT`, then `UNION ALL` its rows).",
+        "",
+        "## Reading the warehouse from DuckDB",
+        "",
+        "DuckDB reads the SQLite file through its `sqlite_scanner` extension, which the pinned package "
+        "`duckdb-extension-sqlite-scanner` (dev extra, same version as `duckdb`) ships: nothing is "
+        "downloaded. `cvpipeline.warehouse.duckdb_views.connect` loads it from that package, attaches the "
+        "file read-only as `entrepot` and defines the views above in DuckDB with their types (amounts as "
+        "`DECIMAL(14,2)`, exact sums):",
+        "",
+        "```python",
+        "from cvpipeline.warehouse.duckdb_views import connect",
+        "",
+        'con = connect("data/warehouse/cvpipeline.db")',
+        'con.sql("select code_contrat, annee, sum(montant_eur) from v_postes_anct group by all").show()',
+        'con.sql("select indicateur, valeur from v_indicateurs where taux_realisation_pct < 80").show()',
+        "```",
+        "",
+        "The tables are there as `entrepot.<table>` (amounts as text on SQLite). An ATTACH of your own "
+        "(`ATTACH 'cvpipeline.db' AS entrepot (TYPE sqlite)`) gives the same views but with amounts as "
+        "`DOUBLE`: cast them with `CAST(montant_eur AS DECIMAL(14,2))` before summing.",
     ]
     for view in VIEWS:
         parts += [
@@ -385,12 +549,13 @@ def render() -> str:
             "",
             view.comment,
             "",
-            "| column | meaning | from |",
-            "|---|---|---|",
+            "| column | type | meaning | from |",
+            "|---|---|---|---|",
         ]
-        for name, expr, meaning in view.columns:
-            origin = expr.replace("{year}", "year of m.period_start").replace("|", "/")
-            parts.append(f"| `{name}` | {meaning} | `{origin}` |")
+        for name, kind, expr, meaning in view.columns:
+            origin = expr.replace("{year}", "year of m.period_start")
+            origin = origin.replace("{qpv_names}", "ref_qpv.name of each id of f.qpv_ids").replace("|", "/")
+            parts.append(f"| `{name}` | {KIND_DOCS[kind]} | {meaning} | `{origin}` |")
     return "\n".join(parts) + "\n"
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 from cvpipeline.ingest.french import per_distinct
 from cvpipeline.warehouse.engine import warehouse_lock
 from cvpipeline.warehouse.migrations import prepare
-from cvpipeline.warehouse.schema import table_for
+from cvpipeline.warehouse.schema import Money, money_text, table_for
 
 # Rows converted and sent at a time: bounds the memory of a load whatever the file's size.
 CHUNK_ROWS = 50_000
@@ -68,6 +68,8 @@ def _copy_chunk(table: sa.Table, chunk: pd.DataFrame) -> pd.DataFrame:
             moments = pd.to_datetime(values)
             fmt = SQLITE_DATETIME if isinstance(column.type, sa.DateTime) else SQLITE_DATE
             out[name] = moments.dt.strftime(fmt).where(moments.notna(), None)
+        elif isinstance(column.type, Money):  # exact text for NUMERIC(14,2): no binary fraction
+            out[name] = money_texts(values).astype("string")
         elif isinstance(column.type, (sa.Integer, sa.BigInteger)):
             out[name] = pd.to_numeric(values, errors="coerce").astype("Int64")
         elif isinstance(column.type, sa.Float):
@@ -86,6 +88,8 @@ def _sqlite_values(column: sa.Column, values: pd.Series) -> list[object]:
         converted = pd.Series(None, index=values.index, dtype=object)
         if present.any():  # each distinct moment formatted once (days repeat, loaded_at is one)
             converted[present] = per_distinct(moments[present], lambda m: m.dt.strftime(fmt).astype(object))
+    elif isinstance(column.type, Money):
+        converted = money_texts(values)
     elif isinstance(column.type, (sa.Integer, sa.BigInteger)):
         numbers = pd.to_numeric(values, errors="coerce").astype("Int64")
         converted = numbers.astype(object).where(numbers.notna(), None)
@@ -100,6 +104,22 @@ def _sqlite_values(column: sa.Column, values: pd.Series) -> list[object]:
     else:
         converted = values.astype(object).where(values.notna(), None)
     return converted.tolist()
+
+
+def money_texts(values: pd.Series) -> pd.Series:
+    """Amounts in euros as exact text with two decimals ('1500.50'), None for a missing one.
+
+    The text both databases store (SQLite as is, PostgreSQL's COPY into NUMERIC(14,2)): the same
+    rounding to the cent everywhere. Each distinct amount is formatted once.
+    """
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    present = pd.Series(np.isfinite(numbers.to_numpy()), index=values.index)
+    converted = pd.Series(None, index=values.index, dtype=object)
+    if present.any():
+        converted[present] = per_distinct(
+            numbers[present], lambda n: pd.Series([money_text(v) for v in n], dtype=object)
+        )
+    return converted
 
 
 # A text column whose first rows hold this few distinct values is converted value by value.
