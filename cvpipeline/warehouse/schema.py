@@ -431,7 +431,11 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         Column("source_sheet", Text, comment=LINEAGE_DOCS["source_sheet"]),
         Column("source_row", Integer, comment="Ligne telle qu'Excel l'affiche"),
         Column("file_sha256", String(64), comment=LINEAGE_DOCS["file_sha256"]),
-        Column("rule", Text, comment="Attente(s) Great Expectations non satisfaite(s)"),
+        Column(
+            "rule",
+            Text,
+            comment="Règle(s) non satisfaite(s), code français (doublon, date_inexistante…)",
+        ),
         Column("column", Text, comment="Colonne(s) en cause, telles que nommées dans le fichier"),
         Column("reason", Text, comment="Motif lisible, à corriger par le partenaire"),
         Column("raw_row", Text, comment="La ligne brute en JSON, champs personnels masqués"),

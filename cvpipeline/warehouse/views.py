@@ -337,7 +337,12 @@ VIEWS = (
             ("feuille", "text", "q.source_sheet", "Feuille du classeur (vide pour un CSV)"),
             ("ligne", "integer", "q.source_row", "Ligne du fichier, comme le tableur la numérote"),
             ("colonne", "text", 'q."column"', "Colonne en cause, telle que le partenaire l'écrit"),
-            ("regle", "text", "q.rule", "Règle (attente Great Expectations) qui a écarté la ligne"),
+            (
+                "regle",
+                "text",
+                "q.rule",
+                "Règle qui a écarté la ligne (code français : doublon, date_inexistante…)",
+            ),
             (
                 "motif",
                 "text",
