@@ -505,12 +505,15 @@ def render() -> str:
         "",
         "Generated from `cvpipeline/warehouse/views.py` by `python -m cvpipeline.warehouse.views` (a test "
         "checks it is current). The metrics step creates these views (schema `cvpipeline` on PostgreSQL). "
-        "Their labels come from table `ref_labels` (see tables.md); their columns are in French.",
+        "Their labels come from table `ref_labels` (see tables.md); their columns are in French. The "
+        "warehouse holds several contracts: filter by `code_contrat`. Eleven worked questions, with their "
+        "answers on the sample, are in [questions.md](questions.md).",
         "",
         "```sql",
-        "-- the headline figures per action over all the data, once each",
+        "-- a contract's headline figures per action over all the data, once each",
         "select action, indicateur, ventilation, valeur, unite from v_indicateurs",
-        " where perimetre = 'Action' and code_type_periode = 'all_data' order by action, indicateur;",
+        " where code_contrat = 'CV262' and perimetre = 'Action' and code_type_periode = 'all_data'",
+        " order by action, indicateur;",
         "```",
         "",
         "## Column types",
