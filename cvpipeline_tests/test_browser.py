@@ -292,10 +292,12 @@ def launch_materialize_all(page: Page, base_url: str, partition: str) -> float:
     # The launch dialog (its partition list is a dialog of its own).
     dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize")
     dialog.get_by_text("Select a partition").first.click()
+    choice = page.get_by_role("menuitem").filter(has_text=partition)
+    choice.wait_for()
     # Static partitions (the contracts): the list offers them, and nothing to add by hand.
     items = page.get_by_role("menuitem").all_inner_texts()
-    assert any(partition in item for item in items) and not [i for i in items if "Add" in i], items
-    page.get_by_role("menuitem").filter(has_text=partition).click()
+    assert not [i for i in items if "Add" in i], items
+    choice.click()
     page.keyboard.press("Escape")  # closes the partition list, not the dialog
     dialog.get_by_text(partition, exact=True).first.wait_for()
     # One partition of assets that share one partitioning: one run ("Launch 1 run"), no backfill.
