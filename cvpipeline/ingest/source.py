@@ -489,8 +489,10 @@ def mask_personal(table: TableSpec, raw: pd.DataFrame) -> pd.DataFrame:
         # What a message would not quote is not kept either: a personal column's value, and any
         # value `quotable` cannot vouch for in its column (a birth date pushed into the sex
         # column, a surname typed as the quartier).
-        kept = pd.Series(False, index=shown.index) if col.personal else quotable(shown[col.name], col.type)
-        shown[col.name] = shown[col.name].where(shown[col.name].isna() | kept, MASK)
+        cells = shown[col.name]
+        kept = pd.Series(False, index=shown.index) if col.personal else quotable(cells, col.type)
+        blank = cells.str.strip().eq("").fillna(True).astype(bool)  # an empty cell hides nothing
+        shown[col.name] = cells.where(blank | kept, MASK)
     shown.columns = [
         table.column(c).label if c in {col.name for col in table.columns} else c for c in shown.columns
     ]

@@ -211,8 +211,17 @@ def workbook_sheets(path: Path, kind: str, limits: Limits) -> list[SheetInfo]:
 
 def _folded_pattern(pattern: str) -> str:
     """A sheet pattern folded as sheet names are (case, accents, punctuation), its * and ? kept."""
-    parts = _WILDCARDS.split(pattern)
-    return "".join(part if part in ("*", "?") else fold(part) for part in parts)
+    return "".join(part if part in ("*", "?") else _folded_part(part) for part in _WILDCARDS.split(pattern))
+
+
+def _folded_part(part: str) -> str:
+    """A literal piece of a pattern folded, keeping the space folding makes of its edges ('Année ?')."""
+    core = fold(part)
+    if not core:
+        return " " if part else ""
+    lead = " " if not part[0].isalnum() else ""
+    trail = " " if not part[-1].isalnum() else ""
+    return lead + core + trail
 
 
 def sheet_matches(name: str, pattern: str) -> bool:
