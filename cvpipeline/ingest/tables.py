@@ -404,13 +404,13 @@ def mark_totals(cells: pd.DataFrame, table: TableSpec, boundaries: pd.Index) -> 
             label[maybe] |= folded.str.fullmatch(_TOTAL_LABEL).to_numpy(dtype=bool)
             opening[maybe] |= folded.str.fullmatch(_TOTAL_OPENING).to_numpy(dtype=bool)
     numeric = [c.name for c in table.columns if c.type in ("int", "decimal") and c.name in cells]
+    if not label.any() and not (opening.any() and numeric) and len(numeric) < 2:
+        return reasons
     values = (
         np.column_stack([parse_decimal(cells[name].rename(name))[0].to_numpy() for name in numeric])
         if numeric
         else np.empty((len(cells), 0))
     )
-    if not label.any() and not (opening.any() and numeric) and len(numeric) < 2:
-        return reasons
     rows = cells.index.to_numpy()
     resets = np.searchsorted(rows, np.asarray(boundaries, dtype=rows.dtype))  # a set-aside row before
     reset_before = np.zeros(len(rows) + 1, dtype=bool)

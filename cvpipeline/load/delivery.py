@@ -383,7 +383,7 @@ def identical_copies(files: list[IncomingFile], in_place: pd.DataFrame) -> dict[
     copies: dict[str, str] = {}
     for incoming in sorted(files, key=lambda f: (not holds(f), f.path.stat().st_mtime_ns, f.name)):
         if incoming.sha256 is None or is_old_workbook(incoming.path):
-            continue  # an old .xls, however named, is refused as such: never a copy, nor an original
+            continue  # an old .xls (or locked workbook), however named, is refused as such: never a copy
         if incoming.sha256 in originals:
             copies[incoming.name] = originals[incoming.sha256]
         else:
