@@ -8,7 +8,13 @@ from pathlib import Path
 import dagster as dg
 
 from cvpipeline.catalog import load_catalog
-from cvpipeline.defs.names import COLUMNS_PRESENT, FILES_READABLE, HAS_LOADABLE_FILE, ROWS_VALID
+from cvpipeline.defs.names import (
+    COLUMNS_PRESENT,
+    FILES_READABLE,
+    HAS_LOADABLE_FILE,
+    ROWS_VALID,
+    SHEETS_UNREAD,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,7 +44,7 @@ def test_one_asset_with_checks_per_catalog_source() -> None:
         node = graph.get(dg.AssetKey(source_id))
         assert node.group_name == "sources" and node.description and node.owners
         checks = {c.name for c in graph.get_check_keys_for_assets({dg.AssetKey(source_id)})}
-        assert checks == {FILES_READABLE, ROWS_VALID, HAS_LOADABLE_FILE, COLUMNS_PRESENT}
+        assert checks == {FILES_READABLE, ROWS_VALID, HAS_LOADABLE_FILE, COLUMNS_PRESENT, SHEETS_UNREAD}
 
 
 def test_every_warehouse_column_is_documented_and_the_doc_is_current() -> None:

@@ -15,7 +15,13 @@ import yaml
 from cvpipeline.catalog import CATALOG_PATH, CatalogError, load_catalog
 from cvpipeline.definitions import CATALOG_ENV, configured_catalogs
 from cvpipeline.defs import build_defs
-from cvpipeline.defs.names import COLUMNS_PRESENT, FILES_READABLE, HAS_LOADABLE_FILE, ROWS_VALID
+from cvpipeline.defs.names import (
+    COLUMNS_PRESENT,
+    FILES_READABLE,
+    HAS_LOADABLE_FILE,
+    ROWS_VALID,
+    SHEETS_UNREAD,
+)
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.sensors import SENSOR_SUFFIX
 from cvpipeline.ingest.markers import ROW_ID
@@ -117,6 +123,7 @@ def test_new_source_gets_its_asset_checks_and_sensor(onboarding: dict[str, Path]
         ROWS_VALID,
         HAS_LOADABLE_FILE,
         COLUMNS_PRESENT,
+        SHEETS_UNREAD,
     }
     assert key in graph.get(dg.AssetKey("activities")).parent_keys
     sensor = next(s for s in defs.sensors if s.name == f"{SOURCE}{SENSOR_SUFFIX}")
@@ -178,6 +185,7 @@ def test_new_source_rows_reach_the_warehouse(onboarding: dict[str, Path]) -> Non
         ROWS_VALID: False,
         HAS_LOADABLE_FILE: True,
         COLUMNS_PRESENT: True,
+        SHEETS_UNREAD: True,
     }  # the negative count is quarantined
 
     with sqlite3.connect(db) as con:

@@ -313,6 +313,7 @@ def test_a_sensor_run_after_a_full_refresh_updates_the_warehouse(data_dir: Path,
         "lignes_valides",
         "fichier_chargeable",
         "colonnes_presentes",
+        "feuilles_non_lues",
     }
     with sqlite3.connect(db) as con:
         after = pd.read_sql("select count(*) as n from activities", con)["n"].item()

@@ -78,7 +78,9 @@ def contract_sources(
             for name, table in source.tables.items():
                 changed = table_overrides.get(name)
                 if changed is not None:
-                    updates = {k: v for k, v in (("files", changed.files), ("sheet", changed.sheet)) if v}
+                    updates: dict[str, object] = {"files": changed.files} if changed.files else {}
+                    if changed.sheet or changed.sheets:  # a contract's sheet(s) replace the layout's
+                        updates.update(sheet=changed.sheet, sheets=changed.sheets)
                     if changed.action is not None:
                         updates["action"] = changed.action
                     table = table.model_copy(update=updates)

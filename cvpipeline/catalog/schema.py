@@ -80,7 +80,10 @@ class TableModel(_Strict):
     """Colonnes canoniques lues, par nom canonique."""
 
     sheet: str | None = None
-    """Feuille (xlsx) ; absente = première feuille visible."""
+    """Feuille (xlsx), un nom exact ; absente (et sans sheets) = première feuille visible."""
+
+    sheets: list[str] | None = Field(None, min_length=1)
+    """Feuilles (xlsx) lues par la table, noms ou motifs (« 20* », « Année ? ») : une suite pour toutes."""
 
     action: str | None = None
     """Ancienne forme de constants.action (catalogue en un seul fichier)."""
@@ -127,7 +130,10 @@ class TableOverrideModel(_Strict):
     """Autre motif de fichiers pour ce contrat."""
 
     sheet: str | None = None
-    """Autre feuille pour ce contrat."""
+    """Autre feuille pour ce contrat (remplace sheets)."""
+
+    sheets: list[str] | None = Field(None, min_length=1)
+    """Autres feuilles ou motifs pour ce contrat (remplace sheet)."""
 
     action: str | None = None
     """Action de la table pour ce contrat."""
@@ -149,7 +155,7 @@ class SourceOverrideModel(_Strict):
     """Autre seuil de quarantaine (%) pour ce contrat."""
 
     tables: dict[str, TableOverrideModel] | None = None
-    """Changements par table : files, sheet, action, constants."""
+    """Changements par table : files, sheet ou sheets, action, constants."""
 
 
 class EntryModel(_Strict):

@@ -52,6 +52,8 @@ class TableSpec:
     target: str
     columns: tuple[ColumnSpec, ...]
     sheet: str | None = None
+    # Sheet names or fnmatch patterns ('20*'): every matching sheet is read, with the same suite.
+    sheets: tuple[str, ...] = ()
     action: str | None = None
     activity_type: str | None = None
     activity_types: dict[str, tuple[str, ...]] = field(default_factory=dict)

@@ -42,6 +42,8 @@ def table_errors(
                     f"type inconnu {shown(column.type)} (attendu : {', '.join(COLUMN_TYPES)})",
                 )
             )
+    if model.sheet is not None and model.sheets is not None:
+        errors.append(place.at("sheets", "donnez sheet (une feuille) ou sheets (plusieurs), pas les deux"))
     if model.target not in TARGETS:
         errors.append(
             place.at("target", f"cible inconnue {shown(model.target)} (attendu : {', '.join(TARGETS)})")
@@ -193,6 +195,7 @@ def table_spec(table: DeclaredTable, actions: dict[str, Any], type_labels: dict[
             for name, c in model.columns.items()
         ),
         sheet=model.sheet,
+        sheets=tuple(model.sheets or ()),
         action=_action_of(table, actions),
         activity_type=model.activity_type,
         activity_types={k: tuple(v) for k, v in (model.activity_types or {}).items()},

@@ -26,6 +26,7 @@ FILES_READABLE = "fichiers_lisibles"
 ROWS_VALID = "lignes_valides"
 HAS_LOADABLE_FILE = "fichier_chargeable"
 COLUMNS_PRESENT = "colonnes_presentes"
+SHEETS_UNREAD = "feuilles_non_lues"
 
 TARGETS_ASSET = "evaluation_targets"
 TARGETS_VALID = "objectifs_valides"

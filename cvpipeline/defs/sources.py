@@ -16,6 +16,7 @@ from cvpipeline.defs.names import (
     HAS_LOADABLE_FILE,
     OWNER,
     ROWS_VALID,
+    SHEETS_UNREAD,
 )
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.results import (
@@ -30,6 +31,7 @@ from cvpipeline.defs.results import (
     run_contracts,
     table_schema,
 )
+from cvpipeline.ingest.source import UNREAD_SHEETS
 from cvpipeline.ingest.tables import OPTIONAL_ABSENT
 from cvpipeline.load.delivery import UP_TO_DATE, deliver_source
 from cvpipeline.load.statuses import reason_of, status_label
@@ -66,6 +68,14 @@ def source_check_specs(source: SourceSpec, contracts: dg.PartitionsDefinition) -
             description="Les fichiers lus ont toutes les colonnes du catalogue. Une colonne facultative "
             "absente (pas de « Sexe »…) ne rejette pas le fichier mais laisse ses valeurs vides : "
             "avertissement, et le registre le dit.",
+        ),
+        dg.AssetCheckSpec(
+            SHEETS_UNREAD,
+            asset=key,
+            description="Chaque feuille des classeurs lus est lue par une table du catalogue (sheet ou "
+            "sheets). Une feuille qu'aucune table ne lit (une année ajoutée par le partenaire…) : "
+            "avertissement, et le registre la nomme. Les feuilles sans données (vides, graphiques, "
+            "notices : « Lisez-moi », « Notice », « Notes », « Brouillon »…) sont seulement notées.",
         ),
         dg.AssetCheckSpec(
             HAS_LOADABLE_FILE,
@@ -166,6 +176,7 @@ def deliver_and_check(
     waiting = ledger[ledger["status"] != "removed"].empty and slices.empty
 
     incomplete = ledger[ledger["notes"].fillna("").str.contains(OPTIONAL_ABSENT, regex=False)]
+    unread = ledger[ledger["notes"].fillna("").str.contains(UNREAD_SHEETS, regex=False)]
     checks = [
         dg.AssetCheckResult(
             check_name=FILES_READABLE,
@@ -205,6 +216,20 @@ def deliver_and_check(
                 "detail": dg.MetadataValue.md(
                     "\n".join(f"- {r.file} : {_absent_note(r.notes)}" for r in incomplete.itertuples())
                     or "Toutes les colonnes sont présentes."
+                ),
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name=SHEETS_UNREAD,
+            passed=unread.empty,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "fichiers_avec_feuilles_non_lues": len(unread),
+                "detail": dg.MetadataValue.md(
+                    "\n".join(
+                        f"- {r.file} : {_note_with(r.notes, UNREAD_SHEETS)}" for r in unread.itertuples()
+                    )
+                    or "Toutes les feuilles des classeurs lus sont lues (ou sans données)."
                 ),
             },
         ),
@@ -250,7 +275,7 @@ def not_in_contract(
     state = f"source absente du catalogue du contrat {catalog.contract_code} : rien à charger"
     checks = [
         dg.AssetCheckResult(check_name=name, passed=True, metadata={"etat": state}, description=state)
-        for name in (FILES_READABLE, ROWS_VALID, COLUMNS_PRESENT, HAS_LOADABLE_FILE)
+        for name in (FILES_READABLE, ROWS_VALID, COLUMNS_PRESENT, SHEETS_UNREAD, HAS_LOADABLE_FILE)
     ]
     return dg.MaterializeResult(metadata={"etat": state, "dagster/row_count": 0}), checks
 
@@ -265,7 +290,12 @@ def _failures_per_expectation(outcomes: dict[str, list]) -> str:
 
 def _absent_note(notes: str) -> str:
     """The ledger note that lists a file's absent optional columns."""
-    return next((n for n in notes.split(" | ") if "facultative(s) absente(s)" in n), notes)
+    return _note_with(notes, "facultative(s) absente(s)")
+
+
+def _note_with(notes: str, marker: str) -> str:
+    """The first of a ledger row's notes that holds a marker (all its notes when none does)."""
+    return next((n for n in notes.split(" | ") if marker in n), notes)
 
 
 def _error_table(ledger: pd.DataFrame) -> str:

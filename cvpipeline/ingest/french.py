@@ -42,6 +42,14 @@ SEX_WORDS = {
     "m": "H",
     "masculin": "H",
     "garcon": "H",
+    # Civilities written in a sex column.
+    "madame": "F",
+    "mme": "F",
+    "mademoiselle": "F",
+    "mlle": "F",
+    "melle": "F",
+    "monsieur": "H",
+    "mr": "H",
 }
 # A pattern string, not a compiled regex: pandas then runs it in pyarrow rather than per cell.
 WHITESPACE = "\t\n\r\f\v\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -351,17 +359,33 @@ def _numbers_of_text(cells: pd.Series, amount: bool) -> pd.Series:
     return parsed
 
 
+# An age written with its unit ('17 ans', '17ans', '1 an'): the unit is dropped, the number read.
+_YEARS_UNIT = r"(\d)\s*[Aa][Nn][Ss]?\.?\s*$"
+
+
 def parse_int(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Whole numbers (as nullable Int64); a fractional value counts as unreadable.
 
-    A count has no decimals, so '1.250' is 1 250 (a dot then three digits groups thousands).
+    A count has no decimals, so '1.250' is 1 250 (a dot then three digits groups thousands). An
+    age written with its unit, '17 ans', is 17.
     """
-    numbers, unreadable = parse_decimal(values, amount=True)
+    numbers, unreadable = parse_decimal(_without_years_unit(values), amount=True)
     # Infinite or huge values (beyond exact float integers) cannot be a count: unreadable, not a crash.
     out_of_range = numbers.notna() & ~(numbers.abs() <= 2**53)
     fractional = numbers.notna() & ~out_of_range & (numbers != numbers.round())
     whole = numbers.where(~fractional & ~out_of_range).round().astype("Int64")
     return whole, unreadable | fractional | out_of_range
+
+
+def _without_years_unit(values: pd.Series) -> pd.Series:
+    """Text cells with a trailing 'ans' (or 'an') after a number removed; other cells as they are."""
+    if _is_text_column(values):
+        return values.str.replace(_YEARS_UNIT, r"\1", regex=True).rename(values.name)
+    is_text = values.map(type).eq(str)
+    if not is_text.any():
+        return values
+    cut = values[is_text].astype("string").str.replace(_YEARS_UNIT, r"\1", regex=True).astype(object)
+    return values.where(~is_text, cut)
 
 
 def parse_year(values: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -9,5 +9,7 @@ UNPARSED_PREFIX = "__unparsed__"
 NONEXISTENT_PREFIX = "__nonexistent__"
 # The row a repeated line repeats (within a file).
 DUPLICATE_COLUMN = "__duplicate_of_row"
+# Why a row that looks like a record is a total or a sub-total (ingest/tables.py `mark_totals`).
+TOTAL_COLUMN = "__total_row"
 # What a personal value is replaced with wherever it would be shown.
 MASK = "***"

@@ -31,10 +31,19 @@ from cvpipeline.ingest.markers import (
     MASK,
     NONEXISTENT_PREFIX,
     ROW_ID,
+    TOTAL_COLUMN,
     UNPARSED_PREFIX,
 )
-from cvpipeline.ingest.readers import DEFAULT_LIMITS, read_grid
+from cvpipeline.ingest.quoting import quotable
+from cvpipeline.ingest.readers import DEFAULT_LIMITS, file_sheets, is_old_workbook, read_grid
 from cvpipeline.ingest.tables import locate_table
+from cvpipeline.ingest.xlsx_sheets import (
+    SheetInfo,
+    choose_sheets,
+    listed_sheets,
+    not_data,
+    sheet_is_blank,
+)
 from cvpipeline.settings import Limits
 
 log = logging.getLogger("cvpipeline.ingest")
@@ -72,6 +81,10 @@ INDICATOR_INPUTS = {
 }
 # A raw cell kept in the quarantine is cut to this length (a 32 000-character cell helps nobody).
 MAX_RAW_CHARS = 200
+# How the note on a workbook's sheets that no table reads starts (the feuilles_non_lues check looks
+# for it); sheets that are obviously not data get a note of their own, which warns of nothing.
+UNREAD_SHEETS = "feuille(s) non lue(s)"
+NOT_DATA_SHEETS = "feuille(s) sans données ignorée(s)"
 
 
 @dataclass
@@ -110,7 +123,7 @@ class ParsedTable:
     raw: pd.DataFrame
 
     def masked_rows(self, index: pd.Index) -> pd.DataFrame:
-        """Some rows' raw cells as text, personal fields masked (what quarantine may show)."""
+        """Some rows' raw cells as text, masked as messages mask them (what quarantine may show)."""
         return mask_personal(self.spec, self.raw.loc[index])
 
 
@@ -252,14 +265,17 @@ def read_source(
         tables = [t for t in source.tables if fnmatch.fnmatch(base, t.files.lower())]
         if not tables:
             expected = ", ".join(source.file_patterns)
+            old_format = (
+                " ; c'est un classeur à l'ancien format Excel 97-2003 : enregistrez-le au format .xlsx"
+                if is_old_workbook(path)
+                else ""
+            )
             report.errors.append(
-                f"fichier « {name} » non reconnu pour cette source (noms attendus : {expected})"
+                f"fichier « {name} » non reconnu pour cette source (noms attendus : {expected}){old_format}"
             )
             continue
-        for table in tables:
-            cells = _table_cells(path, name, sha, table, report, limits)
-            if cells is not None:
-                pieces[table.name].append(cells)
+        for table_name, cells in _file_cells(path, name, sha, tables, report, limits):
+            pieces[table_name].append(cells)
     parsed, warnings = [], []
     for table in source.tables:
         if not pieces[table.name]:
@@ -275,15 +291,91 @@ def read_source(
     return ParsedSource(source, parsed, reports, warnings)
 
 
-def _table_cells(
-    path: Path, name: str, sha: str, table: TableSpec, report: FileReport, limits: Limits
-) -> pd.DataFrame | None:
-    """One table's raw cells in one file, with their lineage; None (said in the report) if unreadable.
+def _file_cells(
+    path: Path, name: str, sha: str, tables: list[TableSpec], report: FileReport, limits: Limits
+) -> list[tuple[str, pd.DataFrame]]:
+    """The raw cells of each sheet each table reads in one file; the sheets no table reads, noted."""
+    try:
+        sheets = file_sheets(path, limits)
+    except FileRejected as exc:
+        report.errors.append(f"fichier « {name} » : {exc}")
+        return []
+    found: list[tuple[str, pd.DataFrame]] = []
+    read: set[str] = set()
+    for table in tables:
+        if sheets is None:  # a text file: one table, no sheet (refused if the table names one)
+            wanted = table.sheet or (table.sheets[0] if table.sheets else None)
+            chosen: list[str | None] = [wanted]
+        else:
+            try:
+                chosen = list(choose_sheets(sheets, table.sheet, table.sheets))
+            except FileRejected as exc:
+                report.errors.append(f"fichier « {name} » : {exc}")
+                continue
+            read.update(s for s in chosen if s is not None)
+        for sheet in chosen:
+            cells = _table_cells(path, name, sha, table, sheet, report, limits, bool(table.sheets))
+            if cells is not None:
+                found.append((table.name, cells))
+    if sheets is not None:
+        report.notes.extend(unread_sheet_notes(path, name, sheets, read, limits))
+    return found
 
-    A function of its own so that the whole grid the reader built is freed as soon as it returns.
+
+def unread_sheet_notes(
+    path: Path, name: str, sheets: list[SheetInfo], read: set[str], limits: Limits
+) -> list[str]:
+    """Ledger notes on a workbook's sheets that no table read: data left aside, or sheets without data.
+
+    A sheet is taken as holding no data when it is a chart, when it is named like a notice or a
+    draft (« Lisez-moi », « Notice », « Notes », « Brouillon »…: xlsx_sheets.NOT_DATA_NAMES) or when
+    it holds no value at all. Any other unread sheet is said with UNREAD_SHEETS (and the source's
+    check warns). Names that may be a person's are not shown (xlsx_sheets.listed_sheets).
+    """
+    unread: list[str] = []
+    aside: dict[str, list[str]] = {}
+    for info in sheets:
+        if info.name in read:
+            continue
+        reason = not_data(info) or ("vide" if sheet_is_blank(path, info.name, limits) else None)
+        if reason is None:
+            unread.append(info.name)
+        else:
+            aside.setdefault(reason, []).append(info.name)
+    notes = []
+    if unread:
+        notes.append(
+            f"{_where(name, None)} : {UNREAD_SHEETS} : {listed_sheets(unread)} : aucune table du catalogue "
+            "ne lit cette feuille, ses lignes ne sont pas chargées (à déclarer dans le catalogue : "
+            "sheets de la table, ou à retirer du classeur)"
+        )
+    if aside:
+        listed = " ; ".join(f"{listed_sheets(names)} ({reason})" for reason, names in aside.items())
+        notes.append(f"{_where(name, None)} : {NOT_DATA_SHEETS} : {listed}")
+    return notes
+
+
+def _table_cells(
+    path: Path,
+    name: str,
+    sha: str,
+    table: TableSpec,
+    sheet: str | None,
+    report: FileReport,
+    limits: Limits,
+    by_pattern: bool = False,
+) -> pd.DataFrame | None:
+    """One table's raw cells in one sheet of a file, with their lineage; None (said in the report) if unread.
+
+    A sheet a table's `sheets` matched that is wholly empty (a year not yet begun) is noted, not
+    refused. A function of its own so that the whole grid the reader built is freed as soon as it
+    returns.
     """
     try:
-        sheet, grid = read_grid(path, table.sheet, limits)
+        sheet, grid = read_grid(path, sheet, limits)
+        if by_pattern and sheet is not None and _blank_grid(grid):
+            report.notes.append(_where(name, sheet) + " : feuille vide, aucune ligne")
+            return None
         located = locate_table(grid, table, sheet)
     except FileRejected as exc:
         report.errors.append(f"fichier « {name} » : {exc}")
@@ -301,12 +393,19 @@ def _table_cells(
     return cells.reset_index(drop=True)
 
 
+def _blank_grid(grid: list[list[object]]) -> bool:
+    """Whether a sheet's grid holds no value at all."""
+    return all(cell is None or str(cell).strip() == "" for row in grid for cell in row)
+
+
 def _compact_raw(table: TableSpec, raw: pd.DataFrame) -> pd.DataFrame:
     """The raw cells kept after parsing, a column of text only stored as Arrow text (a few times smaller).
 
     Only columns whose every cell is text or missing are converted: `mask_personal` shows them as
     the same text; cells of other types (dates, numbers read from a workbook) stay as read.
     """
+    if TOTAL_COLUMN in raw:  # in the parsed frame now; the raw row holds the partner's cells only
+        raw = raw.drop(columns=TOTAL_COLUMN)
     names = [c.name for c in table.columns if c.name in raw and raw[c.name].dtype == object]
     text = [n for n in names if pd.api.types.infer_dtype(raw[n], skipna=True) in ("string", "empty")]
     if not text:
@@ -372,7 +471,7 @@ def _where(file: str, sheet: str | None) -> str:
 
 
 def mask_personal(table: TableSpec, raw: pd.DataFrame) -> pd.DataFrame:
-    """Raw cells as text with personal fields masked (what quarantine may show)."""
+    """Raw cells as text, masked wherever a message would not quote them (what quarantine may show)."""
     shown = raw.astype("string")
     for column in shown.columns:
         long = shown[column].str.len() > MAX_RAW_CHARS
@@ -385,8 +484,15 @@ def mask_personal(table: TableSpec, raw: pd.DataFrame) -> pd.DataFrame:
             )
             shown[column] = shown[column].where(~long, cut)
     for col in table.columns:
-        if col.personal:
-            shown[col.name] = shown[col.name].where(shown[col.name].isna(), MASK)
+        if col.name not in shown:
+            continue
+        # What a message would not quote is not kept either: a personal column's value, and any
+        # value `quotable` cannot vouch for in its column (a birth date pushed into the sex
+        # column, a surname typed as the quartier).
+        cells = shown[col.name]
+        kept = pd.Series(False, index=shown.index) if col.personal else quotable(cells, col.type)
+        blank = cells.str.strip().eq("").fillna(True).astype(bool)  # an empty cell hides nothing
+        shown[col.name] = cells.where(blank | kept, MASK)
     shown.columns = [
         table.column(c).label if c in {col.name for col in table.columns} else c for c in shown.columns
     ]
@@ -426,6 +532,7 @@ def parse_table(
             unreadable = unreadable & ~nonexistent
         frame[UNPARSED_PREFIX + col.name] = _unparsed(raw[col.name], unreadable, col.personal)
     frame[DUPLICATE_COLUMN] = _duplicate_of(table, raw, factors)
+    frame[TOTAL_COLUMN] = raw[TOTAL_COLUMN].astype(object) if TOTAL_COLUMN in raw else None
     del factors  # a code per row and column: freed before the people are keyed
     warnings: list[str] = []
     if table.target == "participations":

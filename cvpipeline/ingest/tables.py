@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from cvpipeline.catalog import TableSpec
-from cvpipeline.ingest.french import fold, fold_series
+from cvpipeline.ingest.french import fold, fold_series, parse_decimal
 from cvpipeline.ingest.grid import HEADER_SCAN_ROWS, MAX_LISTED, FileRejected, cell_ref, refs, shorten
+from cvpipeline.ingest.markers import TOTAL_COLUMN
 
 # A date, number or code cell longer than this cannot be valid: it is shortened before parsing
 # (it stays unreadable).
@@ -18,6 +19,17 @@ MAX_TYPED_CHARS = 100
 OPTIONAL_ABSENT = "colonne(s) facultative(s) absente(s)"
 # The first words of a total row, folded: 'Total', 'TOTAL formation', 'Totaux', 'Sous-total', 'S/total'.
 _TOTAL_WORD = r"(?:sous |s )?tota(?:l|ux)(?: |$)"
+# A text cell that makes a row a total wherever it stands in the row, folded: a sub-total
+# ('Sous-total jardins partagés', 'S/total'), or the word alone ('TOTAL', 'Ensemble', 'Total 2019',
+# 'Total général'). Never a site, a chantier or a person's name.
+_TOTAL_LABEL = r"(?:sous |s )tota(?:l|ux)(?: .*)?|(?:tota(?:l|ux)|ensemble|cumul)(?: generale?)?(?: \d{4})?"
+# A cell that opens with such a word and goes on ('Total énergie', 'Ensemble vocal'): a total only
+# when the row's numbers are the sum of the rows above it.
+_TOTAL_OPENING = r"(?:tota(?:l|ux)|ensemble|cumul) .*"
+# Cheap test before folding: a cell can only be one of those if it starts so (RE2-compatible).
+_TOTAL_START = r"^\W*(?:[Ss]\W*(?:[Oo][Uu][Ss])?\W*[Tt][Oo][Tt]|[Tt][Oo][Tt]|[Ee][Nn][Ss]|[Cc][Uu][Mm])"
+# Numbers equal to a sum within this much (decimals written with two places).
+_SUM_TOLERANCE = 0.005
 
 
 @dataclass
@@ -161,8 +173,12 @@ def locate_table(grid: list[list[object]], table: TableSpec, sheet: str | None) 
         cells[col.name] = frame[position] if position is not None and position in frame else None
     if blank.any():  # else the cells stay as they are, not copied
         cells = cells[~blank]
+    before = cells.index
     cells, total_notes = _drop_total_rows(cells, frame, table, positions)
     notes.extend(total_notes)
+    totals = mark_totals(cells, table, before.difference(cells.index))
+    if totals.notna().any():
+        cells = cells.assign(**{TOTAL_COLUMN: totals})
     if uncomputed:
         notes.extend(_check_formulas(uncomputed, set(cells.index), positions, table, where))
     if extra:
@@ -357,6 +373,126 @@ def _drop_total_rows(
         more = f" et {len(numbers) - MAX_LISTED} autre(s)" if len(numbers) > MAX_LISTED else ""
         notes.append(f"ligne(s) {', '.join(numbers[:MAX_LISTED])}{more} sous le total ignorée(s) (notes)")
     return cells[~(total | notes_rows)], notes
+
+
+def mark_totals(cells: pd.DataFrame, table: TableSpec, boundaries: pd.Index) -> pd.Series:
+    """For each row that is a total or a sub-total although it looks like a record, why (else missing).
+
+    Such a row repeats its group's type and year, so `_drop_total_rows` keeps it; counted, it would
+    add its group a second time (5 sites instead of 3). A row is one when:
+
+    - one of its text cells is a total's label (`_TOTAL_LABEL`: 'Sous-total jardins partagés',
+      'TOTAL', 'Ensemble'), wherever it stands in the row; or
+    - its numbers (the table's int and decimal columns it fills) are the sum of the rows above it
+      in its group (the rows since the previous total, at least one), or of all the data rows
+      above, and one of its cells opens with such a word ('Total janvier'); or, with no such word,
+      when it fills at least two number columns, all equal to the sum of at least two rows above.
+
+    `boundaries` are the rows set aside before (totals with an empty required column): a group
+    ends there too. The rows are set aside by validation (rule `ligne_de_total`), with this reason.
+    """
+    reasons = pd.Series(pd.NA, index=cells.index, dtype=object)
+    if cells.empty:
+        return reasons
+    label = pd.Series(False, index=cells.index)
+    opening = pd.Series(False, index=cells.index)
+    for column in cells.columns:
+        text = cells[column].astype("string").str.strip()
+        maybe = text.str.contains(_TOTAL_START, regex=True).fillna(False).astype(bool)
+        if maybe.any():
+            folded = fold_series(text[maybe].astype(object)).astype("string").fillna("")
+            label[maybe] |= folded.str.fullmatch(_TOTAL_LABEL).to_numpy(dtype=bool)
+            opening[maybe] |= folded.str.fullmatch(_TOTAL_OPENING).to_numpy(dtype=bool)
+    numeric = [c.name for c in table.columns if c.type in ("int", "decimal") and c.name in cells]
+    if not label.any() and not (opening.any() and numeric) and len(numeric) < 2:
+        return reasons
+    values = (
+        np.column_stack([parse_decimal(cells[name].rename(name))[0].to_numpy() for name in numeric])
+        if numeric
+        else np.empty((len(cells), 0))
+    )
+    rows = cells.index.to_numpy()
+    resets = np.searchsorted(rows, np.asarray(boundaries, dtype=rows.dtype))  # a set-aside row before
+    reset_before = np.zeros(len(rows) + 1, dtype=bool)
+    reset_before[resets] = True
+    labels, openings = label.to_numpy(), opening.to_numpy()
+    if not labels.any() and not _some_sum(values, labels, openings, reset_before[:-1]):
+        return reasons  # the common case, vectorised: no row is a total
+    # Row by row (rare): a total found ends its group, which changes the sums of the rows below.
+    block, block_rows = np.zeros(values.shape[1]), []  # the current group's data rows and sums
+    grand, grand_rows = np.zeros(values.shape[1]), []
+    for position, row in enumerate(rows):
+        if reset_before[position]:
+            block, block_rows = np.zeros(values.shape[1]), []
+        numbers = values[position]
+        filled = ~np.isnan(numbers)
+        summed = None
+        if filled.any() and (numbers[filled] != 0).any():
+            least = 1 if openings[position] or labels[position] else 2
+            if filled.sum() >= (1 if least == 1 else 2):
+                for total, above in ((block, block_rows), (grand, grand_rows)):
+                    if len(above) >= least and np.allclose(
+                        numbers[filled], total[filled], atol=_SUM_TOLERANCE
+                    ):
+                        summed = above
+                        break
+        if labels[position] or summed is not None:
+            reasons[row] = _total_reason(labels[position] or openings[position], summed)
+            block, block_rows = np.zeros(values.shape[1]), []
+            continue
+        known = np.nan_to_num(numbers)
+        block, grand = block + known, grand + known
+        block_rows.append(row)
+        grand_rows.append(row)
+    return reasons
+
+
+def _some_sum(values: np.ndarray, labels: np.ndarray, openings: np.ndarray, resets: np.ndarray) -> bool:
+    """Whether some row's numbers are the sum of the rows above it, as `mark_totals` weighs them.
+
+    The groups are cut at the set-aside rows and the labelled totals only: the first row the
+    row-by-row pass would take for a total is found here too (nothing above it was one).
+    """
+    if values.shape[1] == 0:
+        return False
+    filled = ~np.isnan(values)
+    data = ~labels
+    known = np.where(data[:, None], np.nan_to_num(values), 0.0)
+    starts = resets | np.concatenate([[False], labels[:-1]])
+    block_id = np.cumsum(starts)
+    grand = np.cumsum(known, axis=0) - known
+    grand_count = np.cumsum(data) - data
+    block = pd.DataFrame(known).groupby(block_id).cumsum().to_numpy() - known
+    block_count = pd.Series(data.astype(int)).groupby(block_id).cumsum().to_numpy() - data
+    count = filled.sum(axis=1)
+    nonzero = (filled & (np.nan_to_num(values) != 0)).any(axis=1)
+
+    def equal(total: np.ndarray) -> np.ndarray:
+        return (~filled | np.isclose(np.nan_to_num(values), total, atol=_SUM_TOLERANCE)).all(axis=1)
+
+    at_block, at_grand = equal(block), equal(grand)
+    opened = openings & nonzero & ((at_block & (block_count >= 1)) | (at_grand & (grand_count >= 1)))
+    plain = (
+        ~openings
+        & nonzero
+        & (count >= 2)
+        & ((at_block & (block_count >= 2)) | (at_grand & (grand_count >= 2)))
+    )
+    return bool((data & (opened | plain)).any())
+
+
+def _total_reason(labelled: bool, summed: list[int] | None) -> str:
+    """Why a row is set aside as a total, in French (its cells are never quoted: a label may name someone)."""
+    said = "ligne de total ou de sous-total"
+    if labelled:
+        said += " (libellé de total dans la ligne)"
+    if summed is not None:
+        said += (
+            f" : ses nombres sont ceux de la ligne {summed[0]} au-dessus"
+            if len(summed) == 1
+            else f" : ses nombres sont la somme des lignes {summed[0]} à {summed[-1]} au-dessus"
+        )
+    return said + " ; elle n'est pas comptée"
 
 
 def _range_ref(cells: tuple[tuple[int, int], tuple[int, int]]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
@@ -82,6 +83,27 @@ SHEET_WORDS = {
     "les",
     "et",
     "copie",
+    "annee",
+    "annees",
+    # The words of NOT_DATA_NAMES: a notice or a draft is named as such.
+    "lisez",
+    "moi",
+    "a",
+    "lire",
+    "readme",
+    "read",
+    "me",
+    "notice",
+    "note",
+    "instructions",
+    "consignes",
+    "mode",
+    "d",
+    "emploi",
+    "aide",
+    "legende",
+    "sommaire",
+    "brouillon",
 }
 
 
@@ -121,21 +143,173 @@ def _ole_reason(path: Path) -> str:
     return "fichier OLE qui n'est pas un classeur Excel lisible : enregistrez le classeur au format .xlsx"
 
 
-def read_xlsx(path: Path, sheet: str | None, kind: str, notes: list[str], limits: Limits) -> tuple[str, Grid]:
-    """The chosen sheet's name and cells, from a workbook whose first bytes said `kind` ('zip' or 'ole')."""
-    if kind == "zip":
-        try:
-            check_zip(path, limits)
-        except FileRefused as exc:
-            raise FileRejected(str(exc)) from None
+@dataclass(frozen=True)
+class SheetInfo:
+    """A sheet of a workbook as its index lists it: name, visible or hidden, worksheet or not (a chart)."""
+
+    name: str
+    visible: bool
+    worksheet: bool
+
+
+# Sheets named like these (folded, or starting with one of them then a space) hold instructions or
+# drafts, not data: a table may still read one by name; unread, they are noted but not warned about.
+NOT_DATA_NAMES = (
+    "lisez moi",
+    "lisezmoi",
+    "a lire",
+    "readme",
+    "read me",
+    "notice",
+    "notes",
+    "note",
+    "instructions",
+    "consignes",
+    "mode d emploi",
+    "aide",
+    "legende",
+    "sommaire",
+    "brouillon",
+)
+# Pattern characters a sheet pattern keeps when it is folded (fnmatch's * and ?).
+_WILDCARDS = re.compile(r"([*?])")
+
+
+def _open_workbook(path: Path, kind: str, limits: Limits) -> CalamineWorkbook:
+    """The workbook, opened after its bounds are checked; an old .xls or a locked file refused as such."""
+    if kind == "ole":
+        # An OLE file is an Excel 97-2003 workbook (or one locked by a password), whatever its name:
+        # refused for what it is, never read as a workbook.
+        raise FileRejected(_ole_reason(path))
     try:
-        workbook = CalamineWorkbook.from_path(str(path))
-        metadata = workbook.sheets_metadata
+        check_zip(path, limits)
+    except FileRefused as exc:
+        raise FileRejected(str(exc)) from None
+    try:
+        return CalamineWorkbook.from_path(str(path))
     except BaseException as exc:  # CalamineError and its kin, or a Rust panic on a malformed file
         if _is_fatal(exc):
             raise
-        if kind == "ole":
-            raise FileRejected(_ole_reason(path)) from None
+        raise FileRejected(f"classeur Excel illisible ({type(exc).__name__})") from None
+
+
+def workbook_sheets(path: Path, kind: str, limits: Limits) -> list[SheetInfo]:
+    """The sheets of a workbook, in their order, from a file whose first bytes said `kind`."""
+    workbook = _open_workbook(path, kind, limits)
+    try:
+        return [
+            SheetInfo(m.name, m.visible == SheetVisibleEnum.Visible, m.typ == SheetTypeEnum.WorkSheet)
+            for m in workbook.sheets_metadata
+        ]
+    except BaseException as exc:
+        if _is_fatal(exc):
+            raise
+        raise FileRejected(f"classeur Excel illisible ({type(exc).__name__})") from None
+    finally:
+        workbook.close()
+
+
+def _folded_pattern(pattern: str) -> str:
+    """A sheet pattern folded as sheet names are (case, accents, punctuation), its * and ? kept."""
+    return "".join(part if part in ("*", "?") else _folded_part(part) for part in _WILDCARDS.split(pattern))
+
+
+def _folded_part(part: str) -> str:
+    """A literal piece of a pattern folded, keeping the space folding makes of its edges ('Année ?')."""
+    core = fold(part)
+    if not core:
+        return " " if part else ""
+    lead = " " if not part[0].isalnum() else ""
+    trail = " " if not part[-1].isalnum() else ""
+    return lead + core + trail
+
+
+def sheet_matches(name: str, pattern: str) -> bool:
+    """Whether a sheet name matches a catalog name or pattern (fnmatch's * and ?; case, accents ignored)."""
+    folded = _folded_pattern(pattern)
+    if "*" not in folded and "?" not in folded:
+        return fold(name) == folded
+    # fnmatch on folded text: '20*' matches '2023', 'Année ?' matches 'année 1' and 'ANNÉE-2'.
+    return (
+        re.fullmatch(
+            "".join(
+                ".*" if p == "*" else "." if p == "?" else re.escape(p) for p in _WILDCARDS.split(folded)
+            ),
+            fold(name),
+        )
+        is not None
+    )
+
+
+def choose_sheets(sheets: list[SheetInfo], sheet: str | None, patterns: tuple[str, ...]) -> list[str]:
+    """The sheets a table reads: its named one, every one its patterns match, else the first visible one.
+
+    Refused (FileRejected) when none is found, with the sheets present (names that may be a
+    person's are not shown).
+    """
+    names = [s.name for s in sheets]
+    if patterns:
+        chosen = [s.name for s in sheets if s.worksheet and any(sheet_matches(s.name, p) for p in patterns)]
+        if not chosen:
+            wanted = ", ".join(f"« {p} »" for p in patterns)
+            raise FileRejected(
+                f"aucune feuille ne correspond à {wanted} (feuilles présentes : {listed_sheets(names)})"
+            )
+        return chosen
+    if sheet is not None:
+        matches = [s.name for s in sheets if fold(s.name) == fold(sheet)]
+        if not matches:
+            raise FileRejected(
+                f"feuille « {sheet} » introuvable (feuilles présentes : {listed_sheets(names)})"
+            )
+        return matches[:1]
+    visible = [s.name for s in sheets if s.visible and s.worksheet]
+    if not visible:
+        raise FileRejected("le classeur n'a aucune feuille de calcul visible")
+    return visible[:1]
+
+
+def not_data(info: SheetInfo) -> str | None:
+    """Why a sheet is obviously not data by what the index says (a chart, a notice by its name), else None."""
+    if not info.worksheet:
+        return "graphique ou feuille de macros"
+    folded = fold(info.name)
+    if any(folded == n or folded.startswith(n + " ") for n in NOT_DATA_NAMES):
+        return "notice ou brouillon"
+    return None
+
+
+def sheet_is_blank(path: Path, sheet: str, limits: Limits) -> bool:
+    """Whether a worksheet holds no value at all (styled empty cells aside); False when unsure."""
+    extent = sheet_extent(path, sheet)
+    if extent is None:
+        return False
+    if not extent.rows and not extent.unplaced:
+        return True
+    if extent.unplaced or extent.height * extent.width > limits.grid_cells:
+        return False  # too large to look at cell by cell: taken as data
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        try:
+            rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        finally:
+            workbook.close()
+    except BaseException as exc:
+        if _is_fatal(exc):
+            raise
+        return False
+    return all(cell is None or str(cell).strip() == "" for row in rows for cell in row)
+
+
+def read_xlsx(path: Path, sheet: str | None, kind: str, notes: list[str], limits: Limits) -> tuple[str, Grid]:
+    """The chosen sheet's name and cells, from a workbook whose first bytes said `kind` ('zip' or 'ole')."""
+    workbook = _open_workbook(path, kind, limits)
+    try:
+        metadata = workbook.sheets_metadata
+    except BaseException as exc:  # CalamineError and its kin, or a Rust panic on a malformed file
+        workbook.close()
+        if _is_fatal(exc):
+            raise
         raise FileRejected(f"classeur Excel illisible ({type(exc).__name__})") from None
     names = [m.name for m in metadata]
     if sheet is None:

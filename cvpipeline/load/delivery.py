@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from cvpipeline.catalog import Catalog, SourceSpec
 from cvpipeline.catalog.suites import suite_path
 from cvpipeline.ingest.limits import FileRefused, check_file_size, thousands
+from cvpipeline.ingest.readers import is_old_workbook
 from cvpipeline.ingest.source import (
     IncomingFile,
     archive_path,
@@ -381,8 +382,8 @@ def identical_copies(files: list[IncomingFile], in_place: pd.DataFrame) -> dict[
     originals: dict[str, str] = {}
     copies: dict[str, str] = {}
     for incoming in sorted(files, key=lambda f: (not holds(f), f.path.stat().st_mtime_ns, f.name)):
-        if incoming.sha256 is None:
-            continue
+        if incoming.sha256 is None or is_old_workbook(incoming.path):
+            continue  # an old .xls (or locked workbook), however named, is refused as such: never a copy
         if incoming.sha256 in originals:
             copies[incoming.name] = originals[incoming.sha256]
         else:

@@ -13,8 +13,15 @@ import pandas as pd
 
 from cvpipeline.catalog import TableSpec
 from cvpipeline.catalog.suites import missing_suite_message, suite_path
-from cvpipeline.ingest.french import date_fault, fold_series, type_hint
-from cvpipeline.ingest.markers import DUPLICATE_COLUMN, NONEXISTENT_PREFIX, ROW_ID, UNPARSED_PREFIX
+from cvpipeline.ingest.french import date_fault, type_hint
+from cvpipeline.ingest.markers import (
+    DUPLICATE_COLUMN,
+    NONEXISTENT_PREFIX,
+    ROW_ID,
+    TOTAL_COLUMN,
+    UNPARSED_PREFIX,
+)
+from cvpipeline.ingest.quoting import MASKED_VALUE, quotable
 from cvpipeline.validate import rules
 
 # A value quoted in a quarantine reason is cut to this length.
@@ -27,6 +34,7 @@ NOT_NULL = "expect_column_values_to_not_be_null"
 # The column a rule on the whole row names (a duplicate row).
 WHOLE_ROW = "(ligne entière)"
 NONEXISTENT_REASON = "date inexistante : ce jour n'existe pas dans le calendrier"
+TOTAL_REASON = "ligne de total ou de sous-total : elle n'est pas comptée"
 
 
 class SuiteError(RuntimeError):
@@ -66,7 +74,8 @@ def load_suite_definition(table: TableSpec) -> dict[str, Any]:
     """The suite as written in the repo, plus the rules every table gets, each named in French.
 
     Added: the contract's pillar or theme rule (it replaces a written "not null" on `pillar`), the
-    activity type rule, a parse rule per typed column (a nonexistent date apart), the duplicate rule.
+    activity type rule, a parse rule per typed column (a nonexistent date apart), the duplicate rule
+    and the total rule (a total or sub-total row that looks like a record: ingest/tables.py).
     Each expectation's `meta.rule` is its French rule code (validate/rules.py).
     """
     path = suite_path(table)
@@ -123,6 +132,18 @@ def load_suite_definition(table: TableSpec) -> dict[str, Any]:
                 "reason_fr": "ligne en double : identique à une ligne précédente du même fichier",
                 "rule": rules.DUPLICATE,
                 "generated": "duplicate",
+            },
+        }
+    )
+    expectations.append(
+        {
+            "type": "expect_column_values_to_be_null",
+            "kwargs": {"column": TOTAL_COLUMN},
+            "meta": {
+                "column_label": WHOLE_ROW,
+                "reason_fr": TOTAL_REASON,
+                "rule": rules.TOTAL_ROW,
+                "generated": "total",
             },
         }
     )
@@ -415,6 +436,9 @@ def quarantine_reasons(
         ids = pd.Series(outcome.failed_row_ids, name=ROW_ID)
         if outcome.generated == "duplicate":
             reason = _duplicate_reasons(indexed, ids)
+        elif outcome.generated == "total":  # why ingest/tables.py took the row for a total
+            said = indexed.loc[ids, TOTAL_COLUMN].astype("string").to_numpy()
+            reason = pd.Series(said, index=ids.index, dtype="string").fillna(outcome.reason)
         else:
             reason = _value_reasons(table, indexed, ids, outcome, raw, personal)
             reason = "colonne « " + pd.Series(outcome.column or "?", index=ids.index) + " » : " + reason
@@ -494,52 +518,6 @@ def _value_reasons(
         return quoted.where(safe, reason + MASKED_VALUE).where(shown.notna(), reason).astype(object)
     with_value = (reason + " (valeur : « " + shown.fillna("") + " »)").where(safe, reason + MASKED_VALUE)
     return reason.where(shown.isna(), with_value).astype(object)
-
-
-# What may be quoted in a message: numbers, short codes, Excel error codes, numbers in words, and
-# dates in a (non-personal) date column. Never a date elsewhere (a birth date shifted into another
-# column) nor other words (a name, a street, "Bellevue chez ...").
-NUMBER_LIKE = r"[\d\s.,;:%€$+\-()]{1,20}"
-DATE_LIKE = r"\d{1,4}\s*[/.\-]\s*\d{1,2}\s*[/.\-]\s*\d{1,4}"
-EXCEL_ERROR = r"#[A-Z0-9/!?.]{2,10}"
-SAFE_WORDS = (
-    "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre "
-    "janv fevr avr juil sept oct nov dec le er un une deux trois quatre cinq six sept huit neuf dix "
-    "onze douze vingt trente quarante cinquante soixante cent cents mille million millions euro euros "
-    "eur k ke h heure heures et"
-).split()
-SAFE_TOKENS = r"\b(?:" + "|".join(SAFE_WORDS) + r")\b|\d+|[\s.,/'\-]+"
-MONTHS = r"\b(?:" + "|".join(SAFE_WORDS[:18]) + r")\b"
-MAX_QUOTABLE_CHARS = 40
-FIRST_QUOTED_YEAR = 1990
-MASKED_VALUE = " (valeur non citée : elle pourrait identifier une personne)"
-
-
-def quotable(values: pd.Series, column_type: str | None = None) -> pd.Series:
-    """True where a cell's text can be quoted in a message without any risk of naming someone."""
-    text = values.astype("string").str.strip()
-    safe = pd.Series(False, index=values.index)
-    short = text.notna() & (text.str.len() <= MAX_QUOTABLE_CHARS)
-    if not short.any():
-        return safe
-    text = text[short]
-    words = fold_series(text.astype(object)).astype("string").fillna("")
-    # Linear checks only (a cell may hold anything): strip the safe words and digits, see what is left.
-    leftover = words.str.replace(SAFE_TOKENS, "", regex=True).str.strip()
-    only_safe_words = leftover.eq("")
-    date = text.str.contains(DATE_LIKE, regex=True) | words.str.contains(MONTHS, regex=True)
-    in_date_column = column_type in ("date", "year")
-    # A date before 1990 may be a birth date shifted into the column: not quoted, even there.
-    year = pd.to_numeric(text.str.extract(r"(\d{4})", expand=False), errors="coerce")
-    recent = (year >= FIRST_QUOTED_YEAR).fillna(False)
-    safe[short] = (
-        (text.str.len() <= 3)
-        | (text.str.fullmatch(NUMBER_LIKE) & ~date)
-        | text.str.fullmatch(EXCEL_ERROR)
-        | (only_safe_words & ~date)
-        | (date & in_date_column & recent)
-    ).fillna(False)
-    return safe.astype(bool)
 
 
 def _value_column(table: TableSpec, outcome: ExpectationOutcome) -> str | None:

@@ -35,6 +35,7 @@ OTHER_RULE = "controle_non_satisfait"
 UNREADABLE = "valeur_illisible"
 NONEXISTENT_DATE = "date_inexistante"
 DUPLICATE = "doublon"
+TOTAL_ROW = "ligne_de_total"
 UNKNOWN_ACTIVITY_TYPE = "type_activite_inconnu"
 # Pillar or theme: `<noun>_inconnu` with the contract's word (pilier_inconnu, theme_inconnu).
 UNKNOWN_ENTRY_SUFFIX = "_inconnu"
