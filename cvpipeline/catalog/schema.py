@@ -284,7 +284,7 @@ class ContractModel(_Strict):
     """Sources propres au contrat, écrites en entier."""
 
     note_template: str | None = None
-    """Gabarit Word (.docx) de la note (relatif au fichier du contrat) ; défaut : le gabarit livré."""
+    """Gabarit Word (.docx) de la note, relatif au fichier du contrat (docs/documents.md) ; défaut : livré."""
 
 
 class LayoutsModel(_Strict):

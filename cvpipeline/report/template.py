@@ -25,7 +25,11 @@ DOC = "voir docs/documents.md"
 MARKER = "[[bloc:{}]]"
 _MARKER = re.compile(r"\[\[bloc:([\w.]+)\]\]")
 _SYNTAX = [
-    (re.compile(r"unexpected end of template"), "balise {% if %} ou {% for %} non fermée"),
+    (
+        re.compile(r"unexpected end of template.*closed is '(\w+)'", re.I | re.S),
+        "balise {{% {0} %}} non fermée (il manque {{% end{0} %}})",
+    ),
+    (re.compile(r"unexpected end of template", re.I), "balise {% if %} ou {% for %} non fermée"),
     (re.compile(r"Encountered unknown tag '([^']+)'"), "balise inconnue « {0} »"),
     (re.compile(r"No filter named '([^']+)'"), "filtre inconnu « {0} »"),
     (re.compile(r"No test named '([^']+)'"), "test inconnu « {0} »"),
@@ -86,7 +90,7 @@ def _syntax_message(error: TemplateSyntaxError) -> str:
         cause = f"syntaxe incorrecte ({detail})"
     lines = (error.source or "").splitlines()
     text = ""
-    if error.lineno and 0 < error.lineno <= len(lines):
+    if "end of template" not in detail and error.lineno and 0 < error.lineno <= len(lines):
         text = html.unescape(re.sub(r"<[^>]+>", "", lines[error.lineno - 1])).strip()
     where = f" dans le paragraphe « {text[:120]}{'…' if len(text) > 120 else ''} »" if text else ""
     return f"balise Jinja mal formée{where} : {cause}"
