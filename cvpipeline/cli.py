@@ -540,7 +540,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.command == "note":
-        return documents(args.data_dir, args.warehouse_url, args.out, args.contract)
+        try:
+            return documents(args.data_dir, args.warehouse_url, args.out, args.contract)
+        except ConfigurationError as exc:  # a note template that cannot be rendered, among others
+            print(f"cvpipeline : {exc}", file=sys.stderr)
+            return 2
     if args.command == "create-analyst-role":
         return create_analyst_role(args.role, args.warehouse_url, args.print_sql)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")

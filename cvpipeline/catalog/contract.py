@@ -7,7 +7,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from cvpipeline.catalog.files import NOMENCLATURES_PATH, label_of, reference_file, relative_path
+from cvpipeline.catalog.files import (
+    NOMENCLATURES_PATH,
+    label_of,
+    note_template_file,
+    reference_file,
+    relative_path,
+)
 from cvpipeline.catalog.layouts import contract_sources
 from cvpipeline.catalog.messages import Place, choices
 from cvpipeline.catalog.nomenclatures import entry_errors, pillar_of, read_nomenclatures
@@ -175,6 +181,7 @@ def parse_contract(raw: Any, label: str, path: Path | None = None, suites_dir: P
     qpv_list = reference_file(path, contract.qpv_list, label, "qpv_list", errors)
     qpv_variants = reference_file(path, contract.qpv_variants, label, "qpv_variants", errors)
     places = reference_file(path, contract.places_hors_qpv, label, "places_hors_qpv", errors)
+    note_template = note_template_file(path, contract.note_template, label, errors)
     if qpv_list is not None and not contract.qpv_geography:
         errors.append(f"{label} : qpv_geography : requis avec qpv_list (2015 ou 2024)")
     if qpv_list is not None and not contract.territory:
@@ -202,6 +209,7 @@ def parse_contract(raw: Any, label: str, path: Path | None = None, suites_dir: P
         qpv_variants=qpv_variants,
         places_hors_qpv=places,
         activity_type_labels=type_labels,
+        note_template=note_template,
     )
 
 

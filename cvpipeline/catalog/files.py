@@ -78,3 +78,29 @@ def reference_file(
 def shipped_path(relative: str) -> Path:
     """The path of a reference file shipped in the package (`cvpipeline/reference/<relative>`)."""
     return Path(str(resources.files("cvpipeline.reference").joinpath(relative)))
+
+
+def note_template_file(
+    contract_path: Path | None, given: str | None, label: str, errors: list[str]
+) -> Path | None:
+    """The Word template a contract names for its note: beside the contract file, else a shipped contract's.
+
+    A copy of a shipped contract file elsewhere keeps the template of the shipped one.
+    """
+    if not given:
+        return None
+    if not given.lower().endswith(".docx"):
+        errors.append(f"{label} : note_template : fichier Word .docx attendu, trouvé {shown(given)}")
+        return None
+    candidate = Path(given).expanduser()
+    if not candidate.is_absolute() and contract_path is not None:
+        candidate = contract_path.parent / candidate
+    if candidate.is_file():
+        return candidate
+    shipped = CONTRACTS_DIR / given
+    if not Path(given).is_absolute() and shipped.is_file():
+        return shipped
+    errors.append(
+        f"{label} : note_template : fichier introuvable {shown(given)} (ni à côté du contrat, ni livré)"
+    )
+    return None

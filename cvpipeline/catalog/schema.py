@@ -289,6 +289,9 @@ class ContractModel(_Strict):
     sources: dict[str, SourceModel] | None = None
     """Sources propres au contrat, écrites en entier."""
 
+    note_template: str | None = None
+    """Gabarit Word (.docx) de la note, relatif au fichier du contrat (docs/documents.md) ; défaut : livré."""
+
 
 class LayoutsModel(_Strict):
     """The shared partner layouts (layouts.yaml)."""

@@ -189,6 +189,8 @@ class Catalog:
     places_hors_qpv: Path | None = None
     # French labels of the contract's activity types (the shipped ones and those its tables declare).
     activity_type_labels: dict[str, str] = field(default_factory=dict)
+    # The contract's own Word template for its note (None: the shipped default template).
+    note_template: Path | None = None
 
     @property
     def folder(self) -> str:
