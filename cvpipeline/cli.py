@@ -19,6 +19,7 @@ from typing import Any
 
 from cvpipeline.load.statuses import reason_of, status_label
 from cvpipeline.settings import ConfigurationError, Settings
+from cvpipeline.text import display_text
 
 DAGSTER_YAML = """# Local Dagster instance of cvpipeline (created by `python -m cvpipeline run`).
 telemetry:
@@ -219,7 +220,7 @@ def _root_message(error: object) -> str:
     while error is not None and getattr(error, "cause", None) is not None:
         error = error.cause
     message = str(getattr(error, "message", "") or "erreur inconnue").strip().splitlines()
-    return (message[0] if message else "erreur inconnue")[:300]
+    return display_text(message[0] if message else "erreur inconnue")[:300]
 
 
 def summary(
@@ -309,7 +310,7 @@ def summary(
             f"  {r.source_id} / {r.file} : {reason_of(r.file, r.error or '')}" for r in refused
         ]
     lines.append(f"Entrepôt : {engine.url.render_as_string(hide_password=True)}")
-    return "\n".join(lines)
+    return display_text("\n".join(lines), keep_lines=True)
 
 
 # The summary's columns after the source's name: files, unchanged, rejected, rows read, in place, quarantine.

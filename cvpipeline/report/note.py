@@ -34,6 +34,7 @@ from cvpipeline.report.formatting import (
 )
 from cvpipeline.report.narrative import association_bullets, programme_bullets, programme_text
 from cvpipeline.report.returns import RETURNS_FOLDER, partner_returns, summary_of
+from cvpipeline.text import display_text
 
 BLUE = RGBColor(0x1F, 0x4E, 0x78)
 
@@ -310,7 +311,8 @@ def _annex(document: Document, data: ReportData) -> None:
             "Fichiers rejetés (non lus ; la version précédente, s'il y en a une, reste en place) :"
         )
         for r in rejected.itertuples():
-            document.add_paragraph(f"{data.label('source', r.source_id)} — {r.error}", style="List Bullet")
+            reason = display_text(f"{data.label('source', r.source_id)} — {r.error}")
+            document.add_paragraph(reason, style="List Bullet")
     returns = partner_returns(data)
     if returns:
         document.add_paragraph(
