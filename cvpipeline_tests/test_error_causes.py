@@ -25,6 +25,11 @@ from cvpipeline_tests.pgserver import PostgresUnavailable, start_postgres
 CATALOG = load_catalog()
 
 
+def _environment() -> dict[str, str]:
+    """This process's environment without its CVPIPELINE_* variables (another test's never leak in)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("CVPIPELINE_")}
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -90,7 +95,7 @@ def test_a_postgres_server_stopped_mid_run_gives_its_french_cause(sample_dir: Pa
     try:
         url = server.create_database("entrepot_coupe")
         env = {
-            **os.environ,
+            **_environment(),
             "DAGSTER_HOME": str(sample_dir / "home"),
             "CVPIPELINE_WAREHOUSE_URL": url,
             "CVPIPELINE_PSEUDONYMISATION_KEY": "cle-de-test-" + "0" * 40,
@@ -149,7 +154,7 @@ def test_an_unwritable_reports_folder_is_said_in_french_and_the_rest_is_done(
 ) -> None:
     data_dir = unwritable.parent
     assert data_dir == sample_dir
-    env = {**os.environ, "DAGSTER_HOME": str(data_dir / "home")}
+    env = {**_environment(), "DAGSTER_HOME": str(data_dir / "home")}
     done = subprocess.run(_command(data_dir), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     out = done.stdout + done.stderr
     assert done.returncode == 1, out[-3000:]

@@ -21,6 +21,13 @@ from cvpipeline.text import display_name, display_text
 from cvpipeline_tests.e2e import REPO, SAMPLE_INCOMING, query, run_pipeline
 
 CATALOG = load_catalog()
+
+
+def _environment() -> dict[str, str]:
+    """This process's environment without its CVPIPELINE_* variables (another test's never leak in)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("CVPIPELINE_")}
+
+
 # Latin-1 'été' (not UTF-8), a terminal's "clear screen", a control byte in a refused file's name.
 LATIN1 = b"enfants_suivis_\xe9t\xe9.csv"
 CLEAR = b"accompagnes_\x1b[2J.csv"
@@ -117,7 +124,7 @@ def test_files_with_hostile_names_are_read_and_shown_escaped_everywhere(hostile_
 
 
 def test_the_console_shows_hostile_names_without_running_them(hostile_incoming: Path) -> None:
-    env = {**os.environ, "DAGSTER_HOME": str(hostile_incoming / "home")}
+    env = {**_environment(), "DAGSTER_HOME": str(hostile_incoming / "home")}
     done = subprocess.run(
         [
             sys.executable,

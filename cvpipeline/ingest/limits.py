@@ -103,26 +103,27 @@ def _zip_problem(path: str, size: int, mtime_ns: int, limit: int, text_limit: in
                 # Read past a declared size that lies: the real end of the deflate stream, or the
                 # limit, stops us (the budget exceeds the limit so that it is the limit that trips).
                 probe.file_size = limit - inflated + 2 * _CHUNK
-                run = 0  # bytes of text since the member's last '<'
+                run = text = 0  # bytes of text since the member's last '<', longest text
                 is_xml = member.filename.lower().endswith((".xml", ".rels"))
                 with archive.open(probe) as stream:
                     while chunk := stream.read(_CHUNK):
                         inflated += len(chunk)
                         if is_xml:
                             run, longest = _text_runs(chunk, run)
-                            if longest > text_limit:
-                                return (
-                                    f"classeur refusé : une cellule contient un texte de plus de "
-                                    f"{megabytes(longest)} (limite {megabytes(text_limit)}, réglable par "
-                                    f"{LINE_KB_ENV} ; Excel s'arrête à 32 767 caractères) ; "
-                                    "il n'a pas été ouvert"
-                                )
+                            text = max(text, longest)
                         if inflated > limit:
                             return (
                                 f"classeur refusé : son contenu décompressé dépasse {megabytes(limit)} "
                                 f"alors qu'il annonce {megabytes(declared)} (archive piégée ou corrompue ; "
                                 f"limite réglable par {UNCOMPRESSED_MB_ENV}) ; il n'a pas été ouvert"
                             )
+                # Said once the member is whole: an archive lying about its size is named as such.
+                if text > text_limit:
+                    return (
+                        f"classeur refusé : une cellule contient un texte de {megabytes(text)} "
+                        f"(limite {megabytes(text_limit)}, réglable par {LINE_KB_ENV} ; Excel "
+                        "s'arrête à 32 767 caractères) ; il n'a pas été ouvert"
+                    )
     except _ZIP_ERRORS:
         return corrupt
     return None
