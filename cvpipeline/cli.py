@@ -19,6 +19,7 @@ from typing import Any
 
 from cvpipeline.load.statuses import reason_of, status_label
 from cvpipeline.settings import ConfigurationError, Settings
+from cvpipeline.text import display_text
 
 DAGSTER_YAML = """# Local Dagster instance of cvpipeline (created by `python -m cvpipeline run`).
 telemetry:
@@ -214,12 +215,27 @@ def contract_batches(every: list[str], chosen: list[str]) -> list[list[str]]:
     return batches
 
 
+# The class of a step's error said in French (cvpipeline.defs.causes), by name: the command line reads
+# Dagster's serialised error, and imports nothing of Dagster's to know it.
+STEP_FAILED = "StepFailed"
+
+
 def _root_message(error: object) -> str:
-    """The first line of the innermost cause of a step's error (the user's exception, not the wrapper)."""
-    while error is not None and getattr(error, "cause", None) is not None:
+    """The French cause of a step's error when it has one, else the first line of its innermost cause.
+
+    A database, disk or permission error is said in French by the step (`StepFailed`); its technical
+    text, chained below it, is left to `--verbose` and the Dagster UI.
+    """
+    while error is not None:
+        if getattr(error, "cls_name", None) == STEP_FAILED:
+            # Dagster's message starts with the exception's class: 'cvpipeline.defs.causes.StepFailed: …'.
+            text = str(getattr(error, "message", "")).strip()
+            return display_text(text.split(f"{STEP_FAILED}: ", 1)[-1], keep_lines=False)
+        if getattr(error, "cause", None) is None:
+            break
         error = error.cause
     message = str(getattr(error, "message", "") or "erreur inconnue").strip().splitlines()
-    return (message[0] if message else "erreur inconnue")[:300]
+    return display_text(message[0] if message else "erreur inconnue")[:300]
 
 
 def summary(
@@ -273,7 +289,9 @@ def summary(
             rows = {r.source_id: r for r in conn.execute(held)}
             refused = conn.execute(rejected_files.order_by(ledger.c.source_id, ledger.c.file)).all()
     except sa.exc.DBAPIError:
-        files, rows, refused = {}, {}, []
+        files, rows, refused, unreachable = {}, {}, [], True
+    else:
+        unreachable = False
     unchanged, rejected = status_label("unchanged", 2), status_label("rejected", 2)
     lines = [
         "",
@@ -290,7 +308,9 @@ def summary(
         elif not r:
             line += "   en attente de fichiers" if not f or f.files == f.removed else "   aucune donnée"
         lines.append(line)
-    if not files and not rows:
+    if unreachable:
+        lines.append("(résumé indisponible : l'entrepôt ne répond pas, voir ci-dessous)")
+    elif not files and not rows:
         lines.append("(aucun fichier vu par ce run)")
     totals = (
         sum(f.files for f in files.values()),
@@ -309,7 +329,7 @@ def summary(
             f"  {r.source_id} / {r.file} : {reason_of(r.file, r.error or '')}" for r in refused
         ]
     lines.append(f"Entrepôt : {engine.url.render_as_string(hide_password=True)}")
-    return "\n".join(lines)
+    return display_text("\n".join(lines), keep_lines=True)
 
 
 # The summary's columns after the source's name: files, unchanged, rejected, rows read, in place, quarantine.
@@ -557,3 +577,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"cvpipeline : {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        # Outside a step (the key, the Dagster instance, the summary): a known cause said in French.
+        from cvpipeline.defs.causes import french_cause
+
+        cause = french_cause(exc, settings_of(args.data_dir, args.warehouse_url).warehouse_url)
+        if cause is None:
+            raise
+        print(f"cvpipeline : {cause}", file=sys.stderr)
+        if getattr(args, "verbose", False):
+            raise  # the technical text, with its traceback
+        print("cvpipeline : le détail technique est affiché avec --verbose", file=sys.stderr)
+        return 1

@@ -30,6 +30,7 @@ REFRESH_CRON_ENV = "CVPIPELINE_REFRESH_CRON"
 FILE_MB_ENV = "CVPIPELINE_MAX_FILE_MB"
 UNCOMPRESSED_MB_ENV = "CVPIPELINE_MAX_UNCOMPRESSED_MB"
 GRID_CELLS_ENV = "CVPIPELINE_MAX_GRID_CELLS"
+LINE_KB_ENV = "CVPIPELINE_MAX_LINE_KB"
 
 DEFAULT_REFRESH_CRON = "0 6 * * 1-5"
 MEGABYTE = 1 << 20
@@ -39,6 +40,10 @@ MAX_UNCOMPRESSED_MB = 1024.0
 # A sheet or CSV is read as a dense grid (rows x columns); above this many cells it is not.
 # 25 million cells is a full Excel sheet of 1 048 576 rows x 24 columns, about 1 GB once read.
 MAX_GRID_CELLS = 25_000_000
+# A CSV line (and a cell) longer than this is refused before the CSV is parsed: a line of many
+# thousand fields is what makes a CSV parser's memory explode, whatever the file's size.
+MAX_LINE_KB = 1024.0
+KILOBYTE = 1 << 10
 OFF_WORDS = ("0", "false", "non", "no", "off")
 
 
@@ -48,11 +53,12 @@ class ConfigurationError(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Size limits of a partner file: bytes on disk, bytes once unzipped, cells of one sheet's grid."""
+    """Size limits of a partner file: bytes on disk, unzipped, cells of a grid, bytes of a line or cell."""
 
     file_bytes: int = int(MAX_FILE_MB * MEGABYTE)
     uncompressed_bytes: int = int(MAX_UNCOMPRESSED_MB * MEGABYTE)
     grid_cells: int = MAX_GRID_CELLS
+    line_bytes: int = int(MAX_LINE_KB * KILOBYTE)
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,7 @@ class Settings:
                     _megabytes(environ, UNCOMPRESSED_MB_ENV, MAX_UNCOMPRESSED_MB) * MEGABYTE
                 ),
                 grid_cells=_cells(environ, GRID_CELLS_ENV, MAX_GRID_CELLS),
+                line_bytes=int(_megabytes(environ, LINE_KB_ENV, MAX_LINE_KB, "Ko") * KILOBYTE),
             ),
         )
 
@@ -180,8 +187,8 @@ def _create_key_file(path: Path) -> bool:
         os.unlink(temporary)
 
 
-def _megabytes(environ: Mapping[str, str], variable: str, default: float) -> float:
-    """A limit in MB from the environment (decimal comma accepted), else the default."""
+def _megabytes(environ: Mapping[str, str], variable: str, default: float, unit: str = "Mo") -> float:
+    """A limit in MB (or the `unit` given) from the environment (decimal comma accepted), else the default."""
     raw = environ.get(variable, "").strip()
     if not raw:
         return default
@@ -190,7 +197,9 @@ def _megabytes(environ: Mapping[str, str], variable: str, default: float) -> flo
     except ValueError:
         value = -1.0
     if not value > 0 or value == float("inf"):
-        log.warning(f"{variable}={raw!r} n'est pas un nombre de Mo positif : limite par défaut {default:g}")
+        log.warning(
+            f"{variable}={raw!r} n'est pas un nombre de {unit} positif : limite par défaut {default:g}"
+        )
         return default
     return value
 

@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from cvpipeline.catalog import Catalog
+from cvpipeline.defs.causes import step_causes
 from cvpipeline.defs.names import (
     CONTRACT_BATCHES,
     METRICS_ASSET,
@@ -178,7 +179,8 @@ def build_metrics_assets(
     ) -> Iterator[dg.MaterializeResult | ContractCheckEvent]:
         codes = run_contracts(context)
         resolved = settings.resolve()
-        done = [targets_result(catalogs[c], resolved, context.log) for c in codes]
+        with step_causes(resolved.warehouse_url):
+            done = [targets_result(catalogs[c], resolved, context.log) for c in codes]
         yield combine_results([result for result, _ in done], codes)
         yield from contract_checks(context, TARGETS_ASSET, [checks for _, checks in done], codes)
 
@@ -205,21 +207,17 @@ def build_metrics_assets(
     ) -> dg.MaterializeResult:
         chosen = (config.period_start, config.period_end) if config.period_start else None
         codes = run_contracts(context)
-        result = combine_results(
-            [
-                # The views are created once, with the run's last contract.
-                compute_and_store_metrics(
-                    catalogs[code],
-                    settings.resolve(),
-                    context.run.run_id,
-                    context.log,
-                    chosen,
-                    code == codes[-1],
-                )
-                for code in codes
-            ],
-            codes,
-        )
-        return result
+        resolved = settings.resolve()
+        with step_causes(resolved.warehouse_url):
+            return combine_results(
+                [
+                    # The views are created once, with the run's last contract.
+                    compute_and_store_metrics(
+                        catalogs[code], resolved, context.run.run_id, context.log, chosen, code == codes[-1]
+                    )
+                    for code in codes
+                ],
+                codes,
+            )
 
     return [evaluation_targets, evaluation_metrics]

@@ -7,6 +7,7 @@ from typing import Any
 
 import dagster as dg
 
+from cvpipeline.defs.causes import step_causes
 from cvpipeline.defs.names import FILES_READABLE, HAS_LOADABLE_FILE, OWNER, ROWS_VALID
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.results import table_schema
@@ -63,7 +64,8 @@ def build_national_assets() -> list[dg.AssetsDefinition]:
     def postes_anct(
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        result, checks = deliver_posts_and_check(settings, context.run.run_id, context.log)
+        with step_causes(settings.resolve().warehouse_url):
+            result, checks = deliver_posts_and_check(settings, context.run.run_id, context.log)
         yield result
         yield from checks
 

@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 
 from cvpipeline.catalog import Catalog
+from cvpipeline.defs.causes import step_causes
 from cvpipeline.defs.names import CONTRACT_BATCHES, METRICS_ASSET, OWNER
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.results import combine_results, run_contracts
@@ -46,9 +47,10 @@ def build_document_asset(
     def _document(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
         codes = run_contracts(context)
         resolved = settings.resolve()
-        return combine_results(
-            [write_document(document, catalogs[c], resolved, context.log) for c in codes], codes
-        )
+        with step_causes(resolved.warehouse_url):
+            return combine_results(
+                [write_document(document, catalogs[c], resolved, context.log) for c in codes], codes
+            )
 
     return _document
 

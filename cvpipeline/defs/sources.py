@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from cvpipeline.catalog import Catalog, SourceSpec
+from cvpipeline.defs.causes import step_causes
 from cvpipeline.defs.names import (
     COLUMNS_PRESENT,
     CONTRACT_BATCHES,
@@ -133,7 +134,9 @@ def build_source_asset(
     ) -> Iterator[dg.MaterializeResult | ContractCheckEvent]:
         codes = run_contracts(context)
         results, checks = [], []
-        with one_index():  # the Data Docs index once for the run's contracts
+        resolved = settings.resolve()
+        # the Data Docs index once for the run's contracts; a warehouse or disk error said in French
+        with step_causes(resolved.warehouse_url), one_index():
             for code in codes:
                 catalog = catalogs[code]
                 if source_id not in catalog.sources:
@@ -142,7 +145,7 @@ def build_source_asset(
                     result, checked = deliver_and_check(
                         catalog,
                         catalog.sources[source_id],
-                        settings.resolve(),
+                        resolved,
                         context.run.run_id,
                         context.log,
                     )

@@ -8,6 +8,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from cvpipeline.catalog import Catalog
+from cvpipeline.defs.causes import step_causes
 from cvpipeline.defs.names import CONTRACT_BATCHES, OWNER
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.results import (
@@ -119,6 +120,8 @@ def build_warehouse_assets(
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> Iterator[dg.MaterializeResult]:
         codes = run_contracts(context)
-        yield from publish_warehouse([catalogs[c] for c in codes], settings.resolve(), context.log)
+        resolved = settings.resolve()
+        with step_causes(resolved.warehouse_url):
+            yield from publish_warehouse([catalogs[c] for c in codes], resolved, context.log)
 
     return [warehouse]

@@ -8,6 +8,7 @@ import pandas as pd
 
 from cvpipeline.ingest import limits
 from cvpipeline.settings import GRID_CELLS_ENV
+from cvpipeline.text import display_text
 
 # The header row is looked for among this many first rows (a CSV's grid holds only those).
 HEADER_SCAN_ROWS = 30
@@ -49,8 +50,8 @@ class Grid(list):  # type: ignore[type-arg]  # a list of rows, so callers that e
 
 
 def shorten(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
-    """A value as it may be quoted in a message: cut to `limit` characters, with its full length."""
-    text = str(value)
+    """A value as it may be quoted in a message: shown escaped (`display_text`), cut to `limit` characters."""
+    text = display_text(value)
     if len(text) <= limit:
         return text
     length = f"{len(text):,}".replace(",", " ")

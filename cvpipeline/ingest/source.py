@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import logging
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -45,6 +46,7 @@ from cvpipeline.ingest.xlsx_sheets import (
     sheet_is_blank,
 )
 from cvpipeline.settings import Limits
+from cvpipeline.text import display_name
 
 log = logging.getLogger("cvpipeline.ingest")
 LINEAGE = ["source_file", "source_sheet", "source_row", "file_sha256"]
@@ -151,6 +153,8 @@ SYSTEM_FILES = {".ds_store", "thumbs.db", "desktop.ini", "icon\r"}
 SYSTEM_FOLDERS = {"__macosx", ".git", "$recycle.bin"}
 LINK_REFUSED = "lien symbolique refusé : il n'est ni suivi ni archivé ; déposez le fichier lui-même"
 SPECIAL_REFUSED = "fichier spécial refusé (ni fichier ordinaire ni dossier) : il n'est pas lu"
+# An archived file keeps its extension when it is this plain ('.xlsx', '.csv').
+_PLAIN_SUFFIX = re.compile(r"\.[a-z0-9]{1,10}")
 # Sub-folders are read down to this depth (incoming/<source>/2019/juin/fichier.xlsx is depth 2).
 MAX_DEPTH = 3
 
@@ -210,8 +214,13 @@ def discover_files(source: SourceSpec, incoming_dir: Path) -> list[Path]:
 
 
 def file_name(path: Path, folder: Path) -> str:
-    """A file's name as the ledger and the warehouse know it: its path below incoming/<source_id>/."""
-    return path.relative_to(folder).as_posix()
+    """A file's name as the ledger and the warehouse know it: its path below incoming/<source_id>/.
+
+    The one place a partner's name enters the pipeline: it is taken in its display form (see
+    `display_name`), so that a name that is not UTF-8 or holds a control character is shown escaped
+    in every message, table and document, while its bytes are read from `path` like any other file.
+    """
+    return display_name(path.relative_to(folder).as_posix())
 
 
 def source_file_name(source: SourceSpec, incoming_dir: Path, path: Path) -> str:
@@ -220,13 +229,17 @@ def source_file_name(source: SourceSpec, incoming_dir: Path, path: Path) -> str:
 
 
 def archive_path(archive_dir: Path, source_id: str, sha256: str, file_name: str) -> Path:
-    """Where the archive keeps the bytes of a file of a source: by content hash, same extension."""
-    return archive_dir / source_id / f"{sha256}{Path(file_name).suffix.lower()}"
+    """Where the archive keeps the bytes of a file of a source: by content hash, same extension.
+
+    An extension that is not plain letters and digits (a name's control character, say) is left out.
+    """
+    suffix = PurePosixPath(file_name).suffix.lower()
+    return archive_dir / source_id / f"{sha256}{suffix if _PLAIN_SUFFIX.fullmatch(suffix) else ''}"
 
 
 def archive_file(path: Path, sha256: str, archive_dir: Path, source_id: str) -> Path:
     """Keep the exact bytes read, by content hash, before reading them."""
-    target = archive_path(archive_dir, source_id, sha256, path.name)
+    target = archive_path(archive_dir, source_id, sha256, display_name(path.name))
     if target == path or target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -248,7 +261,7 @@ def read_source(
     reports: list[FileReport] = []
     pieces: dict[str, list[pd.DataFrame]] = {t.name: [] for t in source.tables}
     for given in files:
-        incoming = given if isinstance(given, IncomingFile) else IncomingFile(given.name, given)
+        incoming = given if isinstance(given, IncomingFile) else IncomingFile(display_name(given.name), given)
         name, path = incoming.name, incoming.path
         try:
             check_file_size(path, limits)

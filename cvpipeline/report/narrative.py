@@ -29,6 +29,7 @@ from cvpipeline.report.formatting import (
     years_in_words,
 )
 from cvpipeline.report.returns import RETURNS_FOLDER, partner_returns, summary_of
+from cvpipeline.text import display_text
 
 
 @dataclass(frozen=True)
@@ -302,7 +303,11 @@ def _data_received(data: ReportData) -> Record:
     ]
     missing = data.missing_sources()
     rejected = [
-        Record("donnees.fichiers_rejetes[]", partenaire=data.label("source", r.source_id), motif=r.error)
+        Record(
+            "donnees.fichiers_rejetes[]",
+            partenaire=data.label("source", r.source_id),
+            motif=display_text(r.error),
+        )
         for r in data.rejected_files().itertuples()
     ]
     returns = [

@@ -23,6 +23,7 @@ from cvpipeline.report.data import ReportData
 from cvpipeline.report.files import write_atomically
 from cvpipeline.report.formatting import NO_DATA, NOT_APPLICABLE, date_range, french_date
 from cvpipeline.report.returns import RETURNS_FOLDER, partner_returns, summary_of
+from cvpipeline.text import display_text
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
@@ -71,10 +72,15 @@ CONTRACT_YEARLY = [
 
 
 def neutralise(value: object) -> object:
-    """Text a spreadsheet would run as a formula is prefixed with a quote, so it stays text."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    """Text a spreadsheet would run as a formula is prefixed with a quote, so it stays text.
+
+    A character no xlsx cell can hold (a control character, a byte that was not UTF-8) is shown
+    escaped (`display_text`): a name or a value never makes the workbook fail.
+    """
+    if not isinstance(value, str):
+        return value
+    value = display_text(value, keep_lines=True)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def _number(value: float | None, kind: str) -> float | int | None:
