@@ -146,7 +146,7 @@ def test_a_team_template_changes_a_sentence_and_the_order(loaded: dict, tmp_path
     assert_rendered(text)
     assert headings(path) == ["Méthode", "Nos actions"]
     assert (
-        "Notre équipe a suivi 10 actions du Contrat de ville de Grand Chambéry (2015-2022) ; CitésLab a "
+        "Notre équipe a suivi 10 actions du Contrat de ville de Grand Chambéry (2015-2023) ; CitésLab a "
         "accompagné 118 personnes (37,4 % d'habitants des QPV)." in text
     )
     assert "Territoire : Chambéry Métropole, 4 piliers." in text
