@@ -34,7 +34,8 @@ FAULTS = ("bad_date", "unknown_sex", "missing_id", "garbage_number", "end_before
 KINDS = ("valid", "valid", "blank", "duplicate", "unreadable_optional", *FAULTS)
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d.%m.%Y", "%d-%m-%Y")
 BAD_DATES = ("31/02/2017", "2017-13-01", "demain", "32/01/2018", "00/00/0000", "1er mars", "2017/02/30")
-UNKNOWN_SEXES = ("X", "?", "N", "inconnu", "FH", "3", "Mme")
+# Not a sex, nor a civility ("Mme", "M." are read as sex).
+UNKNOWN_SEXES = ("X", "?", "N", "inconnu", "FH", "3", "Mx")
 GARBAGE_YEARS = ("abc", "deux mille", "20l0", "1899", "2101", "12.5", "?", "-", "2010,5", "1e400", "inf")
 BLANKS = ("", " ", "   ", "\u00a0")
 QUARTIERS = (
