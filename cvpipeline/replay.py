@@ -72,6 +72,8 @@ def replay_warehouse(
     target = make_engine(target_url)
     _check_empty(target)
     key = settings.pseudonymisation_key()
+    with target.begin() as conn:  # the new warehouse is written under this key
+        record_fingerprint(conn, key_fingerprint(key))
     written: dict[str, int] = {}
     for catalog in catalogs.values():
         replace_references(target, catalog)

@@ -84,11 +84,9 @@ def hold_key(conn: Connection, exclusive: bool = False) -> None:
 
 
 def verify_key(conn: Connection, fingerprint: str, origin: str = "") -> None:
-    """In a writer's transaction: KeyMismatch unless the warehouse's key is this one (adopted if none)."""
+    """In a writer's transaction: KeyMismatch when the warehouse records another key (`check_key` adopts)."""
     recorded = recorded_fingerprint(conn)
-    if recorded is None:
-        record_fingerprint(conn, fingerprint)
-    elif recorded != fingerprint:
+    if recorded is not None and recorded != fingerprint:
         raise KeyMismatch(recorded, fingerprint, origin)
 
 
