@@ -92,11 +92,14 @@ def run(
     if rekey:
         settings.pseudonymisation_key()  # fail early, before Dagster starts, if none can be had
     else:
+        import sqlalchemy as sa
+
         from cvpipeline.load.delivery import checked_key
 
-        checked_key(
-            settings
-        )  # and refuse, before anything is written, a key that did not write the warehouse
+        try:  # refuse, before anything is written, a key that did not write the warehouse
+            checked_key(settings)
+        except sa.exc.DBAPIError:
+            pass  # a warehouse that does not answer: each step checks again and reports it
     home = ensure_dagster_home(settings.data_dir)
     print(f"cvpipeline : données {settings.incoming_dir}", flush=True)
     print(f"cvpipeline : instance Dagster {home}", flush=True)
@@ -184,14 +187,20 @@ def rekey_all(catalogs: dict[str, Any], settings: Settings) -> bool:
     """Read every contract's slice again under the settings' key, in one transaction; False when it cannot."""
     import uuid
 
+    import sqlalchemy as sa
+
     from cvpipeline.replay import ReplayError, rekey_warehouse
 
     print("cvpipeline : changement de clé : tranches en place relues depuis l'archive…", flush=True)
+    unchanged = "cvpipeline : changement de clé impossible, l'entrepôt n'a pas changé"
     try:
         report = rekey_warehouse(catalogs, settings, f"rekey-{uuid.uuid4().hex[:12]}")
     except ReplayError as exc:
+        print(f"{unchanged} : {exc}", file=sys.stderr)
+        return False
+    except sa.exc.DBAPIError as exc:
         print(
-            f"cvpipeline : changement de clé impossible, l'entrepôt n'a pas changé : {exc}", file=sys.stderr
+            f"{unchanged} : la base a refusé ou n'a pas répondu ({type(exc.orig).__name__})", file=sys.stderr
         )
         return False
     files, sources = sum(report.slices.values()), len(report.slices)

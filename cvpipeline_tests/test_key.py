@@ -231,6 +231,31 @@ def test_rekey_reads_every_slice_again_and_nobody_is_split(lost_key: dict) -> No
     assert again.returncode == 0 and "Aucune ligne lue par ce run" in again.stdout
 
 
+def test_a_change_of_key_that_cannot_read_a_slice_again_changes_nothing(
+    lost_key: dict, tmp_path: Path
+) -> None:
+    """One transaction: the last source's archive missing, the sources re-read before it are not kept."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(lost_key["data_dir"], data_dir, ignore=shutil.ignore_patterns("dagster_home"))
+    db = data_dir / "warehouse" / "cvpipeline.db"
+    with sqlite3.connect(db) as con:
+        last, archived = con.execute(
+            "select source_id, archive_path from file_slices where contract_code = ? "
+            "order by source_id desc limit 1",
+            (CONTRACT,),
+        ).fetchone()
+        first = con.execute("select min(source_id) from file_slices where contract_code = ?", (CONTRACT,))
+        assert first.fetchone()[0] < last
+    (data_dir / archived).unlink()
+    before = db.read_bytes()
+    failed = cli(data_dir, tmp_path / "home", "--rekey", env={KEY_ENV: "une troisieme cle " + "c" * 30})
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    line = failed.stderr.strip().splitlines()[-1]
+    assert line.startswith("cvpipeline : changement de clé impossible, l'entrepôt n'a pas changé : ")
+    assert last in line and "absents de l'archive" in line
+    assert db.read_bytes() == before
+
+
 def test_the_fingerprint_is_never_the_key_and_the_key_is_written_nowhere(lost_key: dict) -> None:
     keys = [lost_key["old_key"], lost_key["new_key"]]
     for key in keys:
