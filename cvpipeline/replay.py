@@ -1,4 +1,4 @@
-"""Rebuild a whole warehouse from the archive: every slice in place, read again from its exact bytes."""
+"""Read every slice in place again from its exact archived bytes: rebuild a warehouse, or change its key."""
 
 from __future__ import annotations
 
