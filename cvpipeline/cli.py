@@ -79,16 +79,28 @@ def run(
     verbose: bool = False,
     contracts: list[str] | None = None,
     documents: bool = True,
+    rekey: bool = False,
 ) -> int:
     """Materialise every asset in process on the local instance, one run per contract; 0 when all succeeded.
 
     Quiet by default: a line per source as it is done, then the summary. `verbose` shows
     Dagster's whole log instead. `contracts` limits the runs to some contracts (default: all);
     without `documents`, the workbook, the note and the return files are not written (a refresh of many
-    contracts).
+    contracts). A key that did not write the warehouse is refused before anything is written
+    (KeyMismatch); with `rekey`, every contract's slice is first read again under it (`rekey_warehouse`).
     """
     settings = settings_of(data_dir, warehouse_url)
-    settings.pseudonymisation_key()  # fail early, before Dagster starts, if none can be had
+    if rekey:
+        settings.pseudonymisation_key()  # fail early, before Dagster starts, if none can be had
+    else:
+        import sqlalchemy as sa
+
+        from cvpipeline.load.delivery import checked_key
+
+        try:  # refuse, before anything is written, a key that did not write the warehouse
+            checked_key(settings)
+        except sa.exc.DBAPIError:
+            pass  # a warehouse that does not answer: each step checks again and reports it
     home = ensure_dagster_home(settings.data_dir)
     print(f"cvpipeline : données {settings.incoming_dir}", flush=True)
     print(f"cvpipeline : instance Dagster {home}", flush=True)
@@ -111,6 +123,8 @@ def run(
         raise ConfigurationError(
             f"contrat inconnu : {', '.join(unknown)} (contrats du catalogue : {', '.join(catalogs)})"
         )
+    if rekey and not rekey_all(catalogs, settings):
+        return 1
     defs = build_defs(catalogs, PipelineSettings.for_settings(settings), settings.refresh_cron)
     job = defs.resolve_job_def(FULL_REFRESH_JOB)
     if not documents:
@@ -168,6 +182,36 @@ def run(
                 f"cvpipeline : le détail est dans l'interface Dagster (run {result.run_id}) ou avec --verbose"
             )
     return 1 if failed else 0
+
+
+def rekey_all(catalogs: dict[str, Any], settings: Settings) -> bool:
+    """Read every contract's slice again under the settings' key, in one transaction; False when it cannot."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from cvpipeline.replay import ReplayError, rekey_warehouse
+
+    print("cvpipeline : changement de clé : tranches en place relues depuis l'archive…", flush=True)
+    unchanged = "cvpipeline : changement de clé impossible, l'entrepôt n'a pas changé"
+    try:
+        report = rekey_warehouse(catalogs, settings, f"rekey-{uuid.uuid4().hex[:12]}")
+    except ReplayError as exc:
+        print(f"{unchanged} : {exc}", file=sys.stderr)
+        return False
+    except sa.exc.DBAPIError as exc:
+        print(
+            f"{unchanged} : la base a refusé ou n'a pas répondu ({type(exc.orig).__name__})", file=sys.stderr
+        )
+        return False
+    files, sources = sum(report.slices.values()), len(report.slices)
+    before = report.previous or "aucune"
+    print(
+        f"cvpipeline : clé de pseudonymisation de l'entrepôt : empreinte {before} → {report.fingerprint} ; "
+        f"{files} fichier(s) de {sources} source(s) relu(s) sous cette clé",
+        flush=True,
+    )
+    return True
 
 
 @contextmanager
@@ -516,6 +560,14 @@ def main(argv: list[str] | None = None) -> int:
         "« note » les écrit ensuite)",
     )
     run_parser.add_argument(
+        "--rekey",
+        action="store_true",
+        help="change de clé de pseudonymisation : relit d'abord depuis l'archive toutes les tranches en "
+        "place (versions précédentes conservées comprises) sous la clé actuelle et remplace les pseudonymes "
+        "de l'entrepôt en une seule transaction, puis fait le run ; sans cette option, une clé qui n'est "
+        "pas celle qui a écrit l'entrepôt est refusée",
+    )
+    run_parser.add_argument(
         "--contract",
         action="append",
         metavar="CODE",
@@ -573,7 +625,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "replay":
             return replay(args.to, args.data_dir, args.warehouse_url)
         with batch_gc():
-            return run(args.data_dir, args.warehouse_url, args.verbose, args.contract, not args.no_documents)
+            return run(
+                args.data_dir,
+                args.warehouse_url,
+                args.verbose,
+                args.contract,
+                not args.no_documents,
+                args.rekey,
+            )
     except ConfigurationError as exc:
         print(f"cvpipeline : {exc}", file=sys.stderr)
         return 2

@@ -66,6 +66,7 @@ def test_tables_live_in_their_own_schemas(both: dict) -> None:
         "quarantine",
         "ingestion_ledger",
         "file_slices",
+        "warehouse_meta",
     }
     assert inspector.get_table_names("public") == []
 

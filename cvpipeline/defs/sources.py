@@ -36,7 +36,7 @@ from cvpipeline.ingest.source import UNREAD_SHEETS
 from cvpipeline.ingest.tables import OPTIONAL_ABSENT
 from cvpipeline.load.delivery import UP_TO_DATE, deliver_source
 from cvpipeline.load.statuses import reason_of, status_label
-from cvpipeline.settings import Settings
+from cvpipeline.settings import ConfigurationError, Settings
 from cvpipeline.validate.batch import masked_examples
 from cvpipeline.validate.data_docs import one_index
 from cvpipeline.warehouse.engine import make_engine
@@ -142,13 +142,16 @@ def build_source_asset(
                 if source_id not in catalog.sources:
                     result, checked = not_in_contract(catalog, source_id)
                 else:
-                    result, checked = deliver_and_check(
-                        catalog,
-                        catalog.sources[source_id],
-                        resolved,
-                        context.run.run_id,
-                        context.log,
-                    )
+                    try:
+                        result, checked = deliver_and_check(
+                            catalog,
+                            catalog.sources[source_id],
+                            resolved,
+                            context.run.run_id,
+                            context.log,
+                        )
+                    except ConfigurationError as exc:  # no key, or not the warehouse's: nothing written
+                        raise dg.Failure(description=str(exc), allow_retries=False) from None
                 results.append(result)
                 checks.append(checked)
         yield combine_results(results, codes)

@@ -44,10 +44,11 @@ from cvpipeline.load.ledger_rows import (
 from cvpipeline.load.records import existing_records, record_keys, set_aside_repeated_records
 from cvpipeline.load.shape import shape_source
 from cvpipeline.load.statuses import file_line
-from cvpipeline.settings import Limits, Settings
+from cvpipeline.settings import KEY_ENV, KEY_FILE_NAME, Limits, Settings
 from cvpipeline.validate.batch import validate_source
 from cvpipeline.validate.data_docs import DataDocs, docs_dir, latest_pages
 from cvpipeline.warehouse.engine import make_engine
+from cvpipeline.warehouse.identity import check_key, key_fingerprint
 from cvpipeline.warehouse.migrations import prepare
 from cvpipeline.warehouse.schema import COLUMNS
 from cvpipeline.warehouse.slices import (
@@ -174,12 +175,27 @@ def rules_fingerprint(catalog: Catalog, source: SourceSpec, key: bytes) -> str:
     return digest.hexdigest()
 
 
-def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run_id: str) -> DeliveryReport:
-    """Bring a source's slices in line with its folder in incoming/, in one transaction."""
+def key_origin(settings: Settings) -> str:
+    """Where the run's pseudonymisation key is kept, in French (the refusal of another key says it)."""
+    if settings.configured_key:
+        return f"dans la variable {KEY_ENV}"
+    return f"dans le fichier {settings.data_dir / KEY_FILE_NAME} (ou donnez-la par la variable {KEY_ENV})"
+
+
+def checked_key(settings: Settings) -> bytes:
+    """The run's pseudonymisation key, checked to be the one that wrote the warehouse (else KeyMismatch)."""
+    key = settings.pseudonymisation_key()
     engine = make_engine(settings.warehouse_url)
     with engine.begin() as conn:
         prepare(conn)
-    key = settings.pseudonymisation_key()
+    check_key(engine, key, key_origin(settings))
+    return key
+
+
+def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run_id: str) -> DeliveryReport:
+    """Bring a source's slices in line with its folder in incoming/, in one transaction."""
+    key = checked_key(settings)  # the warehouse's tables made or brought up to date, then its key checked
+    engine = make_engine(settings.warehouse_url)
     fingerprint = rules_fingerprint(catalog, source, key)
     started = _now()
     in_place = current_slices(engine, catalog.contract_code, source.source_id).set_index("file")
@@ -224,6 +240,7 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
     ]
     report.kept_previous += [r["file"] for r in refused if r["file"] in in_place.index]
     change.removed = removed
+    change.key_origin = key_origin(settings)
     copies = {f.name: f for f in hashed if f.name in duplicates}
     ledger_parts = [
         report.ledger,
@@ -344,6 +361,7 @@ def read_into_slices(
         tables=tables,
         quarantine=quarantine,
         slices=slices.reindex(columns=[c for c in SLICE_COLUMNS if c != "run_id"]),
+        key_fingerprint=key_fingerprint(key),
     )
     report = DeliveryReport(
         catalog.contract_code,

@@ -105,7 +105,7 @@ def _lineage() -> list[Column]:
 
 ANALYST_SCHEMA = "cvpipeline"
 OPERATIONS_SCHEMA = "cvpipeline_ops"
-OPERATIONS_TABLES = ("quarantine", "ingestion_ledger", "file_slices")
+OPERATIONS_TABLES = ("quarantine", "ingestion_ledger", "file_slices", "warehouse_meta")
 LEDGER_STATUSES_DOC = (
     "loaded, partially_loaded, rejected (avec « version précédente conservée » quand une version "
     "antérieure reste en place), unchanged (même contenu que la tranche en place : pas relu), "
@@ -499,6 +499,22 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         Column("run_id", String(64), comment="Run Dagster qui a chargé cette version"),
         comment="Les tranches en place : la version de chaque fichier partenaire dont les lignes sont "
         "dans l'entrepôt",
+        schema=operations_schema or schema,
+    )
+    Table(
+        "warehouse_meta",
+        metadata,
+        Column("name", String(64), primary_key=True, comment="Nom de la propriété : key_fingerprint"),
+        Column(
+            "value",
+            String(255),
+            nullable=False,
+            comment="Valeur : l'empreinte de la clé de pseudonymisation qui a écrit l'entrepôt "
+            "(HMAC tronqué, jamais la clé elle-même)",
+        ),
+        Column("updated_at", DateTime, comment="Quand la valeur a été écrite (UTC)"),
+        comment="Les propriétés de l'entrepôt lui-même : un run dont la clé de pseudonymisation n'a pas "
+        "cette empreinte est refusé (changer de clé : run --rekey)",
         schema=operations_schema or schema,
     )
     for table in metadata.tables.values():

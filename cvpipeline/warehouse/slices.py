@@ -16,6 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from cvpipeline.warehouse.identity import hold_key, verify_key
 from cvpipeline.warehouse.migrations import prepare
 from cvpipeline.warehouse.reads import read_table
 from cvpipeline.warehouse.schema import FACT_TABLES, table_for
@@ -52,6 +53,11 @@ class SliceWrite:
     # Tables whose rows each carry their own contract (a national source: one file, many contracts).
     # A slice's rows there are found by (source_id, source_file) alone, never by `contract_code`.
     file_keyed_tables: tuple[str, ...] = ()
+    # The fingerprint of the pseudonymisation key the rows were read under (None: rows without a person,
+    # a national source's). The write is refused unless it is the warehouse's (identity.verify_key).
+    key_fingerprint: str | None = None
+    # Where that key is kept, in French, for the refusal's message.
+    key_origin: str = ""
 
     @property
     def replaced(self) -> list[str]:
@@ -95,39 +101,50 @@ def lock_source(conn: Connection, contract_code: str, source_id: str) -> None:
 
 def write_slices(engine: Engine, change: SliceWrite, run_id: str) -> None:
     """Replace and remove a source's slices and append its ledger rows, in one transaction."""
-    loaded_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    touched = sorted(set(change.replaced) | set(change.removed))
     with engine.begin() as conn:
         prepare(conn)
-        lock_source(conn, change.contract_code, change.source_id)
-        dialect = conn.dialect.name
-        for start in range(0, len(touched), 500):
-            files = touched[start : start + 500]
-            for name in (*SLICED_TABLES, *change.file_keyed_tables):
-                table = table_for(dialect, name)
-                where = (table.c.source_id == change.source_id) & table.c.source_file.in_(files)
-                if name not in change.file_keyed_tables:
-                    where = where & (table.c.contract_code == change.contract_code)
-                conn.execute(table.delete().where(where))
-            slices = table_for(dialect, "file_slices")
-            conn.execute(
-                slices.delete().where(
-                    (slices.c.contract_code == change.contract_code)
-                    & (slices.c.source_id == change.source_id)
-                    & slices.c.file.in_(files)
-                )
+        replace_slices(conn, change, run_id)
+
+
+def replace_slices(conn: Connection, change: SliceWrite, run_id: str) -> None:
+    """`write_slices` inside the caller's transaction (a change of key rewrites every source in one)."""
+    loaded_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    touched = sorted(set(change.replaced) | set(change.removed))
+    if change.key_fingerprint is not None:
+        hold_key(conn)  # before the source's lock: a change of key takes them in this order too
+    lock_source(conn, change.contract_code, change.source_id)
+    dialect = conn.dialect.name
+    for start in range(0, len(touched), 500):
+        files = touched[start : start + 500]
+        for name in (*SLICED_TABLES, *change.file_keyed_tables):
+            table = table_for(dialect, name)
+            where = (table.c.source_id == change.source_id) & table.c.source_file.in_(files)
+            if name not in change.file_keyed_tables:
+                where = where & (table.c.contract_code == change.contract_code)
+            conn.execute(table.delete().where(where))
+        slices = table_for(dialect, "file_slices")
+        conn.execute(
+            slices.delete().where(
+                (slices.c.contract_code == change.contract_code)
+                & (slices.c.source_id == change.source_id)
+                & slices.c.file.in_(files)
             )
-        for name, frame in change.tables.items():
-            if frame.empty:
-                continue
-            insert_frame(conn, table_for(dialect, name), frame.assign(run_id=run_id, loaded_at=loaded_at))
-        if not change.quarantine.empty:
-            insert_frame(conn, table_for(dialect, "quarantine"), change.quarantine.assign(run_id=run_id))
-        if not change.slices.empty:
-            insert_frame(conn, table_for(dialect, "file_slices"), change.slices.assign(run_id=run_id))
-        # The ledger goes last: a run killed before this point has changed nothing.
-        if not change.ledger.empty:
-            insert_frame(conn, table_for(dialect, "ingestion_ledger"), change.ledger.assign(run_id=run_id))
+        )
+    for name, frame in change.tables.items():
+        if frame.empty:
+            continue
+        insert_frame(conn, table_for(dialect, name), frame.assign(run_id=run_id, loaded_at=loaded_at))
+    if not change.quarantine.empty:
+        insert_frame(conn, table_for(dialect, "quarantine"), change.quarantine.assign(run_id=run_id))
+    if not change.slices.empty:
+        insert_frame(conn, table_for(dialect, "file_slices"), change.slices.assign(run_id=run_id))
+    if change.key_fingerprint is not None:
+        # Checked under the key's lock and after the writes above (SQLite's write lock is held):
+        # rows read under a key that is no longer the warehouse's are never committed.
+        verify_key(conn, change.key_fingerprint, change.key_origin)
+    # The ledger goes last: a run killed before this point has changed nothing.
+    if not change.ledger.empty:
+        insert_frame(conn, table_for(dialect, "ingestion_ledger"), change.ledger.assign(run_id=run_id))
 
 
 def source_row_counts(engine: Engine, contract_code: str, source_id: str) -> dict[str, int]:
