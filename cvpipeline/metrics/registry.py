@@ -247,7 +247,9 @@ DECLARED: tuple[Indicator, ...] = (
         "femmes déclarées (somme des « dont femmes »)",
         "participants des activités qui déclarent leurs femmes",
         DECLARED_SHARE,
-        compute=lambda activities: share(*activities.declared_sum("participants_women", "participants_count")),
+        compute=lambda activities: share(
+            *activities.declared_sum("participants_women", "participants_count")
+        ),
         declared_by="participants_women",
     ),
     Indicator(

@@ -209,7 +209,9 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         Column("participants_women", Integer, comment="Dont femmes, quand le partenaire le déclare"),
         Column("participants_qpv", Integer, comment="Dont habitants des QPV, quand le partenaire le déclare"),
         Column(
-            "participants_outside_qpv", Integer, comment="Dont habitants hors QPV, quand le partenaire le déclare"
+            "participants_outside_qpv",
+            Integer,
+            comment="Dont habitants hors QPV, quand le partenaire le déclare",
         ),
         Column("duration_hours", Float, comment="Durée en heures"),
         Column("field_actors_count", Integer, comment="Nombre d'acteurs de terrain"),
