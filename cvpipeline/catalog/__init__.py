@@ -16,6 +16,7 @@ from cvpipeline.catalog.files import (
 )
 from cvpipeline.catalog.schema import COLUMN_TYPES, TARGETS, CatalogError
 from cvpipeline.catalog.specs import (
+    DECLARED_BREAKDOWNS,
     Action,
     Catalog,
     ColumnSpec,
@@ -31,6 +32,7 @@ __all__ = [
     "CATALOG_PATH",
     "COLUMN_TYPES",
     "CONTRACTS_DIR",
+    "DECLARED_BREAKDOWNS",
     "DEFAULT_CONTRACT",
     "LAYOUTS_PATH",
     "NOMENCLATURES_PATH",

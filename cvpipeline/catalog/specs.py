@@ -19,6 +19,10 @@ ACTIVITY_TYPE_LABELS = {
     "chantier": "Chantier jeunes",
 }
 
+# Counts an activity row may declare among its participants (« dont femmes », « dont QPV », « dont hors
+# QPV »): a partner gives them when it has them, so a file without them is not incomplete.
+DECLARED_BREAKDOWNS = ("participants_women", "participants_qpv", "participants_outside_qpv")
+
 
 def readable_code(code: str) -> str:
     """A code made readable for people: 'sortie_nature' -> 'Sortie nature'."""

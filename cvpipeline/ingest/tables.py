@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cvpipeline.catalog import TableSpec
+from cvpipeline.catalog import DECLARED_BREAKDOWNS, TableSpec
 from cvpipeline.ingest.french import fold, fold_series, parse_decimal
 from cvpipeline.ingest.grid import HEADER_SCAN_ROWS, MAX_LISTED, FileRejected, cell_ref, refs, shorten
 from cvpipeline.ingest.markers import TOTAL_COLUMN
@@ -136,7 +136,12 @@ def locate_table(grid: list[list[object]], table: TableSpec, sheet: str | None) 
             + ", ".join(_range_ref(m) for m in header_merges[:MAX_LISTED])
             + ") : chaque colonne prend le libellé de sa cellule fusionnée"
         )
-    absent = [c.label for c in table.columns if not c.required and c.name not in positions]
+    # A declared breakdown (« dont femmes »…) is given when the partner has it: its absence is no fault.
+    absent = [
+        c.label
+        for c in table.columns
+        if not c.required and c.name not in positions and c.name not in DECLARED_BREAKDOWNS
+    ]
     if absent:
         notes.append(
             f"{OPTIONAL_ABSENT} : "

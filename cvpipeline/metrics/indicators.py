@@ -388,6 +388,16 @@ class _RowsTable:
         """A column as numbers, unreadable or missing ones as 0."""
         return self._cached(("numbers", column), lambda: _numbers(self.frame, column))
 
+    def known(self, column: str) -> np.ndarray:
+        """Whether each row gives a number in the column (a table without the column gives none)."""
+
+        def make() -> np.ndarray:
+            if column not in self.frame:
+                return np.zeros(len(self.frame), dtype=bool)
+            return pd.to_numeric(self.frame[column], errors="coerce").notna().to_numpy()
+
+        return self._cached(("known", column), make)
+
     def codes(self, column: str) -> tuple[np.ndarray, list]:
         """Each row's rank among the column's sorted distinct values (-1: missing), and those values."""
         return self._cached(("codes", column), lambda: _sorted_codes(self.frame[column]))
@@ -430,6 +440,21 @@ class RowGroups:
     def sum(self, column: str) -> list:
         """The sum of a numeric column per group, in row order (NumPy's pairwise sum, as pandas)."""
         return _sums(self._groups, self.table.numbers(column))
+
+    def declared_sum(self, column: str, total: str) -> tuple[list, list]:
+        """(sum of `column`, sum of `total`) per group over the rows that give both; the others left out.
+
+        A declared breakdown (« dont femmes ») over the participants of the rows that declare it.
+        """
+        table = self.table
+        declared = table.known(column) & table.known(total)
+        if not declared.any():  # nothing declared (or a table without the columns): zeros
+            zeros = np.zeros(len(declared), dtype=np.int64)
+            return _sums(self._groups, zeros), _sums(self._groups, zeros)
+        return (
+            _sums(self._groups, np.where(declared, table.numbers(column), 0)),
+            _sums(self._groups, np.where(declared, table.numbers(total), 0)),
+        )
 
     def distinct_dates(self, column: str) -> np.ndarray:
         """Distinct dates of a date column per group (rows without a date aside)."""

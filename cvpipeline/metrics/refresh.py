@@ -39,6 +39,8 @@ FACT_COLUMNS = [
     "activity_date",
     "activity_year",
     "participants_count",
+    "participants_women",
+    "participants_qpv",
     "field_actors_count",
     "duration_hours",
     "year",
@@ -107,7 +109,7 @@ def scope_spans(catalog: Catalog, tables: dict[str, pd.DataFrame]) -> dict[tuple
 
 def _declaring_scopes(catalog: Catalog, activities: pd.DataFrame, column: str) -> set[tuple[str, str]]:
     """Scopes where at least one activity declares the count in `column`."""
-    if activities.empty:
+    if activities.empty or column not in activities:
         return set()
     values = activities[column]
     declared = values.notna() if column == "activity_date" else pd.to_numeric(values, errors="coerce").notna()

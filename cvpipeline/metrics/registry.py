@@ -14,7 +14,8 @@ and period, computed in a few vectorised passes (cvpipeline/metrics/indicators.p
   A fact is a name of `PEOPLE_FACTS` (a test on the rows) or `ENROLLED_AT_END` (enrolled at the end
   of the period).
 - activities and fundings (`RowGroups`): `rows()`, `rows_where(test)`, `sum(column)`,
-  `distinct_dates(column)`, `by(column)` (a breakdown: one more row per value of the column).
+  `distinct_dates(column)`, `by(column)` (a breakdown: one more row per value of the column),
+  `declared_sum(column, total)` (a declared count and the totals of the rows that declare it).
 """
 
 from __future__ import annotations
@@ -116,6 +117,13 @@ LINK_RULE = (
     "source (ou une année de naissance seulement) et ne se rapprochent pas."
 )
 NOT_DECLARED = "Sans effectif déclaré par le partenaire, l'indicateur ne s'applique pas (n.d.)."
+DECLARED_SHARE = (
+    "Seules les activités qui déclarent à la fois leurs participants et cette ventilation comptent : une "
+    "activité sans déclaration est exclue du numérateur et du dénominateur. Couverture : le dénominateur "
+    "(dans evaluation_metrics), rapporté aux participants aux activités (somme déclarée), dit quelle part "
+    "des participants la ventilation couvre. Effectifs déclarés, non dédoublonnés. Sans ventilation "
+    "déclarée, l'indicateur ne s'applique pas (n.d.). Arrondi à 0,1 point."
+)
 PROGRAMMED = "Crédits programmés (et non payés) ; année = année de programmation."
 
 DECLARED: tuple[Indicator, ...] = (
@@ -228,6 +236,36 @@ DECLARED: tuple[Indicator, ...] = (
         rules=NOT_DECLARED,
         compute=lambda activities: count(activities.sum("field_actors_count")),
         declared_by="field_actors_count",
+    ),
+    Indicator(
+        "declared_share_women_pct",
+        "Part de femmes parmi les participants (déclarée)",
+        "%",
+        ACTIVITIES,
+        "Part des femmes parmi les participants aux activités, selon le nombre de femmes (« dont femmes ») "
+        "que le partenaire déclare pour chaque atelier ou session.",
+        "femmes déclarées (somme des « dont femmes »)",
+        "participants des activités qui déclarent leurs femmes",
+        DECLARED_SHARE,
+        compute=lambda activities: share(
+            *activities.declared_sum("participants_women", "participants_count")
+        ),
+        declared_by="participants_women",
+    ),
+    Indicator(
+        "declared_share_qpv_pct",
+        "Part d'habitants des QPV parmi les participants (déclarée)",
+        "%",
+        ACTIVITIES,
+        "Part des habitants d'un quartier prioritaire parmi les participants aux activités, selon le nombre "
+        "d'habitants des QPV (« dont QPV ») que le partenaire déclare pour chaque atelier ou session.",
+        "habitants des QPV déclarés (somme des « dont QPV »)",
+        "participants des activités qui déclarent leurs habitants des QPV",
+        DECLARED_SHARE
+        + " Le nombre « dont hors QPV », quand il est déclaré, est gardé (v_activites) sans entrer dans le "
+        "calcul : les participants dont la résidence n'est pas déclarée restent au dénominateur.",
+        compute=lambda activities: share(*activities.declared_sum("participants_qpv", "participants_count")),
+        declared_by="participants_qpv",
     ),
     Indicator(
         "funded_projects",

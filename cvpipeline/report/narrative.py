@@ -191,6 +191,8 @@ def _action(data: ReportData, code: str) -> Record:
         "habitants_qpv": figure("share_qpv_residents_pct", "%"),
         "activites": figure("activities"),
         "participants": figure("activity_participants"),
+        "femmes_declarees": figure("declared_share_women_pct", "%"),
+        "habitants_qpv_declares": figure("declared_share_qpv_pct", "%"),
         "journees": figure("activity_days"),
         "acteurs_terrain": figure("field_actors"),
         "inscrits_fin": figure("active_beneficiaries"),

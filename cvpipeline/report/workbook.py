@@ -50,6 +50,8 @@ PEOPLE = [
     ("Journées d'activité", "activity_days", "int"),
     ("Participants déclarés", "activity_participants", "int"),
     ("Acteurs de terrain", "field_actors", "int"),
+    ("% femmes (déclaré)", "declared_share_women_pct", "pct"),
+    ("% QPV (déclaré)", "declared_share_qpv_pct", "pct"),
 ]
 FUNDING = [
     ("Projets financés", "funded_projects", "int"),
@@ -362,7 +364,7 @@ def _synthesis(workbook: Workbook, data: ReportData) -> None:
         "Synthèse",
         f"Synthèse par {data.catalog.pillar_noun} et par action (toute la période)",
         _subtitle(data),
-        [46, 11, 12, 10, 10, 10, 11, 12, 11, 30, 14, 14],
+        [46, 11, 12, 10, 10, 10, 11, 12, 11, 11, 11, 30, 14, 14],
     )
     headers = (
         [f"{data.catalog.pillar_noun.capitalize()} / action"]
@@ -405,9 +407,11 @@ def _synthesis(workbook: Workbook, data: ReportData) -> None:
         "annuelle), pas par action : cases vides aux lignes "
         f"d'action. « Personnes » au niveau d'un {data.catalog.pillar_noun} ou du contrat "
         "additionne les personnes des sources non "
-        "rapprochables. « Inscrits en fin de période » : inscrits à la date de la dernière donnée.",
+        "rapprochables. « Inscrits en fin de période » : inscrits à la date de la dernière donnée. "
+        "« (déclaré) » : parts des effectifs « dont femmes », « dont QPV » que le partenaire déclare, sur "
+        "les seules activités qui les déclarent.",
         italic=True,
-        span=12,
+        span=14,
     )
     sheet.finish()
 

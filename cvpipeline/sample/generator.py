@@ -45,7 +45,7 @@ from cvpipeline.sample.common import (
     write_csv,
     write_xlsx,
 )
-from cvpipeline.sample.parameters import SAMPLES, SCHOOLS, ContractSample, Exit, Group
+from cvpipeline.sample.parameters import SAMPLES, SCHOOLS, ContractSample, Declared, Exit, Group
 
 __all__ = ["CHANTIER_HEADER", "SEED", "generate"]
 
@@ -121,6 +121,8 @@ class _Run:
     earlier: list[Person]  # the trainees of the contract `returning_from`
     qpvs: list[str]  # the names of the contract's QPVs
     trainees: list[Person] = field(default_factory=list)
+    # The declared counts' own stream: drawing them leaves every other cell of the files as it was.
+    declared: random.Random = field(default_factory=random.Random)
 
     def path(self, source_id: str, part: str, table: int = 0) -> Path:
         """A file of the source in its folder: the table's file pattern with `part` for its star."""
@@ -185,6 +187,35 @@ def _departure(rng: random.Random, leaving: Exit | None, index: int, arrived: da
         return None
     start = arrived + timedelta(days=leaving.start) if isinstance(leaving.start, int) else leaving.start
     return random_date(rng, start, leaving.until)
+
+
+def _declared(
+    rng: random.Random, declared: Declared | None, part: object, participants: list[object]
+) -> tuple[list[str], list[list[object]]]:
+    """The headers and each row's cells of the counts a file declares (none for a file that does not).
+
+    Each participant is drawn a woman or not, and a QPV resident, a resident outside the QPVs or
+    neither (residence not declared); a row without a valid number of participants declares nothing.
+    """
+    if declared is None or part not in declared.files:
+        return [], [[] for _ in participants]
+    given = [d for d in (declared.women, declared.qpv, declared.outside) if d is not None]
+    women, qpv, outside = (d[1] if d else 0.0 for d in (declared.women, declared.qpv, declared.outside))
+    rows = []
+    for count in participants:
+        if not isinstance(count, int) or count < 0:
+            rows.append([None] * len(given))
+            continue
+        homes = [rng.random() for _ in range(count)]
+        counts = {
+            "women": sum(rng.random() < women for _ in range(count)),
+            "qpv": sum(h < qpv for h in homes),
+            "outside": sum(qpv <= h < qpv + outside for h in homes),
+        }
+        rows.append(
+            [counts[name] for name in ("women", "qpv", "outside") if getattr(declared, name) is not None]
+        )
+    return [header for header, _ in given], rows
 
 
 def _count(rng: random.Random, value: int | tuple[int, int]) -> int:
@@ -286,11 +317,12 @@ def _ordi_pratique(run: _Run, source_id: str, rng: random.Random) -> list[Path]:
             ]
             for number, person in enumerate(persons, start=1)
         ]
+        headers, counts = _declared(run.declared, p.declared, year, [w[3] for w in workshops])
         sheets = [
             Sheet(
                 run.sheet(source_id, 0),
-                ["Date", "Lieu", "Structure animatrice", "Nombre de participants"],
-                workshops,
+                ["Date", "Lieu", "Structure animatrice", "Nombre de participants", *headers],
+                [w + c for w, c in zip(workshops, counts, strict=True)],
             ),
             Sheet(run.sheet(source_id, 1), ORDI_HEADER, trained),
         ]
@@ -609,8 +641,10 @@ def _etat_valeurs_republique(run: _Run, source_id: str, rng: random.Random) -> l
                     rng.randint(*p.trained) if training else rng.randint(*p.aware),
                 ]
             )
+        headers, counts = _declared(run.declared, p.declared, label, [row[-1] for row in rows])
+        rows = [row + c for row, c in zip(rows, counts, strict=True)]
         csv_format = {"encoding": "utf-8-sig", "delimiter": ",", "lineterminator": "\n"}
-        paths.append(write_csv(run.path(source_id, label), SESSIONS_HEADER, rows, **csv_format))
+        paths.append(write_csv(run.path(source_id, label), [*SESSIONS_HEADER, *headers], rows, **csv_format))
     return paths
 
 
@@ -738,10 +772,10 @@ def generate_contract(
             raise ValueError(f"{nom} {prenom} is already someone in an earlier contract's files")
     root = Path(incoming) / catalog.folder if catalog.folder else Path(incoming)
     qpvs = list(reference_qpv(catalog.qpv_geography, catalog.communes_insee)["name"])
-    rngs = {name: _rng(seed, catalog, name) for name in ["people", *catalog.sources]}
+    rngs = {name: _rng(seed, catalog, name) for name in ["people", "declared", *catalog.sources]}
     names = [*reserved, *((nom, prenom) for nom, prenom, _ in sample.centres.variants)]
     people = PeopleFactory(rngs["people"], names, sample.outside)
-    run = _Run(catalog, sample, root, people, earlier or [], qpvs)
+    run = _Run(catalog, sample, root, people, earlier or [], qpvs, declared=rngs["declared"])
     regie = rngs["regie_coup_de_pouce"]  # the trainees' homes may come from the Régie's stream
     run.trainees = [run.person(regie, born) for count, born in sample.regie.trainees for _ in range(count)]
     paths: list[Path] = []

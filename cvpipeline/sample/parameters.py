@@ -91,6 +91,20 @@ class Regie:
 
 
 @dataclass(frozen=True)
+class Declared:
+    """Counts a workshop file declares among each row's participants (« dont femmes », « dont QPV »…).
+
+    `files`: the files that carry them (year or label; the others do not); `women`, `qpv`, `outside`:
+    (header, each participant's chance of being counted), or None for a count the file does not give.
+    """
+
+    files: tuple[object, ...]
+    women: tuple[str, float] | None = None
+    qpv: tuple[str, float] | None = None
+    outside: tuple[str, float] | None = None
+
+
+@dataclass(frozen=True)
 class Ordi:
     """Ordi-pratique: workshops and people trained per year (people from earlier contracts included)."""
 
@@ -105,6 +119,7 @@ class Ordi:
     trained_until: tuple[int, int]
     returning: dict[int, slice] = field(default_factory=dict)  # the earlier contract's trainees
     shuffle: bool = False
+    declared: Declared | None = None  # the workshops' declared counts
 
 
 @dataclass(frozen=True)
@@ -233,6 +248,7 @@ class Sessions:
     partners: list[str]
     trained: tuple[int, int]
     aware: tuple[int, int]
+    declared: Declared | None = None  # the sessions' declared counts
 
 
 @dataclass(frozen=True)
@@ -350,6 +366,8 @@ CV262 = ContractSample(
         born=(date(1946, 1, 1), date(1998, 12, 31)),
         computer_share=0.7,
         trained_until=(12, 20),
+        # From 2018 the workshops say how many women and QPV residents came (2017's do not).
+        declared=Declared(files=(2018,), women=("dont femmes", 0.6), qpv=("dont QPV", 0.55)),
     ),
     children=Children(
         # 94 children: 60 enter in 2016-2017 (25 leave in 2017, 15 in 2018), 34 in 2018 (6 leave).
@@ -888,6 +906,12 @@ CN07302M = ContractSample(
         partners=[*VRL_PARTNERS, "France services"],
         trained=(8, 14),
         aware=(20, 45),
+        declared=Declared(
+            files=("2024", "2025"),
+            women=("Femmes", 0.55),
+            qpv=("dont QPV", 0.45),
+            outside=("dont hors QPV", 0.4),
+        ),
     ),
     programme=Programme(
         years={2024: (74, 44, 468_000), 2025: (71, 42, 455_000)},

@@ -206,6 +206,13 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         Column("location", Text, comment="Lieu ou site"),
         Column("qpv_id", String(64), comment="Quartier prioritaire concerné (ref_qpv)"),
         Column("participants_count", Integer, comment="Nombre de participants (ou d'habitants impliqués)"),
+        Column("participants_women", Integer, comment="Dont femmes, quand le partenaire le déclare"),
+        Column("participants_qpv", Integer, comment="Dont habitants des QPV, quand le partenaire le déclare"),
+        Column(
+            "participants_outside_qpv",
+            Integer,
+            comment="Dont habitants hors QPV, quand le partenaire le déclare",
+        ),
         Column("duration_hours", Float, comment="Durée en heures"),
         Column("field_actors_count", Integer, comment="Nombre d'acteurs de terrain"),
         *_lineage(),
