@@ -162,7 +162,7 @@ def meant_by(value: str, spellings: list[tuple[str, str]]) -> list[str]:
 
 
 def ambiguous_warning(value: str, listed: str) -> str:
-    """The warning of a spelling several QPVs of the contract may mean: quoted (it holds their names' words)."""
+    """The warning of a spelling several QPVs of the contract may mean, quoted (its words are theirs)."""
     return f"quartier « {_shown(value)} » {AMBIGUOUS} : peut désigner {listed} : résidence inconnue"
 
 
