@@ -120,9 +120,7 @@ def run(
     catalogs = catalogs_of(settings)
     unknown = [c for c in contracts or [] if c not in catalogs]
     if unknown:
-        raise ConfigurationError(
-            f"contrat inconnu : {', '.join(unknown)} (contrats du catalogue : {', '.join(catalogs)})"
-        )
+        raise ConfigurationError(unknown_contracts(unknown, list(catalogs), settings))
     if rekey and not rekey_all(catalogs, settings):
         return 1
     defs = build_defs(catalogs, PipelineSettings.for_settings(settings), settings.refresh_cron)
@@ -212,6 +210,30 @@ def rekey_all(catalogs: dict[str, Any], settings: Settings) -> bool:
         flush=True,
     )
     return True
+
+
+def unknown_contracts(unknown: list[str], known: list[str], settings: Settings) -> str:
+    """The message for contracts the catalog lacks: which catalog was read, and how to give another."""
+    from cvpipeline.settings import CATALOG_ENV
+
+    said = f"contrat inconnu : {', '.join(unknown)} (contrats du catalogue : {', '.join(known)})"
+    if settings.catalog_path is None:
+        return (
+            f"{said} ; {CATALOG_ENV} n'est pas définie : seul le catalogue livré est lu. Donnez le "
+            f"fichier ou le dossier du contrat : {CATALOG_ENV}=chemin/contrats python -m cvpipeline run"
+        )
+    return f"{said} ; catalogue lu : {CATALOG_ENV}={settings.catalog_path}"
+
+
+def catalog_message(error: Exception) -> str | None:
+    """A catalog's (or a suite's) error as the command prints it: one French line per problem, else None."""
+    from cvpipeline.catalog import CatalogError
+    from cvpipeline.validate.expectations import SuiteError
+
+    if not isinstance(error, (CatalogError, SuiteError)):
+        return None
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return "\n".join(f"cvpipeline : {line}" for line in lines) or "cvpipeline : catalogue illisible"
 
 
 @contextmanager
@@ -459,7 +481,7 @@ def documents(
     catalogs = catalogs_of(settings)
     unknown = [c for c in contracts or [] if c not in catalogs]
     if unknown:
-        print(f"cvpipeline : contrat inconnu : {', '.join(unknown)} ({', '.join(catalogs)})", file=sys.stderr)
+        print(f"cvpipeline : {unknown_contracts(unknown, list(catalogs), settings)}", file=sys.stderr)
         return 2
     for catalog in [catalogs[c] for c in contracts or catalogs]:
         data = load_report_data(engine, catalog)
@@ -617,6 +639,12 @@ def main(argv: list[str] | None = None) -> int:
         except ConfigurationError as exc:  # a note template that cannot be rendered, among others
             print(f"cvpipeline : {exc}", file=sys.stderr)
             return 2
+        except ValueError as exc:  # a catalog error: its lines, without a traceback
+            message = catalog_message(exc)
+            if message is None:
+                raise
+            print(message, file=sys.stderr)
+            return 2
     if args.command == "create-analyst-role":
         return create_analyst_role(args.role, args.warehouse_url, args.print_sql)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -637,6 +665,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cvpipeline : {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
+        # A catalog or suite error: its French lines, one a problem, without a traceback.
+        message = catalog_message(exc)
+        if message is not None:
+            print(message, file=sys.stderr)
+            return 2
         # Outside a step (the key, the Dagster instance, the summary): a known cause said in French.
         from cvpipeline.defs.causes import french_cause
 

@@ -343,9 +343,11 @@ def test_a_suite_naming_a_column_the_table_does_not_declare(
     (suites / SOURCE / "animations.json").write_text(json.dumps(suite), encoding="utf-8")
     monkeypatch.setenv(SUITES_DIR_ENV, str(suites))
     message = error_of(write(tmp_path, contract()))
+    # « Participants » is one of the column's headers: the message names the key to use instead.
     assert (
         f"contrat.yaml : sources.{SOURCE}.tables.animations.columns : suite {SOURCE}/animations.json, "
-        "attente n° 2 : la colonne « participants » n'est pas déclarée par la table"
+        "attente n° 2 : « participants » est un en-tête du fichier : nommez la colonne par sa clé "
+        "participants_count"
     ) in message
     assert "activity_date" not in message.split("attente n° 2")[0]
 

@@ -12,6 +12,7 @@ from cvpipeline.defs.names import (
     COLUMNS_PRESENT,
     FILES_READABLE,
     HAS_LOADABLE_FILE,
+    RESIDENCE_KNOWN,
     ROWS_VALID,
     SHEETS_UNREAD,
 )
@@ -44,7 +45,14 @@ def test_one_asset_with_checks_per_catalog_source() -> None:
         node = graph.get(dg.AssetKey(source_id))
         assert node.group_name == "sources" and node.description and node.owners
         checks = {c.name for c in graph.get_check_keys_for_assets({dg.AssetKey(source_id)})}
-        assert checks == {FILES_READABLE, ROWS_VALID, HAS_LOADABLE_FILE, COLUMNS_PRESENT, SHEETS_UNREAD}
+        assert checks == {
+            FILES_READABLE,
+            ROWS_VALID,
+            HAS_LOADABLE_FILE,
+            COLUMNS_PRESENT,
+            SHEETS_UNREAD,
+            RESIDENCE_KNOWN,
+        }
 
 
 def test_every_warehouse_column_is_documented_and_the_doc_is_current() -> None:

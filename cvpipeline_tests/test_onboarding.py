@@ -19,6 +19,7 @@ from cvpipeline.defs.names import (
     COLUMNS_PRESENT,
     FILES_READABLE,
     HAS_LOADABLE_FILE,
+    RESIDENCE_KNOWN,
     ROWS_VALID,
     SHEETS_UNREAD,
 )
@@ -124,6 +125,7 @@ def test_new_source_gets_its_asset_checks_and_sensor(onboarding: dict[str, Path]
         HAS_LOADABLE_FILE,
         COLUMNS_PRESENT,
         SHEETS_UNREAD,
+        RESIDENCE_KNOWN,
     }
     assert key in graph.get(dg.AssetKey("activities")).parent_keys
     sensor = next(s for s in defs.sensors if s.name == f"{SOURCE}{SENSOR_SUFFIX}")
@@ -186,6 +188,7 @@ def test_new_source_rows_reach_the_warehouse(onboarding: dict[str, Path]) -> Non
         HAS_LOADABLE_FILE: True,
         COLUMNS_PRESENT: True,
         SHEETS_UNREAD: True,
+        RESIDENCE_KNOWN: True,  # activities only: no participation, nothing to warn of
     }  # the negative count is quarantined
 
     with sqlite3.connect(db) as con:

@@ -102,6 +102,7 @@ def test_the_faulty_partner_gets_its_set_aside_row_quartier_and_missing_column(r
         "Fichiers reçus",
         "Lignes écartées",
         "Quartiers non placés",
+        "Orthographes à ajouter",
         "Colonnes facultatives",
     ]
     files = {r["Fichier"]: r for r in rows_of(workbook["Fichiers reçus"])}
@@ -136,6 +137,7 @@ def test_the_faulty_partner_gets_its_set_aside_row_quartier_and_missing_column(r
     assert [(r["Feuille"], r["Nombre"]) for r in to_do] == [
         ("Lignes écartées", 1),
         ("Quartiers non placés", 1),
+        ("Orthographes à ajouter", 1),
         ("Colonnes facultatives", 1),
     ]
 

@@ -314,6 +314,7 @@ def test_a_sensor_run_after_a_full_refresh_updates_the_warehouse(data_dir: Path,
         "fichier_chargeable",
         "colonnes_presentes",
         "feuilles_non_lues",
+        "residence_connue",
     }
     with sqlite3.connect(db) as con:
         after = pd.read_sql("select count(*) as n from activities", con)["n"].item()

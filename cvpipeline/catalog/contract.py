@@ -34,6 +34,9 @@ from cvpipeline.catalog.tables import activity_type_labels, declared_types, tabl
 MAX_ACTION_CODE = 64
 # Above this share of rows in quarantine (files in place) the rows check warns, unless the catalog says.
 DEFAULT_QUARANTINE_WARNING_PCT = 5.0
+# Above this share of a source's participations whose residence is unknown (a quartier not placed,
+# or none given) its residence check warns, unless the catalog says (unknown_residence_warning_pct).
+DEFAULT_UNKNOWN_RESIDENCE_WARNING_PCT = 15.0
 
 
 def parse_contract(raw: Any, label: str, path: Path | None = None, suites_dir: Path | None = None) -> Catalog:
@@ -210,6 +213,11 @@ def parse_contract(raw: Any, label: str, path: Path | None = None, suites_dir: P
         places_hors_qpv=places,
         activity_type_labels=type_labels,
         note_template=note_template,
+        unknown_residence_warning_pct=(
+            DEFAULT_UNKNOWN_RESIDENCE_WARNING_PCT
+            if contract.unknown_residence_warning_pct is None
+            else float(contract.unknown_residence_warning_pct)
+        ),
     )
 
 

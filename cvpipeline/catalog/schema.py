@@ -277,6 +277,9 @@ class ContractModel(_Strict):
     quarantine_warning_pct: float | None = Field(None, ge=0, le=100)
     """Seuil de quarantaine (%) par défaut des sources (5 si absent)."""
 
+    unknown_residence_warning_pct: float | None = Field(None, ge=0, le=100)
+    """Seuil (%) de participations à résidence inconnue au-delà duquel une source avertit (15 si absent)."""
+
     activity_type_labels: dict[str, str] | None = None
     """Libellés des types d'activité, par code (défaut : livré, sinon le code lisible)."""
 

@@ -195,6 +195,8 @@ class Catalog:
     activity_type_labels: dict[str, str] = field(default_factory=dict)
     # The contract's own Word template for its note (None: the shipped default template).
     note_template: Path | None = None
+    # Above this share of a source's participations whose residence is unknown, its check warns.
+    unknown_residence_warning_pct: float = 15.0
 
     @property
     def folder(self) -> str:

@@ -27,6 +27,7 @@ ROWS_VALID = "lignes_valides"
 HAS_LOADABLE_FILE = "fichier_chargeable"
 COLUMNS_PRESENT = "colonnes_presentes"
 SHEETS_UNREAD = "feuilles_non_lues"
+RESIDENCE_KNOWN = "residence_connue"
 
 TARGETS_ASSET = "evaluation_targets"
 TARGETS_VALID = "objectifs_valides"

@@ -16,6 +16,7 @@ from cvpipeline.defs.names import (
     FILES_READABLE,
     HAS_LOADABLE_FILE,
     OWNER,
+    RESIDENCE_KNOWN,
     ROWS_VALID,
     SHEETS_UNREAD,
 )
@@ -35,6 +36,7 @@ from cvpipeline.defs.results import (
 from cvpipeline.ingest.source import UNREAD_SHEETS
 from cvpipeline.ingest.tables import OPTIONAL_ABSENT
 from cvpipeline.load.delivery import UP_TO_DATE, deliver_source
+from cvpipeline.load.residence import ResidenceShare, residence_share
 from cvpipeline.load.statuses import reason_of, status_label
 from cvpipeline.settings import ConfigurationError, Settings
 from cvpipeline.validate.batch import masked_examples
@@ -77,6 +79,17 @@ def source_check_specs(source: SourceSpec, contracts: dg.PartitionsDefinition) -
             "sheets). Une feuille qu'aucune table ne lit (une année ajoutée par le partenaire…) : "
             "avertissement, et le registre la nomme. Les feuilles sans données (vides, graphiques, "
             "notices : « Lisez-moi », « Notice », « Notes », « Brouillon »…) sont seulement notées.",
+        ),
+        dg.AssetCheckSpec(
+            RESIDENCE_KNOWN,
+            asset=key,
+            description="La résidence (QPV ou hors QPV) des participations en place est connue. "
+            "Avertissement quand la part des participations à résidence inconnue (quartier non "
+            "reconnu, ambigu ou vide) dépasse le seuil du catalogue du contrat "
+            "(unknown_residence_warning_pct, 15 % par défaut) : la part d'habitants des QPV est "
+            "calculée sans elles. Les orthographes à ajouter (places_hors_qpv, qpv_variants) sont "
+            "dans le registre et le fichier de retour du partenaire. Une source sans colonne quartier "
+            "n'avertit pas.",
         ),
         dg.AssetCheckSpec(
             HAS_LOADABLE_FILE,
@@ -175,7 +188,12 @@ def deliver_and_check(
     rejected = ledger[ledger["status"] == "rejected"]
     slices = report.slices
     in_place_loaded = int(slices["rows_loaded"].sum()) if not slices.empty else 0
-    logging.getLogger("cvpipeline.progress").info(report.progress_line())
+    engine = make_engine(settings.warehouse_url)
+    residence = residence_share(engine, catalog.contract_code, source, catalog.unknown_residence_warning_pct)
+    line = report.progress_line()
+    if residence.participations:
+        line += f" — {residence.sentence()}"
+    logging.getLogger("cvpipeline.progress").info(line)
     in_place_quarantined = int(slices["rows_quarantined"].sum()) if not slices.empty else 0
     in_place = in_place_loaded + in_place_quarantined
     quarantined_pct = 100.0 * in_place_quarantined / in_place if in_place else 0.0
@@ -239,6 +257,7 @@ def deliver_and_check(
                 ),
             },
         ),
+        residence_check(catalog, residence),
         dg.AssetCheckResult(
             check_name=HAS_LOADABLE_FILE,
             passed=not slices.empty,
@@ -262,7 +281,6 @@ def deliver_and_check(
     targets = [t.target for t in source.tables]
     main = next((t for t in ("participations", "activities", "fundings") if t in targets), None)
     if main:
-        engine = make_engine(settings.warehouse_url)
         table = table_for(engine.dialect.name, main)
         metadata["dagster/column_schema"] = table_schema(table)
         head = source_rows(engine, main, catalog.contract_code, source.source_id, PREVIEW_ROWS)
@@ -281,9 +299,54 @@ def not_in_contract(
     state = f"source absente du catalogue du contrat {catalog.contract_code} : rien à charger"
     checks = [
         dg.AssetCheckResult(check_name=name, passed=True, metadata={"etat": state}, description=state)
-        for name in (FILES_READABLE, ROWS_VALID, COLUMNS_PRESENT, SHEETS_UNREAD, HAS_LOADABLE_FILE)
+        for name in (
+            FILES_READABLE,
+            ROWS_VALID,
+            COLUMNS_PRESENT,
+            SHEETS_UNREAD,
+            RESIDENCE_KNOWN,
+            HAS_LOADABLE_FILE,
+        )
     ]
     return dg.MaterializeResult(metadata={"etat": state, "dagster/row_count": 0}), checks
+
+
+def residence_check(catalog: Catalog, residence: ResidenceShare) -> dg.AssetCheckResult:
+    """The residence check of a source: warns above the contract's unknown residence threshold."""
+    if catalog.places_hors_qpv is not None:
+        places = f"places_hors_qpv : {catalog.places_hors_qpv.name}"
+    elif catalog.qpv_list is not None:
+        places = (
+            "aucun fichier places_hors_qpv : un lieu hors QPV (commune, quartier, rue) est compté en "
+            "résidence inconnue"
+        )
+    else:
+        places = "aucun fichier places_hors_qpv : lieux hors QPV de la liste livrée (Chambéry)"
+    if not residence.participations:
+        description = "aucune participation en place : sans objet"
+    elif not residence.has_quartier:
+        description = residence.sentence() + " : le partenaire ne donne pas le quartier, sans objet"
+    elif residence.above_threshold:
+        description = (
+            f"{residence.sentence()} : la part d'habitants des QPV est calculée sans elles ; "
+            f"orthographes à ajouter dans le registre et le retour du partenaire ({places})"
+        )
+    else:
+        description = residence.sentence()
+    return dg.AssetCheckResult(
+        check_name=RESIDENCE_KNOWN,
+        passed=not residence.above_threshold,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata={
+            "participations_en_place": residence.participations,
+            "residence_inconnue": residence.unknown,
+            "part_residence_inconnue_pct": round(residence.unknown_pct, 2),
+            "seuil_avertissement": f"{residence.threshold_pct:g} %",
+            "colonne_quartier": "oui" if residence.has_quartier else "non",
+            "lieux_hors_qpv": places,
+        },
+    )
 
 
 def _failures_per_expectation(outcomes: dict[str, list]) -> str:

@@ -16,8 +16,10 @@ from cvpipeline.ingest.quartiers import (
     NOT_QPV_WORDS,
     QPV_WORDS,
     UNKNOWN_WORDS,
+    ambiguous_warning,
+    meant_by,
     place_key,
-    unquoted,
+    unplaced,
 )
 from cvpipeline.ingest.reference_files import (
     ReferenceFileError,
@@ -238,11 +240,16 @@ def resolve_quartiers(
       with a warning listing them: a name alone never picks one;
     - a place of `outside` (the contract's `places_hors_qpv`: folded key -> name) is `hors_qpv`;
     - a QPV's name outside the geography (another commune) is `inconnu`, with a warning;
-    - a spelling close to one QPV's of the geography is that QPV, with a warning;
+    - a spelling whose words all belong to the names of several QPVs of the geography ('Bas Vernet'
+      for 'Quartier Bas-Vernet Ancien Zus' and 'Bas-Vernet Nouveau QPV') is `inconnu`, with a
+      warning naming those QPVs and no other;
+    - a spelling close to one QPV's of the geography is that QPV, with a warning (when its words
+      belong to one QPV's name, only that QPV is considered);
     - anything else is `inconnu`, with a warning (never `hors_qpv`).
 
     A warning quotes the value only when it names a known QPV (several, one elsewhere) or is read as
-    one by its spelling; an unplaced value may hold a name or an address and is not quoted.
+    one by its spelling; an unplaced value may hold a name or an address and is quoted only when
+    `quoting.quotable` vouches for it (a postcode), else said by its length.
     Official codes come only from the reference: none is invented.
     """
     ref = reference if geography_year is None else reference[reference["geography_year"] == geography_year]
@@ -297,10 +304,21 @@ def resolve_quartiers(
     todo &= ~outside
 
     keys = in_scope[["key", "official_code"]].drop_duplicates()
+    named = list(zip(in_scope["text"], in_scope["official_code"], strict=True))
     for index in table.index[todo]:
         value, key = table.at[index, "value"], table.at[index, "key"]
-        ratio = keys["key"].map(lambda k, q=key: difflib.SequenceMatcher(None, q, k).ratio())
-        scores = keys.assign(score=ratio)
+        # The QPVs whose names hold all the value's words: several are never chosen from, and a
+        # hint never names another QPV than the one the value may mean.
+        meant = meant_by(str(value), named)
+        if len(meant) > 1:
+            listed = ", ".join(f"{names[c]} ({c})" for c in meant[:MAX_SHOWN])
+            table.at[index, "warning"] = ambiguous_warning(
+                str(value), listed + (" …" if len(meant) > MAX_SHOWN else "")
+            )
+            continue
+        candidates = keys[keys["official_code"] == meant[0]] if meant else keys
+        ratio = candidates["key"].map(lambda k, q=key: difflib.SequenceMatcher(None, q, k).ratio())
+        scores = candidates.assign(score=ratio)
         top = scores[scores["score"] == scores["score"].max()] if len(scores) else scores
         score = float(top["score"].iloc[0]) if len(top) else 0.0
         codes = sorted(set(top["official_code"]))
@@ -312,11 +330,11 @@ def resolve_quartiers(
             )
         elif score >= DOUBTFUL_MATCH:
             table.at[index, "warning"] = (
-                f"{unquoted(value)}, proche de {', '.join(names[c] for c in codes)} : résidence inconnue"
+                f"{unplaced(value)}, proche de {', '.join(names[c] for c in codes)} : résidence inconnue"
             )
         else:
             table.at[index, "warning"] = (
-                f"{unquoted(value)} dans la géographie du contrat : résidence inconnue"
+                f"{unplaced(value)} dans la géographie du contrat : résidence inconnue"
             )
 
     by_value = table.set_index("value")

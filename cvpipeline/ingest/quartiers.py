@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from cvpipeline.ingest.french import fold, on_distinct
+from cvpipeline.ingest.quoting import quotable
 
 # A value this close to a known spelling is taken as that QPV (with a warning); between the two
 # thresholds it is too doubtful to place, so the residence is unknown (with a warning).
@@ -54,6 +55,10 @@ QPV_WORDS = {
 UNKNOWN_WORDS = {"", "inconnu", "inconnue", "nc", "n c", "ne sait pas", "nsp", "non renseigne", "?"}
 # A quoted value is cut to this length in a warning.
 MAX_SHOWN_CHARS = 40
+# Words that do not tell two quartiers apart when a spelling's words are looked for in QPV names.
+NAME_NOISE = {"le", "la", "les", "l", "du", "de", "des", "d", "quartier", "quartiers"}
+# How a warning says that a spelling may name several QPVs of the contract (the return files look for it).
+AMBIGUOUS = "ambigu"
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,29 @@ def place_key(text: str) -> str:
     return _key(text)
 
 
+def name_words(text: str) -> frozenset[str]:
+    """The words of a spelling or a QPV's name, folded, without articles: 'Bas-Vernet' -> {bas, vernet}."""
+    return frozenset(w for w in fold(text).split() if w not in NAME_NOISE)
+
+
+def meant_by(value: str, spellings: list[tuple[str, str]]) -> list[str]:
+    """The QPVs a spelling may mean: those with a name (or variant) holding all of its words, sorted.
+
+    `spellings` pairs a QPV's name or variant with its id. 'Bas Vernet' may mean 'Quartier
+    Bas-Vernet Ancien Zus' and 'Bas-Vernet Nouveau QPV', never 'Diagonale Du Haut - Moyen-Vernet'.
+    A spelling without words of its own means none.
+    """
+    words = name_words(value)
+    if not words:
+        return []
+    return sorted({target for text, target in spellings if words <= name_words(text)})
+
+
+def ambiguous_warning(value: str, listed: str) -> str:
+    """The warning of a spelling several QPVs of the contract may mean, quoted (its words are theirs)."""
+    return f"quartier « {_shown(value)} » {AMBIGUOUS} : peut désigner {listed} : résidence inconnue"
+
+
 def _closest(key: str, spellings: dict[str, str]) -> tuple[str | None, float]:
     best, score = None, 0.0
     for spelling, target in spellings.items():
@@ -179,6 +207,17 @@ def resolve(
     if key in outside:
         return Resolution("hors_qpv", None)
     shown = _shown(value)
+    ref = reference_qpv(geography, tuple(communes))
+    named = [
+        (text, row.qpv_id)
+        for row in ref.itertuples()
+        for text in [row.name, *filter(None, row.variants.split("|"))]
+    ]
+    meant = meant_by(value, named)
+    if len(meant) > 1:
+        return Resolution("inconnu", None, ambiguous_warning(value, ", ".join(meant)))
+    if meant:  # a hint, or an approximate reading, only ever names the QPV the spelling may mean
+        spellings = {k: v for k, v in spellings.items() if v == meant[0]}
     best, score = _closest(key, spellings)
     place, place_score = _closest(key, outside)
     if score >= CLOSE_MATCH and score >= place_score:
@@ -187,16 +226,31 @@ def resolve(
         return Resolution(
             "hors_qpv", None, f"quartier « {shown} » lu comme {place}, hors QPV (orthographe approchée)"
         )
-    # An unplaced value is not quoted: it may hold a name or an address ("Bellevue chez ...").
-    masked = unquoted(value)
+    # An unplaced value is quoted only when it cannot name anyone ("Bellevue chez ..." is not).
+    masked = unplaced(value)
     if score >= DOUBTFUL_MATCH:
         return Resolution("inconnu", None, f"{masked}, proche de {best} : résidence inconnue")
     return Resolution("inconnu", None, f"{masked} : résidence inconnue")
 
 
+UNPLACED = "quartier non reconnu"
+
+
 def unquoted(value: object) -> str:
-    """How a warning names a quartier value it could not place: never quoted, only its length."""
-    return f"quartier non reconnu (valeur non citée, {len(str(value).strip())} caractères)"
+    """How a warning names a quartier value it may not quote: never quoted, only its length."""
+    return f"{UNPLACED} (valeur non citée, {len(str(value).strip())} caractères)"
+
+
+def unplaced(value: object) -> str:
+    """How a warning names a quartier value it could not place: quoted only when `quotable` vouches for it.
+
+    A postcode or a short code (« 73000 », « ZUS ») is quoted; anything else (a name, a street) only
+    by its length, as `unquoted` says it.
+    """
+    text = " ".join(str(value).split())
+    if text and bool(quotable(pd.Series([text], dtype=object)).iloc[0]):
+        return f"{UNPLACED} « {_shown(text)} »"
+    return unquoted(value)
 
 
 def _shown(value: str) -> str:

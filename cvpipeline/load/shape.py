@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from cvpipeline.catalog import Catalog, TableSpec
 from cvpipeline.ingest.source import ParsedSource
+from cvpipeline.load.residence import residence_notes
 from cvpipeline.validate.batch import ValidatedSource
 from cvpipeline.warehouse.schema import COLUMNS
 
@@ -156,7 +157,17 @@ def build_ledger(
     tables: dict[str, pd.DataFrame],
     started_at: pd.Timestamp,
 ) -> pd.DataFrame:
-    """One row per file: status, rows read = rows loaded + rows quarantined, messages."""
+    """One row per file: status, rows read = rows loaded + rows quarantined, messages.
+
+    A file read with a quartier column gets a note on its participations of unknown residence.
+    """
+    placed = {
+        str(f)
+        for t in parsed.tables
+        if t.spec.target == "participations" and t.spec.maps("quartier")
+        for f in t.frame["source_file"].unique()
+    }
+    residence = residence_notes(tables.get("participations", pd.DataFrame()), placed)
     quarantined = validated.quarantine.groupby("source_file").size()
     loaded = pd.Series(0, dtype="int64")
     for frame in validated.valid.values():
@@ -181,7 +192,7 @@ def build_ledger(
                 "rows_loaded": rows_loaded,
                 "rows_quarantined": rows_quarantined,
                 "error": " | ".join(report.errors) or None,
-                "notes": " | ".join(report.notes) or None,
+                "notes": " | ".join([*report.notes, *filter(None, [residence.get(report.file)])]) or None,
                 "started_at": started_at,
                 "finished_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
             }

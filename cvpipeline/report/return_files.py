@@ -17,6 +17,7 @@ FILES_SHEET = "Fichiers reçus"
 REJECTED_SHEET = "Fichiers rejetés"
 SET_ASIDE_SHEET = "Lignes écartées"
 QUARTIERS_SHEET = "Quartiers non placés"
+SPELLINGS_SHEET = "Orthographes à ajouter"
 OPTIONAL_SHEET = "Colonnes facultatives"
 # What the partner is asked to do, per sheet.
 TO_DO = {
@@ -26,6 +27,9 @@ TO_DO = {
     "colonne) et renvoyer le fichier sous le même nom : ces lignes ne comptent dans aucun indicateur.",
     QUARTIERS_SHEET: "Écrire le quartier de résidence comme la liste des quartiers prioritaires le nomme, "
     "ou « Hors QPV » : sinon la personne est comptée sans quartier.",
+    SPELLINGS_SHEET: "Chaque orthographe que le contrat n'a pas su placer, une fois, avec ses lignes : "
+    "l'équipe l'ajoute à sa liste des lieux hors QPV (places_hors_qpv) ou des variantes de QPV "
+    "(qpv_variants), ou vous écrivez le quartier comme la liste officielle le nomme.",
     OPTIONAL_SHEET: "Ajouter la colonne si l'information existe : sans elle, les indicateurs qui en "
     "dépendent restent incomplets.",
 }
@@ -69,6 +73,7 @@ def build_return(data: ReportData, item: PartnerReturn) -> Workbook:
         (REJECTED_SHEET, len(item.rejected)),
         (SET_ASIDE_SHEET, len(item.set_aside)),
         (QUARTIERS_SHEET, len(item.quartiers)),
+        (SPELLINGS_SHEET, len(item.spellings)),
         (OPTIONAL_SHEET, len(item.optional_columns)),
     ]
     cover = Sheet(workbook, "À lire", f"Vos fichiers pour le {contract}", subtitle, [30, 12, 90])
@@ -181,6 +186,20 @@ def build_return(data: ReportData, item: PartnerReturn) -> Workbook:
                 [*([described(q.source_id)] if several else []), q.file, q.text, q.rows]
                 for q in item.quartiers
             ],
+        )
+    if item.spellings:
+        _table_sheet(
+            workbook,
+            SPELLINGS_SHEET,
+            "Les orthographes de quartier à ajouter",
+            subtitle,
+            [
+                ("Orthographe", 30, "text"),
+                ("Lignes", 9, "int"),
+                ("Fichier(s)", 40, "text"),
+                ("À ajouter à", 70, "text"),
+            ],
+            [[w.shown, w.rows, ", ".join(w.files), w.to_add] for w in item.spellings],
         )
     if item.optional_columns:
         _table_sheet(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from cvpipeline.ingest.quartiers import AMBIGUOUS
 from cvpipeline.ingest.tables import OPTIONAL_ABSENT
 from cvpipeline.load.statuses import NOT_READ, reason_of, status_label
 from cvpipeline.report.data import UNPLACED_QUARTIER, ReportData
@@ -49,6 +50,21 @@ class FileRemark:
 
 
 @dataclass
+class Spelling:
+    """A quartier spelling the contract could not place, as the return file lists it to be added.
+
+    `shown` is the spelling itself only where the reading quoted it (it cannot identify anyone:
+    `quoting.quotable`, or the words of QPV names), else « valeur non citée (N caractères) ».
+    """
+
+    shown: str
+    rows: int
+    files: list[str]
+    to_add: str  # in French: where the team adds it (places_hors_qpv, qpv_variants)
+    ambiguous: bool = False  # several QPVs of the contract may be meant
+
+
+@dataclass
 class PartnerReturn:
     """One partner's return: what it sent and what it has to fix, for one contract."""
 
@@ -62,11 +78,18 @@ class PartnerReturn:
     )  # source_id, file, sheet, row, column, reason
     quartiers: list[FileRemark] = field(default_factory=list)
     optional_columns: list[FileRemark] = field(default_factory=list)
+    spellings: list[Spelling] = field(default_factory=list)
 
     @property
     def to_fix(self) -> bool:
         """Whether the partner has anything to correct or complete."""
-        return bool(len(self.rejected) or len(self.set_aside) or self.quartiers or self.optional_columns)
+        return bool(
+            len(self.rejected)
+            or len(self.set_aside)
+            or self.quartiers
+            or self.optional_columns
+            or self.spellings
+        )
 
     @property
     def relative_path(self) -> str:
@@ -107,6 +130,7 @@ def all_partner_returns(data: ReportData) -> list[PartnerReturn]:
         )[["source_id", "file", "reason"]]
         set_aside = _set_aside(quarantine, mine)
         quartiers, optional = _remarks(data, slices, mine)
+        spellings = _spellings(data, slices, mine)
         returns.append(
             PartnerReturn(
                 partner=partner,
@@ -117,6 +141,7 @@ def all_partner_returns(data: ReportData) -> list[PartnerReturn]:
                 set_aside=set_aside,
                 quartiers=quartiers,
                 optional_columns=optional,
+                spellings=spellings,
             )
         )
     return returns
@@ -234,6 +259,64 @@ def _remarks(
     return quartiers, optional
 
 
+# What a reading's quartier notes say of a spelling it did not place (ingest/quartiers.py): quoted
+# (a postcode, a code, the words of QPV names) or by its length only; on which rows.
+QUOTED_UNPLACED = re.compile(rf"{UNPLACED_QUARTIER} « (?P<quoted>.+?) »")
+LENGTH_ONLY = re.compile(rf"{UNPLACED_QUARTIER} \(valeur non citée, (?P<length>\d+) caractères\)")
+AMBIGUOUS_SPELLING = re.compile(rf"quartier « (?P<quoted>.+?) » {AMBIGUOUS} : peut désigner (?P<qpvs>.+?) : ")
+CLOSE_TO = re.compile(r", proche de (?P<qpvs>.+?) : résidence inconnue")
+NOTE_ROWS = re.compile(r"\blignes? (?P<listed>\d+(?:, \d+)*)(?: et (?P<more>\d+) autre\(s\))? : ")
+PLACES_FILE = "places_hors_qpv (lieu hors des QPV)"
+
+
+def note_spelling(note: str) -> tuple[str, int, str] | None:
+    """(the spelling as shown, its rows, where to add it) of a reading's quartier note, else None."""
+    rows_found = NOTE_ROWS.search(note)
+    rows = 0
+    if rows_found:
+        rows = len(rows_found["listed"].split(", ")) + int(rows_found["more"] or 0)
+    ambiguous = AMBIGUOUS_SPELLING.search(note)
+    if ambiguous:
+        return (
+            ambiguous["quoted"],
+            rows,
+            f"qpv_variants, avec le code du QPV voulu (peut désigner {ambiguous['qpvs']})",
+        )
+    quoted, length = QUOTED_UNPLACED.search(note), LENGTH_ONLY.search(note)
+    if quoted is None and length is None:
+        return None
+    shown = quoted["quoted"] if quoted else f"valeur non citée ({length['length']} caractères)"
+    close = CLOSE_TO.search(note)
+    if close:
+        to_add = f"qpv_variants si c'est {close['qpvs']}, sinon {PLACES_FILE}"
+    else:
+        to_add = f"{PLACES_FILE}, ou qpv_variants (orthographe d'un QPV)"
+    return shown, rows, to_add
+
+
+def _spellings(data: ReportData, slices: pd.DataFrame, sources: set[str]) -> list[Spelling]:
+    """The spellings the partner's files in place left unplaced, each once, with its rows and files.
+
+    Only what the reading's notes quote is shown (never a value that may identify someone); the
+    spellings said by their length only are told apart by length and what they are close to.
+    """
+    found: dict[tuple[str, str], Spelling] = {}
+    if data.ledger.empty:
+        return []
+    for version in slices[slices["source_id"].isin(sources)].sort_values(["source_id", "file"]).itertuples():
+        for note in loading_notes(data.ledger, version.source_id, version.file, version.sha256):
+            spelling = note_spelling(note)
+            if spelling is None:
+                continue
+            shown, rows, to_add = spelling
+            ambiguous = AMBIGUOUS_SPELLING.search(note) is not None
+            item = found.setdefault((shown, to_add), Spelling(shown, 0, [], to_add, ambiguous))
+            item.rows += rows
+            if version.file not in item.files:
+                item.files.append(str(version.file))
+    return sorted(found.values(), key=lambda s: (-s.rows, s.shown))
+
+
 def loading_notes(ledger: pd.DataFrame, source_id: str, file: str, sha256: str) -> list[str]:
     """The notes of the reading that loaded a file's version in place, one per remark."""
     readings = ledger[
@@ -269,6 +352,11 @@ def summary_of(item: PartnerReturn) -> str:
         (len(item.rejected), "fichier rejeté", "fichiers rejetés"),
         (len(item.set_aside), "ligne écartée", "lignes écartées"),
         (len(item.quartiers), "fichier aux quartiers non placés", "fichiers aux quartiers non placés"),
+        (
+            sum(s.ambiguous for s in item.spellings),
+            "quartier ambigu",
+            "quartiers ambigus",
+        ),
         (
             len(item.optional_columns),
             "feuille sans colonne facultative",

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from cvpipeline.catalog import TableSpec
-from cvpipeline.catalog.suites import missing_suite_message, suite_path
+from cvpipeline.catalog.suites import date_bounds, missing_suite_message, suite_path
 from cvpipeline.ingest.french import date_fault, type_hint
 from cvpipeline.ingest.markers import (
     DUPLICATE_COLUMN,
@@ -82,7 +82,8 @@ def load_suite_definition(table: TableSpec) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(missing_suite_message(table))
     suite = json.loads(path.read_text(encoding="utf-8"))
-    written = [_within_file(e) for e in suite.get("expectations", [])]
+    # A date written as a bound of a date column is compared as a timestamp (catalog/suites.py).
+    written = [date_bounds(_within_file(e), table) for e in suite.get("expectations", [])]
     entry_rule = _entry_rule(table)
     expectations = []
     for expectation in written:
