@@ -17,6 +17,20 @@ from cvpipeline_tests.pgserver import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _settings_variables_restored() -> Iterator[None]:
+    """Each test leaves the CVPIPELINE_* variables as it found them.
+
+    A command run in process may bind a setting for its run (a warehouse URL with a password goes
+    through CVPIPELINE_WAREHOUSE_URL, never into Dagster's storage): the next test must not inherit it.
+    """
+    before = {k: v for k, v in os.environ.items() if k.startswith("CVPIPELINE_")}
+    yield
+    for key in [k for k in os.environ if k.startswith("CVPIPELINE_") and k not in before]:
+        del os.environ[key]
+    os.environ.update(before)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """Start one throwaway PostgreSQL server for the session; skip if binaries are missing."""

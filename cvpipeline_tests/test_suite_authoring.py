@@ -125,7 +125,7 @@ def test_the_shipped_suites_pass_the_check() -> None:
 def test_the_command_line_prints_a_catalog_error_in_one_french_line_exit_2(tmp_path: Path) -> None:
     path = contract_with(tmp_path, not_null("last_name"))
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("CVPIPELINE_")},
         CATALOG_ENV: str(path),
         "CVPIPELINE_SUITES_DIR": str(tmp_path / "suites"),
         "DAGSTER_HOME": str(tmp_path / "dagster"),
