@@ -212,14 +212,17 @@ class Sheet:
         self.row += 2
         return first, last
 
-    def _lines(self, text: object, column: int, span: int = 1) -> int:
-        """How many lines a text takes in a column (or `span` merged columns) once wrapped (an estimate)."""
+    def _lines(self, text: object, column: int, span: int = 1, per_unit: float = 1.05) -> int:
+        """How many lines a text takes in a column (or `span` merged columns) once wrapped (an estimate).
+
+        `per_unit`: characters per unit of column width; a smaller one errs towards one line too many.
+        """
         width = sum(
             self.ws.column_dimensions[get_column_letter(c)].width or 10 for c in range(column, column + span)
         )
         words, lines, used = str(text).split(), 1, 0
         for word in words:
-            if used and used + 1 + len(word) > width * 1.05:
+            if used and used + 1 + len(word) > width * per_unit:
                 lines, used = lines + 1, len(word)
             else:
                 used += len(word) + (1 if used else 0)
@@ -285,9 +288,10 @@ def _cover(workbook: Workbook, data: ReportData) -> None:
         if row < first:
             sheet.ws.row_dimensions[row].height = 20
             continue
-        # A long value (the list of pillars) wraps over the merged width: the row grows to show it all.
+        # A long value (the list of pillars) wraps over the merged width: the row grows to show it all,
+        # counted with narrow margins (a spare line rather than a value cut by another font's widths).
         label, value = facts[row - first]
-        lines = max(sheet._lines(value, 2, span=5), sheet._lines(label, 1))
+        lines = max(sheet._lines(value, 2, span=5, per_unit=0.95), sheet._lines(label, 1, per_unit=0.95))
         sheet.ws.row_dimensions[row].height = max(16, 15 * lines)
     coverage = data.coverage()
     sheet.heading("Partenaires et fichiers utilisés")
@@ -738,7 +742,7 @@ def _quality(workbook: Workbook, data: ReportData) -> None:
         italic=True,
         span=6,
     )
-    sheet.finish(repeat_header=False)
+    sheet.finish()  # one table: its header repeats on every printed page
 
 
 def _returns_block(sheet: Sheet, data: ReportData, span: int) -> None:
