@@ -158,7 +158,7 @@ def test_shares_and_rates_are_rounded_half_up(contracts: dict) -> None:
             "where unit = '%' and denominator > 0"
         ).fetchall()
     assert shares and all(v == ratio_half_up(n, d) for v, n, d, _, _ in shares)
-    # Halves in the sample (25 women of 80 is 31.25 %) are rounded up (31.3 %), not to even (31.2 %).
+    # Halves in the sample (10 women of 32 is 31.25 %) are rounded up (31.3 %), not to even (31.2 %).
     halves = [(v, n, d) for v, n, d, _, _ in shares if Decimal(repr(n)) * 1000 / Decimal(repr(d)) % 1 == HALF]
     assert halves and all(v > 100 * n / d for v, n, d in halves)
     objectives = contracts["books"]["CV262"]["Objectifs et résultats"]
