@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from cvpipeline.catalog import load_catalog
+from cvpipeline.metrics.rounding import ratio_half_up
 from cvpipeline_tests.e2e import REPO, copy_sample, run_pipeline
 
 CATALOG = load_catalog()
@@ -271,7 +272,7 @@ def test_achievement_rates_where_a_target_exists(sample: dict) -> None:
     )
     assert len(rows) == 13
     for _, _, _, value, target, achieved in rows:
-        assert achieved == round(100 * value / target, 1)
+        assert achieved == ratio_half_up(value, target)  # half up: 73 / 80 -> 91.3, not 91.2
     by_key = {(r[0], r[1], r[2]): r for r in rows}
     assert by_key[("beneficiaries", "citeslab", "all_data")][5] == 78.7
     assert by_key[("active_beneficiaries", "insertion_par_le_sport", "year")][5] == 75.0

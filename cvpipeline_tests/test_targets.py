@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from cvpipeline.catalog import load_catalog
-from cvpipeline.metrics.targets import load_targets, with_targets
+from cvpipeline.metrics.targets import illustrative_flags, load_targets, with_targets
 
 CATALOG = load_catalog()
 HEADER = "Indicateur;Périmètre;Code du périmètre;Ventilation;Période;Valeur cible;Commentaire\n"
@@ -80,11 +80,38 @@ def test_no_targets_folder_means_no_objective(tmp_path: Path) -> None:
     assert loaded.targets.empty and loaded.problems == [] and loaded.files == []
 
 
-def test_the_shipped_sample_targets_are_valid_and_say_they_are_illustrative() -> None:
+def test_the_shipped_sample_targets_are_valid_and_flagged_illustrative() -> None:
     repo = Path(__file__).resolve().parent.parent
     loaded = load_targets(CATALOG, repo / "data" / "targets")
     assert loaded.problems == [] and len(loaded.targets) > 5
-    assert loaded.targets["note"].str.contains("illustratif", case=False).all()
+    assert illustrative_flags(loaded.targets).all()
+    assert set(loaded.targets["illustrative"]) == {1}
+
+
+def test_the_illustrative_column_is_the_flag_not_a_word_in_a_comment(tmp_path: Path) -> None:
+    data_dir = write(
+        tmp_path,
+        HEADER.rstrip("\n")
+        + ";Illustratif\n"
+        + "beneficiaries;action;citeslab;;2016;100;Objectif illustratif du comité;\n"
+        + "beneficiaries;action;citeslab;;2017;100;ILLUSTRATIF;non\n"
+        + "beneficiaries;action;citeslab;;2018;100;;oui\n"
+        + "activities;action;citeslab;;2016;100;;Vrai\n"
+        + "activities;action;citeslab;;2017;100;;x\n"
+        + "activities;action;citeslab;;2018;100;;0\n"
+        + "field_actors;action;citeslab;;2018;100;;peut-être\n",
+    )
+    loaded = load_targets(CATALOG, data_dir / "targets")
+    assert list(illustrative_flags(loaded.targets)) == [False, False, True, True, True, False]
+    assert loaded.problems == [
+        "fichier d'objectifs « objectifs_2018.csv », ligne 8 : colonne « Illustratif » : « peut-être » : "
+        "oui ou non attendu (vide : non)"
+    ]
+    # Without the column, a comment that says « illustratif » flags nothing.
+    (tmp_path / "b").mkdir()
+    other = write(tmp_path / "b", HEADER + "beneficiaries;action;citeslab;;2016;100;Objectif illustratif\n")
+    loaded = load_targets(CATALOG, other / "targets")
+    assert loaded.problems == [] and not illustrative_flags(loaded.targets).any()
 
 
 def test_achievement_rate_only_on_the_matching_period_kind() -> None:

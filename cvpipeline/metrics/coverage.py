@@ -7,6 +7,7 @@ import pandas as pd
 from cvpipeline.catalog import Catalog
 from cvpipeline.metrics.indicators import METRIC_COLUMNS, Period
 from cvpipeline.metrics.registry import BY_CODE, DATA_ROWS, QPV_COVERAGE
+from cvpipeline.metrics.rounding import ratio_half_up
 
 __all__ = ["DATA_ROWS", "QPV_COVERAGE", "qpv_coverage", "source_coverage", "sources_without_data"]
 DATA_ROWS_LABEL, DATA_ROWS_UNIT = BY_CODE[DATA_ROWS].label, BY_CODE[DATA_ROWS].unit
@@ -115,7 +116,10 @@ def _per_thousand(rows: pd.DataFrame, people: pd.Series, inhabitants: pd.Series)
         indicator_code=QPV_COVERAGE,
         indicator_label=QPV_COVERAGE_LABEL,
         unit=QPV_COVERAGE_UNIT,
-        value=(1000 * people / inhabitants).round(1),
+        value=[
+            ratio_half_up(p, i, scale=1000, decimals=1) if pd.notna(p) and pd.notna(i) and i else float("nan")
+            for p, i in zip(people, inhabitants, strict=True)
+        ],
         numerator=people,
         denominator=inhabitants,
     ).reset_index(drop=True)

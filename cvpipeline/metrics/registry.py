@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cvpipeline.metrics.rounding import ratio_half_up, round_half_up
+
 PARTICIPATIONS, ACTIVITIES, FUNDINGS = "participations", "activities", "fundings"
 ALL_SCOPES = ("contract", "pillar", "action", "source", "qpv")
 DATA_ROWS = "data_rows"
@@ -57,10 +59,10 @@ class Figures:
         value = self.values[g]
         if self.kind == "share":
             denominator = self.denominators[g]
-            share = round(100.0 * value / denominator, 1) if denominator else None
+            share = ratio_half_up(value, denominator) if denominator else None
             found = [(None, share, float(value), float(denominator))]
         elif self.kind == "euros":
-            found = [(None, round(float(value), 2), None, None)]
+            found = [(None, round_half_up(float(value), 2), None, None)]
         else:
             found = [(None, float(value), None, None)]
         if self.breakdown is not None:

@@ -18,6 +18,7 @@ from cvpipeline.catalog import Catalog
 from cvpipeline.ingest.french import fold, parse_decimal
 from cvpipeline.metrics.labels import ALL_DATA, CHOSEN, SCOPE_TYPES, YEAR, label_map
 from cvpipeline.metrics.registry import DECLARED
+from cvpipeline.metrics.rounding import ratio_half_up
 
 FILE_GLOBS = ("objectifs*.csv", "objectifs*.xlsx")
 # canonical column -> accepted headers (compared folded: case, accents and spaces do not matter)
@@ -29,6 +30,7 @@ HEADERS = {
     "period": ("Période", "Periode", "Année", "period"),
     "target": ("Valeur cible", "Objectif", "Cible", "target_value"),
     "note": ("Commentaire", "Note", "Source de l'objectif"),
+    "illustrative": ("Illustratif", "Objectif illustratif", "illustrative"),
 }
 REQUIRED = ("indicator", "scope_type", "period", "target")
 TARGET_COLUMNS = [
@@ -42,10 +44,14 @@ TARGET_COLUMNS = [
     "period_end",
     "target_value",
     "note",
+    "illustrative",
     "source_file",
     "source_row",
     "file_sha256",
 ]
+# The « Illustratif » column: an example objective (the sample's), not one of the contract. Empty = no.
+YES_WORDS = {"oui", "o", "vrai", "true", "yes", "y", "x", "1"}
+NO_WORDS = {"non", "n", "faux", "false", "no", "0", ""}
 ALL_DATA_WORDS = {"toutes les donnees", "toute la periode", "tout", "toutes", "all data", "all_data"}
 _RANGE = re.compile(r"^\s*(\d{1,2}/\d{1,2}/\d{4})\s*(?:-|–|au|a)\s*(\d{1,2}/\d{1,2}/\d{4})\s*$")
 
@@ -153,6 +159,34 @@ def _period(value: object) -> tuple[str, pd.Timestamp | None, pd.Timestamp | Non
     return None
 
 
+def _flag(value: object) -> bool | None:
+    """The « Illustratif » cell as a boolean: oui/non, vrai/faux, true/false, 1/0, x; empty = no."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and not pd.isna(value) and value in (0, 1):
+        return bool(value)
+    text = fold(str(value)).strip()
+    if text in YES_WORDS:
+        return True
+    return False if text in NO_WORDS or text == "nan" else None
+
+
+def illustrative_flags(targets: pd.DataFrame) -> pd.Series:
+    """Per target row, whether it is illustrative (column « Illustratif »; none of a table without it)."""
+    if "illustrative" not in targets:
+        return pd.Series(False, index=targets.index, dtype=bool)
+    return pd.to_numeric(targets["illustrative"], errors="coerce").fillna(0).astype(int).astype(bool)
+
+
+def target_key(
+    indicator: str, scope_type: str, scope_code: str, breakdown: object, kind: str, start: object
+) -> tuple:
+    """What ties a metric row to its objective: indicator, scope, breakdown and period (as `with_targets`)."""
+    missing = breakdown is None or (isinstance(breakdown, float) and pd.isna(breakdown))
+    day = None if kind == ALL_DATA or start is None or pd.isna(start) else pd.Timestamp(start).date()
+    return (indicator, scope_type, scope_code, "" if missing else breakdown, kind, day)
+
+
 def target_indicators() -> dict[str, str]:
     """The indicators an objective may be set on, code -> French label (docs/targets.md lists them).
 
@@ -216,6 +250,11 @@ def validate_targets(catalog: Catalog, raw: pd.DataFrame, file_name: str) -> tup
             errors.append(f"colonne « Valeur cible » : « {row['target']} » n'est pas un nombre")
         elif value <= 0:
             errors.append(f"colonne « Valeur cible » : {value:g} : un objectif doit être positif")
+        illustrative = _flag(row["illustrative"])
+        if illustrative is None:
+            errors.append(
+                f"colonne « Illustratif » : « {row['illustrative']} » : oui ou non attendu (vide : non)"
+            )
         if not errors:
             key = (indicator, scope_type, scope_code, breakdown, period)
             if key in seen:
@@ -237,6 +276,7 @@ def validate_targets(catalog: Catalog, raw: pd.DataFrame, file_name: str) -> tup
                 "period_end": end,
                 "target_value": float(value),
                 "note": str(row["note"]).strip() or None,
+                "illustrative": int(illustrative),
                 "source_file": file_name,
                 "source_row": int(row["source_row"]),
             }
@@ -263,7 +303,10 @@ def load_targets(catalog: Catalog, folder: Path) -> TargetsLoad:
 
 
 def with_targets(metrics: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
-    """The metrics with target_value and achievement_pct (100 × value / target) where a target exists."""
+    """The metrics with target_value and achievement_pct where a target exists.
+
+    achievement_pct = 100 × value / target, rounded half up to 0.1 (73 / 80 -> 91.3, `ratio_half_up`).
+    """
     metrics = metrics.copy()
     metrics["target_value"] = float("nan")
     metrics["achievement_pct"] = float("nan")
@@ -287,5 +330,7 @@ def with_targets(metrics: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
                 match &= metrics["period_kind"] == YEAR
         metrics.loc[match, "target_value"] = float(target.target_value)
         values = pd.to_numeric(metrics.loc[match, "value"], errors="coerce")
-        metrics.loc[match, "achievement_pct"] = (100.0 * values / float(target.target_value)).round(1)
+        metrics.loc[match, "achievement_pct"] = [
+            float("nan") if pd.isna(v) else ratio_half_up(v, float(target.target_value)) for v in values
+        ]
     return metrics

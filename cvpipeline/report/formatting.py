@@ -4,7 +4,7 @@ Times people read are Paris time (`paris_time`); the warehouse keeps its timesta
 
 Rounding rule: cumulative counts are given exactly; yearly averages and counts at a date are rounded to
 the ten and said "environ" (or "une centaine", "une soixantaine"...); shares to 0.1 point; amounts to
-the euro.
+the euro. Every rounding is half up (`round_half_up`: 91,25 -> 91,3, 2,5 -> 3), never half to even.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+
+from cvpipeline.metrics.rounding import round_half_up
 
 # The one time zone of what people read (documents, console, metadata); the tables keep UTC.
 PARIS = ZoneInfo("Europe/Paris")
@@ -23,8 +25,11 @@ ROUNDING_RULE = (
     "exactement. Les effectifs à une date (inscrits à la fin d'une année) sont arrondis à la dizaine et dits "
     "« environ » (« environ 60 jeunes »). Les moyennes annuelles sont arrondies à la dizaine et dites en "
     "toutes lettres (« une centaine de projets », « une soixantaine ») ; au-dessous de 20, elles sont "
-    "données à l'unité. Les parts sont arrondies à 0,1 point, les montants à l'euro ; un montant identique "
-    "chaque année est donné tel quel."
+    "données à l'unité. Les parts et les taux de réalisation sont arrondis à 0,1 point, les montants à "
+    "l'euro ; un montant identique chaque année est donné tel quel. Tout arrondi se fait au plus proche, et "
+    "une valeur exactement à mi-chemin est arrondie à la valeur supérieure (91,25 % donne 91,3 % ; 2,5 "
+    "donne 3), "
+    "comme la fonction ARRONDI d'Excel."
 )
 APPROXIMATE_WORDS = {
     10: "une dizaine",
@@ -52,12 +57,12 @@ def number(value: float | None, decimals: int = 0) -> str:
     """A figure written the French way: 602 000, 37,4 ("n.d." when there is none)."""
     if value is None:
         return NOT_APPLICABLE
-    return f"{value:,.{decimals}f}".replace(",", NBSP).replace(".", ",")
+    return f"{round_half_up(value, decimals):,.{decimals}f}".replace(",", NBSP).replace(".", ",")
 
 
 def euros(value: float | None) -> str:
     """An amount in euros: 602 000 €."""
-    return NOT_APPLICABLE if value is None else f"{number(round(value))}{NBSP}€"
+    return NOT_APPLICABLE if value is None else f"{number(value)}{NBSP}€"
 
 
 def percent(value: float | None) -> str:
@@ -66,8 +71,8 @@ def percent(value: float | None) -> str:
 
 
 def rounded(value: float) -> int:
-    """The rounding rule for averages and counts at a date: to the ten (exact below 20)."""
-    return int(round(value)) if value < 20 else int(round(value / 10.0) * 10)
+    """The rounding rule for averages and counts at a date: to the ten (to the unit below 20), half up."""
+    return int(round_half_up(value)) if value < 20 else int(round_half_up(value / 10) * 10)
 
 
 def about(value: float | None, noun: str) -> str:

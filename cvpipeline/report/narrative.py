@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from cvpipeline.metrics.dictionary import COMMON_RULES, dictionary_rows, linkable_sources
+from cvpipeline.metrics.targets import illustrative_flags, target_key
 from cvpipeline.report.data import ReportData
 from cvpipeline.report.formatting import (
     APPROXIMATE_WORDS,
@@ -268,6 +269,12 @@ def objective_rows(data: ReportData) -> list[Record]:
     """The objectives the team set and the results, in the order of the note's table."""
     metrics = data.metrics
     rows = metrics[metrics["target_value"].notna()] if "target_value" in metrics else metrics.iloc[0:0]
+    targets = data.targets
+    flagged = {
+        target_key(t.indicator_code, t.scope_type, t.scope_code, t.breakdown, t.period_kind, t.period_start)
+        for t, flag in zip(targets.itertuples(), illustrative_flags(targets), strict=True)
+        if flag
+    }
     out = []
     for r in rows.sort_values(["scope_type", "scope_code", "indicator_code", "period_start"]).itertuples():
         unit = r.unit if r.unit in ("€", "%") else ""
@@ -283,6 +290,10 @@ def objective_rows(data: ReportData) -> list[Record]:
                 objectif=Figure(float(r.target_value), unit),
                 realise=Figure(None if pd.isna(r.value) else float(r.value), unit),
                 taux=Figure(None if pd.isna(r.achievement_pct) else float(r.achievement_pct), "%"),
+                illustratif=target_key(
+                    r.indicator_code, r.scope_type, r.scope_code, r.breakdown, r.period_kind, r.period_start
+                )
+                in flagged,
             )
         )
     return out
@@ -366,8 +377,7 @@ def note_context(data: ReportData) -> dict[str, Any]:
         for code, entry in catalog.pillars.items()
     }
     territory = catalog.territory
-    targets = data.targets
-    notes = " ".join(str(n) for n in targets["note"].dropna().unique()) if "note" in targets else ""
+    flags = illustrative_flags(data.targets)
     contract = Record(
         "contrat",
         code=catalog.contract_code,
@@ -390,7 +400,11 @@ def note_context(data: ReportData) -> dict[str, Any]:
         "actions": Records("actions", actions),
         "financements": _funding(data),
         "objectifs": Record(
-            "objectifs", lignes=objective_rows(data), illustratifs="illustrati" in notes.lower()
+            "objectifs",
+            lignes=objective_rows(data),
+            # every objective flagged « Illustratif » in the file (the sample's): the note says so
+            illustratifs=bool(len(flags)) and bool(flags.all()),
+            nb_illustratifs=int(flags.sum()),
         ),
         "donnees": _data_received(data),
         "methode": _method(data),

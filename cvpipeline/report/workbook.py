@@ -18,10 +18,12 @@ from cvpipeline.ingest.geography import contract_qpvs
 from cvpipeline.load.statuses import reason_of
 from cvpipeline.metrics.dictionary import COMMON_RULES, dictionary_rows, linkable_sources
 from cvpipeline.metrics.labels import ALL_DATA, YEAR
+from cvpipeline.metrics.rounding import round_half_up
+from cvpipeline.metrics.targets import illustrative_flags, target_key
 from cvpipeline.report.charts import bar_chart
 from cvpipeline.report.data import ReportData
 from cvpipeline.report.files import write_atomically
-from cvpipeline.report.formatting import NO_DATA, NOT_APPLICABLE, date_range, french_date
+from cvpipeline.report.formatting import NO_DATA, NOT_APPLICABLE, ROUNDING_RULE, date_range, french_date
 from cvpipeline.report.returns import RETURNS_FOLDER, partner_returns, summary_of
 from cvpipeline.text import display_text
 
@@ -85,13 +87,20 @@ def neutralise(value: object) -> object:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
+# Decimals a cell shows, by format: the value is stored rounded half up to them (`round_half_up`), so
+# that Excel, LibreOffice and the note read the same figure (91,25 % is stored and shown 91,3 %).
+SHOWN_DECIMALS = {"pct": 1, "dec": 1, "eur": 0, "int": 0}
+
+
 def _number(value: float | None, kind: str) -> float | int | None:
-    """A figure as the cell stores it: shares as fractions (shown with %), counts as integers."""
+    """A figure as the cell stores it: rounded half up to what the cell shows; shares as fractions."""
     if value is None:
         return None
     if kind == "pct":
-        return round(value / 100.0, 4)
-    if kind == "int" and float(value).is_integer():
+        return round_half_up(round_half_up(value, SHOWN_DECIMALS[kind]) / 100.0, SHOWN_DECIMALS[kind] + 2)
+    if kind in SHOWN_DECIMALS:
+        value = round_half_up(value, SHOWN_DECIMALS[kind])
+    if kind in ("int", "eur") and float(value).is_integer():
         return int(value)
     return value
 
@@ -149,7 +158,10 @@ class Sheet:
         formats: Sequence[str],
         styles: Sequence[str | None] | None = None,
     ) -> tuple[int, int]:
-        """Write a header and rows (None -> "n.d."); returns the first and last data row."""
+        """Write a header and rows (None -> "n.d."); returns the first and last data row.
+
+        A row of style "section" is a band that titles the rows below it: its empty cells stay empty.
+        """
         self.header_rows.append(self.row)
         for column, header in enumerate(headers, start=1):
             cell = self.ws.cell(self.row, column, neutralise(header))
@@ -167,7 +179,9 @@ class Sheet:
             for column, (value, kind) in enumerate(zip(values, formats, strict=True), start=1):
                 cell = self.ws.cell(self.row, column)
                 cell.border = BORDER
-                if value is None and kind not in ("text", "blank"):
+                if value is None and style == "section":
+                    pass
+                elif value is None and kind not in ("text", "blank"):
                     cell.value = NOT_APPLICABLE
                     cell.alignment = Alignment(horizontal="center", vertical="top")
                     cell.font = Font(italic=True, color="808080")
@@ -180,7 +194,7 @@ class Sheet:
                     )
                     cell.number_format = FORMATS[kind]
                     cell.alignment = Alignment(vertical="top")
-                if style == "pillar":
+                if style in ("pillar", "section"):
                     cell.fill = PILLAR_FILL
                     cell.font = Font(bold=True)
                 elif style == "total":
@@ -200,12 +214,17 @@ class Sheet:
         self.row += 2
         return first, last
 
-    def _lines(self, text: object, column: int) -> int:
-        """How many lines a text takes in a column once wrapped (a rough estimate, for row heights)."""
-        width = self.ws.column_dimensions[get_column_letter(column)].width or 10
+    def _lines(self, text: object, column: int, span: int = 1, per_unit: float = 1.05) -> int:
+        """How many lines a text takes in a column (or `span` merged columns) once wrapped (an estimate).
+
+        `per_unit`: characters per unit of column width; a smaller one errs towards one line too many.
+        """
+        width = sum(
+            self.ws.column_dimensions[get_column_letter(c)].width or 10 for c in range(column, column + span)
+        )
         words, lines, used = str(text).split(), 1, 0
         for word in words:
-            if used and used + 1 + len(word) > width * 1.05:
+            if used and used + 1 + len(word) > width * per_unit:
                 lines, used = lines + 1, len(word)
             else:
                 used += len(word) + (1 if used else 0)
@@ -268,7 +287,14 @@ def _cover(workbook: Workbook, data: ReportData) -> None:
     first, last = sheet.table(["Élément", "Valeur"], facts, ["text", "text"])
     for row in range(first - 1, last + 1):
         sheet.ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=6)
-        sheet.ws.row_dimensions[row].height = 16 if row >= first else 20
+        if row < first:
+            sheet.ws.row_dimensions[row].height = 20
+            continue
+        # A long value (the list of pillars) wraps over the merged width: the row grows to show it all,
+        # counted with narrow margins (a spare line rather than a value cut by another font's widths).
+        label, value = facts[row - first]
+        lines = max(sheet._lines(value, 2, span=5, per_unit=0.95), sheet._lines(label, 1, per_unit=0.95))
+        sheet.ws.row_dimensions[row].height = max(16, 15 * lines)
     coverage = data.coverage()
     sheet.heading("Partenaires et fichiers utilisés")
     rows = []
@@ -308,13 +334,14 @@ def _cover(workbook: Workbook, data: ReportData) -> None:
     for rule in [*COMMON_RULES[:-1], _linkable_text(data), _targets_text(data)]:
         sheet.text("• " + rule, span=6)
     sheet.text(
-        "• Lecture : « n.d. » = l'indicateur ne s'applique pas à ce "
-        "périmètre ou à cette année (pas de donnée "
-        "du partenaire) ; une case vide = sans objet. Les parts (%) "
-        "portent sur les personnes dont l'information "
-        "est connue.",
+        f"• Lecture : « {NOT_APPLICABLE} » = sans objet : l'indicateur ne s'applique pas à ce périmètre "
+        "(il ne le mesure pas, par exemple des inscrits sans dates d'inscription) ou à cette année (hors des "
+        "années que couvrent ses propres données) ; ce n'est pas un zéro. Une case vide : pas de chiffre à "
+        f"ce niveau (les crédits, programmés par {catalog.pillar_noun}, aux lignes d'action). Les parts (%) "
+        "portent sur les personnes dont l'information est connue.",
         span=6,
     )
+    sheet.text("• " + ROUNDING_RULE, span=6)
     sheet.text(
         "• Les personnes sont pseudonymisées dès la lecture des fichiers : aucun nom ni date de naissance "
         "complète n'est conservé, et ce classeur ne contient que des chiffres agrégés.",
@@ -349,13 +376,19 @@ def _targets_text(data: ReportData) -> str:
     if data.targets.empty:
         return "Objectifs : aucun objectif n'a été fixé (dossier targets/ vide)."
     files = ", ".join(sorted(set(data.targets["source_file"].dropna())))
-    notes = {str(n) for n in data.targets["note"].dropna()}
-    illustrative = any("illustrati" in n.lower() for n in notes)
-    return f"Objectifs : {len(data.targets)} objectif(s) lu(s) dans {files}" + (
-        " — ce sont des objectifs ILLUSTRATIFS (exemple livré avec les données d'essai)."
-        if illustrative
-        else "."
-    )
+    flagged = int(illustrative_flags(data.targets).sum())
+    read = f"Objectifs : {len(data.targets)} objectif(s) lu(s) dans {files}"
+    if flagged and flagged == len(data.targets):
+        return (
+            f"{read} — ce sont des objectifs ILLUSTRATIFS (colonne « Illustratif » du fichier) : ils "
+            "montrent la comparaison et ne sont pas ceux du contrat."
+        )
+    if flagged:
+        return (
+            f"{read}, dont {flagged} ILLUSTRATIF(S) (colonne « Illustratif » du fichier ; marqués "
+            "« illustratif » dans le tableau) : ceux-là ne sont pas des objectifs du contrat."
+        )
+    return f"{read}."
 
 
 def _synthesis(workbook: Workbook, data: ReportData) -> None:
@@ -416,28 +449,44 @@ def _synthesis(workbook: Workbook, data: ReportData) -> None:
     sheet.finish()
 
 
-def _year_block(
-    sheet: Sheet, data: ReportData, title: str, lines: list[tuple[str, str, str, str, str]]
-) -> None:
-    """Rows (label, scope_type, scope_code, indicator, format) × the data's years."""
-    sheet.heading(title)
-    years = data.years
-    rows = [[label] + [data.value(t, c, i, None, y) for y in years] for label, t, c, i, _ in lines]
-    formats_per_row = [f for *_, f in lines]
-    first, _ = sheet.table(
-        ["Indicateur" if lines and lines[0][1] == "contract" else "Action"] + [str(y) for y in years],
-        rows,
-        ["text"] + ["int"] * len(years),
-    )
-    for offset, kind in enumerate(formats_per_row):
-        for column in range(2, len(years) + 2):
+# The first column's header of a table of yearly figures, by the scope its rows are.
+YEAR_TABLE_FIRST_HEADER = {"contract": "Indicateur", "action": "Action", "qpv": "Quartier prioritaire"}
+YearLine = tuple[str, str, str, str, str]  # (label, scope_type, scope_code, indicator, format)
+
+
+def _year_rows(data: ReportData, lines: list[YearLine]) -> list[list[object]]:
+    """One row per line: its label, then its figure each year of the data (None: « n.d. »)."""
+    return [[label] + [data.value(t, c, i, None, y) for y in data.years] for label, t, c, i, _ in lines]
+
+
+def _format_year_rows(sheet: Sheet, first: int, rows: list[list[object]], kinds: list[str | None]) -> None:
+    """Each row's figures in its own format (euros on a line of credits); None: a section band."""
+    for offset, kind in enumerate(kinds):
+        if kind is None:
+            continue
+        for column in range(2, len(rows[offset]) + 1):
             cell = sheet.ws.cell(first + offset, column)
             if isinstance(cell.value, (int, float)):
                 cell.value = _number(rows[offset][column - 1], kind)
                 cell.number_format = FORMATS[kind]
 
 
+def _year_block(sheet: Sheet, data: ReportData, title: str, lines: list[YearLine]) -> None:
+    """A heading, then rows (label, scope_type, scope_code, indicator, format) × the data's years."""
+    sheet.heading(title)
+    years = data.years
+    rows = _year_rows(data, lines)
+    scope_type = lines[0][1] if lines else "action"
+    first, _ = sheet.table(
+        [YEAR_TABLE_FIRST_HEADER.get(scope_type, "Périmètre")] + [str(y) for y in years],
+        rows,
+        ["text"] + ["int"] * len(years),
+    )
+    _format_year_rows(sheet, first, rows, [f for *_, f in lines])
+
+
 def _by_year(workbook: Workbook, data: ReportData) -> None:
+    """One table, its year header repeated on every printed page; a band titles each block of rows."""
     years = data.years
     sheet = Sheet(
         workbook,
@@ -447,40 +496,50 @@ def _by_year(workbook: Workbook, data: ReportData) -> None:
         [54] + [14] * max(len(years), 1),
     )
     contract = data.contract
-    _year_block(
-        sheet,
-        data,
-        "Ensemble du contrat",
-        [(label, "contract", contract, i, f) for label, i, f in CONTRACT_YEARLY],
-    )
     actions = list(data.catalog.actions)
     people = [a for a in actions if data.action(a, "beneficiaries") is not None]
-    _year_block(
-        sheet,
-        data,
-        "Personnes par action",
-        [(data.label("action", a), "action", a, "beneficiaries", "int") for a in people],
-    )
-    _year_block(
-        sheet,
-        data,
-        "Inscrits au 31 décembre par action",
-        [(data.label("action", a), "action", a, "active_beneficiaries", "int") for a in people],
-    )
     doing = [a for a in actions if data.action(a, "activities") is not None]
-    _year_block(
-        sheet,
-        data,
-        "Activités par action",
-        [(data.label("action", a), "action", a, "activities", "int") for a in doing],
+    blocks: list[tuple[str, list[YearLine]]] = [
+        ("Ensemble du contrat", [(label, "contract", contract, i, f) for label, i, f in CONTRACT_YEARLY]),
+        (
+            "Personnes par action",
+            [(data.label("action", a), "action", a, "beneficiaries", "int") for a in people],
+        ),
+        (
+            "Inscrits au 31 décembre par action",
+            [(data.label("action", a), "action", a, "active_beneficiaries", "int") for a in people],
+        ),
+        (
+            "Activités par action",
+            [(data.label("action", a), "action", a, "activities", "int") for a in doing],
+        ),
+    ]
+    rows: list[list[object]] = []
+    kinds: list[str | None] = []
+    styles: list[str | None] = []
+    for title, lines in blocks:
+        if not lines:
+            continue
+        rows.append([title] + [None] * len(years))
+        kinds.append(None)
+        styles.append("section")
+        rows += _year_rows(data, lines)
+        kinds += [f for *_, f in lines]
+        styles += [None] * len(lines)
+    first, _ = sheet.table(
+        ["Indicateur ou action"] + [str(y) for y in years], rows, ["text"] + ["int"] * len(years), styles
     )
+    _format_year_rows(sheet, first, rows, kinds)
     sheet.text(
-        "« n.d. » : l'action n'a pas de donnée cette année-là (première ou dernière donnée du partenaire). "
-        "Les années suivent les données : aucune année après la dernière donnée ni avant la première.",
+        f"« {NOT_APPLICABLE} » = sans objet : l'indicateur ne s'applique pas à cette action cette année-là, "
+        "soit que l'action ne le mesure pas (par exemple des inscrits au 31 décembre sans dates "
+        "d'inscription), soit que l'année soit hors des années que couvrent ses propres données (avant sa "
+        "première ou après sa dernière donnée). Ce n'est pas un zéro. Les années suivent les données : "
+        "aucune année après la dernière donnée ni avant la première.",
         italic=True,
         span=max(len(years) + 1, 4),
     )
-    sheet.finish(repeat_header=False)
+    sheet.finish()
 
 
 def _by_qpv(workbook: Workbook, data: ReportData) -> None:
@@ -568,10 +627,15 @@ def _objectives(workbook: Workbook, data: ReportData) -> None:
     metrics = data.metrics
     rows = metrics[metrics["target_value"].notna()] if "target_value" in metrics else metrics.iloc[0:0]
     rows = rows.sort_values(["scope_type", "scope_code", "indicator_code", "period_start"])
-    notes = {}
-    for t in data.targets.itertuples():
-        breakdown = "" if pd.isna(t.breakdown) else t.breakdown
-        notes[(t.indicator_code, t.scope_type, t.scope_code, breakdown, t.period_kind)] = t.note
+    notes, flags = {}, illustrative_flags(data.targets)
+    mixed = bool(flags.any()) and not bool(flags.all())
+    for t, flag in zip(data.targets.itertuples(), flags, strict=True):
+        key = target_key(
+            t.indicator_code, t.scope_type, t.scope_code, t.breakdown, t.period_kind, t.period_start
+        )
+        note = "" if t.note is None or pd.isna(t.note) else str(t.note)
+        # Some objectives illustrative, others not: each illustrative one says so in its comment.
+        notes[key] = (f"Illustratif — {note}" if note else "Illustratif") if flag and mixed else note
     table = []
     for r in rows.itertuples():
         unit = "eur" if r.unit == "€" else ("pct" if r.unit == "%" else "int")
@@ -599,7 +663,15 @@ def _objectives(workbook: Workbook, data: ReportData) -> None:
                 (value, unit),
                 achieved,
                 notes.get(
-                    (r.indicator_code, r.scope_type, r.scope_code, r.breakdown or "", r.period_kind), ""
+                    target_key(
+                        r.indicator_code,
+                        r.scope_type,
+                        r.scope_code,
+                        r.breakdown,
+                        r.period_kind,
+                        r.period_start,
+                    ),
+                    "",
                 ),
             ]
         )
@@ -674,7 +746,7 @@ def _quality(workbook: Workbook, data: ReportData) -> None:
         italic=True,
         span=6,
     )
-    sheet.finish(repeat_header=False)
+    sheet.finish()  # one table: its header repeats on every printed page
 
 
 def _returns_block(sheet: Sheet, data: ReportData, span: int) -> None:

@@ -405,6 +405,12 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         Column("period_end", Date, comment="Fin de la période visée (vide pour all_data)"),
         Column("target_value", Float, nullable=False, comment="Valeur cible"),
         Column("note", Text, comment="Commentaire de l'équipe (origine de l'objectif)"),
+        Column(
+            "illustrative",
+            Integer,
+            comment="1 : objectif illustratif (colonne « Illustratif » du fichier : un exemple, pas un "
+            "objectif du contrat) ; 0 sinon",
+        ),
         Column("source_file", Text, comment="Fichier d'objectifs d'origine"),
         Column("source_row", Integer, comment="Ligne du fichier d'objectifs, telle qu'Excel l'affiche"),
         Column("file_sha256", String(64), comment=LINEAGE_DOCS["file_sha256"]),
