@@ -489,7 +489,17 @@ def diff(edition_id: str, xlsx: str | None, data_dir: str | None, warehouse_url:
             f"  {row.indicateur} — {row.perimetre} {scope} — {period} : "
             f"{_number(row.valeur_publiee)} → {_number(row.valeur_actuelle)}{gap} [{row.etat}]"
         )
-        print(f"      fichiers en cause : {row.fichiers_en_cause or 'aucun fichier changé ne l’explique'}")
+        files = (
+            "aucun fichier changé ne l'explique"
+            if _is_missing(row.fichiers_en_cause)
+            else row.fichiers_en_cause
+        )
+        print(f"      fichiers en cause : {files}")
+    if found.not_computed:
+        print(
+            f"{found.not_computed} chiffre(s) de la période choisie de l'édition ne sont pas recalculés "
+            "aujourd'hui (aucun run ne l'a demandée) : non comparés"
+        )
     if xlsx:
         print(f"Feuille imprimable : {write_gaps_xlsx(found, Path(xlsx))}")
     return 0

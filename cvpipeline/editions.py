@@ -23,7 +23,7 @@ from cvpipeline.catalog import Catalog
 from cvpipeline.load.delivery import rules_fingerprint
 from cvpipeline.load.references import replace_references
 from cvpipeline.metrics.indicators import Period
-from cvpipeline.metrics.labels import ALL_DATA
+from cvpipeline.metrics.labels import ALL_DATA, CHOSEN
 from cvpipeline.metrics.refresh import refresh_metrics
 from cvpipeline.replay import ReplayError, read_again
 from cvpipeline.report.data import load_report_data
@@ -35,7 +35,7 @@ from cvpipeline.warehouse.migrations import prepare
 from cvpipeline.warehouse.reads import read_table
 from cvpipeline.warehouse.schema import ANALYST_SCHEMA, NATIONAL_CONTRACT, table_for
 from cvpipeline.warehouse.slices import SLICED_TABLES, write_slices
-from cvpipeline.warehouse.views import UNCHANGED, edition_changes_sql, slice_years_sql
+from cvpipeline.warehouse.views import NOT_COMPUTED, UNCHANGED, edition_changes_sql, slice_years_sql
 from cvpipeline.warehouse.writer import insert_frame, replace_table
 
 EDITIONS_FOLDER = "editions"
@@ -405,6 +405,7 @@ class EditionGaps:
     changes: pd.DataFrame
     gaps: pd.DataFrame
     published: int
+    not_computed: int = 0
 
 
 def edition_gaps(engine: Engine, edition_id: str) -> EditionGaps:
@@ -417,11 +418,12 @@ def edition_gaps(engine: Engine, edition_id: str) -> EditionGaps:
     with engine.connect() as conn:
         gaps = pd.read_sql(
             sa.text(
-                f"SELECT * FROM {prefix}v_ecarts_edition WHERE edition = :e AND etat <> :same "
+                f"SELECT * FROM {prefix}v_ecarts_edition "
+                "WHERE edition = :e AND etat NOT IN (:same, :skipped) "
                 "ORDER BY code_indicateur, perimetre, code_perimetre, ventilation, debut, fin"
             ),
             conn,
-            params={"e": edition_id, "same": UNCHANGED},
+            params={"e": edition_id, "same": UNCHANGED, "skipped": NOT_COMPUTED},
         )
         changes = pd.read_sql(
             sa.text(
@@ -431,7 +433,14 @@ def edition_gaps(engine: Engine, edition_id: str) -> EditionGaps:
             conn,
             params={"e": edition_id},
         )
-    return EditionGaps(edition, changes, gaps, int(edition["metrics_count"] or 0))
+        not_computed = conn.execute(
+            sa.text(f"SELECT count(*) FROM {prefix}v_ecarts_edition WHERE edition = :e AND etat = :skipped"),
+            {"e": edition_id, "skipped": NOT_COMPUTED},
+        ).scalar()
+    for column in ("debut", "fin"):
+        gaps[column] = pd.to_datetime(gaps[column])
+    edition["published_at"] = pd.Timestamp(edition["published_at"])
+    return EditionGaps(edition, changes, gaps, int(edition["metrics_count"] or 0), int(not_computed or 0))
 
 
 def moved_figures(engine: Engine, contract_code: str) -> list[tuple[str, str, int]]:
@@ -446,7 +455,21 @@ def moved_figures(engine: Engine, contract_code: str) -> list[tuple[str, str, in
     for row in editions.itertuples():
         published = metrics[metrics["edition_id"] == row.edition_id]
         gaps = compare_figures(published, today, ["value"])
-        moved = gaps[gaps["side"] != "absent de l'édition"]
+        computed = set(
+            zip(
+                today["period_kind"],
+                pd.to_datetime(today["period_start"]),
+                pd.to_datetime(today["period_end"]),
+                strict=True,
+            )
+        )
+        asked = [
+            kind != CHOSEN or (kind, start, end) in computed
+            for kind, start, end in zip(
+                gaps["period_kind"], gaps["period_start"], gaps["period_end"], strict=True
+            )
+        ]
+        moved = gaps[(gaps["side"] != "absent de l'édition") & pd.Series(asked, index=gaps.index, dtype=bool)]
         found.append((str(row.edition_id), str(row.title), len(moved)))
     return found
 

@@ -60,9 +60,16 @@ def _label(alias: str, kind: str, code: str, contract: str | None = None) -> str
 
 # The states of a published figure today (v_ecarts_edition.etat), and the nature of a file's change.
 UNCHANGED, MOVED, GONE, NEW = "inchangé", "modifié", "absent aujourd'hui", "nouveau"
+# A published figure of a chosen period that today's indicators do not compute (no run asked for it).
+NOT_COMPUTED = "période non recalculée"
 RESENT, ADDED, REMOVED, RULES_CHANGED = "renvoyé", "ajouté", "retiré", "règles changées"
 # A year that bounds an open enrolment (its last year) or stands for "none" in LEAST/GREATEST.
 OPEN_YEAR, NO_YEAR = 9999, -1
+
+
+def _quoted(text: str) -> str:
+    """A French word as an SQL string literal (its apostrophes doubled)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _year_of(expr: str, dialect: str) -> str:
@@ -128,8 +135,10 @@ def edition_changes_sql(dialect: str) -> str:
     )
     return (
         f"SELECT es.edition_id, es.contract_code, es.source_id, es.file, "
-        f"CASE WHEN fs.file IS NULL THEN '{REMOVED}' WHEN fs.sha256 <> es.sha256 THEN '{RESENT}' "
-        f"ELSE '{RULES_CHANGED}' END AS change, es.sha256 AS published_sha256, fs.sha256 AS current_sha256, "
+        f"CASE WHEN fs.file IS NULL THEN {_quoted(REMOVED)} "
+        f"WHEN fs.sha256 <> es.sha256 THEN {_quoted(RESENT)} "
+        f"ELSE {_quoted(RULES_CHANGED)} END AS change, "
+        "es.sha256 AS published_sha256, fs.sha256 AS current_sha256, "
         f"CASE WHEN fs.file IS NULL THEN es.first_year ELSE {first} END AS first_year, "
         f"CASE WHEN fs.file IS NULL THEN es.last_year ELSE {last} END AS last_year "
         f"FROM {ops}edition_slices es LEFT JOIN {ops}file_slices fs ON fs.contract_code = es.contract_code "
@@ -137,7 +146,7 @@ def edition_changes_sql(dialect: str) -> str:
         "WHERE fs.file IS NULL OR fs.sha256 <> es.sha256 "
         "OR fs.rules_fingerprint IS DISTINCT FROM es.rules_fingerprint "
         "UNION ALL SELECT e.edition_id, fs.contract_code, fs.source_id, fs.file, "
-        f"'{ADDED}', NULL, fs.sha256, "
+        f"{_quoted(ADDED)}, NULL, fs.sha256, "
         f"{new_first}, {new_last} "
         f"FROM {ops}editions e JOIN {ops}file_slices fs ON fs.contract_code IN (e.contract_code, 'national') "
         f"WHERE NOT EXISTS (SELECT 1 FROM {ops}edition_slices es WHERE es.edition_id = e.edition_id "
@@ -177,7 +186,7 @@ def _edition_files_sql(dialect: str) -> str:
             f"(SELECT group_concat(x, ', ') FROM (SELECT {label} AS x FROM ({changes}) c "
             f"WHERE {where} ORDER BY x))"
         )
-    return f"CASE WHEN d.state = '{UNCHANGED}' THEN NULL ELSE {listed} END"
+    return f"CASE WHEN d.state IN ({_quoted(UNCHANGED)}, {_quoted(NOT_COMPUTED)}) THEN NULL ELSE {listed} END"
 
 
 _METRIC_KEY = (
@@ -191,13 +200,19 @@ EDITION_GAPS_SOURCE = (
     "FROM (SELECT em.edition_id, em.contract_code, em.indicator_code, em.indicator_label, em.scope_type, "
     "em.scope_code, em.breakdown, em.period_kind, em.period_start, em.period_end, em.unit, "
     "em.value AS published, m.value AS today, "
-    f"CASE WHEN m.indicator_code IS NULL THEN '{GONE}' "
-    f"WHEN m.value IS NOT DISTINCT FROM em.value THEN '{UNCHANGED}' ELSE '{MOVED}' END AS state "
+    "CASE WHEN m.indicator_code IS NULL AND em.period_kind = 'chosen' AND NOT EXISTS (SELECT 1 "
+    "FROM {s}evaluation_metrics m2 WHERE m2.contract_code = em.contract_code AND m2.period_kind = 'chosen' "
+    "AND m2.period_start = em.period_start AND m2.period_end = em.period_end) "
+    f"THEN {_quoted(NOT_COMPUTED)} "
+    f"WHEN m.indicator_code IS NULL THEN {_quoted(GONE)} "
+    f"WHEN m.value IS NOT DISTINCT FROM em.value THEN {_quoted(UNCHANGED)} "
+    f"ELSE {_quoted(MOVED)} END AS state "
     "FROM {s}edition_metrics em LEFT JOIN {s}evaluation_metrics m ON m.contract_code = em.contract_code AND "
     + _METRIC_KEY.format(a="em", b="m")
     + " UNION ALL SELECT e.edition_id, m.contract_code, m.indicator_code, m.indicator_label, m.scope_type, "
     "m.scope_code, m.breakdown, m.period_kind, m.period_start, m.period_end, m.unit, NULL, m.value, "
-    f"'{NEW}' FROM {{o}}editions e JOIN {{s}}evaluation_metrics m ON m.contract_code = e.contract_code "
+    f"{_quoted(NEW)} FROM {{o}}editions e "
+    "JOIN {s}evaluation_metrics m ON m.contract_code = e.contract_code "
     "WHERE NOT EXISTS (SELECT 1 FROM {s}edition_metrics em WHERE em.edition_id = e.edition_id "
     "AND em.contract_code = m.contract_code AND "
     + _METRIC_KEY.format(a="m", b="em")
@@ -304,8 +319,9 @@ EDITION_VIEWS = (
                 "etat",
                 "text",
                 "d.state",
-                f"{UNCHANGED}, {MOVED}, {GONE} (chiffre qui ne se calcule plus) "
-                f"ou {NEW} (absent de l'édition)",
+                f"{UNCHANGED}, {MOVED}, {GONE} (chiffre qui ne se calcule plus), {NEW} (absent de "
+                f"l'édition) ou {NOT_COMPUTED} (période choisie de l'édition que les indicateurs "
+                "d'aujourd'hui ne calculent pas)",
             ),
             (
                 "fichiers_en_cause",
