@@ -19,6 +19,7 @@ from cvpipeline.editions import compare_figures
 from cvpipeline.warehouse.engine import make_engine
 from cvpipeline.warehouse.reads import read_table
 from cvpipeline.warehouse.views import COLUMN_TYPES, EDITION_VIEWS
+from cvpipeline_tests.conftest import KEY
 from cvpipeline_tests.e2e import REPO, copy_sample, run_pipeline
 
 RESENT = "regie_coup_de_pouce/suivi_permis_2017.xlsx"
@@ -255,9 +256,11 @@ def test_unknown_edition_and_bad_period_are_one_french_line(
 
 
 def test_publish_and_diff_on_postgres(
-    postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture
+    postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("CVPIPELINE_PSEUDONYMISATION_KEY", KEY)  # a server warehouse needs a deployed key
     data_dir = copy_sample(tmp_path / "data")
+    (tmp_path / "home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
         assert run_pipeline(data_dir, postgres_url, instance).success
         assert cli(data_dir, postgres_url, "publish", "--contract", "CV262", "--titre", TITLE) == 0
