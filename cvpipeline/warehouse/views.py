@@ -63,8 +63,8 @@ UNCHANGED, MOVED, GONE, NEW = "inchangé", "modifié", "absent aujourd'hui", "no
 # A published figure of a chosen period that today's indicators do not compute (no run asked for it).
 NOT_COMPUTED = "période non recalculée"
 RESENT, ADDED, REMOVED, RULES_CHANGED = "renvoyé", "ajouté", "retiré", "règles changées"
-# A year that bounds an open enrolment (its last year) or stands for "none" in LEAST/GREATEST.
-OPEN_YEAR, NO_YEAR = 9999, -1
+# The last year of an open enrolment (it counts in every year after its start).
+OPEN_YEAR = 9999
 
 
 def _quoted(text: str) -> str:
@@ -83,35 +83,28 @@ def slice_years_sql(dialect: str, alias: str, prefix: str) -> tuple[str, str]:
     """(first year, last year) of the rows of the slice `alias` (contract_code, source_id, file) in place.
 
     Found through the seams' index, table by table; the last year of an open enrolment is 9999.
-    Both are NULL for a slice without any dated row.
+    Both are NULL for a slice without any dated row. (An aggregate over a UNION ALL, not a min() or
+    max() of several arguments: DuckDB, reading the SQLite views, takes those for its own min(x, n).)
     """
-    least, greatest = ("LEAST", "GREATEST") if dialect == "postgresql" else ("min", "max")
     seam = (
         "{t}.contract_code = {a}.contract_code AND {t}.source_id = {a}.source_id "
         "AND {t}.source_file = {a}.file"
     )
 
-    def one(table: str, t: str, value: str) -> str:
-        where = seam.format(t=t, a=alias)
-        return f"(SELECT {value} FROM {prefix}{table} {t} WHERE {where})"
+    def years(participation: str) -> str:
+        activity = f"COALESCE(a.activity_year, {_year_of('a.activity_date', dialect)})"
+        return " UNION ALL ".join(
+            [
+                f"SELECT {participation} AS y FROM {prefix}participations p "
+                f"WHERE {seam.format(t='p', a=alias)}",
+                f"SELECT {activity} FROM {prefix}activities a WHERE {seam.format(t='a', a=alias)}",
+                f"SELECT f.year FROM {prefix}fundings f WHERE {seam.format(t='f', a=alias)}",
+            ]
+        )
 
-    firsts = [
-        one("participations", "p", f"min({_year_of('p.start_date', dialect)})"),
-        one("activities", "a", f"min(COALESCE(a.activity_year, {_year_of('a.activity_date', dialect)}))"),
-        one("fundings", "f", "min(f.year)"),
-    ]
-    lasts = [
-        one(
-            "participations",
-            "p",
-            f"CASE WHEN count(*) > count(p.end_date) THEN {OPEN_YEAR} "
-            f"ELSE max({_year_of('p.end_date', dialect)}) END",
-        ),
-        one("activities", "a", f"max(COALESCE(a.activity_year, {_year_of('a.activity_date', dialect)}))"),
-        one("fundings", "f", "max(f.year)"),
-    ]
-    first = f"NULLIF({least}({', '.join(f'COALESCE({x}, {OPEN_YEAR})' for x in firsts)}), {OPEN_YEAR})"
-    last = f"NULLIF({greatest}({', '.join(f'COALESCE({x}, {NO_YEAR})' for x in lasts)}), {NO_YEAR})"
+    first = f"(SELECT min(u.y) FROM ({years(_year_of('p.start_date', dialect))}) u)"
+    open_end = f"CASE WHEN p.end_date IS NULL THEN {OPEN_YEAR} ELSE {_year_of('p.end_date', dialect)} END"
+    last = f"(SELECT max(u.y) FROM ({years(open_end)}) u)"
     return first, last
 
 
@@ -124,15 +117,10 @@ def edition_changes_sql(dialect: str) -> str:
     """
     prefix = f"{ANALYST_SCHEMA}." if dialect == "postgresql" else ""
     ops = f"{OPERATIONS_SCHEMA}." if dialect == "postgresql" else ""
-    least, greatest = ("LEAST", "GREATEST") if dialect == "postgresql" else ("min", "max")
     new_first, new_last = slice_years_sql(dialect, "fs", prefix)
-    first = (
-        f"NULLIF({least}(COALESCE(es.first_year, {OPEN_YEAR}), "
-        f"COALESCE({new_first}, {OPEN_YEAR})), {OPEN_YEAR})"
-    )
-    last = (
-        f"NULLIF({greatest}(COALESCE(es.last_year, {NO_YEAR}), COALESCE({new_last}, {NO_YEAR})), {NO_YEAR})"
-    )
+    # The published version's years and the current one's together.
+    first = f"(SELECT min(v.y) FROM (SELECT es.first_year AS y UNION ALL SELECT {new_first}) v)"
+    last = f"(SELECT max(v.y) FROM (SELECT es.last_year AS y UNION ALL SELECT {new_last}) v)"
     return (
         f"SELECT es.edition_id, es.contract_code, es.source_id, es.file, "
         f"CASE WHEN fs.file IS NULL THEN {_quoted(REMOVED)} "
@@ -144,7 +132,7 @@ def edition_changes_sql(dialect: str) -> str:
         f"FROM {ops}edition_slices es LEFT JOIN {ops}file_slices fs ON fs.contract_code = es.contract_code "
         "AND fs.source_id = es.source_id AND fs.file = es.file "
         "WHERE fs.file IS NULL OR fs.sha256 <> es.sha256 "
-        "OR fs.rules_fingerprint IS DISTINCT FROM es.rules_fingerprint "
+        "OR COALESCE(fs.rules_fingerprint, '') <> COALESCE(es.rules_fingerprint, '') "
         "UNION ALL SELECT e.edition_id, fs.contract_code, fs.source_id, fs.file, "
         f"{_quoted(ADDED)}, NULL, fs.sha256, "
         f"{new_first}, {new_last} "
@@ -166,10 +154,13 @@ def _edition_files_sql(dialect: str) -> str:
     scope = (
         "(d.scope_type NOT IN ('source', 'action', 'pillar') "
         "OR (d.scope_type = 'source' AND c.source_id = d.scope_code) "
-        "OR (d.scope_type = 'action' AND c.source_id IN (SELECT ra.source_id FROM {s}ref_actions ra "
-        "WHERE ra.contract_code = d.contract_code AND ra.action_code = d.scope_code)) "
-        "OR (d.scope_type = 'pillar' AND c.source_id IN (SELECT ra.source_id FROM {s}ref_actions ra "
-        "WHERE ra.contract_code = d.contract_code AND ra.pillar = d.scope_code)))"
+        # EXISTS, not IN (subquery): DuckDB reads these SQLite views and writes IN back as ANY.
+        "OR (d.scope_type = 'action' AND EXISTS (SELECT 1 FROM {s}ref_actions ra "
+        "WHERE ra.contract_code = d.contract_code AND ra.action_code = d.scope_code "
+        "AND ra.source_id = c.source_id)) "
+        "OR (d.scope_type = 'pillar' AND EXISTS (SELECT 1 FROM {s}ref_actions ra "
+        "WHERE ra.contract_code = d.contract_code AND ra.pillar = d.scope_code "
+        "AND ra.source_id = c.source_id)))"
     )
     period = (
         "(d.period_kind = 'all_data' OR c.first_year IS NULL OR "
@@ -205,7 +196,9 @@ EDITION_GAPS_SOURCE = (
     "AND m2.period_start = em.period_start AND m2.period_end = em.period_end) "
     f"THEN {_quoted(NOT_COMPUTED)} "
     f"WHEN m.indicator_code IS NULL THEN {_quoted(GONE)} "
-    f"WHEN m.value IS NOT DISTINCT FROM em.value THEN {_quoted(UNCHANGED)} "
+    # (not IS NOT DISTINCT FROM: DuckDB reads the SQLite file with an SQLite that lacks it)
+    "WHEN m.value = em.value OR (m.value IS NULL AND em.value IS NULL) "
+    f"THEN {_quoted(UNCHANGED)} "
     f"ELSE {_quoted(MOVED)} END AS state "
     "FROM {s}edition_metrics em LEFT JOIN {s}evaluation_metrics m ON m.contract_code = em.contract_code AND "
     + _METRIC_KEY.format(a="em", b="m")
