@@ -427,6 +427,161 @@ def replay(target_url: str, data_dir: str | None, warehouse_url: str | None) -> 
     return 0
 
 
+def _number(value: Any) -> str:
+    """A figure as people read it in French: « n.d. » when missing, a decimal comma, no useless zeros."""
+    import math
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n.d."
+    text = f"{float(value):,.2f}".rstrip("0").rstrip(".")
+    return text.replace(",", " ").replace(".", ",")
+
+
+def _contract_of(settings: Settings, code: str) -> Any:
+    """A contract's catalog by its code; ConfigurationError when the catalog has none."""
+    from cvpipeline.defs import catalogs_of
+
+    catalogs = catalogs_of(settings)
+    if code not in catalogs:
+        raise ConfigurationError(f"contrat inconnu : {code} (contrats du catalogue : {', '.join(catalogs)})")
+    return catalogs[code]
+
+
+def publish(
+    contract: str, title: str, period: str | None, data_dir: str | None, warehouse_url: str | None
+) -> int:
+    """Publish an edition of a contract's evaluation: its figures, files in place and documents, kept."""
+    import getpass
+
+    from cvpipeline.editions import EditionError, parse_period, publish_edition
+
+    settings = settings_of(data_dir, warehouse_url)
+    catalog = _contract_of(settings, contract)
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = None
+    try:
+        chosen = parse_period(period) if period else None
+        edition = publish_edition(catalog, settings, title, chosen, user)
+    except EditionError as exc:
+        raise ConfigurationError(f"édition non publiée : {exc}") from exc
+    print(f"cvpipeline : édition {edition.edition_id} publiée — {edition.title}")
+    if edition.period:
+        start, end = edition.period
+        print(f"  période choisie : du {start:%d/%m/%Y} au {end:%d/%m/%Y}")
+    print(f"  {edition.slices} fichier(s) en place, {edition.metrics} indicateur(s) figés")
+    for path, sha in edition.documents:
+        print(f"  document : {edition.folder / path} (SHA-256 {sha[:16]}…)")
+    return 0
+
+
+def diff(edition_id: str, xlsx: str | None, data_dir: str | None, warehouse_url: str | None) -> int:
+    """Compare a published edition with today's figures: what moved, and the files that explain it."""
+    from cvpipeline.editions import EditionError, edition_gaps, write_gaps_xlsx
+    from cvpipeline.warehouse.engine import make_engine
+
+    settings = settings_of(data_dir, warehouse_url)
+    try:
+        found = edition_gaps(make_engine(settings.warehouse_url), edition_id)
+    except EditionError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    edition = found.edition
+    print(
+        f"Édition {edition_id} — {edition['title']} (contrat {edition['contract_code']}, "
+        f"publiée le {edition['published_at']:%d/%m/%Y à %H:%M} UTC)"
+    )
+    if found.changes.empty:
+        print("Fichiers changés depuis la publication : aucun")
+    else:
+        print(f"Fichiers changés depuis la publication ({len(found.changes)}) :")
+        for row in found.changes.itertuples():
+            years = ""
+            if row.first_year is not None and not _is_missing(row.first_year):
+                last = "…" if int(row.last_year) >= 9999 else str(int(row.last_year))
+                years = f", années {int(row.first_year)}-{last}"
+            print(f"  {row.source_id} / {row.file} : {row.change}{years}")
+    moved = found.gaps
+    print(f"Chiffres qui diffèrent aujourd'hui : {len(moved)} (sur {found.published} publiés)")
+    for row in moved.itertuples():
+        scope = row.libelle_perimetre + (f" — {row.ventilation}" if isinstance(row.ventilation, str) else "")
+        period = f"{row.debut:%d/%m/%Y}-{row.fin:%d/%m/%Y}"
+        gap = "" if _is_missing(row.ecart) else f" (écart {_number(row.ecart)})"
+        print(
+            f"  {row.indicateur} — {row.perimetre} {scope} — {period} : "
+            f"{_number(row.valeur_publiee)} → {_number(row.valeur_actuelle)}{gap} [{row.etat}]"
+        )
+        files = (
+            "aucun fichier changé ne l'explique"
+            if _is_missing(row.fichiers_en_cause)
+            else row.fichiers_en_cause
+        )
+        print(f"      fichiers en cause : {files}")
+    if found.not_computed:
+        print(
+            f"{found.not_computed} chiffre(s) de la période choisie de l'édition ne sont pas recalculés "
+            "aujourd'hui (aucun run ne l'a demandée) : non comparés"
+        )
+    if xlsx:
+        print(f"Feuille imprimable : {write_gaps_xlsx(found, Path(xlsx))}")
+    return 0
+
+
+def _is_missing(value: Any) -> bool:
+    """True for None and NaN."""
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def replay_edition(edition_id: str, target_url: str, data_dir: str | None, warehouse_url: str | None) -> int:
+    """Rebuild an edition's warehouse from the archive and check its figures; 1 on any mismatch."""
+    from cvpipeline.editions import EditionError, read_edition
+    from cvpipeline.editions import replay_edition as rebuild
+    from cvpipeline.warehouse.engine import make_engine
+
+    settings = settings_of(data_dir, warehouse_url)
+    try:
+        code = str(read_edition(make_engine(settings.warehouse_url), edition_id)["contract_code"])
+    except EditionError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    catalog = _contract_of(settings, code)
+    print(f"cvpipeline : rejeu de l'édition {edition_id} depuis {settings.archive_dir}", flush=True)
+    try:
+        report = rebuild(catalog, settings, edition_id, target_url, f"rejeu-{edition_id}-{os.getpid()}")
+    except EditionError as exc:
+        print(f"cvpipeline : rejeu impossible : {exc}", file=sys.stderr)
+        return 1
+    print(f"cvpipeline : {report.files} fichier(s) relu(s), {report.figures} indicateur(s) publiés comparés")
+    if report.rules_changed:
+        print(
+            f"  règles de lecture changées depuis la publication ({len(report.rules_changed)} fichier(s)) : "
+            + ", ".join(report.rules_changed)
+        )
+    if report.mismatches.empty:
+        print("cvpipeline : l'édition se reproduit à l'identique, chiffre pour chiffre")
+        return 0
+    figures = report.mismatches.drop_duplicates(
+        [
+            "indicator_code",
+            "scope_type",
+            "scope_code",
+            "breakdown",
+            "period_kind",
+            "period_start",
+            "period_end",
+        ]
+    )
+    print(f"cvpipeline : ÉCARTS : {len(figures)} indicateur(s) ne se reproduisent pas :")
+    for row in report.mismatches.itertuples():
+        breakdown = f" / {row.breakdown}" if row.breakdown else ""
+        side = f" ({row.side})" if row.side else ""
+        print(
+            f"  {row.indicator_code} — {row.scope_type} {row.scope_code}{breakdown} — "
+            f"{row.period_start:%d/%m/%Y}-{row.period_end:%d/%m/%Y} ({row.period_kind}) — {row.column} : "
+            f"publié {_number(row.published)}, rejoué {_number(row.other)}{side}"
+        )
+    return 1
+
+
 def create_analyst_role(role: str, warehouse_url: str | None, print_only: bool) -> int:
     """Create (or update) the read-only analyst role; the password comes from CVPIPELINE_ANALYST_PASSWORD."""
     import sqlalchemy as sa
@@ -607,6 +762,45 @@ def main(argv: list[str] | None = None) -> int:
     replay_parser.add_argument(
         "--warehouse-url", metavar="URL", help="l'entrepôt dont on rejoue les tranches (défaut : SQLite)"
     )
+    replay_parser.add_argument(
+        "--edition",
+        metavar="ID",
+        help="rejoue seulement les fichiers d'une édition publiée et vérifie que ses indicateurs se "
+        "reproduisent chiffre pour chiffre (sortie 1 sinon)",
+    )
+    publish_parser = command(
+        "publish",
+        "publie une édition de l'évaluation d'un contrat : fige ses chiffres, les fichiers en place et "
+        "une copie de ses documents (reports/<contrat>/editions/<édition>/)",
+    )
+    publish_parser.add_argument(
+        "--contract", required=True, metavar="CODE", help="code du contrat, ex. CV262"
+    )
+    publish_parser.add_argument(
+        "--titre", required=True, metavar="TITRE", help="titre de l'édition, ex. « Évaluation à mi-parcours »"
+    )
+    publish_parser.add_argument(
+        "--periode",
+        metavar="PÉRIODE",
+        help="période choisie de l'édition, jj/mm/aaaa-jj/mm/aaaa (en plus de toutes les données et de "
+        "chaque année)",
+    )
+    publish_parser.add_argument("--data-dir", metavar="DOSSIER", help="dossier de données (défaut : data/)")
+    publish_parser.add_argument(
+        "--warehouse-url", metavar="URL", help="URL SQLAlchemy de l'entrepôt (défaut : SQLite)"
+    )
+    diff_parser = command(
+        "diff",
+        "compare une édition publiée aux chiffres d'aujourd'hui : écarts et fichiers qui les expliquent",
+    )
+    diff_parser.add_argument("--edition", required=True, metavar="ID", help="identifiant de l'édition")
+    diff_parser.add_argument(
+        "--xlsx", metavar="FICHIER", help="écrit aussi les écarts dans une feuille imprimable"
+    )
+    diff_parser.add_argument("--data-dir", metavar="DOSSIER", help="dossier de données (défaut : data/)")
+    diff_parser.add_argument(
+        "--warehouse-url", metavar="URL", help="URL SQLAlchemy de l'entrepôt (défaut : SQLite)"
+    )
     role_parser = command(
         "create-analyst-role", "crée un rôle PostgreSQL en lecture seule sur les tables des analystes"
     )
@@ -650,8 +844,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("cvpipeline").setLevel(logging.INFO)
     try:
+        if args.command == "replay" and args.edition:
+            return replay_edition(args.edition, args.to, args.data_dir, args.warehouse_url)
         if args.command == "replay":
             return replay(args.to, args.data_dir, args.warehouse_url)
+        if args.command == "publish":
+            return publish(args.contract, args.titre, args.periode, args.data_dir, args.warehouse_url)
+        if args.command == "diff":
+            return diff(args.edition, args.xlsx, args.data_dir, args.warehouse_url)
         with batch_gc():
             return run(
                 args.data_dir,

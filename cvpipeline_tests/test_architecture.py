@@ -23,7 +23,7 @@ LAYERS = [
     ["load"],
     ["metrics"],
     ["report"],
-    ["replay", "sample"],
+    ["replay", "sample", "editions"],
     ["defs"],
     ["definitions", "cli", "__main__"],
 ]

@@ -67,6 +67,9 @@ def test_tables_live_in_their_own_schemas(both: dict) -> None:
         "ingestion_ledger",
         "file_slices",
         "warehouse_meta",
+        "editions",
+        "edition_slices",
+        "edition_documents",
     }
     assert inspector.get_table_names("public") == []
 

@@ -23,6 +23,7 @@ from cvpipeline.defs.results import (
     run_contracts,
     table_schema,
 )
+from cvpipeline.editions import moved_figures
 from cvpipeline.metrics.coverage import sources_without_data
 from cvpipeline.metrics.indicators import Period
 from cvpipeline.metrics.refresh import refresh_metrics
@@ -117,6 +118,36 @@ def compute_and_store_metrics(
     )
 
 
+EDITIONS_UNMOVED = "editions_publiees_inchangees"
+
+
+def editions_check(catalog: Catalog, settings: Settings) -> dg.AssetCheckResult:
+    """WARN when today's indicators move figures of an edition already published (see the diff command)."""
+    found = moved_figures(make_engine(settings.warehouse_url), catalog.contract_code)
+    moved = [(edition, title, count) for edition, title, count in found if count]
+    lines = [
+        f"- {edition} (« {title} ») : {count} chiffre(s) publié(s) ont bougé"
+        for edition, title, count in moved
+    ]
+    return dg.AssetCheckResult(
+        check_name=EDITIONS_UNMOVED,
+        passed=not moved,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "editions": len(found),
+            "editions_touchees": len(moved),
+            "chiffres_bouges": sum(count for _, _, count in moved),
+            "detail": dg.MetadataValue.md("\n".join(lines) or "aucune édition touchée"),
+        },
+        description=(
+            "; ".join(f"édition {e} (« {t} ») : {c} chiffre(s) publié(s) ont bougé" for e, t, c in moved)
+            + f" — voir python -m cvpipeline diff --edition {moved[-1][0]}"
+            if moved
+            else None
+        ),
+    )
+
+
 def headline_markdown(catalog: Catalog, metrics: pd.DataFrame) -> str:
     """The headline figures per action over the whole period, as a Markdown table."""
     if metrics.empty:
@@ -198,26 +229,36 @@ def build_metrics_assets(
             dg.AssetKey(t)
             for t in ("participations", "activities", "fundings", "ref_actions", "evaluation_targets")
         ],
+        check_specs=[
+            dg.AssetCheckSpec(
+                EDITIONS_UNMOVED,
+                asset=METRICS_ASSET,
+                description="Les chiffres des éditions publiées (python -m cvpipeline publish) sont ceux "
+                "d'aujourd'hui ; sinon, avertissement nommant l'édition et le nombre de chiffres qui "
+                "ont bougé.",
+                partitions_def=contracts,
+            )
+        ],
         description="Indicateurs de l'évaluation pour le contrat, chaque pilier, action, source et QPV, "
         "sur toute la période et année par année ; l'indicateur data_rows dit, pour chaque partenaire "
         "et chaque période, s'il a des données (0 = aucune).",
     )
     def evaluation_metrics(
         context: dg.AssetExecutionContext, settings: PipelineSettings, config: EvaluationPeriod
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[dg.MaterializeResult | ContractCheckEvent]:
         chosen = (config.period_start, config.period_end) if config.period_start else None
         codes = run_contracts(context)
         resolved = settings.resolve()
         with step_causes(resolved.warehouse_url):
-            return combine_results(
-                [
-                    # The views are created once, with the run's last contract.
-                    compute_and_store_metrics(
-                        catalogs[code], resolved, context.run.run_id, context.log, chosen, code == codes[-1]
-                    )
-                    for code in codes
-                ],
-                codes,
-            )
+            results = [
+                # The views are created once, with the run's last contract.
+                compute_and_store_metrics(
+                    catalogs[code], resolved, context.run.run_id, context.log, chosen, code == codes[-1]
+                )
+                for code in codes
+            ]
+            checks = [[editions_check(catalogs[code], resolved)] for code in codes]
+        yield combine_results(results, codes)
+        yield from contract_checks(context, METRICS_ASSET, checks, codes)
 
     return [evaluation_targets, evaluation_metrics]

@@ -105,7 +105,15 @@ def _lineage() -> list[Column]:
 
 ANALYST_SCHEMA = "cvpipeline"
 OPERATIONS_SCHEMA = "cvpipeline_ops"
-OPERATIONS_TABLES = ("quarantine", "ingestion_ledger", "file_slices", "warehouse_meta")
+OPERATIONS_TABLES = (
+    "quarantine",
+    "ingestion_ledger",
+    "file_slices",
+    "warehouse_meta",
+    "editions",
+    "edition_slices",
+    "edition_documents",
+)
 LEDGER_STATUSES_DOC = (
     "loaded, partially_loaded, rejected (avec « version précédente conservée » quand une version "
     "antérieure reste en place), unchanged (même contenu que la tranche en place : pas relu), "
@@ -530,10 +538,97 @@ def build_metadata(schema: str | None = None, operations_schema: str | None = No
         "cette empreinte est refusé (changer de clé : run --rekey)",
         schema=operations_schema or schema,
     )
+    _edition_tables(metadata, operations_schema or schema)
     for table in metadata.tables.values():
         if table.name in SEAM_INDEXED:
             Index(f"ix_{table.name}_tranche", *(table.c[c] for c in SEAM_COLUMNS))
     return metadata
+
+
+EDITION_ID_DOC = "Identifiant de l'édition : <contrat>-<aaaammjj>-<n> (ex. CV262-20240514-1)"
+
+
+def _edition_tables(metadata: MetaData, operations_schema: str | None) -> None:
+    """The published editions: what was presented (figures, files, documents), never changed afterwards."""
+    Table(
+        "editions",
+        metadata,
+        Column("edition_id", String(64), primary_key=True, comment=EDITION_ID_DOC),
+        Column("contract_code", String(32), nullable=False, comment=LINEAGE_DOCS["contract_code"]),
+        Column("title", Text, nullable=False, comment="Titre de l'édition (« Évaluation à mi-parcours »)"),
+        Column("period_start", Date, comment="Début de la période choisie de l'édition (vide : aucune)"),
+        Column("period_end", Date, comment="Fin de la période choisie de l'édition (vide : aucune)"),
+        Column("published_at", DateTime, nullable=False, comment="Quand l'édition a été publiée (UTC)"),
+        Column(
+            "published_by",
+            String(64),
+            comment="Compte système qui l'a publiée, quand il est connu (jamais montré aux analystes)",
+        ),
+        Column("slices_count", Integer, nullable=False, comment="Tranches (fichiers) en place publiées"),
+        Column("metrics_count", Integer, nullable=False, comment="Indicateurs publiés (edition_metrics)"),
+        Column(
+            "key_fingerprint", String(64), comment="Empreinte de la clé de pseudonymisation de l'entrepôt"
+        ),
+        Column("run_id", String(64), comment="Identifiant du calcul des indicateurs publiés"),
+        comment="Les éditions publiées d'une évaluation (python -m cvpipeline publish) : une ligne par "
+        "édition, jamais modifiée par les runs suivants",
+        schema=operations_schema,
+    )
+    Table(
+        "edition_slices",
+        metadata,
+        Column("edition_id", String(64), primary_key=True, comment=EDITION_ID_DOC),
+        Column("contract_code", String(32), primary_key=True, comment=OPERATIONS_CONTRACT_DOC),
+        Column("source_id", String(64), primary_key=True, comment="Source (partenaire)"),
+        Column("file", String(255), primary_key=True, comment="Nom du fichier dans incoming/<source_id>/"),
+        Column("sha256", String(64), nullable=False, comment="Empreinte de la version publiée (archive)"),
+        Column(
+            "archive_path", Text, comment="Chemin de ses octets dans l'archive, relatif au dossier de données"
+        ),
+        Column("rules_fingerprint", String(64), comment="Empreinte des règles de lecture qui l'ont produite"),
+        Column(
+            "rows_loaded", BigInteger, comment="Lignes du fichier dans les tables de faits à la publication"
+        ),
+        Column("rows_quarantined", BigInteger, comment="Lignes du fichier en quarantaine à la publication"),
+        Column("received_at", DateTime, comment="Quand cette version du fichier a été chargée (UTC)"),
+        Column(
+            "first_year", Integer, comment="Première année des lignes du fichier (vide : aucune ligne datée)"
+        ),
+        Column(
+            "last_year",
+            Integer,
+            comment="Dernière année des lignes du fichier ; 9999 pour une inscription toujours ouverte",
+        ),
+        comment="Les tranches en place à la publication d'une édition : la version exacte de chaque fichier "
+        "(SHA-256, règles) dont les lignes ont fait ses indicateurs",
+        schema=operations_schema,
+    )
+    Table(
+        "edition_documents",
+        metadata,
+        Column("edition_id", String(64), primary_key=True, comment=EDITION_ID_DOC),
+        Column(
+            "path",
+            String(255),
+            primary_key=True,
+            comment="Chemin de la copie, relatif à reports/<dossier du contrat>/editions/<édition>/",
+        ),
+        Column("document", String(32), nullable=False, comment="classeur, note ou retour au partenaire"),
+        Column("sha256", String(64), nullable=False, comment="Empreinte SHA-256 de la copie publiée"),
+        Column("size_bytes", BigInteger, nullable=False, comment="Taille en octets"),
+        comment="Les documents d'une édition (classeur, note, retours aux partenaires), copiés à la "
+        "publication sous reports/<dossier du contrat>/editions/<édition>/",
+        schema=operations_schema,
+    )
+    Table(
+        "edition_metrics",
+        metadata,
+        Column("edition_id", String(64), nullable=False, comment=EDITION_ID_DOC),
+        *_metric_columns(),
+        Index("ix_edition_metrics_edition", "edition_id", "contract_code"),
+        comment="Les indicateurs d'une édition publiée, copiés d'evaluation_metrics à la publication : les "
+        "chiffres présentés, jamais recalculés",
+    )
 
 
 # The data's seams: a file's slice (and a source's rows) is found by this index, not by a table scan;

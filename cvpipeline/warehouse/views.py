@@ -58,6 +58,275 @@ def _label(alias: str, kind: str, code: str, contract: str | None = None) -> str
     )
 
 
+# The states of a published figure today (v_ecarts_edition.etat), and the nature of a file's change.
+UNCHANGED, MOVED, GONE, NEW = "inchangé", "modifié", "absent aujourd'hui", "nouveau"
+# A published figure of a chosen period that today's indicators do not compute (no run asked for it).
+NOT_COMPUTED = "période non recalculée"
+RESENT, ADDED, REMOVED, RULES_CHANGED = "renvoyé", "ajouté", "retiré", "règles changées"
+# The last year of an open enrolment (it counts in every year after its start).
+OPEN_YEAR = 9999
+
+
+def _quoted(text: str) -> str:
+    """A French word as an SQL string literal (its apostrophes doubled)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _year_of(expr: str, dialect: str) -> str:
+    """The calendar year of a date expression, as an integer."""
+    if dialect == "postgresql":
+        return f"CAST(EXTRACT(YEAR FROM {expr}) AS INTEGER)"
+    return f"CAST(substr(CAST({expr} AS TEXT), 1, 4) AS INTEGER)"
+
+
+def slice_years_sql(dialect: str, alias: str, prefix: str) -> tuple[str, str]:
+    """(first year, last year) of the rows of the slice `alias` (contract_code, source_id, file) in place.
+
+    Found through the seams' index, table by table; the last year of an open enrolment is 9999.
+    Both are NULL for a slice without any dated row. (An aggregate over a UNION ALL, not a min() or
+    max() of several arguments: DuckDB, reading the SQLite views, takes those for its own min(x, n).)
+    """
+    seam = (
+        "{t}.contract_code = {a}.contract_code AND {t}.source_id = {a}.source_id "
+        "AND {t}.source_file = {a}.file"
+    )
+
+    def years(participation: str) -> str:
+        activity = f"COALESCE(a.activity_year, {_year_of('a.activity_date', dialect)})"
+        return " UNION ALL ".join(
+            [
+                f"SELECT {participation} AS y FROM {prefix}participations p "
+                f"WHERE {seam.format(t='p', a=alias)}",
+                f"SELECT {activity} FROM {prefix}activities a WHERE {seam.format(t='a', a=alias)}",
+                f"SELECT f.year FROM {prefix}fundings f WHERE {seam.format(t='f', a=alias)}",
+            ]
+        )
+
+    first = f"(SELECT min(u.y) FROM ({years(_year_of('p.start_date', dialect))}) u)"
+    open_end = f"CASE WHEN p.end_date IS NULL THEN {OPEN_YEAR} ELSE {_year_of('p.end_date', dialect)} END"
+    last = f"(SELECT max(u.y) FROM ({years(open_end)}) u)"
+    return first, last
+
+
+def edition_changes_sql(dialect: str) -> str:
+    """The files whose slice changed since each edition: re-sent, added, removed, or read by other rules.
+
+    One row per edition and file: edition_id, contract_code, source_id, file, change (French),
+    published_sha256, current_sha256, first_year, last_year (the years of its rows, published and
+    current versions together). National files count only for the contract whose edition holds them.
+    """
+    prefix = f"{ANALYST_SCHEMA}." if dialect == "postgresql" else ""
+    ops = f"{OPERATIONS_SCHEMA}." if dialect == "postgresql" else ""
+    new_first, new_last = slice_years_sql(dialect, "fs", prefix)
+    # The published version's years and the current one's together.
+    first = f"(SELECT min(v.y) FROM (SELECT es.first_year AS y UNION ALL SELECT {new_first}) v)"
+    last = f"(SELECT max(v.y) FROM (SELECT es.last_year AS y UNION ALL SELECT {new_last}) v)"
+    return (
+        f"SELECT es.edition_id, es.contract_code, es.source_id, es.file, "
+        f"CASE WHEN fs.file IS NULL THEN {_quoted(REMOVED)} "
+        f"WHEN fs.sha256 <> es.sha256 THEN {_quoted(RESENT)} "
+        f"ELSE {_quoted(RULES_CHANGED)} END AS change, "
+        "es.sha256 AS published_sha256, fs.sha256 AS current_sha256, "
+        f"CASE WHEN fs.file IS NULL THEN es.first_year ELSE {first} END AS first_year, "
+        f"CASE WHEN fs.file IS NULL THEN es.last_year ELSE {last} END AS last_year "
+        f"FROM {ops}edition_slices es LEFT JOIN {ops}file_slices fs ON fs.contract_code = es.contract_code "
+        "AND fs.source_id = es.source_id AND fs.file = es.file "
+        "WHERE fs.file IS NULL OR fs.sha256 <> es.sha256 "
+        "OR COALESCE(fs.rules_fingerprint, '') <> COALESCE(es.rules_fingerprint, '') "
+        "UNION ALL SELECT e.edition_id, fs.contract_code, fs.source_id, fs.file, "
+        f"{_quoted(ADDED)}, NULL, fs.sha256, "
+        f"{new_first}, {new_last} "
+        f"FROM {ops}editions e JOIN {ops}file_slices fs ON fs.contract_code IN (e.contract_code, 'national') "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {ops}edition_slices es WHERE es.edition_id = e.edition_id "
+        "AND es.contract_code = fs.contract_code AND es.source_id = fs.source_id AND es.file = fs.file) "
+        f"AND (fs.contract_code <> 'national' OR EXISTS (SELECT 1 FROM {ops}edition_slices en "
+        "WHERE en.edition_id = e.edition_id AND en.contract_code = 'national'))"
+    )
+
+
+def _edition_files_sql(dialect: str) -> str:
+    """The files whose change may explain a moved figure `d` of an edition, in French, comma-separated.
+
+    A changed file explains a figure when it is the contract's (not a national file), its source is in
+    the figure's scope (the source itself; an action's or a pillar's source by ref_actions; any for the
+    contract or a QPV) and its rows' years meet the figure's period (always for all the data).
+    """
+    scope = (
+        "(d.scope_type NOT IN ('source', 'action', 'pillar') "
+        "OR (d.scope_type = 'source' AND c.source_id = d.scope_code) "
+        # EXISTS, not IN (subquery): DuckDB reads these SQLite views and writes IN back as ANY.
+        "OR (d.scope_type = 'action' AND EXISTS (SELECT 1 FROM {s}ref_actions ra "
+        "WHERE ra.contract_code = d.contract_code AND ra.action_code = d.scope_code "
+        "AND ra.source_id = c.source_id)) "
+        "OR (d.scope_type = 'pillar' AND EXISTS (SELECT 1 FROM {s}ref_actions ra "
+        "WHERE ra.contract_code = d.contract_code AND ra.pillar = d.scope_code "
+        "AND ra.source_id = c.source_id)))"
+    )
+    period = (
+        "(d.period_kind = 'all_data' OR c.first_year IS NULL OR "
+        f"(c.first_year <= {_year_of('d.period_end', dialect)} "
+        f"AND c.last_year >= {_year_of('d.period_start', dialect)}))"
+    )
+    label = "c.source_id || ' / ' || c.file || ' (' || c.change || ')'"
+    where = f"c.edition_id = d.edition_id AND c.contract_code = d.contract_code AND {scope} AND {period}"
+    changes = edition_changes_sql(dialect)
+    if dialect == "postgresql":
+        listed = f"(SELECT string_agg({label}, ', ' ORDER BY {label}) FROM ({changes}) c WHERE {where})"
+    else:
+        listed = (
+            f"(SELECT group_concat(x, ', ') FROM (SELECT {label} AS x FROM ({changes}) c "
+            f"WHERE {where} ORDER BY x))"
+        )
+    return f"CASE WHEN d.state IN ({_quoted(UNCHANGED)}, {_quoted(NOT_COMPUTED)}) THEN NULL ELSE {listed} END"
+
+
+_METRIC_KEY = (
+    "{b}.indicator_code = {a}.indicator_code AND {b}.scope_type = {a}.scope_type "
+    "AND {b}.scope_code = {a}.scope_code AND COALESCE({b}.breakdown, '') = COALESCE({a}.breakdown, '') "
+    "AND {b}.period_kind = {a}.period_kind AND {b}.period_start = {a}.period_start "
+    "AND {b}.period_end = {a}.period_end"
+)
+# Each published figure with today's, and today's figures the edition did not have.
+EDITION_GAPS_SOURCE = (
+    "FROM (SELECT em.edition_id, em.contract_code, em.indicator_code, em.indicator_label, em.scope_type, "
+    "em.scope_code, em.breakdown, em.period_kind, em.period_start, em.period_end, em.unit, "
+    "em.value AS published, m.value AS today, "
+    "CASE WHEN m.indicator_code IS NULL AND em.period_kind = 'chosen' AND NOT EXISTS (SELECT 1 "
+    "FROM {s}evaluation_metrics m2 WHERE m2.contract_code = em.contract_code AND m2.period_kind = 'chosen' "
+    "AND m2.period_start = em.period_start AND m2.period_end = em.period_end) "
+    f"THEN {_quoted(NOT_COMPUTED)} "
+    f"WHEN m.indicator_code IS NULL THEN {_quoted(GONE)} "
+    # (not IS NOT DISTINCT FROM: DuckDB reads the SQLite file with an SQLite that lacks it)
+    "WHEN m.value = em.value OR (m.value IS NULL AND em.value IS NULL) "
+    f"THEN {_quoted(UNCHANGED)} "
+    f"ELSE {_quoted(MOVED)} END AS state "
+    "FROM {s}edition_metrics em LEFT JOIN {s}evaluation_metrics m ON m.contract_code = em.contract_code AND "
+    + _METRIC_KEY.format(a="em", b="m")
+    + " UNION ALL SELECT e.edition_id, m.contract_code, m.indicator_code, m.indicator_label, m.scope_type, "
+    "m.scope_code, m.breakdown, m.period_kind, m.period_start, m.period_end, m.unit, NULL, m.value, "
+    f"{_quoted(NEW)} FROM {{o}}editions e "
+    "JOIN {s}evaluation_metrics m ON m.contract_code = e.contract_code "
+    "WHERE NOT EXISTS (SELECT 1 FROM {s}edition_metrics em WHERE em.edition_id = e.edition_id "
+    "AND em.contract_code = m.contract_code AND "
+    + _METRIC_KEY.format(a="m", b="em")
+    + ")) d JOIN {o}editions e ON e.edition_id = d.edition_id "
+)
+
+
+def _metric_labels(a: str) -> str:
+    """The label joins of an indicator row `a` (indicator, period kind, scope, breakdown, contract)."""
+    return " ".join(
+        [
+            _label("li", "indicator", f"{a}.indicator_code"),
+            _label("lk", "period_kind", f"{a}.period_kind"),
+            _label("ls", "scope_type", f"{a}.scope_type"),
+            f"LEFT JOIN {{s}}ref_labels lc ON lc.kind = {a}.scope_type AND lc.code = {a}.scope_code "
+            f"AND lc.contract_code = {a}.contract_code",
+            _label("lb", "activity_type", f"{a}.breakdown"),
+            _label("lm", "contract", f"{a}.contract_code"),
+        ]
+    )
+
+
+def _edition_metric_columns(a: str) -> tuple[tuple[str, str, str, str], ...]:
+    """The columns that say which figure a row is: contract, indicator, period, scope, breakdown."""
+    return (
+        ("code_contrat", "text", f"{a}.contract_code", CONTRACT_CODE),
+        ("contrat", "text", f"COALESCE(lm.label, {a}.contract_code)", "Contrat de ville"),
+        ("edition", "text", f"{a}.edition_id", "Identifiant de l'édition (v_editions)"),
+        ("titre_edition", "text", "e.title", "Titre de l'édition"),
+        ("code_indicateur", "text", f"{a}.indicator_code", "Code de l'indicateur (voir docs/indicators.md)"),
+        ("indicateur", "text", f"COALESCE(li.label, {a}.indicator_label)", "Libellé de l'indicateur"),
+        ("type_periode", "text", "lk.label", "Toutes les données, Année ou Période choisie"),
+        ("code_type_periode", "text", f"{a}.period_kind", "all_data, year ou chosen"),
+        ("debut", "date", f"{a}.period_start", "Début de la période (inclus)"),
+        ("fin", "date", f"{a}.period_end", "Fin de la période (incluse)"),
+        ("perimetre", "text", "ls.label", "Contrat, Pilier, Action, Partenaire ou Quartier prioritaire"),
+        (
+            "code_perimetre",
+            "text",
+            f"{a}.scope_code",
+            "Code du périmètre (contrat, pilier, action, source, QPV)",
+        ),
+        ("libelle_perimetre", "text", f"COALESCE(lc.label, {a}.scope_code)", "Nom du périmètre en clair"),
+        ("ventilation", "text", "lb.label", "Type d'activité, pour les activités ventilées ; vide = total"),
+        ("unite", "text", f"{a}.unit", "Unité : personnes, %, €, activités, lignes…"),
+    )
+
+
+EDITION_VIEWS = (
+    View(
+        "v_editions",
+        "Les éditions publiées de l'évaluation de chaque contrat (python -m cvpipeline publish) : titre, "
+        "période, date de publication, fichiers et indicateurs publiés. Une édition ne change jamais.",
+        "FROM {o}editions e " + _label("lm", "contract", "e.contract_code"),
+        (
+            ("code_contrat", "text", "e.contract_code", CONTRACT_CODE),
+            ("contrat", "text", "COALESCE(lm.label, e.contract_code)", "Contrat de ville"),
+            ("edition", "text", "e.edition_id", "Identifiant de l'édition (contrat-aaaammjj-n)"),
+            ("titre", "text", "e.title", "Titre de l'édition"),
+            ("debut_periode", "date", "e.period_start", "Début de la période choisie (vide : aucune)"),
+            ("fin_periode", "date", "e.period_end", "Fin de la période choisie (vide : aucune)"),
+            ("publiee_le", "timestamp", "e.published_at", "Date et heure de la publication (UTC)"),
+            (
+                "fichiers",
+                "integer",
+                "e.slices_count",
+                "Fichiers (tranches) dont les lignes font ses chiffres",
+            ),
+            ("indicateurs", "integer", "e.metrics_count", "Indicateurs publiés (v_indicateurs_edition)"),
+        ),
+    ),
+    View(
+        "v_indicateurs_edition",
+        "Les indicateurs tels que publiés dans chaque édition (les chiffres présentés, jamais recalculés), "
+        "avec les libellés français de v_indicateurs.",
+        "FROM {s}edition_metrics em JOIN {o}editions e ON e.edition_id = em.edition_id "
+        + _metric_labels("em"),
+        (
+            *_edition_metric_columns("em"),
+            ("valeur", "real", "em.value", "Valeur publiée (vide : ne se calculait pas)"),
+            ("numerateur", "real", "em.numerator", "Numérateur d'une part (%)"),
+            ("denominateur", "real", "em.denominator", "Dénominateur d'une part (%)"),
+            ("valeur_cible", "real", "em.target_value", "Objectif fixé par l'équipe à la publication"),
+            ("taux_realisation_pct", "real", "em.achievement_pct", "100 × valeur / valeur_cible"),
+        ),
+    ),
+    View(
+        "v_ecarts_edition",
+        "Chaque indicateur d'une édition publiée face à sa valeur d'aujourd'hui : valeur publiée, valeur "
+        "actuelle, écart, et les fichiers dont le changement depuis la publication l'explique (renvoyé, "
+        "ajouté, retiré, règles changées). Filtrer etat <> 'inchangé' pour ne voir que ce qui a bougé.",
+        EDITION_GAPS_SOURCE + _metric_labels("d"),
+        (
+            *_edition_metric_columns("d"),
+            ("valeur_publiee", "real", "d.published", "Valeur publiée dans l'édition"),
+            (
+                "valeur_actuelle",
+                "real",
+                "d.today",
+                "Valeur d'aujourd'hui dans l'entrepôt (evaluation_metrics)",
+            ),
+            ("ecart", "real", "d.today - d.published", "Valeur actuelle − valeur publiée"),
+            (
+                "etat",
+                "text",
+                "d.state",
+                f"{UNCHANGED}, {MOVED}, {GONE} (chiffre qui ne se calcule plus), {NEW} (absent de "
+                f"l'édition) ou {NOT_COMPUTED} (période choisie de l'édition que les indicateurs "
+                "d'aujourd'hui ne calculent pas)",
+            ),
+            (
+                "fichiers_en_cause",
+                "text",
+                "{edition_files}",
+                "Fichiers changés depuis la publication qui touchent ce périmètre et cette période : "
+                "source / fichier (renvoyé, ajouté, retiré, règles changées)",
+            ),
+        ),
+    ),
+)
+
 VIEWS = (
     View(
         "v_indicateurs",
@@ -394,7 +663,8 @@ VIEWS = (
         ),
     ),
 )
-
+# The published editions' views (docs/editions.md), last.
+VIEWS += EDITION_VIEWS
 
 # Each kind of view column and the type every database declares for it: SQLite (PRAGMA table_info
 # on the view), PostgreSQL, and DuckDB reading the SQLite file (cvpipeline.warehouse.duckdb_views).
@@ -436,6 +706,7 @@ def _expressions(dialect: str) -> dict[str, str]:
             "{qpv_names}": "(SELECT string_agg(q.name, ', ' ORDER BY q.qpv_id) FROM {s}ref_qpv q "
             "WHERE q.contract_code = f.contract_code "
             "AND strpos(',' || f.qpv_ids || ',', ',' || q.qpv_id || ',') > 0)",
+            "{edition_files}": _edition_files_sql(dialect),
         }
     # SQLite, and DuckDB reading the SQLite views (instr, substr, group_concat: both have them).
     return {
@@ -443,6 +714,7 @@ def _expressions(dialect: str) -> dict[str, str]:
         "{qpv_names}": "(SELECT group_concat(q.name, ', ') FROM {s}ref_qpv q "
         "WHERE q.contract_code = f.contract_code "
         "AND instr(',' || f.qpv_ids || ',', ',' || q.qpv_id || ',') > 0)",
+        "{edition_files}": _edition_files_sql(dialect),
     }
 
 
@@ -576,6 +848,7 @@ def render() -> str:
         for name, kind, expr, meaning in view.columns:
             origin = expr.replace("{year}", "year of m.period_start")
             origin = origin.replace("{qpv_names}", "ref_qpv.name of each id of f.qpv_ids").replace("|", "/")
+            origin = origin.replace("{edition_files}", "changed files of the edition (see editions.md)")
             parts.append(f"| `{name}` | {KIND_DOCS[kind]} | {meaning} | `{origin}` |")
     return "\n".join(parts) + "\n"
 
