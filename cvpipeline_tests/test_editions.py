@@ -228,6 +228,30 @@ def test_publishing_twice_the_same_slices_gives_the_same_figures(history: dict, 
     assert len(a) > 100 and compare_figures(a, b).empty
 
 
+def test_the_publish_job_publishes_from_dagster_as_the_command_does(history: dict, tmp_path: Path) -> None:
+    from cvpipeline.catalog import load_contract_catalogs
+    from cvpipeline.defs import build_defs
+    from cvpipeline.defs.editions import PUBLISH_JOB
+    from cvpipeline.defs.resources import PipelineSettings
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(history["data_dir"], data_dir, ignore=shutil.ignore_patterns("dagster_home"))
+    url = f"sqlite:///{data_dir / 'w.db'}"
+    settings = PipelineSettings(data_dir=str(data_dir), warehouse_url=url, pseudonymisation_key=KEY)
+    job = build_defs(load_contract_catalogs(), settings=settings).resolve_job_def(PUBLISH_JOB)
+    config = {"ops": {"publier_l_edition": {"config": {"contrat": "CV262", "titre": "Bilan du conseil"}}}}
+    assert job.execute_in_process(run_config=config).success
+    editions = read_table(make_engine(url), "editions")
+    assert "Bilan du conseil" in set(editions["title"])
+    # A contract the catalogs do not hold: the run fails with one French line, nothing recorded.
+    config["ops"]["publier_l_edition"]["config"]["contrat"] = "CV999"
+    failed = job.execute_in_process(run_config=config, raise_on_error=False)
+    assert not failed.success
+    (failure,) = [e for e in failed.all_events if e.is_step_failure]
+    assert "édition non publiée : contrat inconnu CV999" in failure.step_failure_data.error.message
+    assert len(read_table(make_engine(url), "editions")) == len(editions)
+
+
 def test_the_edition_views_are_typed(history: dict) -> None:
     db = history["data_dir"] / "w.db"
     for edition_view in EDITION_VIEWS:

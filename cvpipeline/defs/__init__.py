@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from cvpipeline.catalog import Catalog, CatalogError, load_catalogs
+from cvpipeline.defs.editions import build_publish_job
 from cvpipeline.defs.executor import contracts_in_process_executor
 from cvpipeline.defs.metrics import build_metrics_assets
 from cvpipeline.defs.names import (
@@ -76,7 +77,7 @@ def build_defs(
     )
     return dg.Definitions(
         assets=assets,
-        jobs=[full_refresh, build_replay_job(catalogs)],
+        jobs=[full_refresh, build_replay_job(catalogs), build_publish_job(catalogs)],
         sensors=[build_source_sensor(s, catalogs) for s in source_ids],
         schedules=[build_refresh_schedule(FULL_REFRESH_JOB, list(catalogs), refresh_cron)],
         resources={"settings": settings or PipelineSettings()},
