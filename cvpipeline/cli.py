@@ -534,7 +534,7 @@ def _is_missing(value: Any) -> bool:
 
 def replay_edition(edition_id: str, target_url: str, data_dir: str | None, warehouse_url: str | None) -> int:
     """Rebuild an edition's warehouse from the archive and check its figures; 1 on any mismatch."""
-    from cvpipeline.editions import EditionError, read_edition
+    from cvpipeline.editions import FIGURE_KEY, EditionError, read_edition
     from cvpipeline.editions import replay_edition as rebuild
     from cvpipeline.warehouse.engine import make_engine
 
@@ -559,17 +559,7 @@ def replay_edition(edition_id: str, target_url: str, data_dir: str | None, wareh
     if report.mismatches.empty:
         print("cvpipeline : l'édition se reproduit à l'identique, chiffre pour chiffre")
         return 0
-    figures = report.mismatches.drop_duplicates(
-        [
-            "indicator_code",
-            "scope_type",
-            "scope_code",
-            "breakdown",
-            "period_kind",
-            "period_start",
-            "period_end",
-        ]
-    )
+    figures = report.mismatches.drop_duplicates(FIGURE_KEY)
     print(f"cvpipeline : ÉCARTS : {len(figures)} indicateur(s) ne se reproduisent pas :")
     for row in report.mismatches.itertuples():
         breakdown = f" / {row.breakdown}" if row.breakdown else ""

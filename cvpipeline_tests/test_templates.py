@@ -23,30 +23,8 @@ from cvpipeline.report.template_files import CV262_TEMPLATE, SHIPPED, docx_bytes
 from cvpipeline.settings import SUITES_DIR_ENV
 from cvpipeline.warehouse.engine import make_engine
 from cvpipeline_tests.test_onboarding import NEW_SOURCE, SOURCE, SUITE
-from cvpipeline_tests.test_report import note_text
+from cvpipeline_tests.test_report import SEED_PHRASES, note_text
 from cvpipeline_tests.two_contracts import CATALOGS, loaded_contracts
-
-SEED_PHRASES = (
-    "Développer des actions innovantes",
-    "Travailler main dans la main avec les associations",
-    "une centaine de projets sont soutenus chaque année",
-    "dont une soixantaine par l'agglomération",
-    "602 000 €",
-    "94 enfants suivis en trois ans",
-    "750 personnes impliquées sur la partie éducation aux médias",
-    "25 personnes relais formées",
-    "environ 60 jeunes à fin 2017",
-    "118 personnes accompagnées, dont 37,4 % d'habitants des quartiers",
-    "90 acteurs rencontrés",
-    "150 jeunes impliqués",
-    "126 journées de formation à la préparation du permis de conduire",
-    "40 personnes ont été formées et 50 ateliers menés",
-    "5 jardins partagés, 7 lieux cultivés, 200 habitants impliqués",
-    "17 acteurs de terrain",
-    "5 sessions de formation et 2 sessions de sensibilisation",
-    "Règle d'arrondi",
-    "Annexe : qualité des données et méthode",
-)
 
 
 @pytest.fixture(scope="module")
