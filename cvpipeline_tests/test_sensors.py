@@ -315,6 +315,7 @@ def test_a_sensor_run_after_a_full_refresh_updates_the_warehouse(data_dir: Path,
         "colonnes_presentes",
         "feuilles_non_lues",
         "residence_connue",
+        "editions_publiees_inchangees",  # the indicators downstream: no published figure moved
     }
     with sqlite3.connect(db) as con:
         after = pd.read_sql("select count(*) as n from activities", con)["n"].item()
