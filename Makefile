@@ -27,7 +27,7 @@ ui: setup $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 lint: setup
 	$(VENV)/bin/ruff check cvpipeline cvpipeline_tests benchmarks
