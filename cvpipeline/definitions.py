@@ -21,4 +21,9 @@ def configured_catalogs() -> dict[str, Catalog]:
 
 
 SETTINGS = Settings.from_environment(os.environ)
-defs = build_defs(catalogs_of(SETTINGS), PipelineSettings.from_environment(os.environ), SETTINGS.refresh_cron)
+defs = build_defs(
+    catalogs_of(SETTINGS),
+    PipelineSettings.from_environment(os.environ),
+    SETTINGS.refresh_cron,
+    sensor_interval_s=SETTINGS.sensor_interval_s,
+)

@@ -31,6 +31,9 @@ FILE_MB_ENV = "CVPIPELINE_MAX_FILE_MB"
 UNCOMPRESSED_MB_ENV = "CVPIPELINE_MAX_UNCOMPRESSED_MB"
 GRID_CELLS_ENV = "CVPIPELINE_MAX_GRID_CELLS"
 LINE_KB_ENV = "CVPIPELINE_MAX_LINE_KB"
+SENSOR_INTERVAL_ENV = "CVPIPELINE_SENSOR_INTERVAL_SECONDS"
+# How often the source sensors look at the partners' folders (seconds, at least 1).
+DEFAULT_SENSOR_INTERVAL_S = 30
 
 DEFAULT_REFRESH_CRON = "0 6 * * 1-5"
 MEGABYTE = 1 << 20
@@ -75,6 +78,7 @@ class Settings:
     catalog_path: Path | None = None
     data_docs: bool = True
     refresh_cron: str = DEFAULT_REFRESH_CRON
+    sensor_interval_s: int = DEFAULT_SENSOR_INTERVAL_S
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -97,6 +101,7 @@ class Settings:
             catalog_path=Path(catalog).expanduser() if catalog else None,
             data_docs=environ.get(DATA_DOCS_ENV, "").strip().lower() not in OFF_WORDS,
             refresh_cron=environ.get(REFRESH_CRON_ENV, "").strip() or DEFAULT_REFRESH_CRON,
+            sensor_interval_s=_cells(environ, SENSOR_INTERVAL_ENV, DEFAULT_SENSOR_INTERVAL_S, "secondes"),
             limits=Limits(
                 file_bytes=int(_megabytes(environ, FILE_MB_ENV, MAX_FILE_MB) * MEGABYTE),
                 uncompressed_bytes=int(
@@ -204,13 +209,13 @@ def _megabytes(environ: Mapping[str, str], variable: str, default: float, unit: 
     return value
 
 
-def _cells(environ: Mapping[str, str], variable: str, default: int) -> int:
-    """A number of cells from the environment (spaces as thousands separators accepted), else the default."""
+def _cells(environ: Mapping[str, str], variable: str, default: int, unit: str = "cellules") -> int:
+    """A positive whole number from the environment (spaces between thousands accepted), else the default."""
     raw = environ.get(variable, "").replace(" ", "").replace("\u202f", "").strip()
     if not raw:
         return default
     if not raw.isdigit() or int(raw) == 0:
-        log.warning(f"{variable}={raw!r} n'est pas un nombre de cellules positif : {default}")
+        log.warning(f"{variable}={raw!r} n'est pas un nombre de {unit} positif : {default}")
         return default
     return int(raw)
 

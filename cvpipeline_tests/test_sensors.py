@@ -93,6 +93,16 @@ def hash_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
+def test_the_sensors_interval_comes_from_the_environment(caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings.from_environment({"CVPIPELINE_SENSOR_INTERVAL_SECONDS": "5"})
+    defs = build_defs(CATALOG, sensor_interval_s=settings.sensor_interval_s)
+    assert {s.minimum_interval_seconds for s in defs.sensors} == {5}
+    assert all("toutes les 5 s" in (s.description or "") for s in defs.sensors)
+    wrong = Settings.from_environment({"CVPIPELINE_SENSOR_INTERVAL_SECONDS": "0"})
+    assert wrong.sensor_interval_s == MINIMUM_INTERVAL_SECONDS == 30
+    assert "n'est pas un nombre de secondes positif" in caplog.text
+
+
 def test_one_stopped_sensor_per_source_targeting_the_source_and_downstream() -> None:
     assert {s.name for s in DEFS.sensors} == {f"{s}{SENSOR_SUFFIX}" for s in CATALOG.sources}
     graph = DEFS.resolve_asset_graph()

@@ -21,7 +21,7 @@ from cvpipeline.defs.national import build_national_assets
 from cvpipeline.defs.replay import build_replay_job
 from cvpipeline.defs.report import build_report_assets
 from cvpipeline.defs.resources import PipelineSettings
-from cvpipeline.defs.sensors import build_refresh_schedule, build_source_sensor
+from cvpipeline.defs.sensors import MINIMUM_INTERVAL_SECONDS, build_refresh_schedule, build_source_sensor
 from cvpipeline.defs.sources import build_source_asset
 from cvpipeline.defs.warehouse import build_warehouse_assets
 from cvpipeline.settings import CATALOG_ENV, DEFAULT_REFRESH_CRON, Settings
@@ -40,13 +40,15 @@ def build_defs(
     settings: PipelineSettings | None = None,
     refresh_cron: str = DEFAULT_REFRESH_CRON,
     executor: dg.ExecutorDefinition = contracts_in_process_executor,
+    sensor_interval_s: int = MINIMUM_INTERVAL_SECONDS,
 ) -> dg.Definitions:
     """All definitions of the project for the contracts' catalogs (one partition per contract).
 
     `settings`: the resource every asset, sensor and job reads its settings from (default: the
     CVPIPELINE_* variables when it is resolved); `refresh_cron`: the full-refresh schedule's cron;
     `executor`: how every job of the code location runs its steps (default: all in one process,
-    and a run that names no contract stops before its first step).
+    and a run that names no contract stops before its first step); `sensor_interval_s`: how often the
+    source sensors look at the partners' folders.
     """
     if isinstance(catalogs, Catalog):
         catalogs = {catalogs.contract_code: catalogs}
@@ -78,7 +80,7 @@ def build_defs(
     return dg.Definitions(
         assets=assets,
         jobs=[full_refresh, build_replay_job(catalogs), build_publish_job(catalogs)],
-        sensors=[build_source_sensor(s, catalogs) for s in source_ids],
+        sensors=[build_source_sensor(s, catalogs, sensor_interval_s) for s in source_ids],
         schedules=[build_refresh_schedule(FULL_REFRESH_JOB, list(catalogs), refresh_cron)],
         resources={"settings": settings or PipelineSettings()},
         # The executor of every job, the full refresh and the jobs the UI builds for "Materialize" and

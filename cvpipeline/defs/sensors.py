@@ -23,12 +23,18 @@ from cvpipeline.catalog import Catalog, SourceSpec
 from cvpipeline.defs.names import SOURCE_TAG, WAREHOUSE_TAG, WAREHOUSE_TAG_VALUE
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.ingest.source import discover_files, sha256_of, source_file_name
-from cvpipeline.settings import DEFAULT_REFRESH_CRON, REFRESH_CRON_ENV, ConfigurationError, Settings
+from cvpipeline.settings import (
+    DEFAULT_REFRESH_CRON,
+    DEFAULT_SENSOR_INTERVAL_S,
+    REFRESH_CRON_ENV,
+    ConfigurationError,
+    Settings,
+)
 from cvpipeline.warehouse.engine import make_engine, warehouse_exists
 from cvpipeline.warehouse.reads import read_table
 
 SENSOR_SUFFIX = "_nouveaux_fichiers"
-MINIMUM_INTERVAL_SECONDS = 30
+MINIMUM_INTERVAL_SECONDS = DEFAULT_SENSOR_INTERVAL_S
 # 2: the cursor lists the contracts whose folder it holds (1 did not: read from the file names).
 CURSOR_VERSION = 2
 # A file modified this close to the moment it was hashed may change again within the same mtime
@@ -208,14 +214,17 @@ def _describe(changes: dict[str, list[str]]) -> str:
     return " ; ".join(f"{kind} : {', '.join(names)}" for kind, names in changes.items() if names)
 
 
-def build_source_sensor(source_id: str, catalogs: Mapping[str, Catalog]) -> dg.SensorDefinition:
+def build_source_sensor(
+    source_id: str, catalogs: Mapping[str, Catalog], interval_s: int = MINIMUM_INTERVAL_SECONDS
+) -> dg.SensorDefinition:
     """One source's sensor: per contract, a run of the source and all downstream when its files change.
 
     It watches the source's folder of every contract that uses it (incoming/<contract folder>/<source_id>/).
     A run rewrites only that contract's changed slices of the source: other sources and other
     contracts need no run of their own. The cursor keeps each file under "<contract>/<file>". A
     contract it has not seen yet is compared with the warehouse's slices (`warehouse_files`): when
-    switched on, the sensor runs only the contracts whose files differ from what is loaded.
+    switched on, the sensor runs only the contracts whose files differ from what is loaded. It looks
+    every `interval_s` seconds (CVPIPELINE_SENSOR_INTERVAL_SECONDS, 30 by default).
     """
     key = dg.AssetKey(source_id)
     selection = dg.AssetSelection.assets(key).downstream()
@@ -225,11 +234,11 @@ def build_source_sensor(source_id: str, catalogs: Mapping[str, Catalog]) -> dg.S
     @dg.sensor(
         name=f"{source_id}{SENSOR_SUFFIX}",
         target=selection,
-        minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
+        minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.STOPPED,
         description=(
             f"Surveille {', '.join(folders[:3])}{' …' if len(folders) > 3 else ''} (dossier de données : "
-            f"CVPIPELINE_DATA_DIR) toutes les {MINIMUM_INTERVAL_SECONDS} s. Un fichier nouveau, au contenu "
+            f"CVPIPELINE_DATA_DIR) toutes les {interval_s} s. Un fichier nouveau, au contenu "
             f"modifié (SHA-256) ou supprimé lance {source_id} et tout l'aval (entrepôt, indicateurs, "
             "classeur) pour son contrat (sa partition) : seule la tranche du fichier changé est réécrite. "
             "Un fichier seulement touché (date changée, même contenu) ne lance rien. À l'activation, un "

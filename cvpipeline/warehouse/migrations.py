@@ -16,8 +16,8 @@ log = logging.getLogger("cvpipeline.warehouse")
 
 def prepare(conn: Connection) -> None:
     """Create the schemas and tables that do not exist yet, and bring older tables up to date."""
-    schema = _sqlite_schema(conn)
-    if schema in _CURRENT_SCHEMAS:  # this exact SQLite schema was found up to date in this process
+    schema = _schema_digest(conn)
+    if schema in _CURRENT_SCHEMAS:  # this exact schema was found up to date in this process
         return
     metadata = metadata_for(conn.dialect.name)
     if _up_to_date(conn, metadata, schema):
@@ -27,7 +27,7 @@ def prepare(conn: Connection) -> None:
         # outside any transaction, so "no table yet" could be read by both. Take SQLite's write
         # lock first (the other run waits, busy timeout), then look again.
         _begin_immediate(conn)
-        if _up_to_date(conn, metadata, _sqlite_schema(conn)):
+        if _up_to_date(conn, metadata, _schema_digest(conn)):
             return
     retired = _retired_tables(sa.inspect(conn), conn.dialect.name)
     if conn.dialect.name == "postgresql":
@@ -45,13 +45,14 @@ def prepare(conn: Connection) -> None:
         index.create(conn)
 
 
-# Digests of SQLite schemas (sqlite_master) that `prepare` found up to date: the inspection of every
-# table, column and index (~15 ms) is then skipped. A schema changed in any way has another digest.
+# Digests of schemas (SQLite's sqlite_master, PostgreSQL's catalog of the two schemas) that `prepare`
+# found up to date: the inspection of every table, column and index (15 ms on SQLite, 60 ms on
+# PostgreSQL, at every write) is then skipped. A schema changed in any way has another digest.
 _CURRENT_SCHEMAS: set[str] = set()
 
 
 def _up_to_date(conn: Connection, metadata: sa.MetaData, schema: str | None) -> bool:
-    """True when every table, column and index exists and no retired table is left (remembered on SQLite)."""
+    """True when every table, column and index exists and no retired table is left (remembered by digest)."""
     inspector = sa.inspect(conn)
     if (
         all(inspector.has_table(t.name, schema=t.schema) for t in metadata.tables.values())
@@ -73,11 +74,23 @@ def _begin_immediate(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _sqlite_schema(conn: Connection) -> str | None:
-    """A digest of a SQLite database's whole schema (every table's and index's SQL); None elsewhere."""
-    if conn.dialect.name != "sqlite":
+def _schema_digest(conn: Connection) -> str | None:
+    """A digest of the warehouse's whole schema: every table's, column's and index's definition."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+    elif conn.dialect.name == "postgresql":
+        rows = conn.execute(
+            sa.text(
+                "SELECT n.nspname, c.relname, c.relkind, a.attname, format_type(a.atttypid, a.atttypmod), "
+                "pg_get_indexdef(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+                "WHERE n.nspname IN (:analyst, :operations) AND c.relkind IN ('r', 'i', 'p') "
+                "ORDER BY 1, 2, 4"
+            ),
+            {"analyst": ANALYST_SCHEMA, "operations": OPERATIONS_SCHEMA},
+        )
+    else:
         return None
-    rows = conn.exec_driver_sql("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
     return hashlib.sha256(repr(rows.all()).encode()).hexdigest()
 
 
