@@ -10,17 +10,32 @@ from cvpipeline.defs.causes import step_causes
 from cvpipeline.defs.names import CONTRACT_BATCHES, METRICS_ASSET, OWNER
 from cvpipeline.defs.resources import PipelineSettings
 from cvpipeline.defs.results import combine_results, run_contracts
-from cvpipeline.report.data import load_report_data
+from cvpipeline.report.data import ReportData, load_report_data
 from cvpipeline.report.documents import DOCUMENTS, Document
 from cvpipeline.settings import Settings
 from cvpipeline.warehouse.engine import make_engine
 
+# The documents of a contract in one run are written from the same warehouse state (their upstream
+# steps are done): it is read once per run and contract, and shared by the workbook, the note and the
+# return files. Only the current run's are kept.
+_RUN_DATA: dict[tuple[str, str, str], ReportData] = {}
+
+
+def run_report_data(run_id: str, catalog: Catalog, settings: Settings) -> ReportData:
+    """A contract's report data as the run's documents see it: read at the run's first document."""
+    key = (run_id, settings.warehouse_url, catalog.contract_code)
+    if key not in _RUN_DATA:
+        if any(k[0] != run_id for k in _RUN_DATA):
+            _RUN_DATA.clear()
+        _RUN_DATA[key] = load_report_data(make_engine(settings.warehouse_url), catalog)
+    return _RUN_DATA[key]
+
 
 def write_document(
-    document: Document, catalog: Catalog, settings: Settings, log: Any
+    document: Document, catalog: Catalog, settings: Settings, log: Any, run_id: str
 ) -> dg.MaterializeResult:
-    """Write one contract's document from the warehouse; its materialisation names the file."""
-    data = load_report_data(make_engine(settings.warehouse_url), catalog)
+    """Write one contract's document from the warehouse as the run sees it; the result names the file."""
+    data = run_report_data(run_id, catalog, settings)
     path = document.write(data, settings.contract_reports(catalog.folder) / document.file_name)
     log.info(f"{document.label} : {path}")
     return dg.MaterializeResult(
@@ -49,7 +64,11 @@ def build_document_asset(
         resolved = settings.resolve()
         with step_causes(resolved.warehouse_url):
             return combine_results(
-                [write_document(document, catalogs[c], resolved, context.log) for c in codes], codes
+                [
+                    write_document(document, catalogs[c], resolved, context.log, context.run.run_id)
+                    for c in codes
+                ],
+                codes,
             )
 
     return _document

@@ -48,6 +48,8 @@ class ReportData:
         self.labels = label_map(self.catalog)
         self._coverage: pd.DataFrame | None = None
         self._rejected: pd.DataFrame | None = None
+        # Results worked out once per contract and shared by its documents (the partners' returns).
+        self.derived: dict[str, object] = {}
         self._by_indicator: dict[str, pd.DataFrame] = {}
         whole = metrics[metrics["period_kind"] == ALL_DATA]
         # The all-data period's first year keys its rows (row() is asked ~500 times per document).

@@ -110,6 +110,12 @@ def partner_returns(data: ReportData) -> list[PartnerReturn]:
 
 def all_partner_returns(data: ReportData) -> list[PartnerReturn]:
     """Every partner of the contract with its files and what it has to fix (possibly nothing)."""
+    if "partner_returns" not in data.derived:  # the workbook, the note and the return files ask
+        data.derived["partner_returns"] = _all_partner_returns(data)
+    return data.derived["partner_returns"]  # type: ignore[return-value]
+
+
+def _all_partner_returns(data: ReportData) -> list[PartnerReturn]:
     by_partner: dict[str, list[str]] = {}
     for source_id, source in data.catalog.sources.items():
         by_partner.setdefault(source.partner, []).append(source_id)
