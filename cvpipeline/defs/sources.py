@@ -27,10 +27,12 @@ from cvpipeline.defs.results import (
     ContractCheckEvent,
     combine_results,
     contract_checks,
+    for_contract,
     mark_rejected_files,
     markdown_preview,
     metadata_number,
     run_contracts,
+    step_log,
     table_schema,
 )
 from cvpipeline.ingest.source import UNREAD_SHEETS
@@ -160,16 +162,21 @@ def build_source_asset(
             except ConfigurationError as exc:  # no key, or not the warehouse's: nothing written
                 raise dg.Failure(description=str(exc), allow_retries=False) from None
             delivered = dict(zip(mine, reports, strict=True))
-            for code in codes:
-                catalog = catalogs[code]
-                if code in delivered:
-                    result, checked = delivery_checks(
-                        catalog, catalog.sources[source_id], resolved, delivered[code], context.log
-                    )
-                else:
-                    result, checked = not_in_contract(catalog, source_id)
-                results.append(result)
-                checks.append(checked)
+            with step_log(context, codes) as log:
+                for code in codes:
+                    catalog = catalogs[code]
+                    if code in delivered:
+                        result, checked = delivery_checks(
+                            catalog,
+                            catalog.sources[source_id],
+                            resolved,
+                            delivered[code],
+                            for_contract(log, code),
+                        )
+                    else:
+                        result, checked = not_in_contract(catalog, source_id)
+                    results.append(result)
+                    checks.append(checked)
         yield combine_results(results, codes)
         yield from contract_checks(context, source_id, checks, codes)
         mark_rejected_files(context, sum(metadata_number(r, "fichiers_rejetes") for r in results))
