@@ -212,6 +212,8 @@ def deliver_sources(
     """
     reports: list[DeliveryReport | None] = [None] * len(deliveries)
     waiting: list[tuple[int, DeliverySteps, ValidationRequest]] = []
+    # The key checked once for the batch (each slice's transaction checks it again).
+    key = checked_key(settings) if deliveries else None
 
     def validate_waiting() -> None:
         validated = validate_sources([(r.parsed, r.docs) for _, _, r in waiting])
@@ -220,7 +222,7 @@ def deliver_sources(
         waiting.clear()
 
     for index, (catalog, source) in enumerate(deliveries):
-        steps = deliver_source_steps(catalog, source, settings, run_id)
+        steps = deliver_source_steps(catalog, source, settings, run_id, key)
         try:
             waiting.append((index, steps, next(steps)))
         except StopIteration as done:
@@ -267,10 +269,14 @@ def _last_step(steps: Generator[ValidationRequest, ValidatedSource, T], validate
 
 
 def deliver_source_steps(
-    catalog: Catalog, source: SourceSpec, settings: Settings, run_id: str
+    catalog: Catalog, source: SourceSpec, settings: Settings, run_id: str, key: bytes | None = None
 ) -> DeliverySteps:
-    """`deliver_source`'s steps: it yields its parsed files and is sent them validated."""
-    key = checked_key(settings)  # the warehouse's tables made or brought up to date, then its key checked
+    """`deliver_source`'s steps: it yields its parsed files and is sent them validated.
+
+    `key`: the run's key, already checked against the warehouse (else checked here).
+    """
+    # the warehouse's tables made or brought up to date, then its key checked
+    key = key if key is not None else checked_key(settings)
     engine = make_engine(settings.warehouse_url)
     fingerprint = rules_fingerprint(catalog, source, key)
     started = _now()
