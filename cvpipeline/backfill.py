@@ -10,8 +10,10 @@ starts them, as many at once as the instance's tag limit on the warehouse tag al
 
 from __future__ import annotations
 
+import re
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +73,8 @@ def _deepest_message(error: Any) -> str:
     while getattr(error, "cause", None) is not None:
         error = error.cause
     lines = [line.strip() for line in str(getattr(error, "message", error)).splitlines() if line.strip()]
-    return lines[0] if lines else "erreur inconnue"
+    # Without the exception's class ("cvpipeline.catalog.schema.CatalogError: …"): what it says.
+    return re.sub(r"^[\w.]+(Error|Exception): ", "", lines[0]) if lines else "erreur inconnue"
 
 
 def open_instance() -> Any:
@@ -104,13 +107,14 @@ def open_instance() -> Any:
     return instance
 
 
-def warehouse_limit(instance: Any) -> int | None:
-    """The instance's limit of runs writing the warehouse at once (its tag limit), None when unbounded."""
+def run_limits(instance: Any) -> tuple[int | None, int | None]:
+    """The queue's bounds: runs writing the warehouse at once (its tag limit), runs at once; None: none."""
     config = instance.run_coordinator.get_run_queue_config()
+    runs = config.max_concurrent_runs if config.max_concurrent_runs >= 0 else None
     for limit in config.tag_concurrency_limits or []:
         if limit.get("key") == WAREHOUSE_TAG and limit.get("value") in (None, WAREHOUSE_TAG_VALUE):
-            return int(limit["limit"])
-    return None
+            return int(limit["limit"]), runs
+    return None, runs
 
 
 def daemon_alive(instance: Any) -> bool:
@@ -130,7 +134,12 @@ def launch_backfill(instance: Any, workspace: Path, contracts: Sequence[str] | N
     from dagster_graphql.cli import execute_query
 
     target = WorkspaceFileTarget(paths=[str(workspace)])
-    with WorkspaceProcessContext(instance, target, code_server_log_level="WARNING") as process:
+    # A code location that does not load is said below in one line, not by the code server's traceback
+    # (its log, critical only) nor Dagster's warning that repeats it.
+    with (
+        warnings.catch_warnings(action="ignore", category=UserWarning),
+        WorkspaceProcessContext(instance, target, code_server_log_level="CRITICAL") as process,
+    ):
         context = process.create_request_context()
         entries = context.get_code_location_entries()
         for name, entry in entries.items():
@@ -192,7 +201,7 @@ def backfill(contracts: list[str] | None, workspace: str | None) -> int:
         instance = open_instance()
         try:
             launched = launch_backfill(instance, path, contracts)
-            limit = warehouse_limit(instance)
+            limit, most = run_limits(instance)
             alive = daemon_alive(instance)
             home = instance.root_directory
         finally:
@@ -205,10 +214,11 @@ def backfill(contracts: list[str] | None, workspace: str | None) -> int:
         f"{len(launched.contracts)} contrat(s), {len(launched.assets)} assets, "
         f"{launched.runs} run(s) de {CONTRACTS_PER_RUN} contrats au plus"
     )
-    if limit:
-        bound = f"au plus {limit} à la fois"
+    if limit is not None:
+        bound = f"au plus {min(limit, most) if most is not None else limit} à la fois"
     else:
-        bound = f"tous à la fois (dagster.yaml ne limite pas l'étiquette {WAREHOUSE_TAG})"
+        bound = f"au plus {most} à la fois" if most is not None else "tous à la fois"
+        bound += f" (dagster.yaml ne limite pas l'étiquette {WAREHOUSE_TAG})"
     print(f"cvpipeline : le démon Dagster crée les runs, sa file d'attente les lance : {bound}")
     if launched.left_out:
         print(
