@@ -129,6 +129,7 @@ def contract_args(contract: str) -> list[str]:
 STACK = "import dagster, great_expectations, pandas, sqlalchemy, openpyxl, docx"
 GOAL_SAMPLE_RATIO = 2.0
 GOAL_DAGSTER_RATIO = 1.5
+GOAL_EMPTY_RUN_RATIO = 1.5
 
 
 def sample_run(contract: str) -> float:
@@ -154,6 +155,10 @@ def sample_run(contract: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         _, env = fresh(tmp)
         empty_s, _, _ = measured([python, str(HERE / "dagster_floor.py"), shape, partitions], env=env)
+    with tempfile.TemporaryDirectory() as tmp:
+        _, env = fresh(tmp)
+        floor = [python, str(HERE / "dagster_floor.py"), shape, partitions, "tous"]
+        empty_all_s, _, _ = measured(floor, env=env)
     with tempfile.TemporaryDirectory() as tmp:
         data, env = fresh(tmp)
         one, _, _ = measured([*cli, str(data), *contract_args(contract)], env=env)
@@ -181,9 +186,11 @@ def sample_run(contract: str) -> float:
         f"  cvpipeline run ({label})  {one:6.1f} s   × {one / imports:.2f} de l'import "
         f"(objectif ≤ {GOAL_SAMPLE_RATIO:g}), × {one / empty_s:.2f} du run vide"
     )
+    print(f"  import + run Dagster vide de même forme ({len(codes)} contrats, un run)  {empty_all_s:6.1f} s")
     print(
         f"  cvpipeline run ({len(codes)} contrats, un run)  {every:6.1f} s   "
-        f"× {every / imports:.2f} de l'import"
+        f"× {every / imports:.2f} de l'import, × {every / empty_all_s:.2f} du run vide "
+        f"(objectif ≤ {GOAL_EMPTY_RUN_RATIO:g})"
     )
     print(
         f"  dagster job execute cvpipeline_full_refresh ({len(codes)} contrats)  {dagster_s:6.1f} s   "

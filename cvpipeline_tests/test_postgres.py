@@ -184,25 +184,49 @@ def test_run_killed_while_writing_a_slice_leaves_the_previous_one(postgres_serve
     engine.dispose()
 
 
-def test_dagster_instance_on_postgres(postgres_server, tmp_path: Path) -> None:
-    storage_url = postgres_server.create_database("dagster_storage")
+def instance_yaml(url: str, pooled: bool) -> str:
+    """A dagster.yaml keeping runs and events in PostgreSQL (the event log pooled or dagster-postgres's)."""
+    if not pooled:
+        return f"telemetry:\n  enabled: false\nstorage:\n  postgres:\n    postgres_url: {url}\n"
+    parts = [("run_storage", "dagster_postgres.run_storage", "PostgresRunStorage")]
+    parts += [("event_log_storage", "cvpipeline.defs.storage", "PooledPostgresEventLogStorage")]
+    parts += [("schedule_storage", "dagster_postgres.schedule_storage", "PostgresScheduleStorage")]
+    return "telemetry:\n  enabled: false\n" + "".join(
+        f"{key}:\n  module: {module}\n  class: {name}\n  config:\n    postgres_url: {url}\n"
+        for key, module, name in parts
+    )
+
+
+@pytest.mark.parametrize("pooled", [False, True], ids=["dagster-postgres", "journal-en-pool"])
+def test_dagster_instance_on_postgres(postgres_server, tmp_path: Path, pooled: bool) -> None:
+    storage_url = postgres_server.create_database(f"dagster_storage_{int(pooled)}")
     # dagster-postgres speaks psycopg2; SQLAlchemy 2.1's default PostgreSQL driver is psycopg 3.
     psycopg2_url = sa.make_url(storage_url).set(drivername="postgresql+psycopg2")
     (tmp_path / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\n"
-        f"storage:\n  postgres:\n    postgres_url: {psycopg2_url.render_as_string(hide_password=False)}\n",
-        encoding="utf-8",
+        instance_yaml(psycopg2_url.render_as_string(hide_password=False), pooled), encoding="utf-8"
     )
     data_dir = copy_sample(tmp_path / "data")
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         result = run_pipeline(data_dir, f"sqlite:///{tmp_path / 'w.db'}", instance=instance)
         assert result.success
         assert instance.get_run_by_id(result.run_id).is_success
+        logged = len(instance.all_logs(result.run_id))
+        storage = instance.event_log_storage
+        assert type(storage).__name__ == (
+            "PooledPostgresEventLogStorage" if pooled else "PostgresEventLogStorage"
+        )
+        # The pooled storage keeps its connection between events; dagster-postgres's opens one each time.
+        pool = storage._engine.pool
+        assert (getattr(pool, "checkedin", lambda: 0)() >= 1) == pooled
     with sa.create_engine(storage_url).connect() as conn:
         stored = conn.execute(
             sa.text("select count(*) from runs where run_id = :r"), {"r": result.run_id}
         ).scalar()
+        events = conn.execute(
+            sa.text("select count(*) from event_logs where run_id = :r"), {"r": result.run_id}
+        ).scalar()
     assert stored == 1
+    assert events == logged > 100  # every event of the run written, and read back
 
 
 def test_two_concurrent_writes_of_a_source_do_not_interleave(both: dict, postgres_server) -> None:

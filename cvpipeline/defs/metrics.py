@@ -20,7 +20,9 @@ from cvpipeline.defs.results import (
     ContractCheckEvent,
     combine_results,
     contract_checks,
+    for_contract,
     run_contracts,
+    step_log,
     table_schema,
 )
 from cvpipeline.editions import moved_figures
@@ -210,8 +212,8 @@ def build_metrics_assets(
     ) -> Iterator[dg.MaterializeResult | ContractCheckEvent]:
         codes = run_contracts(context)
         resolved = settings.resolve()
-        with step_causes(resolved.warehouse_url):
-            done = [targets_result(catalogs[c], resolved, context.log) for c in codes]
+        with step_causes(resolved.warehouse_url), step_log(context, codes) as log:
+            done = [targets_result(catalogs[c], resolved, for_contract(log, c)) for c in codes]
         yield combine_results([result for result, _ in done], codes)
         yield from contract_checks(context, TARGETS_ASSET, [checks for _, checks in done], codes)
 
@@ -249,11 +251,16 @@ def build_metrics_assets(
         chosen = (config.period_start, config.period_end) if config.period_start else None
         codes = run_contracts(context)
         resolved = settings.resolve()
-        with step_causes(resolved.warehouse_url):
+        with step_causes(resolved.warehouse_url), step_log(context, codes) as log:
             results = [
                 # The views are created once, with the run's last contract.
                 compute_and_store_metrics(
-                    catalogs[code], resolved, context.run.run_id, context.log, chosen, code == codes[-1]
+                    catalogs[code],
+                    resolved,
+                    context.run.run_id,
+                    for_contract(log, code),
+                    chosen,
+                    code == codes[-1],
                 )
                 for code in codes
             ]

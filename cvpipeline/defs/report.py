@@ -9,7 +9,7 @@ from cvpipeline.catalog import Catalog
 from cvpipeline.defs.causes import step_causes
 from cvpipeline.defs.names import CONTRACT_BATCHES, METRICS_ASSET, OWNER
 from cvpipeline.defs.resources import PipelineSettings
-from cvpipeline.defs.results import combine_results, run_contracts
+from cvpipeline.defs.results import combine_results, for_contract, run_contracts, step_log
 from cvpipeline.report.data import ReportData, load_report_data
 from cvpipeline.report.documents import DOCUMENTS, Document
 from cvpipeline.settings import Settings
@@ -62,10 +62,10 @@ def build_document_asset(
     def _document(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
         codes = run_contracts(context)
         resolved = settings.resolve()
-        with step_causes(resolved.warehouse_url):
+        with step_causes(resolved.warehouse_url), step_log(context, codes) as log:
             return combine_results(
                 [
-                    write_document(document, catalogs[c], resolved, context.log, context.run.run_id)
+                    write_document(document, catalogs[c], resolved, for_contract(log, c), context.run.run_id)
                     for c in codes
                 ],
                 codes,

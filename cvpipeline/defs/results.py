@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
@@ -13,6 +14,55 @@ from cvpipeline.defs.executor import NO_CONTRACT
 from cvpipeline.report.formatting import paris_time
 
 PREVIEW_ROWS = 5
+
+
+class GatheredLog:
+    """A step's log lines for a run of several contracts, written as one Dagster log event per level.
+
+    Each log event is a write to the instance's event log (a connection and an insert on PostgreSQL):
+    50 contracts' lines one by one cost more than their step's work. Each line names its contract.
+    """
+
+    def __init__(self, log: Any) -> None:
+        self._log = log
+        self._lines: dict[str, list[str]] = {"info": [], "warning": []}
+        self.contract = ""
+
+    def info(self, message: str) -> None:
+        """Keep an information line."""
+        self._lines["info"].append(f"{self.contract} — {message}" if self.contract else message)
+
+    def warning(self, message: str) -> None:
+        """Keep a warning line."""
+        self._lines["warning"].append(f"{self.contract} — {message}" if self.contract else message)
+
+    def flush(self) -> None:
+        """Write the lines kept, one event per level."""
+        for level, lines in self._lines.items():
+            if lines:
+                getattr(self._log, level)("\n".join(lines))
+            lines.clear()
+
+
+@contextmanager
+def step_log(context: dg.AssetExecutionContext, codes: list[str]) -> Iterator[Any]:
+    """The log the step's work writes to: Dagster's own for one contract, else a `GatheredLog`."""
+    if len(codes) <= 1:
+        yield context.log
+        return
+    gathered = GatheredLog(context.log)
+    try:
+        yield gathered
+    finally:
+        gathered.flush()
+
+
+def for_contract(log: Any, code: str) -> Any:
+    """The log, its lines naming `code` when gathered for several contracts."""
+    if isinstance(log, GatheredLog):
+        log.contract = code
+    return log
+
 
 # Previews show what helps an operator and nothing more (raw quarantined rows stay in the table).
 PREVIEW_COLUMNS = {

@@ -27,15 +27,17 @@ from cvpipeline.defs.results import (
     ContractCheckEvent,
     combine_results,
     contract_checks,
+    for_contract,
     mark_rejected_files,
     markdown_preview,
     metadata_number,
     run_contracts,
+    step_log,
     table_schema,
 )
 from cvpipeline.ingest.source import UNREAD_SHEETS
 from cvpipeline.ingest.tables import OPTIONAL_ABSENT
-from cvpipeline.load.delivery import UP_TO_DATE, deliver_source
+from cvpipeline.load.delivery import UP_TO_DATE, DeliveryReport, deliver_source, deliver_sources
 from cvpipeline.load.residence import ResidenceShare, residence_share
 from cvpipeline.load.statuses import reason_of, status_label
 from cvpipeline.settings import ConfigurationError, Settings
@@ -150,23 +152,31 @@ def build_source_asset(
         resolved = settings.resolve()
         # the Data Docs index once for the run's contracts; a warehouse or disk error said in French
         with step_causes(resolved.warehouse_url), one_index():
-            for code in codes:
-                catalog = catalogs[code]
-                if source_id not in catalog.sources:
-                    result, checked = not_in_contract(catalog, source_id)
-                else:
-                    try:
-                        result, checked = deliver_and_check(
+            mine = [code for code in codes if source_id in catalogs[code].sources]
+            try:  # the run's contracts read one after the other, their files validated together
+                reports = deliver_sources(
+                    [(catalogs[c], catalogs[c].sources[source_id]) for c in mine],
+                    resolved,
+                    context.run.run_id,
+                )
+            except ConfigurationError as exc:  # no key, or not the warehouse's: nothing written
+                raise dg.Failure(description=str(exc), allow_retries=False) from None
+            delivered = dict(zip(mine, reports, strict=True))
+            with step_log(context, codes) as log:
+                for code in codes:
+                    catalog = catalogs[code]
+                    if code in delivered:
+                        result, checked = delivery_checks(
                             catalog,
                             catalog.sources[source_id],
                             resolved,
-                            context.run.run_id,
-                            context.log,
+                            delivered[code],
+                            for_contract(log, code),
                         )
-                    except ConfigurationError as exc:  # no key, or not the warehouse's: nothing written
-                        raise dg.Failure(description=str(exc), allow_retries=False) from None
-                results.append(result)
-                checks.append(checked)
+                    else:
+                        result, checked = not_in_contract(catalog, source_id)
+                    results.append(result)
+                    checks.append(checked)
         yield combine_results(results, codes)
         yield from contract_checks(context, source_id, checks, codes)
         mark_rejected_files(context, sum(metadata_number(r, "fichiers_rejetes") for r in results))
@@ -178,7 +188,17 @@ def deliver_and_check(
     catalog: Catalog, source: SourceSpec, settings: Settings, run_id: str, log: logging.Logger | Any
 ) -> tuple[dg.MaterializeResult, list[dg.AssetCheckResult]]:
     """Bring a source's slices up to date with its folder; return its materialisation and checks."""
-    report = deliver_source(catalog, source, settings, run_id)
+    return delivery_checks(catalog, source, settings, deliver_source(catalog, source, settings, run_id), log)
+
+
+def delivery_checks(
+    catalog: Catalog,
+    source: SourceSpec,
+    settings: Settings,
+    report: DeliveryReport,
+    log: logging.Logger | Any,
+) -> tuple[dg.MaterializeResult, list[dg.AssetCheckResult]]:
+    """A delivery's log lines, materialisation and checks (the files read, the rows in place, residence)."""
     ledger = report.ledger
     for warning in report.warnings:
         log.warning(warning)

@@ -496,14 +496,21 @@ def mask_personal(table: TableSpec, raw: pd.DataFrame) -> pd.DataFrame:
                 + " caractères]"
             )
             shown[column] = shown[column].where(~long, cut)
-    for col in table.columns:
-        if col.name not in shown:
-            continue
-        # What a message would not quote is not kept either: a personal column's value, and any
-        # value `quotable` cannot vouch for in its column (a birth date pushed into the sex
-        # column, a surname typed as the quartier).
+    # What a message would not quote is not kept either: a personal column's value, and any value
+    # `quotable` cannot vouch for in its column (a birth date pushed into the sex column, a surname
+    # typed as the quartier). The columns of one type are judged together (one call, not one each).
+    columns = [col for col in table.columns if col.name in shown]
+    by_type: dict[str | None, list[str]] = {}
+    for col in columns:
+        if not col.personal:
+            by_type.setdefault(col.type, []).append(col.name)
+    judged: dict[str, pd.Series] = {}
+    for column_type, names in by_type.items():
+        verdicts = quotable(pd.concat([shown[n] for n in names], keys=names), column_type)
+        judged |= {name: verdicts.loc[name] for name in names}
+    for col in columns:
         cells = shown[col.name]
-        kept = pd.Series(False, index=shown.index) if col.personal else quotable(cells, col.type)
+        kept = judged.get(col.name, pd.Series(False, index=shown.index))
         blank = cells.str.strip().eq("").fillna(True).astype(bool)  # an empty cell hides nothing
         shown[col.name] = cells.where(blank | kept, MASK)
     shown.columns = [

@@ -15,9 +15,10 @@ import functools
 import hashlib
 import hmac
 import logging
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 from sqlalchemy.engine import Engine
@@ -28,6 +29,7 @@ from cvpipeline.ingest.limits import FileRefused, check_file_size, thousands
 from cvpipeline.ingest.readers import is_old_workbook
 from cvpipeline.ingest.source import (
     IncomingFile,
+    ParsedSource,
     archive_path,
     file_name,
     read_source,
@@ -45,7 +47,7 @@ from cvpipeline.load.records import existing_records, record_keys, set_aside_rep
 from cvpipeline.load.shape import shape_source
 from cvpipeline.load.statuses import file_line
 from cvpipeline.settings import KEY_ENV, KEY_FILE_NAME, Limits, Settings
-from cvpipeline.validate.batch import validate_source
+from cvpipeline.validate.batch import ValidatedSource, validate_source, validate_sources
 from cvpipeline.validate.data_docs import DataDocs, docs_dir, latest_pages
 from cvpipeline.warehouse.engine import make_engine
 from cvpipeline.warehouse.identity import check_key, key_fingerprint
@@ -194,6 +196,80 @@ def checked_key(settings: Settings) -> bytes:
 
 def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run_id: str) -> DeliveryReport:
     """Bring a source's slices in line with its folder in incoming/, in one transaction."""
+    return validated_now(deliver_source_steps(catalog, source, settings, run_id))
+
+
+# Parsed rows held, over several contracts, before their suites run together and their slices are
+# written: bounds the memory a run of many contracts takes (a large file is validated alone).
+TOGETHER_ROWS = 200_000
+
+
+def deliver_sources(
+    deliveries: Sequence[tuple[Catalog, SourceSpec]], settings: Settings, run_id: str
+) -> list[DeliveryReport]:
+    """`deliver_source` for several contracts' folders of one source; files read by the same suite
+    are validated together (`validate_sources`), each contract's slices written in its own transaction.
+    """
+    reports: list[DeliveryReport | None] = [None] * len(deliveries)
+    waiting: list[tuple[int, DeliverySteps, ValidationRequest]] = []
+
+    def validate_waiting() -> None:
+        validated = validate_sources([(r.parsed, r.docs) for _, _, r in waiting])
+        for (index, steps, _), result in zip(waiting, validated, strict=True):
+            reports[index] = _last_step(steps, result)
+        waiting.clear()
+
+    for index, (catalog, source) in enumerate(deliveries):
+        steps = deliver_source_steps(catalog, source, settings, run_id)
+        try:
+            waiting.append((index, steps, next(steps)))
+        except StopIteration as done:
+            reports[index] = done.value
+        if sum(r.rows for _, _, r in waiting) >= TOGETHER_ROWS:
+            validate_waiting()
+    validate_waiting()
+    return [r for r in reports if r is not None]
+
+
+@dataclass
+class ValidationRequest:
+    """A delivery waiting for its parsed files to be validated (with their Data Docs pages, if any)."""
+
+    parsed: ParsedSource
+    docs: DataDocs | None
+
+    @property
+    def rows(self) -> int:
+        """The parsed rows it holds."""
+        return sum(len(t.frame) for t in self.parsed.tables)
+
+
+T = TypeVar("T")
+DeliverySteps = Generator[ValidationRequest, ValidatedSource, DeliveryReport]
+
+
+def validated_now(steps: Generator[ValidationRequest, ValidatedSource, T]) -> T:
+    """Run a delivery's steps alone: its files validated as soon as they are parsed."""
+    try:
+        request = next(steps)
+    except StopIteration as done:
+        return done.value
+    return _last_step(steps, validate_source(request.parsed, request.docs))
+
+
+def _last_step(steps: Generator[ValidationRequest, ValidatedSource, T], validated: ValidatedSource) -> T:
+    """Give a delivery its validated files and run it to its end (it asks for one validation only)."""
+    try:
+        steps.send(validated)
+    except StopIteration as done:
+        return done.value
+    raise RuntimeError("une livraison a demandé deux validations")
+
+
+def deliver_source_steps(
+    catalog: Catalog, source: SourceSpec, settings: Settings, run_id: str
+) -> DeliverySteps:
+    """`deliver_source`'s steps: it yields its parsed files and is sent them validated."""
     key = checked_key(settings)  # the warehouse's tables made or brought up to date, then its key checked
     engine = make_engine(settings.warehouse_url)
     fingerprint = rules_fingerprint(catalog, source, key)
@@ -221,7 +297,7 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
     size = sum(f.path.stat().st_size for f in to_read)
     if size >= PROGRESS_BYTES:
         progress.info(f"{at} lecture de {len(to_read)} fichier(s), {thousands(size >> 20)} Mo…")
-    change, report = read_into_slices(
+    change, report = yield from read_into_slices_steps(
         catalog,
         source,
         settings,
@@ -273,7 +349,12 @@ def deliver_source(catalog: Catalog, source: SourceSpec, settings: Settings, run
     return report
 
 
-def read_into_slices(
+def read_into_slices(*args: Any, **kwargs: Any) -> tuple[SliceWrite, DeliveryReport]:
+    """Read, validate and shape files into the slices that replace theirs (`read_into_slices_steps`)."""
+    return validated_now(read_into_slices_steps(*args, **kwargs))
+
+
+def read_into_slices_steps(
     catalog: Catalog,
     source: SourceSpec,
     settings: Settings,
@@ -287,7 +368,7 @@ def read_into_slices(
     engine: Engine | None = None,
     leaving: set[str] | None = None,
     run_id: str | None = None,
-) -> tuple[SliceWrite, DeliveryReport]:
+) -> Generator[ValidationRequest, ValidatedSource, tuple[SliceWrite, DeliveryReport]]:
     """Read, validate and shape files into the slices that replace theirs (rejected ones keep theirs).
 
     `in_place` holds the slices now in the warehouse, indexed by file, and `leaving` those about to
@@ -302,7 +383,7 @@ def read_into_slices(
     docs = None
     if run_id is not None and files and settings.data_docs:
         docs = DataDocs(docs_dir(settings.data_dir), run_name=run_id, run_time=_utc(started))
-    validated = validate_source(parsed, docs)
+    validated = yield ValidationRequest(parsed, docs)  # validated alone or with other contracts' files
     batch = shape_source(catalog, parsed, validated, started)
     ledger = batch.ledger.copy()
     kept: list[str] = []

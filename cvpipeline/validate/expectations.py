@@ -6,9 +6,10 @@ import functools
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cvpipeline.catalog import TableSpec
@@ -281,16 +282,29 @@ def run_suite(
     keeps such an error inside the result (`exception_info` keyed by metric), where the expectation
     would otherwise fail with no row to quarantine and be taken for a check that ran.
     """
-    import great_expectations as gx
-
     definition = load_suite_definition(table)
     check_suite_columns(definition, frame)
-    batch = _batch_definition().get_batch(batch_parameters={"dataframe": gx_frame(definition, frame)})
+    result = _validate(definition, gx_frame(definition, frame))
+    outcomes = suite_outcomes(definition, result)
+    if publish is not None:
+        publish(table, result)
+    return outcomes
+
+
+def _validate(definition: dict[str, Any], frame: pd.DataFrame) -> Any:
+    """The GX result of a suite definition on a frame (every failing row's id, COMPLETE)."""
+    import great_expectations as gx
+
+    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
     suite = gx.ExpectationSuite(name=definition["name"], expectations=definition["expectations"])
-    result = batch.validate(
+    return batch.validate(
         suite,
         result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]},
     )
+
+
+def suite_outcomes(definition: dict[str, Any], result: Any) -> list[ExpectationOutcome]:
+    """Each expectation's outcome in a GX result; SuiteError when an expectation could not run."""
     outcomes = []
     broken = []
     for item in result.results:
@@ -320,9 +334,70 @@ def run_suite(
             "la validation est arrêtée (erreur de la suite, pas du fichier du partenaire) : "
             + " ; ".join(broken)
         )
-    if publish is not None:
-        publish(table, result)
     return outcomes
+
+
+# Expectations that judge each row on its own (no "mostly"): their result on several tables put
+# together is each table's result, row for row. A uniqueness or table-level expectation is not.
+ROW_BY_ROW = frozenset(
+    {
+        "expect_column_values_to_not_be_null",
+        "expect_column_values_to_be_null",
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_not_be_in_set",
+        "expect_column_values_to_be_between",
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "expect_column_values_to_match_regex",
+        "expect_column_values_to_not_match_regex",
+        "expect_column_value_lengths_to_be_between",
+    }
+)
+
+
+def row_by_row(definition: dict[str, Any]) -> bool:
+    """True when every expectation of the suite judges each row on its own."""
+    return all(
+        e.get("type") in ROW_BY_ROW and "mostly" not in e.get("kwargs", {})
+        for e in definition["expectations"]
+    )
+
+
+def run_suite_together(tables: list[tuple[TableSpec, pd.DataFrame]]) -> list[list[ExpectationOutcome]]:
+    """One GX validation for several tables checked by the same row-by-row suite; each table's outcomes.
+
+    The tables' rows are put one after the other under new row ids; each failing row is given back
+    to its table under its own id, and an expectation succeeds for a table when none of its rows fail.
+    The caller makes sure the suite is the same and row by row (`together_key`).
+    """
+    definition = load_suite_definition(tables[0][0])
+    frames = [gx_frame(definition, frame) for _, frame in tables]
+    ends = np.cumsum([len(f) for f in frames])
+    original = np.concatenate([f[ROW_ID].to_numpy(dtype="int64") for f in frames]) if frames else []
+    together = pd.concat(frames, ignore_index=True)
+    together[ROW_ID] = np.arange(len(together), dtype="int64")
+    whole = suite_outcomes(definition, _validate(definition, together))
+    per_table: list[list[ExpectationOutcome]] = [[] for _ in tables]
+    for outcome in whole:
+        failed = np.asarray(outcome.failed_row_ids, dtype="int64")
+        owner = np.searchsorted(ends, failed, side="right")
+        for index in range(len(tables)):
+            mine = original[failed[owner == index]].tolist()
+            per_table[index].append(replace(outcome, failed_row_ids=mine, success=not mine))
+    return per_table
+
+
+def together_key(table: TableSpec, frame: pd.DataFrame) -> str | None:
+    """What tables validated together must share (suite and columns read, with their types); None: alone."""
+    definition = load_suite_definition(table)
+    if not row_by_row(definition):
+        return None
+    try:
+        check_suite_columns(definition, frame)
+    except SuiteError:
+        return None  # validated alone, where the error is said for its own file
+    checked = gx_frame(definition, frame)
+    columns = [(c, str(checked[c].dtype)) for c in checked.columns]
+    return json.dumps([definition["name"], definition["expectations"], columns], sort_keys=True, default=str)
 
 
 def raised_exception(info: Any) -> str | None:
