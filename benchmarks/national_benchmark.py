@@ -467,7 +467,7 @@ def measure_backfill(
         stamp = f"{contracts}_{os.getpid()}_{int(time.time())}"
         url = server.create_database(f"national_{stamp}")
         instance_url = server.create_database(f"dagster_{stamp}")
-        home = write_instance(work / "dagster_home", args.concurrency)
+        home = write_instance(work / "dagster_home", args.concurrency, args.pooled_event_log)
         workspace = write_workspace(work / "workspace.yaml")
         settings_env = code_location_settings(dataset, url, not args.no_data_docs, args.sensor_interval)
         env = daemon_environment(home, instance_url, settings_env)
@@ -836,6 +836,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--timeout", type=float, default=3600.0, help="backfill : attente maximale d'un rattrapage (3600 s)"
+    )
+    parser.add_argument(
+        "--pooled-event-log",
+        action="store_true",
+        help="backfill : journal d'événements de l'instance en pool de connexions "
+        "(PooledPostgresEventLogStorage) au lieu de celui de dagster-postgres",
     )
     parser.add_argument(
         "--parallel", type=int, default=1, help="cli : processus run en parallèle (défaut : 1)"

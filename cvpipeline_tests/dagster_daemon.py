@@ -64,10 +64,35 @@ def psycopg2_url(url: str) -> str:
     return sa.make_url(url).set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
 
 
-def write_instance(home: Path, concurrency: int = 2) -> Path:
-    """A DAGSTER_HOME with a PostgreSQL, queued, process-per-run dagster.yaml; its path."""
+# The same storage, its event log kept in a connection pool per process (cvpipeline/defs/storage.py).
+POOLED_STORAGE = """\
+storage:
+  postgres:
+    postgres_url:
+      env: {url_env}
+"""
+POOLED_PARTS = (
+    ("run_storage", "dagster_postgres.run_storage", "PostgresRunStorage"),
+    ("event_log_storage", "cvpipeline.defs.storage", "PooledPostgresEventLogStorage"),
+    ("schedule_storage", "dagster_postgres.schedule_storage", "PostgresScheduleStorage"),
+)
+
+
+def write_instance(home: Path, concurrency: int = 2, pooled_event_log: bool = False) -> Path:
+    """A DAGSTER_HOME with a PostgreSQL, queued, process-per-run dagster.yaml; its path.
+
+    With `pooled_event_log`, the event log is cvpipeline's PooledPostgresEventLogStorage (the runs and
+    schedules stay dagster-postgres's).
+    """
     home.mkdir(parents=True, exist_ok=True)
     text = DAGSTER_YAML.format(url_env=INSTANCE_URL_ENV, tag=WAREHOUSE_TAG, limit=concurrency)
+    if pooled_event_log:
+        storages = "".join(
+            f"{key}:\n  module: {module}\n  class: {name}\n  config:\n    postgres_url:\n"
+            f"      env: {INSTANCE_URL_ENV}\n"
+            for key, module, name in POOLED_PARTS
+        )
+        text = text.replace(POOLED_STORAGE.format(url_env=INSTANCE_URL_ENV), storages)
     (home / "dagster.yaml").write_text(text, encoding="utf-8")
     return home
 
