@@ -50,9 +50,14 @@ bench: setup
 	$(PY) benchmarks/metrics_benchmark.py
 	$(PY) benchmarks/national_benchmark.py $(NATIONAL_ARGS)
 
-# Many contracts on PostgreSQL: 1x, 2x, 4x contracts (also the end of `make bench`); the
-# national case: NATIONAL_ARGS="--only-full --parallel 2 --no-data-docs --no-documents"
-NATIONAL_ARGS ?= --base 10 --factors 1,2,4 --no-data-docs --no-documents
+# Many contracts on PostgreSQL (also the end of `make bench`): 10, 20 and 40 contracts, each refreshed
+# as a Dagster backfill (python -m cvpipeline backfill, run by dagster-daemon on a PostgreSQL instance,
+# at most 2 runs at once), workbooks and notes included; then one changed file, its sensor's run timed.
+# The national case, 433 contracts and 1 000 000 participations (about 10 minutes or more):
+#   make bench-national NATIONAL_ARGS="--only-full --no-data-docs"
+# The in-process way (python -m cvpipeline run), for comparison:
+#   make bench-national NATIONAL_ARGS="--mode cli --only-full --parallel 2 --no-data-docs --no-documents"
+NATIONAL_ARGS ?= --base 10 --factors 1,2,4 --no-data-docs
 bench-national: setup
 	$(PY) benchmarks/national_benchmark.py $(NATIONAL_ARGS)
 

@@ -816,7 +816,22 @@ def main(argv: list[str] | None = None) -> int:
     note_parser.add_argument(
         "--contract", action="append", metavar="CODE", help="code d'un contrat (répétable ; défaut : tous)"
     )
+    backfill_parser = command(
+        "backfill",
+        "lance le rafraîchissement de nombreux contrats comme un rattrapage (backfill) Dagster : le démon "
+        "de l'instance DAGSTER_HOME en fait des runs de 50 contrats au plus et les lance",
+    )
+    backfill_parser.add_argument(
+        "--contract", action="append", metavar="CODE", help="code d'un contrat (répétable ; défaut : tous)"
+    )
+    backfill_parser.add_argument(
+        "--workspace", metavar="FICHIER", help="workspace.yaml du code location (défaut : celui du dépôt)"
+    )
     args = parser.parse_args(argv)
+    if args.command == "backfill":
+        from cvpipeline.backfill import backfill
+
+        return backfill(args.contract, args.workspace)
     if args.command == "note":
         try:
             return documents(args.data_dir, args.warehouse_url, args.out, args.contract)

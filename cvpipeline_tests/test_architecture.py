@@ -25,7 +25,7 @@ LAYERS = [
     ["report"],
     ["replay", "sample", "editions"],
     ["defs"],
-    ["definitions", "cli", "__main__"],
+    ["definitions", "cli", "__main__", "backfill"],
 ]
 
 

@@ -136,7 +136,9 @@ def test_the_documents_give_the_last_reception_in_paris_time() -> None:
     assert f"{data.produced_at:%d/%m/%Y à %H:%M}" == "29/03/2026 à 03:30"
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["replay"], ["create-analyst-role"], ["note"]])
+@pytest.mark.parametrize(
+    "command", [[], ["run"], ["replay"], ["create-analyst-role"], ["note"], ["backfill"]]
+)
 def test_the_help_is_in_french_for_every_command(command: list[str], capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as done:
         main([*command, "--help"])
