@@ -64,7 +64,7 @@ def psycopg2_url(url: str) -> str:
     return sa.make_url(url).set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
 
 
-# The same storage, its event log kept in a connection pool per process (cvpipeline/defs/storage.py).
+# The same storage, its event log kept in a connection pool per process (cvpipeline/instance_storage.py).
 POOLED_STORAGE = """\
 storage:
   postgres:
@@ -73,7 +73,7 @@ storage:
 """
 POOLED_PARTS = (
     ("run_storage", "dagster_postgres.run_storage", "PostgresRunStorage"),
-    ("event_log_storage", "cvpipeline.defs.storage", "PooledPostgresEventLogStorage"),
+    ("event_log_storage", "cvpipeline.instance_storage", "PooledPostgresEventLogStorage"),
     ("schedule_storage", "dagster_postgres.schedule_storage", "PostgresScheduleStorage"),
 )
 

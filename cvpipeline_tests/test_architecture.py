@@ -24,7 +24,7 @@ LAYERS = [
     ["metrics"],
     ["report"],
     ["replay", "sample", "editions"],
-    ["defs"],
+    ["defs", "instance_storage"],
     ["definitions", "cli", "__main__", "backfill"],
 ]
 

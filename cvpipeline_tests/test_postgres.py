@@ -189,7 +189,7 @@ def instance_yaml(url: str, pooled: bool) -> str:
     if not pooled:
         return f"telemetry:\n  enabled: false\nstorage:\n  postgres:\n    postgres_url: {url}\n"
     parts = [("run_storage", "dagster_postgres.run_storage", "PostgresRunStorage")]
-    parts += [("event_log_storage", "cvpipeline.defs.storage", "PooledPostgresEventLogStorage")]
+    parts += [("event_log_storage", "cvpipeline.instance_storage", "PooledPostgresEventLogStorage")]
     parts += [("schedule_storage", "dagster_postgres.schedule_storage", "PostgresScheduleStorage")]
     return "telemetry:\n  enabled: false\n" + "".join(
         f"{key}:\n  module: {module}\n  class: {name}\n  config:\n    postgres_url: {url}\n"

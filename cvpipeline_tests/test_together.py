@@ -25,13 +25,13 @@ def parsed(tmp_path_factory: pytest.TempPathFactory) -> list[ParsedSource]:
     dataset = generate_national(out, contracts=4, participations=1600, fault_every=40)
     catalogs = load_catalogs(dataset.catalogs_dir)
     sources = []
-    for code, catalog in sorted(catalogs.items()):
+    for _, catalog in sorted(catalogs.items()):
         files = sorted((out / "incoming" / catalog.folder / SOURCE).glob("*.csv"))
         sources.append(read_source(catalog, catalog.sources[SOURCE], files, KEY))
     # A contract whose files are another's, byte for byte: the same people and rows in two contracts
     # are not duplicates of each other (the duplicate rule is within a file).
     copy = out / "copie"
-    shutil.copytree(out / "incoming" / catalogs[code].folder / SOURCE, copy)
+    shutil.copytree(out / "incoming" / catalog.folder / SOURCE, copy)
     sources.append(read_source(catalog, catalog.sources[SOURCE], sorted(copy.glob("*.csv")), KEY))
     return sources
 
@@ -90,7 +90,9 @@ def test_the_shipped_suite_with_a_uniqueness_rule_is_validated_alone() -> None:
         for source in catalog.sources.values():
             for table in source.tables:
                 definition = expectations.load_suite_definition(table)
-                if any(e["type"] == "expect_compound_columns_to_be_unique" for e in definition["expectations"]):
+                if any(
+                    e["type"] == "expect_compound_columns_to_be_unique" for e in definition["expectations"]
+                ):
                     found.append(table.suite_name)
                     assert expectations.together_key(table, pd.DataFrame()) is None
     assert found, "a shipped suite holds a uniqueness rule"

@@ -5,6 +5,7 @@ engine has no pool, so that an instance holds no connection while idle). A run o
 writes some 3 000 events (materialisations, checks, logs): about 3 ms each only to connect.
 This storage is dagster-postgres's own with a small pool per process, as Dagster's webserver
 gets for itself. Select it in dagster.yaml instead of `storage: postgres:` (docs/production.md).
+It imports nothing of cvpipeline: the daemon and every process opening the instance load it.
 """
 
 from __future__ import annotations
