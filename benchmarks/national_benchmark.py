@@ -467,7 +467,7 @@ def measure_backfill(
         stamp = f"{contracts}_{os.getpid()}_{int(time.time())}"
         url = server.create_database(f"national_{stamp}")
         instance_url = server.create_database(f"dagster_{stamp}")
-        home = write_instance(work / "dagster_home", args.concurrency, args.pooled_event_log)
+        home = write_instance(work / "dagster_home", args.concurrency, not args.plain_event_log)
         workspace = write_workspace(work / "workspace.yaml")
         settings_env = code_location_settings(dataset, url, not args.no_data_docs, args.sensor_interval)
         env = daemon_environment(home, instance_url, settings_env)
@@ -838,10 +838,10 @@ def main(argv: list[str] | None = None) -> int:
         "--timeout", type=float, default=3600.0, help="backfill : attente maximale d'un rattrapage (3600 s)"
     )
     parser.add_argument(
-        "--pooled-event-log",
+        "--plain-event-log",
         action="store_true",
-        help="backfill : journal d'événements de l'instance en pool de connexions "
-        "(PooledPostgresEventLogStorage) au lieu de celui de dagster-postgres",
+        help="backfill : le journal d'événements de dagster-postgres (une connexion par événement) au "
+        "lieu de PooledPostgresEventLogStorage (un pool de connexions par processus)",
     )
     parser.add_argument(
         "--parallel", type=int, default=1, help="cli : processus run en parallèle (défaut : 1)"

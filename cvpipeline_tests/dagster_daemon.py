@@ -78,11 +78,11 @@ POOLED_PARTS = (
 )
 
 
-def write_instance(home: Path, concurrency: int = 2, pooled_event_log: bool = False) -> Path:
+def write_instance(home: Path, concurrency: int = 2, pooled_event_log: bool = True) -> Path:
     """A DAGSTER_HOME with a PostgreSQL, queued, process-per-run dagster.yaml; its path.
 
-    With `pooled_event_log`, the event log is cvpipeline's PooledPostgresEventLogStorage (the runs and
-    schedules stay dagster-postgres's).
+    With `pooled_event_log` (the default), the event log is cvpipeline's PooledPostgresEventLogStorage
+    (the runs and schedules stay dagster-postgres's); without, dagster-postgres's own.
     """
     home.mkdir(parents=True, exist_ok=True)
     text = DAGSTER_YAML.format(url_env=INSTANCE_URL_ENV, tag=WAREHOUSE_TAG, limit=concurrency)
