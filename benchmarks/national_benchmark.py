@@ -119,6 +119,8 @@ class Measure:
     daemon_gib: float = 0.0
     code_server_gib: float = 0.0
     change: ChangeFigures | None = None
+    # Each step's time summed over the runs (seconds), from the runs' STEP_START and STEP_SUCCESS.
+    steps: dict[str, float] = field(default_factory=dict)
 
     @property
     def per_contract_s(self) -> float:
@@ -408,6 +410,27 @@ def run_figures(instance: Any, records: list[Any], launched: float, watch: Proce
     return figures
 
 
+def step_times(instance: Any, records: list[Any]) -> dict[str, float]:
+    """Each step's time summed over the runs, from its start to its success (or failure) events."""
+    import dagster as dg
+
+    kinds = {
+        dg.DagsterEventType.STEP_START,
+        dg.DagsterEventType.STEP_SUCCESS,
+        dg.DagsterEventType.STEP_FAILURE,
+    }
+    totals: dict[str, float] = {}
+    for record in records:
+        starts: dict[str, float] = {}
+        for entry in instance.all_logs(record.dagster_run.run_id, of_type=kinds):
+            step = entry.step_key or "?"
+            if entry.dagster_event.event_type == dg.DagsterEventType.STEP_START:
+                starts[step] = entry.timestamp
+            elif step in starts:
+                totals[step] = totals.get(step, 0.0) + entry.timestamp - starts.pop(step)
+    return dict(sorted(totals.items(), key=lambda item: -item[1]))
+
+
 def check_runs(runs: list[RunFigures], records: list[Any], codes: list[str], assets: int) -> list[str]:
     """What is wrong with the runs: failed, over 50 contracts, a contract twice or never, assets missing."""
     from cvpipeline.defs.names import CONTRACTS_PER_RUN
@@ -487,6 +510,7 @@ def measure_backfill(
                     records = backfill_runs(instance, backfill_id)
                     ended = backfill.backfill_end_timestamp or time.time()
                     runs = run_figures(instance, records, launched, watch)
+                    steps = step_times(instance, records)
                     assets = len(records[0].dagster_run.asset_selection or ()) if records else 0
                     problems = [] if backfill.status.value == "COMPLETED_SUCCESS" else [backfill.status.value]
                     problems += check_runs(runs, records, codes, assets)
@@ -515,6 +539,7 @@ def measure_backfill(
             daemon_gib=watch.peak_gib(DAEMON),
             code_server_gib=watch.peak_gib(CODE_SERVER),
             change=figures,
+            steps=steps,
         )
         failed = bool(problems)
         return measure
@@ -743,6 +768,18 @@ def describe_backfill(m: Measure) -> list[str]:
     )
     verdict = "tout compté, documents écrits" if not m.checks else " ; ".join(m.checks)
     lines.append(f"  {m.warehouse_rows} lignes, {verdict}")
+    if m.steps:
+        from cvpipeline.report.documents import DOCUMENTS
+
+        documents = {d.asset for d in DOCUMENTS}
+        lines.append("  temps des étapes, sommé sur les runs (et par contrat) :")
+        lines += [f"    {step:<24} {s:7.1f} s  {s / m.contracts:5.2f} s" for step, s in m.steps.items()]
+        work = sum(s for step, s in m.steps.items() if step not in documents)
+        docs = sum(s for step, s in m.steps.items() if step in documents)
+        lines.append(
+            f"    par contrat : {work / m.contracts:.2f} s hors documents, {docs / m.contracts:.2f} s "
+            f"de documents ({m.participations / m.contracts:.0f} participations par contrat en moyenne)"
+        )
     if m.change:
         c = m.change
         lines += [

@@ -1,6 +1,8 @@
 """The Dagster definitions load, validate, and are generated from the catalog."""
 
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +102,21 @@ def test_a_full_refresh_naming_no_contract_stops_before_its_first_step(tmp_path:
     assert output.count("run sans contrat : choisissez une partition") == 1, output
     assert "STEP_START" not in output and "non-partitioned run" not in output
     assert not (tmp_path / "data" / "warehouse").exists()
+
+
+def test_the_national_posts_alone_need_no_contract(tmp_path: Path) -> None:
+    """The one asset without contract partitions materialised alone (the UI's "Materialize" on it)."""
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    shutil.copytree(REPO / "data" / "incoming" / "national", tmp_path / "data" / "incoming" / "national")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "CVPIPELINE_DATA_DIR": str(tmp_path / "data")}
+    env.pop("CVPIPELINE_WAREHOUSE_URL", None)
+    command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "cvpipeline.definitions"]
+    result = subprocess.run(
+        [*command, "--select", "postes_anct"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "run sans contrat" not in output
+    with sqlite3.connect(tmp_path / "data" / "warehouse" / "cvpipeline.db") as con:
+        posts = con.execute("select count(*) from funded_posts").fetchone()[0]
+    assert posts > 0

@@ -33,11 +33,28 @@ class NamedContractsExecutor(dg.Executor):
         return self._inner.retries
 
     def execute(self, plan_context: Any, execution_plan: Any) -> Iterator[Any]:
-        """Run the plan in this process, unless the job is partitioned and the run names no partition."""
-        partitioned = plan_context.job.get_definition().partitions_def is not None
-        if partitioned and not any(tag in plan_context.dagster_run.tags for tag in PARTITION_TAGS):
+        """Run the plan in this process, unless it runs partitioned assets and the run names no partition."""
+        if _runs_contracts(plan_context) and not any(
+            tag in plan_context.dagster_run.tags for tag in PARTITION_TAGS
+        ):
             raise dg.Failure(description=NO_CONTRACT, allow_retries=False)
         yield from self._inner.execute(plan_context, execution_plan)
+
+
+def _runs_contracts(plan_context: Any) -> bool:
+    """True when the run materialises at least one asset partitioned by contract.
+
+    A run of the national sources alone (postes_anct, which has no partition) needs no contract, even
+    through a job whose other assets are partitioned (the UI's "Materialize" on that asset).
+    """
+    job = plan_context.job.get_definition()
+    if job.partitions_def is None:
+        return False
+    selected = plan_context.dagster_run.asset_selection
+    if not selected:
+        return True
+    graph = job.asset_layer.asset_graph
+    return any(not graph.has(key) or graph.get(key).partitions_def is not None for key in selected)
 
 
 @dg.executor(name="in_process", config_schema=dg.in_process_executor.config_schema)

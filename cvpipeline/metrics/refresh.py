@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cvpipeline.catalog import Catalog
@@ -15,9 +14,7 @@ from cvpipeline.metrics.indicators import SCOPE_COLUMNS, Period, compute_metrics
 from cvpipeline.metrics.labels import ALL_DATA, CHOSEN, YEAR, labels_frame
 from cvpipeline.metrics.registry import INDICATORS
 from cvpipeline.metrics.targets import with_targets
-from cvpipeline.warehouse.migrations import prepare
 from cvpipeline.warehouse.reads import read_table
-from cvpipeline.warehouse.schema import table_for
 from cvpipeline.warehouse.views import refresh_views
 from cvpipeline.warehouse.writer import replace_table
 
@@ -225,20 +222,6 @@ def evaluation_rows(
     return metrics, coverage
 
 
-def ensure_metric_columns(engine: Engine, name: str) -> None:
-    """Add to a metrics table written by an earlier version the columns it lacks (period_kind...)."""
-    with engine.begin() as conn:
-        prepare(conn)
-        table = table_for(conn.dialect.name, name)
-        present = {c["name"] for c in sa.inspect(conn).get_columns(table.name, schema=table.schema)}
-        preparer = conn.dialect.identifier_preparer
-        for column in table.columns:
-            if column.name not in present:
-                kind = column.type.compile(dialect=conn.dialect)
-                target = preparer.format_table(table)
-                conn.execute(sa.text(f"ALTER TABLE {target} ADD COLUMN {preparer.quote(column.name)} {kind}"))
-
-
 def refresh_metrics(
     engine: Engine,
     catalog: Catalog,
@@ -258,7 +241,6 @@ def refresh_metrics(
     targets = read_table(engine, "evaluation_targets", contract_code=code)
     metrics, coverage = evaluation_rows(catalog, tables, kinds, targets)
     written = pd.concat([f for f in (metrics, coverage) if not f.empty] or [metrics], ignore_index=True)
-    ensure_metric_columns(engine, "evaluation_metrics")
     # Only this contract's indicators are replaced: the other contracts' stay as they are.
     replace_table(engine, "evaluation_metrics", written.assign(contract_code=code, run_id=run_id), code)
     refresh_views(engine, code, labels_frame(catalog), views)

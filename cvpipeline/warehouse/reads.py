@@ -80,8 +80,30 @@ def read_table(
     """
     table = table_for(engine.dialect.name, name)
     chosen = [c for c in table.columns if columns is None or c.name in columns]
-    if not sa.inspect(engine).has_table(name, schema=table.schema):
-        return pd.DataFrame(columns=[c.name for c in chosen])
+    try:
+        frame = _read_rows(engine, table, chosen, contract_code)
+    except Exception:
+        # A table a warehouse does not have yet reads as empty (looked up only when a read fails:
+        # the reads of a run are many, and a lookup costs a round trip each).
+        if not sa.inspect(engine).has_table(name, schema=table.schema):
+            return pd.DataFrame(columns=[c.name for c in chosen])
+        raise
+    for column in chosen:
+        values = frame[column.name]
+        if isinstance(column.type, (sa.Date, sa.DateTime)):
+            frame[column.name] = pd.to_datetime(values, format="ISO8601")
+        elif isinstance(column.type, Money):
+            # An amount (exact text on SQLite, NUMERIC on PostgreSQL) as a float, for pandas.
+            frame[column.name] = pd.to_numeric(values).astype("float64")
+        elif isinstance(column.type, (sa.Integer, sa.BigInteger, sa.Float)):
+            frame[column.name] = pd.to_numeric(values)
+    return frame
+
+
+def _read_rows(
+    engine: Engine, table: sa.Table, chosen: list[sa.Column], contract_code: str | None
+) -> pd.DataFrame:
+    """The chosen columns' rows (one contract's) as the driver gives them."""
     statement = sa.select(*chosen)
     if contract_code is not None:
         statement = statement.where(table.c.contract_code == contract_code)
@@ -105,13 +127,4 @@ def read_table(
                 frame = pd.read_sql_query(query, raw.driver_connection)
     finally:
         raw.close()
-    for column in chosen:
-        values = frame[column.name]
-        if isinstance(column.type, (sa.Date, sa.DateTime)):
-            frame[column.name] = pd.to_datetime(values, format="ISO8601")
-        elif isinstance(column.type, Money):
-            # An amount (exact text on SQLite, NUMERIC on PostgreSQL) as a float, for pandas.
-            frame[column.name] = pd.to_numeric(values).astype("float64")
-        elif isinstance(column.type, (sa.Integer, sa.BigInteger, sa.Float)):
-            frame[column.name] = pd.to_numeric(values)
     return frame
