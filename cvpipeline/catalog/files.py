@@ -19,6 +19,11 @@ DEFAULT_CONTRACT = "CV262"
 CATALOG_PATH = CONTRACTS_DIR / f"{DEFAULT_CONTRACT}.yaml"
 
 
+# libyaml's safe loader when PyYAML has it (about ten times faster: a code location of 433 contracts
+# reads 433 contract files at every load), else PyYAML's own; both build the same plain values.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_yaml(path: Path, label: str) -> Any:
     """A catalog file's YAML content; a missing or unreadable file is a CatalogError naming `label`."""
     try:
@@ -26,7 +31,7 @@ def read_yaml(path: Path, label: str) -> Any:
     except FileNotFoundError:
         raise CatalogError(f"{label} : fichier de catalogue introuvable") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (ligne {mark.line + 1}, colonne {mark.column + 1})" if mark else ""
