@@ -207,8 +207,10 @@ TOGETHER_ROWS = 200_000
 def deliver_sources(
     deliveries: Sequence[tuple[Catalog, SourceSpec]], settings: Settings, run_id: str
 ) -> list[DeliveryReport]:
-    """`deliver_source` for several contracts' folders of one source; files read by the same suite
-    are validated together (`validate_sources`), each contract's slices written in its own transaction.
+    """`deliver_source` for several contracts' folders of one source, their files validated together.
+
+    Tables checked by the same suite go through GX together (`validate_sources`); each contract's
+    slices are written in its own transaction, as `deliver_source` writes them.
     """
     reports: list[DeliveryReport | None] = [None] * len(deliveries)
     waiting: list[tuple[int, DeliverySteps, ValidationRequest]] = []
