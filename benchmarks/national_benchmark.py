@@ -868,8 +868,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sensor-interval",
         type=int,
-        default=5,
-        help="backfill : secondes entre deux regards des capteurs (5)",
+        default=1,
+        help="backfill : intervalle minimal des capteurs en secondes (1 : à chaque tour de la boucle des "
+        "capteurs de Dagster, toutes les 5 s au mieux)",
     )
     parser.add_argument(
         "--timeout", type=float, default=3600.0, help="backfill : attente maximale d'un rattrapage (3600 s)"

@@ -197,27 +197,31 @@ def instance_yaml(url: str, pooled: bool) -> str:
     )
 
 
-@pytest.mark.parametrize("pooled", [False, True], ids=["dagster-postgres", "journal-en-pool"])
-def test_dagster_instance_on_postgres(postgres_server, tmp_path: Path, pooled: bool) -> None:
-    storage_url = postgres_server.create_database(f"dagster_storage_{int(pooled)}")
+def test_dagster_instance_on_postgres(postgres_server, tmp_path: Path) -> None:
+    """The whole graph on a PostgreSQL instance with the pooled event log; dagster-postgres's own reads it."""
+    storage_url = postgres_server.create_database("dagster_storage")
     # dagster-postgres speaks psycopg2; SQLAlchemy 2.1's default PostgreSQL driver is psycopg 3.
     psycopg2_url = sa.make_url(storage_url).set(drivername="postgresql+psycopg2")
-    (tmp_path / "dagster.yaml").write_text(
-        instance_yaml(psycopg2_url.render_as_string(hide_password=False), pooled), encoding="utf-8"
-    )
+    url = psycopg2_url.render_as_string(hide_password=False)
+    pooled, plain = tmp_path / "pooled", tmp_path / "plain"
+    for home, is_pooled in ((pooled, True), (plain, False)):
+        home.mkdir()
+        (home / "dagster.yaml").write_text(instance_yaml(url, is_pooled), encoding="utf-8")
     data_dir = copy_sample(tmp_path / "data")
-    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+    with dg.DagsterInstance.from_config(str(pooled)) as instance:
         result = run_pipeline(data_dir, f"sqlite:///{tmp_path / 'w.db'}", instance=instance)
         assert result.success
         assert instance.get_run_by_id(result.run_id).is_success
         logged = len(instance.all_logs(result.run_id))
         storage = instance.event_log_storage
-        assert type(storage).__name__ == (
-            "PooledPostgresEventLogStorage" if pooled else "PostgresEventLogStorage"
-        )
-        # The pooled storage keeps its connection between events; dagster-postgres's opens one each time.
-        pool = storage._engine.pool
-        assert (getattr(pool, "checkedin", lambda: 0)() >= 1) == pooled
+        assert type(storage).__name__ == "PooledPostgresEventLogStorage"
+        # It keeps its connection between events; dagster-postgres's opens one each time.
+        assert storage._engine.pool.checkedin() >= 1
+    with dg.DagsterInstance.from_config(str(plain)) as instance:
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert not hasattr(instance.event_log_storage._engine.pool, "checkedin")  # no pool
+        assert instance.get_run_by_id(result.run_id).is_success
+        assert len(instance.all_logs(result.run_id)) == logged  # the same tables, every event
     with sa.create_engine(storage_url).connect() as conn:
         stored = conn.execute(
             sa.text("select count(*) from runs where run_id = :r"), {"r": result.run_id}

@@ -272,7 +272,8 @@ def resolve_series(
 
     def resolve_distinct(distinct: pd.Series) -> pd.DataFrame:
         resolved = {v: resolve(v, geography, communes, places) for v in distinct.dropna().unique()}
-        status = distinct.map({v: r.residence_status for v, r in resolved.items()}).fillna("inconnu")
+        status = distinct.map({v: r.residence_status for v, r in resolved.items()}).astype(object)
+        status = status.fillna("inconnu")
         qpv = distinct.map({v: r.qpv_id for v, r in resolved.items()})
         qpv = qpv.where(qpv.notna(), None).astype(object)
         warning = distinct.map({v: r.warning for v, r in resolved.items()})
