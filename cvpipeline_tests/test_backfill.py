@@ -66,10 +66,11 @@ def refreshed(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) ->
     env = daemon_environment(home, postgres_server.create_database("rattrapage_dagster"), settings_env)
     log = work / "dagster-daemon.log"
     with environment(env), running_daemon(workspace, env, log) as daemon:
-        unknown = backfill_command(workspace, env, "--contract", "CV999")
         launched = backfill_command(workspace, env)
         assert launched.returncode == 0, launched.stdout + launched.stderr
         backfill_id = re.search(r"rattrapage (\S+) lancé", launched.stdout).group(1)  # type: ignore[union-attr]
+        # Refused while the daemon works on the first one (the daemon's loop waits 30 s anyway).
+        unknown = backfill_command(workspace, env, "--contract", "CV999")
         with dg.DagsterInstance.get() as instance:
             try:
                 backfill = wait_for_backfill(instance, backfill_id, TIMEOUT_S, daemon)
