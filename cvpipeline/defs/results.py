@@ -30,11 +30,14 @@ class GatheredLog:
 
     def info(self, message: str) -> None:
         """Keep an information line."""
-        self._lines["info"].append(f"{self.contract} — {message}" if self.contract else message)
+        self._keep("info", message)
 
     def warning(self, message: str) -> None:
         """Keep a warning line."""
-        self._lines["warning"].append(f"{self.contract} — {message}" if self.contract else message)
+        self._keep("warning", message)
+
+    def _keep(self, level: str, message: str) -> None:
+        self._lines[level].append(f"{self.contract} — {message}" if self.contract else message)
 
     def flush(self) -> None:
         """Write the lines kept, one event per level."""

@@ -395,8 +395,9 @@ def together_key(table: TableSpec, frame: pd.DataFrame) -> str | None:
         check_suite_columns(definition, frame)
     except SuiteError:
         return None  # validated alone, where the error is said for its own file
-    checked = gx_frame(definition, frame)
-    columns = [(c, str(checked[c].dtype)) for c in checked.columns]
+    # The frame's own types (not gx_frame's copy: the tables are converted once, when validated).
+    read = suite_columns(definition, frame) or list(frame.columns)
+    columns = [(c, str(frame[c].dtype)) for c in read]
     return json.dumps([definition["name"], definition["expectations"], columns], sort_keys=True, default=str)
 
 
