@@ -16,8 +16,10 @@ from typing import Any
 from dagster_postgres import PostgresEventLogStorage
 from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
 
-# Connections kept per process (a run worker writes from one thread; the daemon from a few).
-POOL_SIZE = 1
+# Connections kept per process. A run worker writes from one thread, but an event with tags holds
+# three at once (the insert, the index transaction, dagster-postgres's table lookup): a pool smaller
+# than that opens and closes a connection for each such event. The daemon writes from a few threads.
+POOL_SIZE = 3
 POOL_OVERFLOW = 4
 # A kept connection idle longer than this is opened again (servers and proxies close idle ones).
 POOL_RECYCLE_S = 600
@@ -27,6 +29,7 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
     """dagster-postgres's event log storage, its connections kept in a small pool per process."""
 
     def __init__(self, postgres_url: str, should_autocreate_tables: bool = True, **kwargs: Any) -> None:
+        self._tables_found: set[str] = set()
         super().__init__(postgres_url, should_autocreate_tables, **kwargs)
         self._engine.dispose()
         self._engine = create_pg_engine(
@@ -38,6 +41,18 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
             pool_recycle=POOL_RECYCLE_S,
             pool_pre_ping=True,
         )
+
+    def has_table(self, table_name: str) -> bool:
+        """Whether the instance's database has this table; a table found is not looked up again.
+
+        dagster-postgres asks before writing each asset event's tags (a query per event).
+        """
+        if table_name in self._tables_found:
+            return True
+        found = super().has_table(table_name)
+        if found:
+            self._tables_found.add(table_name)
+        return found
 
     @classmethod
     def from_config_value(

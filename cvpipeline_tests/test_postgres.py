@@ -233,6 +233,69 @@ def test_dagster_instance_on_postgres(postgres_server, tmp_path: Path) -> None:
     assert events == logged > 100  # every event of the run written, and read back
 
 
+def test_a_run_of_several_contracts_writes_its_events_in_batches_on_kept_connections(
+    postgres_server, tmp_path: Path
+) -> None:
+    """Each asset's materialisations of a run's contracts in one insert; the event log's connections kept."""
+    from cvpipeline.catalog import load_catalogs
+    from cvpipeline.defs import build_defs
+    from cvpipeline.defs.names import FULL_REFRESH_JOB, RANGE_END_TAG, RANGE_START_TAG
+    from cvpipeline.defs.resources import PipelineSettings
+    from cvpipeline.instance_storage import POOL_SIZE
+    from cvpipeline.sample.national import generate_national
+
+    dataset = generate_national(tmp_path / "national", contracts=3, participations=900)
+    catalogs = load_catalogs(dataset.catalogs_dir)
+    url = sa.make_url(postgres_server.create_database("dagster_batches")).set(
+        drivername="postgresql+psycopg2"
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(instance_yaml(url.render_as_string(hide_password=False), True))
+    settings = PipelineSettings(
+        data_dir=str(tmp_path / "national"), warehouse_url=f"sqlite:///{tmp_path / 'w.db'}"
+    )
+    job = build_defs(catalogs, settings).resolve_job_def(FULL_REFRESH_JOB)
+    codes = sorted(catalogs)
+    opened: list[str] = []
+    inserts: list[str] = []
+
+    def on_connect(dbapi_connection: object, record: object) -> None:
+        opened.append(type(dbapi_connection).__name__)
+
+    def on_execute(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO EVENT_LOGS"):
+            inserts.append(statement)
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        event_log = instance.event_log_storage._engine  # type: ignore[attr-defined]
+        sa.event.listen(event_log, "connect", on_connect)
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", on_execute)
+        try:
+            result = job.execute_in_process(
+                instance=instance,
+                tags={RANGE_START_TAG: codes[0], RANGE_END_TAG: codes[-1]},
+                raise_on_error=False,
+            )
+        finally:
+            sa.event.remove(event_log, "connect", on_connect)
+            sa.event.remove(sa.engine.Engine, "before_cursor_execute", on_execute)
+        assert result.success
+        events = instance.all_logs(result.run_id)
+    materialised = [e for e in events if e.dagster_event and e.dagster_event.is_step_materialization]
+    assets = {e.dagster_event.asset_key for e in materialised}
+    partitions = {(e.dagster_event.asset_key, e.dagster_event.partition) for e in materialised}
+    by_contract = {key for key, partition in partitions if partition is not None}
+    assert len(codes) == 3 and len(by_contract) > 10
+    assert len(materialised) == len(partitions)
+    assert {p for _, p in partitions} == {*codes, None}  # one per contract and asset; postes_anct none
+    assert len(partitions) == len(codes) * len(by_contract) + len(assets - by_contract)
+    # Every event but the materialisations is an insert of its own; each asset's three are one.
+    assert len(inserts) == len(events) - len(materialised) + len(assets)
+    # The event log's connections are opened once per process, not once per event.
+    assert 1 <= len(opened) <= POOL_SIZE < len(events) / 10
+
+
 def test_two_concurrent_writes_of_a_source_do_not_interleave(both: dict, postgres_server) -> None:
     """Two writes of one source's slices started together: the second waits, the result is one whole."""
     import threading
