@@ -127,6 +127,14 @@ class Measure:
         """Wall time per contract."""
         return self.wall_s / self.contracts
 
+    def step_split(self) -> tuple[float, float]:
+        """The steps' summed time beyond the documents, and the documents' (seconds)."""
+        from cvpipeline.report.documents import DOCUMENTS
+
+        documents = {d.asset for d in DOCUMENTS}
+        work = sum(s for step, s in self.steps.items() if step not in documents)
+        return work, sum(self.steps.values()) - work
+
 
 # -- the command line's way: python -m cvpipeline run ----------------------------------------------
 
@@ -769,13 +777,9 @@ def describe_backfill(m: Measure) -> list[str]:
     verdict = "tout compté, documents écrits" if not m.checks else " ; ".join(m.checks)
     lines.append(f"  {m.warehouse_rows} lignes, {verdict}")
     if m.steps:
-        from cvpipeline.report.documents import DOCUMENTS
-
-        documents = {d.asset for d in DOCUMENTS}
         lines.append("  temps des étapes, sommé sur les runs (et par contrat) :")
         lines += [f"    {step:<24} {s:7.1f} s  {s / m.contracts:5.2f} s" for step, s in m.steps.items()]
-        work = sum(s for step, s in m.steps.items() if step not in documents)
-        docs = sum(s for step, s in m.steps.items() if step in documents)
+        work, docs = m.step_split()
         lines.append(
             f"    par contrat : {work / m.contracts:.2f} s hors documents, {docs / m.contracts:.2f} s "
             f"de documents ({m.participations / m.contracts:.0f} participations par contrat en moyenne)"
@@ -798,15 +802,17 @@ def table(measures: list[Measure], parallel: int, mode: str, concurrency: int) -
     if mode == "backfill":
         lines = [
             f"| contrats | participations | génération | rattrapage ({concurrency} runs à la fois au plus) "
-            "| par contrat | runs | mémoire max run | mémoire max démon | lignes dans l'entrepôt "
-            "| tout compté |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| par contrat | fin du dernier run | étapes par contrat hors documents | runs | mémoire max run "
+            "| mémoire max démon | lignes dans l'entrepôt | tout compté |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for m in measures:
             verdict = "oui" if not m.checks else "NON : " + " ; ".join(m.checks)
+            work = f"{m.step_split()[0] / m.contracts:.2f} s" if m.steps else "—"
             lines.append(
                 f"| {m.contracts} | {m.participations:,} | {m.generate_s:.1f} s | {m.wall_s:.0f} s "
-                f"| {m.per_contract_s:.2f} s | {len(m.runs)} | {m.peak_gib:.2f} GiB | {m.daemon_gib:.2f} GiB "
+                f"| {m.per_contract_s:.2f} s | {m.last_run_s:.0f} s | {work} | {len(m.runs)} "
+                f"| {m.peak_gib:.2f} GiB | {m.daemon_gib:.2f} GiB "
                 f"| {m.warehouse_rows:,} | {verdict} |".replace(",", " ")
             )
     else:
@@ -824,10 +830,14 @@ def table(measures: list[Measure], parallel: int, mode: str, concurrency: int) -
             lines.append(row.replace(",", " "))
     if len(measures) >= 2:
         first, last = measures[0], measures[-1]
-        slope = (last.wall_s - first.wall_s) / max(1, last.contracts - first.contracts)
+        # A backfill is marked done at the daemon's next look (every 30 s): its end moves by steps of
+        # 30 s. The last run's end is what grows with the contracts.
+        ends = [m.last_run_s if m.runs else m.wall_s for m in (first, last)]
+        slope = (ends[1] - ends[0]) / max(1, last.contracts - first.contracts)
+        what = "de la fin du dernier run" if first.runs else "du pipeline"
         lines.append(
-            f"\nPente : {slope:.2f} s par contrat de plus ; coût fixe estimé : "
-            f"{first.wall_s - slope * first.contracts:.1f} s (import, démarrage)."
+            f"\nPente {what} : {slope:.2f} s par contrat de plus ; coût fixe estimé : "
+            f"{ends[0] - slope * first.contracts:.1f} s (import, démarrage, tours du démon)."
         )
     return "\n".join(lines)
 

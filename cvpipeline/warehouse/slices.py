@@ -79,9 +79,8 @@ def slice_is_current(known: pd.Series | None, sha256: str | None, fingerprint: s
 
 
 def current_slices(engine: Engine, contract_code: str, source_id: str | None = None) -> pd.DataFrame:
-    """The slices in place for a contract (and a source), one row per file."""
-    frame = read_table(engine, "file_slices")
-    frame = frame[frame["contract_code"] == contract_code]
+    """The slices in place for a contract (and a source), one row per file (that contract's rows only read)."""
+    frame = read_table(engine, "file_slices", contract_code=contract_code)
     if source_id is not None:
         frame = frame[frame["source_id"] == source_id]
     return frame.reset_index(drop=True)
