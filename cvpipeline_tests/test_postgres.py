@@ -282,6 +282,10 @@ def test_a_run_of_several_contracts_writes_its_events_in_batches_on_kept_connect
             sa.event.remove(sa.engine.Engine, "before_cursor_execute", on_execute)
         assert result.success
         events = instance.all_logs(result.run_id)
+        # What the UI shows: every contract's partition of every asset materialised.
+        for key in instance.get_asset_keys():
+            if key.path[0] != "postes_anct":
+                assert instance.get_materialized_partitions(key) == set(codes), key
     materialised = [e for e in events if e.dagster_event and e.dagster_event.is_step_materialization]
     assets = {e.dagster_event.asset_key for e in materialised}
     partitions = {(e.dagster_event.asset_key, e.dagster_event.partition) for e in materialised}
