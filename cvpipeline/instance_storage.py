@@ -16,9 +16,9 @@ from typing import Any
 from dagster_postgres import PostgresEventLogStorage
 from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
 
-# Connections kept per process. A run worker writes from one thread, but an event with tags holds
-# three at once (the insert, the index transaction, dagster-postgres's table lookup): a pool smaller
-# than that opens and closes a connection for each such event. The daemon writes from a few threads.
+# Connections kept per process. An asset event's tags are written in a transaction during which
+# dagster-postgres looks its table up on a second connection, and the daemon writes from a few
+# threads: a connection needed beyond those kept is opened and closed for that one use.
 POOL_SIZE = 3
 POOL_OVERFLOW = 4
 # A kept connection idle longer than this is opened again (servers and proxies close idle ones).
