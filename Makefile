@@ -16,9 +16,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
-$(DAGSTER_HOME)/dagster.yaml:
-	mkdir -p $(DAGSTER_HOME)
-	printf 'telemetry:\n  enabled: false\n' > $@
+$(DAGSTER_HOME)/dagster.yaml: $(STAMP)
+	$(PY) -c 'from pathlib import Path; from cvpipeline.cli import ensure_dagster_home; ensure_dagster_home(Path("data"))'
 
 run: setup $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m cvpipeline run

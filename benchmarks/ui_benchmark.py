@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))  # the cvpipeline next to this script, whatever th
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
+from cvpipeline.cli import DAGSTER_YAML  # noqa: E402
 from cvpipeline_tests.test_browser import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -64,7 +65,7 @@ def cli_round(workdir: Path, contract: str) -> float:
     """`python -m cvpipeline run --contract` on a fresh copy and instance: its wall time."""
     home, data_dir = workdir / "dagster_home", workdir / "data"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(DAGSTER_YAML)  # the local instance `make ui` opens
     copy_sample(data_dir)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CVPIPELINE_")}
     env["DAGSTER_HOME"] = str(home)

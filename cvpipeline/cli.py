@@ -21,9 +21,15 @@ from cvpipeline.load.statuses import reason_of, status_label
 from cvpipeline.settings import ConfigurationError, Settings
 from cvpipeline.text import display_text
 
-DAGSTER_YAML = """# Local Dagster instance of cvpipeline (created by `python -m cvpipeline run`).
+DAGSTER_YAML = """# Local Dagster instance of cvpipeline (written by `python -m cvpipeline run`, `make ui`).
 telemetry:
   enabled: false
+# Runs launched from the UI wait in Dagster's queue: looked at every second (Dagster's default: 5 s).
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
 """
 
 

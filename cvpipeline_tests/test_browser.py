@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 import pytest
 
+from cvpipeline.cli import DAGSTER_YAML
 from cvpipeline.defs.national import ANCT_POSTS_ASSET
 
 if TYPE_CHECKING:
@@ -155,7 +156,7 @@ def copy_sample(destination: Path) -> Path:
 @contextmanager
 def run_dagster_dev(home: Path, data_dir: Path) -> Iterator[DagsterUI]:
     """Run `dagster dev` on the project's workspace with its own instance (`home`) and data folder."""
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(DAGSTER_YAML)  # the local instance `make ui` opens
     log = home / "dagster-dev.log"
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"

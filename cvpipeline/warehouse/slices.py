@@ -79,7 +79,7 @@ def slice_is_current(known: pd.Series | None, sha256: str | None, fingerprint: s
 
 
 def current_slices(engine: Engine, contract_code: str, source_id: str | None = None) -> pd.DataFrame:
-    """The slices in place for a contract (and a source), one row per file (that contract's rows only read)."""
+    """The slices in place for a contract (and a source), one row per file (only its rows are read)."""
     frame = read_table(engine, "file_slices", contract_code=contract_code)
     if source_id is not None:
         frame = frame[frame["source_id"] == source_id]
