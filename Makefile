@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
-$(DAGSTER_HOME)/dagster.yaml: $(STAMP)
+$(DAGSTER_HOME)/dagster.yaml: | $(STAMP)
 	$(PY) -c 'from pathlib import Path; from cvpipeline.cli import ensure_dagster_home; ensure_dagster_home(Path("data"))'
 
 run: setup $(DAGSTER_HOME)/dagster.yaml
