@@ -138,6 +138,8 @@ def sample_run(contract: str) -> float:
     The empty run (dagster_floor.py) has the same steps, assets and checks and does nothing else.
     Returns what the empty run costs beyond the import: Dagster's own cost of recording such a run.
     """
+    from cvpipeline.cli import DAGSTER_YAML
+
     python = sys.executable
     imports = min(measured([python, "-c", STACK])[0] for _ in range(2))
 
@@ -146,7 +148,8 @@ def sample_run(contract: str) -> float:
         shutil.copytree(REPO / "data" / "incoming", data / "incoming")
         home = data / "dagster_home"
         home.mkdir()
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        # The local instance cvpipeline writes, for the empty run as for cvpipeline's (same stack).
+        (home / "dagster.yaml").write_text(DAGSTER_YAML)
         env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(REPO)}
         return data, {**env, "CVPIPELINE_DATA_DIR": str(data)}
 

@@ -24,6 +24,15 @@ from cvpipeline.text import display_text
 DAGSTER_YAML = """# Local Dagster instance of cvpipeline (written by `python -m cvpipeline run`, `make ui`).
 telemetry:
   enabled: false
+# Dagster's SQLite storage in this folder (DAGSTER_HOME, which Dagster's tools need set anyway), its
+# event log keeping its database files open.
+storage:
+  custom:
+    module: cvpipeline.instance_storage
+    class: PooledSqliteStorage
+    config:
+      base_dir:
+        env: DAGSTER_HOME
 # Runs launched from the UI wait in Dagster's queue: looked at every second (Dagster's default: 5 s).
 run_coordinator:
   module: dagster.core.run_coordinator

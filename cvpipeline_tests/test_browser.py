@@ -320,13 +320,28 @@ class Launched:
     runs: list[dg.RunRecord]
 
 
+@contextmanager
+def local_instance(home: Path) -> Iterator[dg.DagsterInstance]:
+    """The instance `dagster dev` writes to, opened here (its dagster.yaml reads DAGSTER_HOME)."""
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            yield instance
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = previous
+
+
 def wait_for_the_runs(home: Path, timeout_s: float = RUN_TIMEOUT_S) -> Launched:
     """Wait until the instance's runs (and its backfill, if any) are over; return them.
 
     The status is the backfill's, or SUCCESS when every run launched directly succeeded.
     """
     deadline = time.monotonic() + timeout_s
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with local_instance(home) as instance:
         while time.monotonic() < deadline:
             backfills = instance.get_backfills()
             assert len(backfills) <= 1, [b.backfill_id for b in backfills]
@@ -371,7 +386,7 @@ def test_materialize_all_for_one_contract_is_one_run_of_its_partition(
     run = record.dagster_run
     assert _partitions_of(run) == {CONTRACT}, run.tags
     assert {key.to_user_string() for key in run.asset_selection or set()} == of_the_contract | unpartitioned
-    with dg.DagsterInstance.from_config(str(dagster_ui.home)) as instance:
+    with local_instance(dagster_ui.home) as instance:
         # The code location's in-process executor: every step in the run's own process.
         pids = {
             event.dagster_event.pid

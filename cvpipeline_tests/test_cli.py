@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -46,3 +47,49 @@ def test_the_local_instance_starts_a_queued_run_within_a_second(tmp_path: Path, 
     written = (home / "dagster.yaml").read_text()
     ensure_dagster_home(tmp_path)  # an instance already there is left as it is
     assert (home / "dagster.yaml").read_text() == written
+
+
+def test_the_local_instance_keeps_its_event_log_open_and_dagster_reads_it_as_its_own(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Runs on the local instance's pooled SQLite event log; Dagster's own storage reads every event back."""
+    from cvpipeline.instance_storage import SQLITE_ENGINES_KEPT
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    home = ensure_dagster_home(tmp_path)
+    partitions = dg.StaticPartitionsDefinition(["A", "B"])
+
+    @dg.asset(partitions_def=partitions)
+    def first() -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata={"lignes": 1})
+
+    @dg.asset(partitions_def=partitions, deps=[first], check_specs=[dg.AssetCheckSpec("ok", asset="second")])
+    def second() -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        yield dg.MaterializeResult()
+        yield dg.AssetCheckResult(passed=True)
+
+    runs = []
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        assert type(storage).__name__ == "PooledSqliteEventLogStorage"
+        for key in ("A", "B", "A"):
+            result = dg.materialize([first, second], instance=instance, partition_key=key)
+            assert result.success
+            runs.append((result.run_id, len(instance.all_logs(result.run_id))))
+        kept = list(storage._engines.values())  # type: ignore[attr-defined]
+        assert 1 <= len(kept) <= SQLITE_ENGINES_KEPT
+        assert all(engine.pool.checkedin() >= 1 for engine in kept)  # connections kept between events
+        assert instance.get_materialized_partitions(dg.AssetKey("second")) == {"A", "B"}
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "dagster.yaml").write_text(
+        f"telemetry:\n  enabled: false\nstorage:\n  sqlite:\n    base_dir: {home}\n", encoding="utf-8"
+    )
+    with dg.DagsterInstance.from_config(str(tmp_path / "plain")) as instance:
+        assert type(instance.event_log_storage).__name__ == "SqliteEventLogStorage"
+        for run_id, logged in runs:
+            assert logged > 10 and len(instance.all_logs(run_id)) == logged  # the same files, every event
+        assert instance.get_materialized_partitions(dg.AssetKey("second")) == {"A", "B"}
+        check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(dg.AssetKey("second"), "ok")]
+        )
+        assert check  # the check's result is in Dagster's own index too
