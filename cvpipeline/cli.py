@@ -28,7 +28,7 @@ telemetry:
 # event log keeping its database files open.
 storage:
   custom:
-    module: cvpipeline.instance_storage
+    module: cvpipeline.local_storage
     class: PooledSqliteStorage
     config:
       base_dir:

@@ -24,7 +24,7 @@ LAYERS = [
     ["metrics"],
     ["report"],
     ["replay", "sample", "editions"],
-    ["defs", "instance_storage"],
+    ["defs", "instance_storage", "local_storage"],
     ["definitions", "cli", "__main__", "backfill"],
 ]
 

@@ -23,6 +23,7 @@ import pytest
 
 from cvpipeline.cli import DAGSTER_YAML
 from cvpipeline.defs.national import ANCT_POSTS_ASSET
+from cvpipeline_tests.dagster_daemon import environment
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -323,16 +324,10 @@ class Launched:
 @contextmanager
 def local_instance(home: Path) -> Iterator[dg.DagsterInstance]:
     """The instance `dagster dev` writes to, opened here (its dagster.yaml reads DAGSTER_HOME)."""
-    previous = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = str(home)
-    try:
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            yield instance
-    finally:
-        if previous is None:
-            os.environ.pop("DAGSTER_HOME", None)
-        else:
-            os.environ["DAGSTER_HOME"] = previous
+    with environment({**os.environ, "DAGSTER_HOME": str(home)}):
+        instance = dg.DagsterInstance.from_config(str(home))
+    with instance:
+        yield instance
 
 
 def wait_for_the_runs(home: Path, timeout_s: float = RUN_TIMEOUT_S) -> Launched:

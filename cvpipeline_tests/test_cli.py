@@ -53,7 +53,7 @@ def test_the_local_instance_keeps_its_event_log_open_and_dagster_reads_it_as_its
     tmp_path: Path, monkeypatch
 ) -> None:
     """Runs on the local instance's pooled SQLite event log; Dagster's own storage reads every event back."""
-    from cvpipeline.instance_storage import SQLITE_ENGINES_KEPT
+    from cvpipeline.local_storage import SQLITE_ENGINES_KEPT
 
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     home = ensure_dagster_home(tmp_path)
