@@ -13,6 +13,8 @@ from cvpipeline.ingest.source import ParsedSource, read_source
 from cvpipeline.sample.national import generate_national
 from cvpipeline.validate import expectations
 from cvpipeline.validate.batch import validate_source, validate_sources
+from cvpipeline.validate.data_docs import DataDocs
+from cvpipeline_tests.e2e import SAMPLE_INCOMING
 
 KEY = b"cle-de-test-ensemble-0123456789abcdef"
 SOURCE = "cites_lab"
@@ -45,8 +47,9 @@ def outcome_rows(validated: object) -> list[tuple[str, str, tuple[int, ...], boo
     ]
 
 
+@pytest.mark.parametrize("with_pages", [False, True], ids=["sans-data-docs", "avec-data-docs"])
 def test_validated_together_each_file_gets_what_it_gets_alone(
-    parsed: list[ParsedSource], monkeypatch: pytest.MonkeyPatch
+    parsed: list[ParsedSource], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, with_pages: bool
 ) -> None:
     alone = [validate_source(p) for p in parsed]
     calls: list[int] = []
@@ -57,7 +60,10 @@ def test_validated_together_each_file_gets_what_it_gets_alone(
         return real(definition, frame)
 
     monkeypatch.setattr(expectations, "_validate", counting)
-    together = validate_sources([(p, None) for p in parsed])
+    pages = [
+        DataDocs(tmp_path / "docs", run_name=f"run-{i}") if with_pages else None for i in range(len(parsed))
+    ]
+    together = validate_sources(list(zip(parsed, pages, strict=True)))
     tables = {t.spec.suite_name for p in parsed for t in p.tables}
     # One GX validation per suite for the five sources, over all their rows.
     assert len(calls) == len(tables) == 2
@@ -70,6 +76,101 @@ def test_validated_together_each_file_gets_what_it_gets_alone(
             pd.testing.assert_frame_equal(one.valid[name], other.valid[name])
     # The copied contract's rows are valid there as in the original: nothing counted as a duplicate.
     assert outcome_rows(together[-1]) == outcome_rows(together[-2])
+    # With Data Docs, each contract's files still get a page per suite of their own.
+    for validated in together:
+        assert sorted(validated.data_docs) == (sorted(tables) if with_pages else [])
+        assert all(page.is_file() for page in validated.data_docs.values())
+    if with_pages:
+        assert len({page for v in together for page in v.data_docs.values()}) == len(parsed) * len(tables)
+
+
+def damaged(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a parsed table with blanks and unknown values planted in every column that takes them."""
+    out = frame.copy()
+    for number, column in enumerate(c for c in frame.columns if c != expectations.ROW_ID):
+        series = out[column]
+        blanks = out.index[number % 3 :: 3]
+        odd = out.index[(number + 1) % 4 :: 4]
+        if isinstance(series.dtype, pd.StringDtype) or series.dtype == object:
+            out.loc[blanks, column] = None
+            out.loc[odd, column] = "valeur inconnue"
+        elif isinstance(series.dtype, pd.Int64Dtype) or pd.api.types.is_float_dtype(series.dtype):
+            out.loc[blanks, column] = None
+            out.loc[odd, column] = -999
+        elif pd.api.types.is_datetime64_any_dtype(series.dtype):
+            out.loc[blanks, column] = None
+            out.loc[odd, column] = pd.Timestamp("1850-01-01")
+    return out
+
+
+def comparable(result: object) -> dict:
+    """A GX suite result as JSON, without the moment GX loaded its batch."""
+    data = result.to_json_dict()  # type: ignore[attr-defined]
+    data["meta"].pop("batch_markers", None)
+    return data
+
+
+def pair_variants(definition: dict) -> list[dict]:
+    """The suite, and when it compares two columns, the same under each way GX has of skipping blanks."""
+    variants = [definition]
+    if any("column_A" in e.get("kwargs", {}) for e in definition["expectations"]):
+        for ignored in ("both_values_are_missing", "either_value_is_missing", "neither"):
+            variants.append(
+                {
+                    **definition,
+                    "expectations": [
+                        {**e, "kwargs": {**e["kwargs"], "ignore_row_if": ignored}}
+                        if "column_A" in e.get("kwargs", {})
+                        else e
+                        for e in definition["expectations"]
+                    ],
+                }
+            )
+    return variants
+
+
+def test_each_table_gets_from_a_shared_validation_the_result_gx_gives_it_alone() -> None:
+    """Counts, percentages, missing values, failing rows and values, verdicts and statistics, as GX alone."""
+    catalogs = load_catalogs()
+    compared, failures, missing, raised = 0, 0, 0, 0
+    first = next(iter(catalogs.values()))
+    for source_id in first.sources:
+        parsed = []
+        for catalog in catalogs.values():
+            files = sorted(p for p in (SAMPLE_INCOMING / catalog.folder / source_id).glob("*") if p.is_file())
+            parsed.append(read_source(catalog, catalog.sources[source_id], files, KEY))
+        for position, table in enumerate(parsed[0].tables):
+            definition = expectations.load_suite_definition(table.spec)
+            if not expectations.row_by_row(definition):
+                continue
+            same = [
+                p.tables[position]
+                for p in parsed
+                if p.tables[position].spec.suite_name == table.spec.suite_name
+            ]
+            frames = [expectations.gx_frame(definition, t.frame) for t in same]
+            # Damaged, and four times as long: more failing rows than GX lists values for (200).
+            longer = pd.concat([frames[-1]] * 4, ignore_index=True)
+            longer[expectations.ROW_ID] = range(len(longer))
+            frames += [damaged(f) for f in [*frames, longer]]
+            together = pd.concat(frames, ignore_index=True)
+            together[expectations.ROW_ID] = range(len(together))
+            for variant in pair_variants(definition):
+                whole = expectations._validate(variant, together)
+                if any(expectations.raised_exception(r.exception_info) for r in whole.results):
+                    # GX cannot compare blank nullable integers: no result to split (each alone).
+                    with pytest.raises(ValueError):
+                        expectations.split_result(whole, frames)
+                    raised += 1
+                    continue
+                split = expectations.split_result(whole, frames)
+                for frame, result in zip(frames, split, strict=True):
+                    assert comparable(result) == comparable(expectations._validate(variant, frame))
+                    compared += 1
+                    failures += sum(r.result.get("unexpected_count") or 0 for r in result.results)
+                    missing += sum(r.result.get("missing_count") or 0 for r in result.results)
+    # Every shared suite of the sample, its files as they are and damaged: failures and blanks seen.
+    assert compared >= 4 * 10 and failures > 100 and missing > 100 and raised
 
 
 def test_a_suite_judging_rows_together_is_never_shared() -> None:

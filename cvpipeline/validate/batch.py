@@ -88,22 +88,25 @@ def validate_sources(items: Sequence[tuple[ParsedSource, DataDocs | None]]) -> l
     """Validate several parsed sources (several contracts' files of one source) as `validate_source` does.
 
     Tables checked by the same row-by-row suite run through GX once together, which costs about what
-    one of them alone costs (GX's fixed cost per validation is about 0.1 s); their outcomes are each
-    table's own. A source with Data Docs pages, or a suite judging rows together, is validated alone.
+    one of them alone costs (GX's fixed cost per validation is about 0.1 s); each table gets back the
+    result it would have had alone: its outcomes and its own Data Docs page. A suite judging rows
+    together is run on each table alone.
     """
     groups: dict[str, list[tuple[int, int]]] = {}
-    for index, (parsed, docs) in enumerate(items):
+    for index, (parsed, _) in enumerate(items):
         for position, table in enumerate(parsed.tables):
-            key = together_key(table.spec, table.frame) if docs is None and len(table.frame) else None
+            key = together_key(table.spec, table.frame) if len(table.frame) else None
             if key is not None:
                 groups.setdefault(key, []).append((index, position))
     done: list[dict[int, list[ExpectationOutcome]]] = [{} for _ in items]
     for members in groups.values():
         if len(members) < 2:
             continue
-        tables = [items[i][0].tables[p] for i, p in members]
-        results = run_suite_together([(t.spec, t.frame) for t in tables])
-        for (index, position), outcomes in zip(members, results, strict=True):
+        tables = []
+        for index, position in members:
+            table, docs = items[index][0].tables[position], items[index][1]
+            tables.append((table.spec, table.frame, docs.publish if docs is not None else None))
+        for (index, position), outcomes in zip(members, run_suite_together(tables), strict=True):
             done[index][position] = outcomes
     return [validate_source(parsed, docs, done[i]) for i, (parsed, docs) in enumerate(items)]
 

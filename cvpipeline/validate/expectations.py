@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -297,10 +297,16 @@ def _validate(definition: dict[str, Any], frame: pd.DataFrame) -> Any:
 
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
     suite = gx.ExpectationSuite(name=definition["name"], expectations=definition["expectations"])
-    return batch.validate(
-        suite,
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]},
-    )
+    return batch.validate(suite, result_format=RESULT_FORMAT)
+
+
+# Every failing row's id; not the query GX would write to select them (nothing reads it: the
+# quarantine holds the rows, the Data Docs pages leave row lists out).
+RESULT_FORMAT = {
+    "result_format": "COMPLETE",
+    "unexpected_index_column_names": [ROW_ID],
+    "return_unexpected_index_query": False,
+}
 
 
 def suite_outcomes(definition: dict[str, Any], result: Any) -> list[ExpectationOutcome]:
@@ -362,28 +368,136 @@ def row_by_row(definition: dict[str, Any]) -> bool:
     )
 
 
-def run_suite_together(tables: list[tuple[TableSpec, pd.DataFrame]]) -> list[list[ExpectationOutcome]]:
+def run_suite_together(
+    tables: Sequence[tuple[TableSpec, pd.DataFrame, Callable[[TableSpec, Any], object] | None]],
+) -> list[list[ExpectationOutcome]]:
     """One GX validation for several tables checked by the same row-by-row suite; each table's outcomes.
 
-    The tables' rows are put one after the other under new row ids; each failing row is given back
-    to its table under its own id, and an expectation succeeds for a table when none of its rows fail.
-    The caller makes sure the suite is the same and row by row (`together_key`).
+    The tables' rows are put one after the other under new row ids; each table is given back the GX
+    result it would have had alone (`split_result`), its outcomes and, through its `publish` (as in
+    `run_suite`), its own Data Docs page. The caller makes sure the suite is the same and row by row
+    (`together_key`).
     """
     definition = load_suite_definition(tables[0][0])
-    frames = [gx_frame(definition, frame) for _, frame in tables]
-    ends = np.cumsum([len(f) for f in frames])
-    original = np.concatenate([f[ROW_ID].to_numpy(dtype="int64") for f in frames]) if frames else []
+    frames = [gx_frame(definition, frame) for _, frame, _ in tables]
     together = pd.concat(frames, ignore_index=True)
     together[ROW_ID] = np.arange(len(together), dtype="int64")
-    whole = suite_outcomes(definition, _validate(definition, together))
-    per_table: list[list[ExpectationOutcome]] = [[] for _ in tables]
-    for outcome in whole:
-        failed = np.asarray(outcome.failed_row_ids, dtype="int64")
-        owner = np.searchsorted(ends, failed, side="right")
-        for index in range(len(tables)):
-            mine = original[failed[owner == index]].tolist()
-            per_table[index].append(replace(outcome, failed_row_ids=mine, success=not mine))
+    whole = _validate(definition, together)
+    if any(raised_exception(item.exception_info) for item in whole.results):
+        # An expectation that cannot run on some rows may run on another table's: each table alone.
+        return [run_suite(table, frame, publish) for table, frame, publish in tables]
+    results = split_result(whole, frames)
+    per_table = []
+    for (table, _, publish), result in zip(tables, results, strict=True):
+        per_table.append(suite_outcomes(definition, result))
+        if publish is not None:
+            publish(table, result)
     return per_table
+
+
+def split_result(whole: Any, frames: Sequence[pd.DataFrame]) -> list[Any]:
+    """The GX result of each frame alone, cut out of the result of the frames put one after the other.
+
+    `whole` is the result of a row-by-row suite (no "mostly") on the frames concatenated, rows
+    numbered 0… in order, every expectation of which ran (ValueError otherwise). Each frame's result
+    holds its own rows (under their own ids), counts, percentages, values, verdicts and statistics,
+    formatted by GX's own map formatter, as GX gives them for the frame alone (the tests compare
+    them); only the batch's load time in `meta` is the shared batch's.
+    """
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResult,
+        ExpectationValidationResult,
+    )
+    from great_expectations.expectations.expectation import _format_map_output
+    from great_expectations.expectations.expectation_configuration import parse_result_format
+    from great_expectations.validator.validator import calc_validation_statistics
+
+    result_format = parse_result_format(RESULT_FORMAT)
+    ends = np.cumsum([len(f) for f in frames])
+    starts = ends - [len(f) for f in frames]
+    original = np.concatenate([f[ROW_ID].to_numpy(dtype="int64") for f in frames]) if frames else []
+    items: list[list[Any]] = [[] for _ in frames]
+    for item in whole.results:
+        result = item.result or {}
+        entries = list(result.get("unexpected_index_list") or [])
+        ids = np.asarray([entry[ROW_ID] for entry in entries], dtype="int64")
+        values = list(result.get("unexpected_list") or [])
+        owner = np.searchsorted(ends, ids, side="right")
+        if raised_exception(item.exception_info) is not None:
+            raise ValueError(f"{item.expectation_config.type} n'a pas pu s'exécuter : résultat non séparable")
+        for index, frame in enumerate(frames):
+            mine = np.flatnonzero(owner == index)
+            counted = _counted_rows(item.expectation_config, frame) if "missing_count" in result else None
+            if len(values) == len(entries):
+                mine_values = [values[i] for i in mine]
+            else:
+                # GX lists at most MAX_RESULT_RECORDS values (every failing row's id): this table's, as
+                # GX takes them for it alone.
+                positions = ids[mine] - starts[index]
+                mine_values = _unexpected_values(item.expectation_config, frame, positions)
+            formatted = _format_map_output(
+                result_format=result_format,
+                success=not len(mine),
+                element_count=len(frame),
+                nonnull_count=counted,
+                unexpected_count=len(mine),
+                unexpected_list=mine_values,
+                unexpected_index_list=[{**entries[i], ROW_ID: int(original[ids[i]])} for i in mine],
+                unexpected_index_column_names=result.get("unexpected_index_column_names"),
+            )
+            items[index].append(
+                ExpectationValidationResult(
+                    success=formatted["success"],
+                    expectation_config=item.expectation_config,
+                    result=formatted["result"],
+                    meta=dict(item.meta or {}),
+                    exception_info=item.exception_info,
+                )
+            )
+    split = []
+    for results in items:
+        statistics = calc_validation_statistics(results)
+        split.append(
+            ExpectationSuiteValidationResult(
+                success=statistics.success,
+                results=results,
+                suite_name=whole.suite_name,
+                statistics={
+                    "evaluated_expectations": statistics.evaluated_expectations,
+                    "successful_expectations": statistics.successful_expectations,
+                    "unsuccessful_expectations": statistics.unsuccessful_expectations,
+                    "success_percent": statistics.success_percent,
+                },
+                meta=dict(whole.meta or {}),
+                batch_id=whole.batch_id,
+            )
+        )
+    return split
+
+
+def _unexpected_values(config: Any, frame: pd.DataFrame, positions: np.ndarray) -> list[Any]:
+    """The values GX lists for a frame's failing rows (at these positions), as its pandas engine does."""
+    from great_expectations.constants import MAX_RESULT_RECORDS
+
+    kwargs = config.kwargs
+    if "column" in kwargs:
+        return list(frame[kwargs["column"]].iloc[positions][:MAX_RESULT_RECORDS])
+    first, second = frame[kwargs["column_A"]].values[positions], frame[kwargs["column_B"]].values[positions]
+    return list(zip(first, second, strict=True))[:MAX_RESULT_RECORDS]
+
+
+def _counted_rows(config: Any, frame: pd.DataFrame) -> int:
+    """The rows of a frame an expectation judges (GX's "nonnull" count): its missing values left out."""
+    kwargs = config.kwargs
+    if "column" in kwargs:
+        return int(frame[kwargs["column"]].notna().sum())
+    pair = frame[[kwargs["column_A"], kwargs["column_B"]]].notna()
+    ignored = kwargs.get("ignore_row_if", "both_values_are_missing")
+    if ignored == "both_values_are_missing":
+        return int(pair.any(axis=1).sum())
+    if ignored == "either_value_is_missing":
+        return int(pair.all(axis=1).sum())
+    return len(frame)
 
 
 def together_key(table: TableSpec, frame: pd.DataFrame) -> str | None:
