@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cvpipeline.catalog import load_catalog
+from cvpipeline.catalog import load_catalog, load_catalogs
 from cvpipeline.ingest.markers import MASK
 from cvpipeline.load.delivery import DeliveryReport, deliver_source
 from cvpipeline.settings import DATA_DOCS_ENV, load_settings
@@ -238,3 +238,29 @@ def test_a_personal_column_is_never_quoted() -> None:
         pytest.skip("aucune colonne personnelle au catalogue")
     table = next(tb for t in CATALOG.sources.values() for tb in t.tables if personal in tb.columns)
     assert data_docs.masked_values(["12", "X"], table, personal.name) == [MASK, MASK]
+
+
+def test_contracts_sharing_a_data_folder_each_get_and_link_their_own_pages(tmp_path: Path) -> None:
+    """Two contracts' pages of one suite in one run: each named by its contract, each linked by its own."""
+    catalogs = load_catalogs()
+    assert len(catalogs) >= 2
+    for catalog in catalogs.values():
+        shutil.copytree(
+            SAMPLE_INCOMING / catalog.folder / "cites_lab",
+            tmp_path / "incoming" / catalog.folder / "cites_lab",
+        )
+    settings = load_settings(str(tmp_path), f"sqlite:///{tmp_path / 'w.db'}", os.environ)
+    reports = {
+        code: deliver_source(catalog, catalog.sources["cites_lab"], settings, "run-commun")
+        for code, catalog in sorted(catalogs.items())
+    }
+    for code, report in reports.items():
+        assert report.data_docs and all(page.name == f"{code}.html" for page in report.data_docs.values())
+        assert all(page.is_file() for page in report.data_docs.values())
+    # Delivered again with nothing changed: the first contract's checks still link its own pages,
+    # not the ones the other contract's delivery published after them.
+    first = min(catalogs)
+    again = deliver_source(catalogs[first], catalogs[first].sources["cites_lab"], settings, "run-rien")
+    assert again.data_docs == reports[first].data_docs
+    index = (tmp_path / "data_docs" / "index.html").read_text(encoding="utf-8")
+    assert all(code in index for code in catalogs)

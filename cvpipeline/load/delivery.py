@@ -353,7 +353,8 @@ def deliver_source_steps(
     report.slices = current_slices(engine, catalog.contract_code, source.source_id)
     report.counts = source_row_counts(engine, catalog.contract_code, source.source_id)
     if settings.data_docs:
-        report.data_docs = latest_pages(settings.data_dir, [t.suite_name for t in source.tables])
+        suites = [t.suite_name for t in source.tables]
+        report.data_docs = latest_pages(settings.data_dir, suites, catalog.contract_code)
     return report
 
 
@@ -390,7 +391,9 @@ def read_into_slices_steps(
     )
     docs = None
     if run_id is not None and files and settings.data_docs:
-        docs = DataDocs(docs_dir(settings.data_dir), run_name=run_id, run_time=_utc(started))
+        docs = DataDocs(
+            docs_dir(settings.data_dir), run_name=run_id, run_time=_utc(started), batch=catalog.contract_code
+        )
     validated = yield ValidationRequest(parsed, docs)  # validated alone or with other contracts' files
     batch = shape_source(catalog, parsed, validated, started)
     ledger = batch.ledger.copy()

@@ -131,12 +131,15 @@ class DataDocs:
 
     `publish` stores each suite's masked result as it comes; `build` then renders their pages and the
     index in one pass (GX's site builder, its static files and the index cost as much for one page
-    as for several). A page is listed in `pages` once it is rendered.
+    as for several). A page is listed in `pages` once it is rendered. `batch` names whose files the
+    pages judge (a delivery's contract code): GX's batch identifier, shown in the site's index and
+    naming the page file, so that each contract's page of a suite is its own.
     """
 
     folder: Path
     run_name: str
     run_time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    batch: str = BATCH_NAME
     pages: dict[str, Path] = field(default_factory=dict)
     stored: dict[str, Any] = field(default_factory=dict)
 
@@ -183,7 +186,7 @@ class DataDocs:
         key = ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=result.suite_name),
             run_id=run_id,
-            batch_identifier=BATCH_NAME,
+            batch_identifier=self.batch,
         )
         masked = masked_suite_result(result, table)
         masked.meta["run_id"] = run_id
@@ -192,7 +195,7 @@ class DataDocs:
         return key
 
     def _page(self, key: Any) -> Path:
-        return self.folder.joinpath("validations", *key.to_tuple()[:-1], f"{BATCH_NAME}.html")
+        return self.folder.joinpath("validations", *key.to_tuple()[:-1], f"{self.batch}.html")
 
 
 # The sites whose index waits for the end of a `one_index` block (None outside one).
@@ -271,12 +274,15 @@ def configure_site(folder: Path) -> Any:
     return context
 
 
-def latest_pages(data_dir: Path, suite_names: list[str]) -> dict[str, Path]:
-    """Each suite's most recent validation page in a data folder's site (suites without one left out)."""
+def latest_pages(data_dir: Path, suite_names: list[str], batch: str = BATCH_NAME) -> dict[str, Path]:
+    """Each suite's most recent validation page of a batch (a contract) in a data folder's site.
+
+    Suites without one are left out.
+    """
     root = docs_dir(data_dir) / "validations"
     pages = {}
     for name in suite_names:
-        found = sorted(root.joinpath(*name.split(".")).glob(f"*/*/{BATCH_NAME}.html"), key=_run_time)
+        found = sorted(root.joinpath(*name.split(".")).glob(f"*/*/{batch}.html"), key=_run_time)
         if found:
             pages[name] = found[-1]
     return pages
