@@ -418,13 +418,13 @@ def split_result(whole: Any, frames: Sequence[pd.DataFrame]) -> list[Any]:
     original = np.concatenate([f[ROW_ID].to_numpy(dtype="int64") for f in frames]) if frames else []
     items: list[list[Any]] = [[] for _ in frames]
     for item in whole.results:
+        if raised_exception(item.exception_info) is not None:
+            raise ValueError(f"{item.expectation_config.type} n'a pas pu s'exécuter : résultat non séparable")
         result = item.result or {}
         entries = list(result.get("unexpected_index_list") or [])
         ids = np.asarray([entry[ROW_ID] for entry in entries], dtype="int64")
         values = list(result.get("unexpected_list") or [])
         owner = np.searchsorted(ends, ids, side="right")
-        if raised_exception(item.exception_info) is not None:
-            raise ValueError(f"{item.expectation_config.type} n'a pas pu s'exécuter : résultat non séparable")
         for index, frame in enumerate(frames):
             mine = np.flatnonzero(owner == index)
             counted = _counted_rows(item.expectation_config, frame) if "missing_count" in result else None
