@@ -18,6 +18,7 @@ from cvpipeline.validate import data_docs
 from cvpipeline_tests.e2e import SAMPLE_INCOMING
 
 CATALOG = load_catalog()
+CODE = CATALOG.contract_code
 SOURCE = CATALOG.sources["cites_lab"]
 TABLE = next(t for t in SOURCE.tables if t.name == "accompagnes")
 SURNAME = "Berthelemot"
@@ -66,7 +67,7 @@ def test_a_run_publishes_an_index_and_a_page_per_suite_without_personal_values(d
     assert f"Data Docs</strong> | {data_docs.SITE_NAME}" in index.read_text(encoding="utf-8")
     assert set(report.data_docs) == {t.suite_name for t in SOURCE.tables}
     page = report.data_docs[TABLE.suite_name]
-    assert page.is_file() and page.is_relative_to(data_dir / "data_docs") and "run-a" in page.parts
+    assert page.is_file() and page.is_relative_to(data_dir / "data_docs") and f"{CODE}-run-a" in page.parts
     html = page.read_text(encoding="utf-8")
     assert MASK in html and "250" in html  # the surname is masked, a number is quoted
     text = site_text(data_dir)
@@ -89,7 +90,7 @@ def test_each_run_is_added_to_the_index_and_the_latest_page_is_reported(data_dir
     second = deliver(data_dir, "run-2")
     index = (data_dir / "data_docs" / "index.html").read_text(encoding="utf-8")
     assert "run-1" in index and "run-2" in index
-    assert "run-2" in second.data_docs[TABLE.suite_name].parts
+    assert f"{CODE}-run-2" in second.data_docs[TABLE.suite_name].parts
     assert second.data_docs[TABLE.suite_name] != first.data_docs[TABLE.suite_name]
     # The other table's files did not change: no new validation, its latest page stays the first run's.
     other = next(t.suite_name for t in SOURCE.tables if t is not TABLE)
@@ -186,7 +187,7 @@ def test_the_lignes_valides_check_links_the_latest_page(data_dir: Path) -> None:
     metadata = next(c for c in checks if c.check_name == ROWS_VALID).metadata
     link = metadata["data_docs_accompagnes"]
     assert isinstance(link, dg.PathMetadataValue)
-    assert Path(link.path).is_file() and "run-check" in Path(link.path).parts
+    assert Path(link.path).is_file() and f"{CODE}-run-check" in Path(link.path).parts
 
 
 def test_the_environment_variable_turns_it_off(data_dir: Path, monkeypatch) -> None:
@@ -256,6 +257,11 @@ def test_contracts_sharing_a_data_folder_each_get_and_link_their_own_pages(tmp_p
     }
     for code, report in reports.items():
         assert report.data_docs and all(page.name == f"{code}.html" for page in report.data_docs.values())
+        # The page's header (its run's name) names the contract too.
+        assert all(f"{code}-run-commun" in page.parts for page in report.data_docs.values())
+        assert all(
+            f"{code}-run-commun" in page.read_text(encoding="utf-8") for page in report.data_docs.values()
+        )
         assert all(page.is_file() for page in report.data_docs.values())
     # Delivered again with nothing changed: the first contract's checks still link its own pages,
     # not the ones the other contract's delivery published after them.

@@ -391,9 +391,9 @@ def read_into_slices_steps(
     )
     docs = None
     if run_id is not None and files and settings.data_docs:
-        docs = DataDocs(
-            docs_dir(settings.data_dir), run_name=run_id, run_time=_utc(started), batch=catalog.contract_code
-        )
+        # The contract's code leads the run's name: each page names its contract in its header.
+        code = catalog.contract_code
+        docs = DataDocs(docs_dir(settings.data_dir), f"{code}-{run_id}", _utc(started), batch=code)
     validated = yield ValidationRequest(parsed, docs)  # validated alone or with other contracts' files
     batch = shape_source(catalog, parsed, validated, started)
     ledger = batch.ledger.copy()
