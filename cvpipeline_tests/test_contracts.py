@@ -327,6 +327,18 @@ def test_one_run_over_both_contracts_gives_what_a_run_per_contract_gives(
         # The Runs page shows that a partner's delivery failed (one rejected file in the sample).
         run = instance.get_run_by_id(result.run_id)
         assert run is not None and run.tags["cvpipeline/fichiers_rejetes"] == "1"
+        # Each contract's check evaluations target the materialisation the run wrote for it, so that
+        # the UI's Partitions tab of a check shows each contract's result rather than "missing".
+        check_keys = [
+            k for k in job.asset_layer.asset_graph.asset_check_keys if k.asset_key.path[0] != "postes_anct"
+        ]
+        infos = instance.event_log_storage.get_asset_check_partition_info(check_keys)
+        assert {(i.check_key, i.partition_key) for i in infos} == {
+            (k, c) for k in check_keys for c in catalogs
+        }
+        stale = [(i.check_key.to_user_string(), i.partition_key) for i in infos if not i.is_current]
+        assert not stale
+        assert all(i.latest_target_materialization_storage_id is not None for i in infos)
     checks = {
         (c.check_name, c.partition): c
         for c in result.get_asset_check_evaluations()

@@ -10,6 +10,11 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+# Dagster's record of the materialisation a check evaluation targets (not exported at its top level).
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
+
 from cvpipeline.defs.executor import NO_CONTRACT
 from cvpipeline.report.formatting import paris_time
 
@@ -194,6 +199,7 @@ def contract_checks(
         check_key = dg.AssetCheckKey(key, name)
         yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_check_key(check_key))
     for code, checks in zip(codes, per_contract, strict=True):
+        target = latest_materialization(context.instance, key, code)
         for check in checks:
             yield dg.AssetCheckEvaluation(
                 asset_key=key,
@@ -203,7 +209,29 @@ def contract_checks(
                 severity=check.severity,
                 description=check.description,
                 partition=code,
+                target_materialization_data=target,
             )
+
+
+def latest_materialization(
+    instance: dg.DagsterInstance, key: dg.AssetKey, code: str
+) -> AssetCheckEvaluationTargetMaterializationData | None:
+    """A contract's latest materialisation of an asset, as the check evaluations of its partition target it.
+
+    Dagster links a one-contract run's check results to the partition's latest materialisation itself
+    (the step has just written it); an evaluation given for one partition of several is linked here,
+    as Dagster would link it. Without that link, Dagster takes the check as not run on the partition's
+    latest materialisation: the check's *Partitions* tab shows every contract of the run as missing.
+    """
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[code]), limit=1
+    ).records
+    if not records:
+        return None
+    latest = records[0]
+    return AssetCheckEvaluationTargetMaterializationData(
+        storage_id=latest.storage_id, run_id=latest.event_log_entry.run_id, timestamp=latest.timestamp
+    )
 
 
 def metadata_number(result: dg.MaterializeResult, key: str) -> int:
