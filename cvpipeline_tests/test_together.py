@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -201,3 +203,51 @@ def test_the_shipped_suite_with_a_uniqueness_rule_is_validated_alone() -> None:
 
 def test_no_file_no_validation(tmp_path: Path) -> None:
     assert validate_sources([]) == []
+
+
+def test_a_shared_validation_that_cannot_run_sends_each_table_to_gx_alone(tmp_path: Path) -> None:
+    """GX cannot compare a blank nullable integer under "neither": each table then meets its suite alone."""
+    catalogs = load_catalogs()
+    tables = []
+    for catalog in catalogs.values():
+        source = catalog.sources["plan_numerique"]
+        files = sorted(
+            p for p in (SAMPLE_INCOMING / catalog.folder / source.source_id).glob("*") if p.is_file()
+        )
+        parsed = read_source(catalog, source, files, KEY)
+        tables.append(next(t for t in parsed.tables if t.spec.name == "education_medias"))
+    # The shipped suite, its comparisons of two columns keeping the rows where one is blank.
+    written = json.loads(expectations.suite_path(tables[0].spec).read_text(encoding="utf-8"))
+    for expectation in written["expectations"]:
+        if "column_A" in expectation["kwargs"]:
+            expectation["kwargs"]["ignore_row_if"] = "neither"
+    folder = tmp_path / "suites" / "plan_numerique"
+    folder.mkdir(parents=True)
+    (folder / "education_medias.json").write_text(json.dumps(written), encoding="utf-8")
+    specs = [replace(t.spec, suites_dir=tmp_path / "suites") for t in tables]
+    # Every count given (the sample's partners give no breakdown: blank columns), then one blanked.
+    counts = [c for c in tables[0].frame.columns if str(c).startswith("participants_")]
+    full = [t.frame.fillna({c: 0 for c in counts}) for t in tables]
+    blank = full[0].copy()
+    blank.loc[blank.index[0], "participants_women"] = pd.NA
+    assert expectations.together_key(specs[0], blank) == expectations.together_key(specs[1], full[1])
+    # Alone, the table with the blank cannot be checked: the suite's error, in French.
+    with pytest.raises(expectations.SuiteError, match="education_medias"):
+        expectations.run_suite(specs[0], blank)
+    clean = expectations.run_suite(specs[1], full[1])
+    # Together, the shared validation cannot run either: each table goes to GX alone, the clean one
+    # first gets its own outcomes, then the blank one its error.
+    published: list[str] = []
+    with pytest.raises(expectations.SuiteError, match="education_medias"):
+        expectations.run_suite_together(
+            [
+                (specs[1], full[1], lambda table, result: published.append(table.suite_name)),
+                (specs[0], blank, None),
+            ]
+        )
+    assert published == ["plan_numerique.education_medias"]
+    # Without the blank, one shared validation gives each table what it gets alone.
+    together = expectations.run_suite_together([(specs[1], full[1], None), (specs[0], full[0], None)])
+    assert [(o.rule, o.failed_row_ids, o.success) for o in together[0]] == [
+        (o.rule, o.failed_row_ids, o.success) for o in clean
+    ]
