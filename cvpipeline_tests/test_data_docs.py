@@ -270,3 +270,106 @@ def test_contracts_sharing_a_data_folder_each_get_and_link_their_own_pages(tmp_p
     assert again.data_docs == reports[first].data_docs
     index = (tmp_path / "data_docs" / "index.html").read_text(encoding="utf-8")
     assert all(code in index for code in catalogs)
+
+
+# What a page loads by itself: scripts, style sheets, images, and the images and fonts of its styles.
+LOADED = re.compile(r'<(?:script|link|img)\b[^>]*?\b(?:src|href)="([^"]+)"|url\(["\']?([^"\')]+)')
+
+
+def loaded_by(page: Path) -> list[str]:
+    """The addresses a page (HTML or style sheet) makes the browser load, as written in it."""
+    text = page.read_text(encoding="utf-8", errors="replace")
+    # TrueType fonts are the icons' fallbacks for browsers without WOFF2 (none in use): not shipped.
+    addresses = [a or b for a, b in LOADED.findall(text)]
+    return [a for a in addresses if not a.startswith("data:") and not a.endswith(".ttf")]
+
+
+def test_the_pages_load_their_scripts_styles_and_images_from_the_site(data_dir: Path) -> None:
+    """Opened offline, or without contacting a CDN: everything a page loads is a file of the site, and
+    so is everything its style sheets load in turn (the icons' fonts)."""
+    report = deliver(data_dir, "run-hors-ligne")
+    site = (data_dir / "data_docs").resolve()
+    pages = [site / "index.html", *report.data_docs.values()]
+    assert all(page.is_file() for page in pages)
+    waiting, seen = list(pages), set()
+    while waiting:
+        page = waiting.pop()
+        for address in loaded_by(page):
+            assert not re.match(r"(https?:)?//", address), f"{page.name} charge {address}"
+            target = (page.parent / address.split("?")[0].split("#")[0]).resolve()
+            assert target.is_file() and target.is_relative_to(site), f"{page.name} : {address}"
+            if target.suffix == ".css" and target not in seen:
+                waiting.append(target)
+            seen.add(target)
+    # The index and each page load jQuery, Bootstrap, the table plug-in and the icons' fonts.
+    for page in pages:
+        names = {Path(a).name for a in loaded_by(page)}
+        assert {"jquery-3.7.1.min.js", "bootstrap-table-1.19.1.min.js", "all.min.css"} <= names, page
+    assert "fa-solid-900.woff2" in {target.name for target in seen}
+
+
+def test_the_index_lists_its_pages_in_a_browser_with_no_network(data_dir: Path) -> None:
+    """Chromium, every request outside the disk refused: the index's table lists each validation, a page
+    shows its verdicts' icons, nothing fails to load and no script fails."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip(f"{chromium} not found: apt-get install chromium (.ci/run does it)")
+    report = deliver(data_dir, "run-hors-ligne")
+    failed_page = report.data_docs[TABLE.suite_name]  # the generated file's rows fail this suite
+    outside, failed, errors = [], [], []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), args=["--headless", "--no-sandbox"]
+        )
+        try:
+            page = browser.new_page()
+
+            def refuse_the_network(route) -> None:
+                if route.request.url.startswith("file://"):
+                    route.continue_()
+                else:
+                    outside.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", refuse_the_network)
+            page.on("requestfailed", lambda request: failed.append(request.url))
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto((data_dir / "data_docs" / "index.html").as_uri())
+            rows = page.locator("table tbody tr")
+            rows.first.wait_for()
+            listed = rows.count()
+            assert TABLE.suite_name in page.locator("table tbody").inner_text()
+            page.goto(failed_page.as_uri())
+            page.locator(".fa-times").first.wait_for()
+            page.wait_for_load_state("networkidle")
+            icons_font = page.evaluate("document.fonts.check('900 16px \"Font Awesome 6 Free\"')")
+            icon_width = page.locator(".fa-times").first.bounding_box()["width"]
+        finally:
+            browser.close()
+    assert listed == len(report.data_docs)
+    assert icons_font and icon_width > 0
+    assert outside == [] and failed == [] and errors == []
+
+
+def test_a_page_drawing_a_chart_keeps_its_chart_scripts_and_static_links_count_from_the_page() -> None:
+    from cvpipeline.validate.gx_site import local_assets, page_depth
+
+    head = (
+        '<script src="https://cdn.jsdelivr.net/npm/vega@5"></script>\n'
+        '<script src="https://code.jquery.com/jquery-3.7.1.min.js"></script>\n'
+        '<link rel="shortcut icon" href="../../../../static/images/favicon.ico" type="image/x-icon"/>\n'
+    )
+    page = {
+        "renderer_type": "ValidationResultsPageRenderer",
+        "expectation_suite_name": "cites_lab.accompagnes",
+    }
+    depth = page_depth(page)
+    assert depth == 5  # validations/cites_lab/accompagnes/<run>/<time>/
+    plain = local_assets(head, depth)
+    assert "vega" not in plain and "https://" not in plain
+    assert 'src="../../../../../static/vendor/jquery-3.7.1.min.js"' in plain
+    assert 'href="../../../../../static/images/favicon.ico"' in plain
+    chart = local_assets(head + "<script>vegaEmbed('#g', spec);</script>", depth)
+    assert '<script src="https://cdn.jsdelivr.net/npm/vega@5"></script>' in chart
+    assert page_depth({"renderer_type": "SiteIndexPageRenderer"}) == 0
