@@ -90,6 +90,17 @@ def test_dot_groups_thousands_in_amounts_and_counts_and_is_refused_where_ambiguo
     assert counts.iloc[0] == 1250 and counts.iloc[2] == 3 and list(bad_counts) == [False, True, False]
 
 
+def test_spaces_group_thousands_only_and_codes_are_not_counts() -> None:
+    """A phone number typed in a count is no count: 06 12 34 56 78 was read as 612 345 678."""
+    good = ["1 000 €", "12\u202f500", "1 250 000,50", "- 5", "007", "0,5"]
+    values, unreadable = parse_decimal(pd.Series(good, dtype=object, name="amount_agglo_eur"))
+    assert list(values) == [1000.0, 12500.0, 1250000.5, -5.0, 7.0, 0.5] and not unreadable.any()
+    codes = ["06 12 34 56 78", "0612345678", "+33 6 12 34 56 78", "1 2", "12 50", "07300", "73 000 1"]
+    for parse in (parse_int, lambda v: parse_decimal(v.rename("amount_agglo_eur"))):
+        values, unreadable = parse(cells(*codes))
+        assert values.isna().all() and unreadable.all()
+
+
 def test_dates_with_a_time_of_day_keep_the_day() -> None:
     values, unreadable = parse_date(
         cells(

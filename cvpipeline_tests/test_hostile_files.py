@@ -355,6 +355,28 @@ def test_messages_quote_only_values_that_cannot_name_anyone() -> None:
     assert "Dupont" not in listed and "MARTIN" not in listed and "2 feuille(s) au nom non affiché" in listed
 
 
+def test_a_long_number_is_never_quoted_wherever_it_was_typed() -> None:
+    """A phone number, a birth date without its slashes, a social security number: eight digits or
+    more are not quoted, in a number column as in any other; an amount in millions still is."""
+    import pandas as pd
+
+    from cvpipeline.validate.expectations import quotable
+
+    values = pd.Series(
+        [
+            "06 12 34 56 78",
+            "0612345678",
+            "+33 6 12 34 56 78",
+            "17031987",
+            "1 84 07 75 123 456",
+            "1 250 000",
+            "250",
+        ]
+    )
+    for column_type in (None, "text", "int", "decimal", "sex"):
+        assert list(quotable(values, column_type)) == [False] * 5 + [True, True], column_type
+
+
 def test_an_old_xls_renamed_xlsx_is_named_for_what_it_is(tmp_path: Path) -> None:
     ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
     legacy = tmp_path / "inscrits_2019.xlsx"

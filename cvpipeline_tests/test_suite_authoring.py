@@ -164,3 +164,26 @@ def test_an_unknown_contract_names_the_catalog_variable(
     monkeypatch.setenv("CVPIPELINE_SUITES_DIR", str(tmp_path / "suites"))
     assert cli.main(["note", "--data-dir", str(tmp_path / "data"), "--contract", "CV262"]) == 2
     assert f"catalogue lu : {CATALOG_ENV}={tmp_path / 'CV235.yaml'}" in capsys.readouterr().err
+
+
+def test_a_sex_column_its_suite_leaves_unchecked_still_sets_unknown_codes_aside(tmp_path: Path) -> None:
+    """A suite written without a rule on the sex column: a name typed there is not stored as a sex."""
+    contract = json.loads(json.dumps(CONTRACT))
+    columns = contract["sources"][SOURCE]["tables"]["jeunes"]["columns"]
+    columns["sex"] = {"headers": ["Sexe"], "type": "sex"}
+    path = contract_with(tmp_path)  # the suite checks the key only
+    path.write_text(yaml.safe_dump(contract, allow_unicode=True), encoding="utf-8")
+    catalog = load_catalog(path, tmp_path / "suites")
+    folder = tmp_path / "incoming" / "CV235" / SOURCE
+    folder.mkdir(parents=True)
+    lines = ["Date d'entrée;Nom;Prénom;Date de naissance;Quartier;Sexe"]
+    lines += [
+        f"0{n + 1}/03/2019;Leclerc{n};Pauline;05/06/1999;Saint Assiscle;{sex}" for n, sex in enumerate("FHf")
+    ]
+    lines += ["04/03/2019;Quichotte;Zébulon;05/06/1999;Saint Assiscle;Quichotte"]
+    (folder / "jeunes_2019.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    validated = validate_source(read_source(catalog, catalog.sources[SOURCE], sorted(folder.glob("*")), KEY))
+    assert sorted(validated.valid["jeunes"]["sex"]) == ["F", "F", "H"]
+    [row] = validated.quarantine.itertuples()
+    assert row.source_row == 5 and row.rule == "valeur_non_admise"
+    assert "sexe inconnu, attendu F ou H" in row.reason and "Quichotte" not in row.reason

@@ -316,7 +316,8 @@ def parse_decimal(values: pd.Series, *, amount: bool | None = None) -> tuple[pd.
     """Numbers from numeric cells or French text ('1 500,50 €'); returns values and unreadable mask.
 
     The comma is the decimal mark; spaces (also non-breaking) and dots before a comma group
-    thousands ('1.234,5'). A dot without a comma:
+    thousands ('1.234,5'); digits spaced otherwise ('06 12 34 56 78'), or four digits or more after
+    a leading zero ('0612345678', '07300'), are codes, not numbers: unreadable. A dot without a comma:
 
     - followed by several groups of exactly three digits ('1.250.000') groups thousands;
     - followed by exactly one group of three digits, after 1 to 3 digits not starting with 0
@@ -342,9 +343,22 @@ def parse_decimal(values: pd.Series, *, amount: bool | None = None) -> tuple[pd.
     return numbers, ~blank & numbers.isna()
 
 
+# Spaces group thousands: one to three digits, then groups of exactly three ('1 250 000,50 €').
+# Digits spaced otherwise are no number a partner writes ('06 12 34 56 78': a phone number).
+_SPACED_DIGITS = f"\\d[{WHITESPACE}]+\\d"
+_SPACED_THOUSANDS = f"[-+]?\\d{{1,3}}(?:[{WHITESPACE}]+\\d{{3}})+(?:[.,]\\d*)?"
+# A whole part of four digits or more written with a leading zero ('0612345678', '07300') is a
+# code (a phone number, a postcode), not a quantity.
+_LEADING_ZERO_CODE = r"[-+]?0\d{3,}(?:[.,]\d*)?"
+
+
 def _numbers_of_text(cells: pd.Series, amount: bool) -> pd.Series:
     """Numbers (float64, NaN when unreadable) of French text cells: see `parse_decimal`."""
+    bare = cells.str.replace("€|EUR", "", regex=True).str.strip(WHITESPACE)
+    spaced = bare.str.contains(_SPACED_DIGITS, regex=True)
+    misspaced = spaced & ~bare.str.fullmatch(_SPACED_THOUSANDS)
     compact = cells.str.replace(f"[{WHITESPACE}€]|EUR", "", regex=True)
+    code = compact.str.fullmatch(_LEADING_ZERO_CODE)
     grouped = compact.str.fullmatch(r"[-+]?[1-9]\d{0,2}(?:\.\d{3}){2,}")
     one_group = compact.str.fullmatch(r"[-+]?[1-9]\d{0,2}\.\d{3}")
     thousands = grouped | one_group if amount else grouped
@@ -356,7 +370,7 @@ def _numbers_of_text(cells: pd.Series, amount: bool) -> pd.Series:
     parsed = pd.to_numeric(cleaned, errors="coerce").astype("float64")
     if not amount:
         parsed = parsed.where(~one_group.fillna(False).astype(bool))
-    return parsed
+    return parsed.where(~(misspaced | code).fillna(False).astype(bool))
 
 
 # An age written with its unit ('17 ans', '17ans', '1 an'): the unit is dropped, the number read.

@@ -21,6 +21,9 @@ SAFE_WORDS = (
 SAFE_TOKENS = r"\b(?:" + "|".join(SAFE_WORDS) + r")\b|\d+|[\s.,/'\-]+"
 MONTHS = r"\b(?:" + "|".join(SAFE_WORDS[:18]) + r")\b"
 MAX_QUOTABLE_CHARS = 40
+# A number of eight digits or more may be a phone number (10 digits), a birth date without its
+# slashes (8), a social security or bank number: not quoted, wherever it was typed.
+MAX_QUOTED_DIGITS = 7
 FIRST_QUOTED_YEAR = 1990
 MASKED_VALUE = " (valeur non citée : elle pourrait identifier une personne)"
 
@@ -42,11 +45,12 @@ def quotable(values: pd.Series, column_type: str | None = None) -> pd.Series:
     # A date before 1990 may be a birth date shifted into the column: not quoted, even there.
     year = pd.to_numeric(text.str.extract(r"(\d{4})", expand=False), errors="coerce")
     recent = (year >= FIRST_QUOTED_YEAR).fillna(False)
+    few_digits = text.str.count(r"\d") <= MAX_QUOTED_DIGITS
     safe[short] = (
         (text.str.len() <= 3)
-        | (text.str.fullmatch(NUMBER_LIKE) & ~date)
+        | (text.str.fullmatch(NUMBER_LIKE) & ~date & few_digits)
         | text.str.fullmatch(EXCEL_ERROR)
-        | (only_safe_words & ~date)
+        | (only_safe_words & ~date & few_digits)
         | (date & in_date_column & recent)
     ).fillna(False)
     return safe.astype(bool)

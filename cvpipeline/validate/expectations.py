@@ -97,6 +97,7 @@ def load_suite_definition(table: TableSpec) -> dict[str, Any]:
     type_rule = _activity_type_rule(table, written)
     if type_rule is not None:
         expectations.append(type_rule)
+    expectations.extend(_sex_rules(table, written))
     for col in table.columns:
         hint = type_hint(col.name, col.type)
         if hint:
@@ -232,6 +233,37 @@ def _activity_type_rule(table: TableSpec, written: list[dict[str, Any]]) -> dict
             "generated": "activity_type",
         },
     }
+
+
+SEX_CODES = ["F", "H"]
+
+
+def _sex_rules(table: TableSpec, written: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rule quarantining a sex column's unknown codes, for each one its suite leaves unchecked.
+
+    The parser turns the words it knows into F or H and keeps any other cell as written: without a
+    set of allowed codes, a name typed in the column would reach the warehouse. A suite's own rule
+    on the column (its codes, its reason) is kept.
+    """
+    checked = {
+        e.get("kwargs", {}).get("column")
+        for e in written
+        if e.get("type") == "expect_column_values_to_be_in_set"
+    }
+    return [
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": col.name, "value_set": SEX_CODES},
+            "meta": {
+                "column_label": col.label,
+                "reason_fr": "sexe inconnu, attendu F ou H (Femme/Homme)",
+                "rule": rules.RULES_BY_EXPECTATION["expect_column_values_to_be_in_set"],
+                "generated": "sex",
+            },
+        }
+        for col in table.columns
+        if col.type == "sex" and col.name not in checked
+    ]
 
 
 @functools.cache
