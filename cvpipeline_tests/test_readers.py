@@ -96,3 +96,32 @@ def test_csv_cp1252_semicolon_and_utf8_bom_comma(tmp_path: Path) -> None:
         table = locate_table(grid, ENFANTS, None)
         assert table.cells.loc[2, "school"] == "École Pasteur"
         assert table.cells.loc[2, "person_id"] == "MC-1"
+
+
+CITES_HEADER = "ID,Date premier contact,Sexe,Âge,Commune,Résidence QPV,Statut,Projet"
+
+
+def test_a_quote_closed_rows_later_refuses_the_file_naming_the_cell_and_its_line(tmp_path: Path) -> None:
+    """The rows between an opening quote and a late closing one became one cell's text: neither loaded
+    nor set aside. The file is refused, with the cell and its line; no cell content is quoted."""
+    rows = [f"QA-{n},1{n}/01/2017,F,30,Chambéry,Non,Porteur,Boulangerie" for n in range(1, 7)]
+    rows[1] = rows[1].replace("Boulangerie", '"Projet de Zébulon Quichotte')
+    rows[4] += '"'
+    (tmp_path / "late.csv").write_text("\n".join([CITES_HEADER, *rows]) + "\n", encoding="utf-8")
+    with pytest.raises(FileRejected) as refused:
+        read_grid(tmp_path / "late.csv", None)
+    message = str(refused.value)
+    assert "cellule H3 (ligne 3)" in message and "4 lignes, dont 3" in message
+    assert "Zébulon" not in message and "Quichotte" not in message
+    # A cell written over two lines (Alt+Entrée) is text, not swallowed rows: the file loads.
+    rows = [f"QA-{n},1{n}/01/2017,F,30,Chambéry,Non,Porteur,Boulangerie" for n in range(1, 4)]
+    rows[1] = rows[1].replace("Boulangerie", '"Boulangerie, pâtisserie\nouverture en mars, à Bissy"')
+    (tmp_path / "multiline.csv").write_text("\n".join([CITES_HEADER, *rows]) + "\n", encoding="utf-8")
+    _, grid = read_grid(tmp_path / "multiline.csv", None)
+    assert len(grid.frame) == 4
+    # A quote never closed: refused, naming where it opens.
+    (tmp_path / "open.csv").write_text(
+        "\n".join([CITES_HEADER, rows[0], rows[2].replace("Bo", '"Bo')]) + "\n", encoding="utf-8"
+    )
+    with pytest.raises(FileRejected, match="un guillemet ouvert vers la ligne 3 n'est jamais fermé"):
+        read_grid(tmp_path / "open.csv", None)

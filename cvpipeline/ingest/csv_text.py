@@ -192,9 +192,14 @@ def read_csv(path: Path, notes: list[str], limits: Limits) -> Grid:
     except (pd.errors.ParserError, ValueError) as exc:
         line = re.search(r"line (\d+)", str(exc))
         where = f" à la ligne {line.group(1)}" if line else ""
+        unclosed = re.search(r"EOF inside string starting at row (\d+)", str(exc))
+        if unclosed:  # pandas counts records from 0: the record's first line, if no cell before spans lines
+            start = int(unclosed.group(1)) + 1
+            where = f" : un guillemet ouvert vers la ligne {start} n'est jamais fermé"
         raise FileRejected(f"CSV illisible{where} (guillemets ou séparateurs mal placés)") from None
     del stream
     _check_cells(frame, limits.line_bytes)
+    _check_swallowed_rows(frame, delimiter)
     # The cells stay pandas text (Arrow), a few times smaller than Python strings: every cell of a
     # CSV is text or missing, and the parsers take either form alike.
     if len(frame) * len(frame.columns) > budget:
@@ -275,6 +280,34 @@ def _check_cells(frame: pd.DataFrame, line_bytes: int) -> None:
                 f"cellule {cell_ref(int(index), int(column))} trop longue : {megabytes(size)} sur "
                 f"plusieurs lignes (limite {megabytes(line_bytes)}, réglable par {LINE_KB_ENV}) ; "
                 "le fichier n'a pas été lu : vérifiez les guillemets autour de cette cellule"
+            )
+
+
+def _check_swallowed_rows(frame: pd.DataFrame, delimiter: str) -> None:
+    """Refuse a quoted cell whose lines look like the table's own rows, naming its cell and line.
+
+    A quote opened in a cell and closed lines later makes the rows in between one cell's text: they
+    would be neither loaded nor set aside. A cell written over several lines (Alt+Entrée in Excel)
+    has lines of its own text; a swallowed row has about as many separators as the table has columns.
+    """
+    if len(frame.columns) < 3 or frame.empty:
+        return
+    least = max(2, len(frame.columns) - 2)
+    for column in frame.columns:
+        cells = frame[column]
+        spanning = cells.str.contains("\n", regex=False, na=False)
+        for index in spanning[spanning].index:
+            inner = str(cells.at[index]).splitlines()[1:]
+            swallowed = sum(line.count(delimiter) >= least for line in inner)
+            if not swallowed:
+                continue
+            before = frame.iloc[: int(index)].apply(lambda c: c.str.count("\n").fillna(0).sum()).sum()
+            line = int(index) + 1 + int(before)
+            raise FileRejected(
+                f"cellule {cell_ref(int(index), int(column))} (ligne {line}) : entre guillemets, elle "
+                f"s'étend sur {len(inner) + 1} lignes, dont {swallowed} ressemble(nt) à des lignes du "
+                "tableau : un guillemet mal fermé les a réunies en une cellule ; le fichier n'a pas été "
+                "lu : vérifiez les guillemets de cette cellule"
             )
 
 
