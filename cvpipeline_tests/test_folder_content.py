@@ -137,6 +137,100 @@ def test_a_revision_beside_its_original_sets_aside_one_side_only(tmp_path: Path)
     assert count(db, "select count(*) from quarantine") == 0
 
 
+def copy_source(tmp_path: Path, source_id: str) -> Path:
+    folder = tmp_path / "incoming" / source_id
+    shutil.copytree(SAMPLE_INCOMING / source_id, folder)
+    return folder
+
+
+def test_a_revision_of_a_file_whose_suite_declares_no_record_is_caught_by_its_identical_rows(
+    tmp_path: Path,
+) -> None:
+    """A partner re-sends its 2018 children under another name with one child more: the file that
+    came first keeps its rows, the revision's repeated rows go to quarantine, the new child loads."""
+    source = CATALOG.sources["ma_chance_moi_aussi"]
+    folder = copy_source(tmp_path, source.source_id)
+    settings = load_settings(str(tmp_path), f"sqlite:///{tmp_path / 'w.db'}")
+    db = tmp_path / "w.db"
+    deliver_source(CATALOG, source, settings, "run-1")
+    before = count(db, "select count(*) from participations")
+    people = count(db, "select count(distinct beneficiary_key) from participations")
+    original = folder / "enfants_suivis_2018.csv"
+    rows = original.read_bytes().count(b"\n") - 1
+    revision = folder / "enfants_suivis_2018_v2.csv"
+    extra = "MC-9999;F;2010;École élémentaire du Biollay;Biollay;01/03/2018;\r\n".encode("cp1252")
+    revision.write_bytes(original.read_bytes() + extra)
+
+    report = deliver_source(CATALOG, source, settings, "run-2")
+    ledger = {r.file: r for r in report.ledger.itertuples()}
+    row = ledger[revision.name]
+    assert (row.status, row.rows_read, row.rows_loaded, row.rows_quarantined) == (
+        "partially_loaded",
+        rows + 1,
+        1,
+        rows,
+    )
+    assert count(db, "select count(*) from participations") == before + 1  # not doubled, not lost
+    assert count(db, "select count(distinct beneficiary_key) from participations") == people + 1
+    with sqlite3.connect(db) as con:
+        found = con.execute(
+            "select rule, reason from quarantine where source_file = ? order by source_row", (revision.name,)
+        ).fetchall()
+    assert len(found) == rows and {rule for rule, _ in found} == {"doublon_autre_fichier"}
+    assert all("chargée en premier" in reason and "retirez l'ancien" in reason for _, reason in found)
+    assert "« enfants_suivis_2018.csv »" in found[-1][1]
+
+    original.unlink()  # the revision replaces it: all its rows come in
+    deliver_source(CATALOG, source, settings, "run-3")
+    in_place = f"select count(*) from participations where source_file = '{revision.name}'"
+    assert count(db, in_place) == rows + 1
+    assert count(db, "select count(*) from quarantine where rule = 'doublon_autre_fichier'") == 0
+
+
+def test_periods_files_sharing_a_few_identical_rows_both_load(tmp_path: Path) -> None:
+    """The sample's two periods list again the children still followed (less than half the rows):
+    those rows are data, not a revision. Read together or one after the other, both files load whole."""
+    source = CATALOG.sources["ma_chance_moi_aussi"]
+    folder = copy_source(tmp_path, source.source_id)
+    later = folder / "enfants_suivis_2018.csv"
+    aside = tmp_path / later.name
+    shutil.move(later, aside)
+    settings = load_settings(str(tmp_path), f"sqlite:///{tmp_path / 'w.db'}")
+    deliver_source(CATALOG, source, settings, "run-1")
+    shutil.move(aside, later)
+    report = deliver_source(CATALOG, source, settings, "run-2")
+    assert {r.file: r.rows_quarantined for r in report.ledger.itertuples()}[later.name] == 0
+    assert (
+        count(tmp_path / "w.db", f"select count(*) from participations where source_file = '{later.name}'")
+        == 69
+    )
+
+
+def test_a_revised_session_file_adds_neither_rows_nor_session_days(tmp_path: Path) -> None:
+    """The Régie's session days are derived from a file's rows: a revision's repeated rows go to
+    quarantine and the days derived from them are not counted again."""
+    import openpyxl
+
+    source = CATALOG.sources["regie_coup_de_pouce"]
+    folder = copy_source(tmp_path, source.source_id)
+    settings = load_settings(str(tmp_path), f"sqlite:///{tmp_path / 'w.db'}")
+    db = tmp_path / "w.db"
+    original = folder / "suivi_permis_2018.xlsx"
+    workbook = openpyxl.load_workbook(original)
+    workbook.properties.title = "version revue"  # other bytes, the same rows
+    workbook.save(folder / "suivi_permis_2018_v2.xlsx")
+    report = deliver_source(CATALOG, source, settings, "run-1")
+    ledger = {r.file: r for r in report.ledger.itertuples()}
+    assert ledger["suivi_permis_2018_v2.xlsx"].rows_loaded == 0
+    assert (
+        ledger["suivi_permis_2018_v2.xlsx"].rows_quarantined == ledger["suivi_permis_2018.xlsx"].rows_loaded
+    )
+    assert count(db, "select count(*) from activities where source_file = 'suivi_permis_2018_v2.xlsx'") == 0
+    assert count(db, "select count(distinct activity_date) from activities") == count(
+        db, "select count(*) from activities"
+    )
+
+
 def test_the_command_line_is_quiet_and_names_what_went_wrong(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -183,3 +277,36 @@ def test_a_missing_optional_column_is_said_in_the_ledger_and_the_check(folder: P
     )
     assert "facultative(s) absente(s) : « Sexe »" in notes
     assert count(data_dir / "w.db", "select count(*) from participations where sex is not null") == 0
+
+
+def test_a_rows_content_is_the_same_as_shaped_and_as_read_back_from_either_database() -> None:
+    """The rows in place come back as Decimal or text amounts, date objects, None; a shaped row holds
+    floats, timestamps of any unit and NaN: the same content hashes alike, another content does not."""
+    import datetime as dt
+    from decimal import Decimal
+
+    import pandas as pd
+
+    from cvpipeline.load.records import row_contents
+
+    read_back = pd.DataFrame(
+        {
+            "year": [2017],
+            "dossier_number": ["X1"],
+            "porteur": ["Régie"],
+            "amount_agglo_eur": [Decimal("1250.50")],
+            "amount_state_eur": [None],
+            "amount_other_eur": ["0.00"],
+        }
+    )
+    shaped = read_back.assign(
+        year=["2017"], amount_agglo_eur=[1250.5], amount_state_eur=[float("nan")], amount_other_eur=[0.0]
+    )
+    assert row_contents(read_back, "fundings").tolist() == row_contents(shaped, "fundings").tolist()
+    other = shaped.assign(amount_agglo_eur=[1250.51])
+    assert row_contents(other, "fundings").tolist() != row_contents(shaped, "fundings").tolist()
+    dates = pd.DataFrame({"start_date": [dt.date(2016, 1, 9)], "end_date": [None]})
+    stamps = pd.DataFrame(
+        {"start_date": pd.to_datetime(["2016-01-09"]).astype("datetime64[us]"), "end_date": [pd.NaT]}
+    )
+    assert row_contents(dates, "participations").tolist() == row_contents(stamps, "participations").tolist()

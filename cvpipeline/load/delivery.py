@@ -43,7 +43,14 @@ from cvpipeline.load.ledger_rows import (
     removed_row,
     unchanged_row,
 )
-from cvpipeline.load.records import existing_records, record_keys, set_aside_repeated_records
+from cvpipeline.load.records import (
+    existing_contents,
+    existing_records,
+    record_keys,
+    set_aside_repeated_records,
+    set_aside_revisions,
+    unkeyed_targets,
+)
 from cvpipeline.load.shape import shape_source
 from cvpipeline.load.statuses import file_line
 from cvpipeline.settings import KEY_ENV, KEY_FILE_NAME, Limits, Settings
@@ -419,6 +426,14 @@ def read_into_slices_steps(
     tables, repeated = set_aside_repeated_records(
         parsed, tables, order, {k: v for k, v in existing.items() if v is not None}, catalog.contract_code
     )
+    contents = {
+        target: existing_contents(engine, target, catalog.contract_code, source.source_id, kept_files)
+        for target in unkeyed_targets(parsed)
+        if engine is not None and kept_files
+    }
+    tables, revised = set_aside_revisions(parsed, tables, order, contents, catalog.contract_code)
+    if not revised.empty:
+        repeated = pd.concat([q for q in (repeated, revised) if not q.empty], ignore_index=True)
     conflicts = repeated.groupby("source_file").size()
     for index, row in ledger.iterrows():
         moved = int(conflicts.get(row["file"], 0))
