@@ -75,6 +75,23 @@ def test_bad_rows_are_set_aside_with_file_row_and_column(tmp_path: Path) -> None
     assert len(loaded.problems) == 6
 
 
+def test_an_objective_set_again_in_another_file_is_set_aside_naming_the_first(tmp_path: Path) -> None:
+    """Two files of objectives (the committee's, then a revision): an objective is counted once."""
+    write(tmp_path, HEADER + "beneficiaries;action;citeslab;;toutes les données;150;\n", "objectifs_a.csv")
+    data_dir = write(
+        tmp_path,
+        HEADER
+        + "activities;action;citeslab;;2017;90;\nbeneficiaries;action;citeslab;;toutes les données;160;\n",
+        "objectifs_b.csv",
+    )
+    loaded = load_targets(CATALOG, data_dir / "targets")
+    assert sorted(loaded.targets["target_value"]) == [90.0, 150.0]
+    assert loaded.problems == [
+        "fichier d'objectifs « objectifs_b.csv », ligne 3 : objectif en double (même indicateur, "
+        "périmètre, ventilation et période) : déjà fixé ligne 2 de « objectifs_a.csv »"
+    ]
+
+
 def test_no_targets_folder_means_no_objective(tmp_path: Path) -> None:
     loaded = load_targets(CATALOG, tmp_path / "targets")
     assert loaded.targets.empty and loaded.problems == [] and loaded.files == []

@@ -195,14 +195,20 @@ def target_indicators() -> dict[str, str]:
     return {i.code: i.label for i in DECLARED if i.targetable}
 
 
-def validate_targets(catalog: Catalog, raw: pd.DataFrame, file_name: str) -> tuple[pd.DataFrame, list[str]]:
-    """The valid target rows of one file and a message for each row set aside."""
+def validate_targets(
+    catalog: Catalog, raw: pd.DataFrame, file_name: str, seen: dict[tuple, tuple[str, int]] | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """The valid target rows of one file and a message for each row set aside.
+
+    `seen` holds the objectives of the files read before (key -> file, row), and takes this file's:
+    an objective set again in a later file is set aside, naming where it was set first.
+    """
+    seen = {} if seen is None else seen
     labels = label_map(catalog)
     indicators = target_indicators()
     scope_kinds = {**SCOPE_TYPES, "contract": "Contrat", "source": "Partenaire"}
     scope_kinds_extra = {"contrat": "contract", "pilier": "pillar", "partenaire": "source", "quartier": "qpv"}
     rows, problems = [], []
-    seen: set[tuple] = set()
     values, unreadable = parse_decimal(raw["target"].astype(object), amount=True)
     for index, row in raw.iterrows():
         where = f"fichier d'objectifs « {file_name} », ligne {row['source_row']}"
@@ -258,8 +264,16 @@ def validate_targets(catalog: Catalog, raw: pd.DataFrame, file_name: str) -> tup
         if not errors:
             key = (indicator, scope_type, scope_code, breakdown, period)
             if key in seen:
-                errors.append("objectif en double (même indicateur, périmètre, ventilation et période)")
-            seen.add(key)
+                first_file, first_row = seen[key]
+                where_first = f"ligne {first_row}" + (
+                    "" if first_file == file_name else f" de « {first_file} »"
+                )
+                errors.append(
+                    "objectif en double (même indicateur, périmètre, ventilation et période) : "
+                    f"déjà fixé {where_first}"
+                )
+            else:
+                seen[key] = (file_name, int(row["source_row"]))
         if errors:
             problems.extend(f"{where} : {e}" for e in errors)
             continue
@@ -287,6 +301,7 @@ def validate_targets(catalog: Catalog, raw: pd.DataFrame, file_name: str) -> tup
 def load_targets(catalog: Catalog, folder: Path) -> TargetsLoad:
     """Every objectives file of a contract's targets folder: valid rows, and what was set aside and why."""
     frames, problems, names = [], [], []
+    seen: dict[tuple, tuple[str, int]] = {}  # across files: an objective is set once
     for path in target_files(folder):
         names.append(path.name)
         try:
@@ -294,7 +309,7 @@ def load_targets(catalog: Catalog, folder: Path) -> TargetsLoad:
         except TargetsError as exc:
             problems.append(f"{exc} : fichier ignoré")
             continue
-        frame, row_problems = validate_targets(catalog, raw, path.name)
+        frame, row_problems = validate_targets(catalog, raw, path.name, seen)
         frame["file_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
         frames.append(frame)
         problems.extend(row_problems)
