@@ -625,7 +625,12 @@ def _edition_tables(metadata: MetaData, operations_schema: str | None) -> None:
         metadata,
         Column("edition_id", String(64), nullable=False, comment=EDITION_ID_DOC),
         *_metric_columns(),
-        Index("ix_edition_metrics_edition", "edition_id", "contract_code"),
+        Index(
+            "ix_edition_metrics_edition",
+            "edition_id",
+            "contract_code",
+            info={"doc": "les indicateurs d'une édition se trouvent sans parcourir la table"},
+        ),
         comment="Les indicateurs d'une édition publiée, copiés d'evaluation_metrics à la publication : les "
         "chiffres présentés, jamais recalculés",
     )

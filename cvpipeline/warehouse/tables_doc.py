@@ -32,9 +32,11 @@ def render() -> str:
             parts.append(f"| `{column.name}` | {kind} | {column.comment or ''}{key} |")
         for index in sorted(table.indexes, key=lambda i: i.name or ""):
             columns = ", ".join(c.name for c in index.columns)
+            found = index.info.get(
+                "doc", "les lignes d'une source ou d'un fichier se trouvent sans parcourir la table"
+            )
             parts.append(
-                f"\nIndex `{index.name}` ({columns}) : les lignes d'une source ou d'un fichier se "
-                "trouvent sans parcourir la table ; filtrez sur ces colonnes, dans cet ordre."
+                f"\nIndex `{index.name}` ({columns}) : {found} ; filtrez sur ces colonnes, dans cet ordre."
             )
     return "\n".join(parts) + "\n"
 
