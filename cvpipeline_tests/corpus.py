@@ -29,10 +29,11 @@ ENFANTS_HEADER = [
     "Date d'entrée",
     "Date de sortie",
 ]
-# Children already in the sample files: loading them again cannot change the 94 beneficiaries.
+# Children already in the sample files, enrolled again in 2019: loading them cannot change the 94
+# beneficiaries, and their rows are no copy of the sample's (a copy would be set aside as a revision).
 ENFANTS_ROWS = [
-    ["MC-0001", "H", "2009", "École élémentaire du Pré-Joli", "Hauts-de-Chambéry", "09/01/2016", ""],
-    ["MC-0004", "F", "2011", "École élémentaire du Biollay", "Biollay", "19/02/2016", ""],
+    ["MC-0001", "H", "2009", "École élémentaire du Pré-Joli", "Hauts-de-Chambéry", "09/09/2019", ""],
+    ["MC-0004", "F", "2011", "École élémentaire du Biollay", "Biollay", "16/09/2019", ""],
 ]
 # Young people of 2019: after the 2017 figure (60 active at the end of 2017), so they cannot change it.
 SPORT_ROWS = [
@@ -415,8 +416,10 @@ def _png(path: Path) -> Path:
     return path
 
 
-def _csv_rows() -> list[list[object]]:
-    return [ENFANTS_HEADER, *ENFANTS_ROWS]
+def _csv_rows(day: int) -> list[list[object]]:
+    """The two children, enrolled on a day of September 2019 of the case's own: each case's rows are
+    its own (files whose rows all repeat another file's would be set aside as its revision)."""
+    return [ENFANTS_HEADER, *([*row[:5], f"{day:02d}/09/2019", ""] for row in ENFANTS_ROWS)]
 
 
 CASES = [
@@ -446,7 +449,7 @@ CASES = [
         "xlsx_named_csv",
         "ma_chance_moi_aussi",
         "enfants_suivis_classeur.csv",
-        lambda p: p.write_bytes(xlsx_bytes({"Feuil1": _csv_rows()})),
+        lambda p: p.write_bytes(xlsx_bytes({"Feuil1": _csv_rows(2)})),
         "loaded",
         notes=("enfants_suivis_classeur.csv", "classeur Excel, pas un CSV"),
         rows=(2, 2, 0),
@@ -495,7 +498,7 @@ CASES = [
         "utf16_le_bom_tab",  # Excel's "Texte Unicode" export
         "ma_chance_moi_aussi",
         "enfants_suivis_utf16.csv",
-        lambda p: write_csv(p, _csv_rows(), encoding="utf-16", delimiter="\t"),
+        lambda p: write_csv(p, _csv_rows(3), encoding="utf-16", delimiter="\t"),
         "loaded",
         rows=(2, 2, 0),
     ),
@@ -504,7 +507,7 @@ CASES = [
         "ma_chance_moi_aussi",
         "enfants_suivis_utf16be.csv",
         lambda p: p.write_bytes(
-            codecs.BOM_UTF16_BE + "\r\n".join(";".join(r) for r in _csv_rows()).encode("utf-16-be")
+            codecs.BOM_UTF16_BE + "\r\n".join(";".join(r) for r in _csv_rows(4)).encode("utf-16-be")
         ),
         "loaded",
         rows=(2, 2, 0),
@@ -513,7 +516,7 @@ CASES = [
         "utf16_le_without_bom",
         "ma_chance_moi_aussi",
         "enfants_suivis_utf16_sans_bom.csv",
-        lambda p: write_csv(p, _csv_rows(), encoding="utf-16-le"),
+        lambda p: write_csv(p, _csv_rows(5), encoding="utf-16-le"),
         "loaded",
         rows=(2, 2, 0),
     ),
@@ -525,7 +528,7 @@ CASES = [
             p,
             [
                 ENFANTS_HEADER,
-                ["MC-0001", "H", "2009", "École « Œuvre » – l’été", "Hauts-de-Chambéry", "09/01/2016", ""],
+                ["MC-0001", "H", "2009", "École « Œuvre » – l’été", "Hauts-de-Chambéry", "06/09/2019", ""],
             ],
             delimiter=",",
         ),
@@ -725,7 +728,7 @@ CASES = [
         "enfants_suivis_long.csv",
         lambda p: write_csv(
             p,
-            [ENFANTS_HEADER, ["MC-0004", "F", "2011", "É" * (2 * LONG), "Biollay", "19/02/2016", ""]],
+            [ENFANTS_HEADER, ["MC-0004", "F", "2011", "É" * (2 * LONG), "Biollay", "07/09/2019", ""]],
             encoding="utf-8",
         ),
         "loaded",

@@ -300,3 +300,31 @@ def test_the_raw_row_masks_every_value_the_messages_would_not_quote(tmp_path: Pa
     other_raw = json.loads(quarantine.loc[3, "raw_row"])
     assert other_raw["Sexe"] == "X" and other_raw["Nom"] == "***" and other_raw["Date de naissance"] == "***"
     assert "(valeur : « X »)" in quarantine.loc[3, "reason"]
+
+
+def test_a_person_named_in_a_place_or_label_is_masked_before_the_warehouse(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    """« Chez Mme … » typed as a session's place, a civility and a name as a garden's site: the cells
+    reach the analysts' tables as « *** », the ledger says which column and rows, the rows count."""
+    folder = _folder(tmp_path, catalog, "etat_valeurs_republique")
+    folder.mkdir(parents=True)
+    lines = [
+        "Date;Type de session;Lieu;Organisme;Structures participantes;Nombre de participants",
+        f"12/03/2019;Formation;Chez Mme {SECRET_LAST_NAME};Préfecture;MJC;12",
+        "13/03/2019;Sensibilisation;Maison de quartier de Bellevue;Préfecture;MJC;9",
+        f"14/03/2019;Formation;Salle paroissiale, M. {SECRET_LAST_NAME} {SECRET_FIRST_NAME};Préfecture;MJC;7",
+    ]
+    (folder / "sessions_2019.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    ledger, db = _deliver(catalog, "etat_valeurs_republique", tmp_path)
+    status, error, notes = ledger["sessions_2019.csv"]
+    assert status == "loaded" and not error
+    places = sorted(place for (place,) in _query(db, "select location from activities"))
+    assert places == ["***", "***", "Maison de quartier de Bellevue"]
+    assert _query(db, "select sum(participants_count), count(distinct activity_type) from activities") == [
+        (28, 2)
+    ]
+    assert "colonne « Lieu » : 2 cellule(s) masquée(s) « *** » (lignes 2, 4)" in notes
+    for table in ("activities", "ingestion_ledger", "quarantine"):
+        dumped = str(_query(db, f"select * from {table}"))
+        assert SECRET_LAST_NAME not in dumped and SECRET_FIRST_NAME not in dumped

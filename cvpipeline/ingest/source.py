@@ -299,6 +299,7 @@ def read_source(
         raw = _compact_raw(table, raw)
         warnings.extend(table_warnings)
         frame = _note_emptied_cells(table, frame, reports)
+        frame = _mask_named_people(table, frame, reports)
         _note_place_warnings(frame, reports)
         parsed.append(ParsedTable(table, frame, raw))
     return ParsedSource(source, parsed, reports, warnings)
@@ -446,6 +447,42 @@ def _note_emptied_cells(table: TableSpec, frame: pd.DataFrame, reports: list[Fil
                     "les lignes sont gardées (aucun indicateur n'en dépend)"
                 )
     return frame.drop(columns=columns)
+
+
+# A civility followed by a name ("Mme Dupont", "chez M. Martin"): a person named in a text column.
+NAMED_PERSON = (
+    r"(?:^|[^\w])(?i:m\.|mr\.?|mme\.?|mlle\.?|melle\.?|monsieur|madame|mademoiselle)"
+    r"\s+[A-ZÀ-ÖØ-Þ][\w'-]+"
+)
+
+
+def _mask_named_people(table: TableSpec, frame: pd.DataFrame, reports: list[FileReport]) -> pd.DataFrame:
+    """Mask the cells of the text columns that reach the warehouse where a civility names someone.
+
+    A place, a label or a project holder is the partner's free text: « Chez Mme Dupont » would put
+    a person's name in the analysts' tables. Such a cell becomes « *** », and the file's ledger notes
+    say which column and rows (never the text).
+    """
+    by_file = {r.file: r for r in reports}
+    for column in table.columns:
+        if column.type != "text" or column.personal or column.name not in frame:
+            continue
+        values = frame[column.name]
+        named = values.astype("string").str.contains(NAMED_PERSON, regex=True).fillna(False).astype(bool)
+        if not named.any():
+            continue
+        frame = frame.assign(**{column.name: values.where(~named, MASK)})
+        flagged = frame.loc[named, ["source_file", "source_sheet", "source_row"]]
+        for (name, sheet), rows in flagged.groupby(["source_file", "source_sheet"], dropna=False, sort=True):
+            report = by_file.get(name)
+            if report is not None:
+                where = _where(name, sheet if isinstance(sheet, str) else None)
+                report.notes.append(
+                    f"{where} : colonne « {column.label} » : {len(rows)} cellule(s) masquée(s) « {MASK} » "
+                    f"({_rows(rows['source_row'])}) : une civilité suivie d'un nom, elles nommaient sans "
+                    "doute une personne"
+                )
+    return frame
 
 
 def _note_place_warnings(frame: pd.DataFrame, reports: list[FileReport]) -> None:
