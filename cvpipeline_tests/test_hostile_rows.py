@@ -69,8 +69,10 @@ def _folder(data: Path, catalog: Catalog, source_id: str) -> Path:
     return data / "incoming" / catalog.folder / source_id
 
 
-def _site(site: str, kind: str, quartier: str | None, residents: int, actors: int) -> list[object]:
-    return [site, kind, quartier, residents, actors, 2019]
+def _site(
+    site: str, kind: str, quartier: str | None, residents: int, actors: int, year: int = 2019
+) -> list[object]:
+    return [site, kind, quartier, residents, actors, year]
 
 
 def test_sub_totals_that_repeat_their_groups_type_and_year_are_set_aside_not_counted(
@@ -94,12 +96,12 @@ def test_sub_totals_that_repeat_their_groups_type_and_year_are_set_aside_not_cou
         "Jardins 2020",
         [
             JARDINS_HEADER,
-            _site("Jardin des Combes", "Jardin partagé", "Hauts-de-Chambéry", 10, 2),  # 2
-            _site("Jardin du Biollay", "Jardin partagé", "Biollay", 8, 1),  # 3
-            _site("Jardins partagés", "Jardin partagé", None, 18, 3),  # 4: no word, but its sums
-            _site("Lieu de Bellevue", "Lieu cultivé", "Bellevue", 10, 2),  # 5
-            _site("Ensemble des sites", "Lieu cultivé", None, 28, 5),  # 6: 'Ensemble' and the grand sum
-            _site("Ensemble scolaire", "Lieu cultivé", "Biollay", 6, 1),  # 7: a site whose name says it
+            _site("Jardin des Combes", "Jardin partagé", "Hauts-de-Chambéry", 10, 2, 2020),  # 2
+            _site("Jardin du Biollay", "Jardin partagé", "Biollay", 8, 1, 2020),  # 3
+            _site("Jardins partagés", "Jardin partagé", None, 18, 3, 2020),  # 4: no word, but its sums
+            _site("Lieu de Bellevue", "Lieu cultivé", "Bellevue", 10, 2, 2020),  # 5
+            _site("Ensemble des sites", "Lieu cultivé", None, 28, 5, 2020),  # 6: 'Ensemble' and the grand sum
+            _site("Ensemble scolaire", "Lieu cultivé", "Biollay", 6, 1, 2020),  # 7: a site whose name says it
         ],
     )
     ledger, db = _deliver(catalog, "jardins_partages", data)

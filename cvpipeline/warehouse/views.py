@@ -832,7 +832,9 @@ def render() -> str:
         "```",
         "",
         "The tables are there as `entrepot.<table>` (amounts as text on SQLite). An ATTACH of your own "
-        "(`ATTACH 'cvpipeline.db' AS entrepot (TYPE sqlite)`) gives the same views but with amounts as "
+        "(`ATTACH 'cvpipeline.db' AS entrepot (TYPE sqlite)`, after `LOAD` of the `sqlite_scanner` "
+        "extension: offline, DuckDB cannot download it; `duckdb_views.connect` loads the one the "
+        "`duckdb-extension-sqlite-scanner` package ships) gives the same views but with amounts as "
         "`DOUBLE`: cast them with `CAST(montant_eur AS DECIMAL(14,2))` before summing.",
     ]
     for view in VIEWS:
