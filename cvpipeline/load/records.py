@@ -261,6 +261,11 @@ def _repeats(
     """For each row read now, the first row (file, row) with its content, and whether it is another file's."""
     contents = row_contents(mine, target)
     earlier = before if before is not None else pd.DataFrame(columns=["content", *ORIGIN])
+    if not contents.duplicated().any() and not contents.isin(earlier["content"]).any():
+        # No content found twice (most deliveries): every row is its own first.
+        return pd.DataFrame(index=mine.index, columns=["source_file", "source_row"]), pd.Series(
+            False, index=mine.index
+        )
     candidates = pd.concat(
         [earlier.assign(_rank=0), mine[ORIGIN].assign(content=contents, _rank=mine["source_file"].map(rank))],
         ignore_index=True,
