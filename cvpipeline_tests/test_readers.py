@@ -119,6 +119,11 @@ def test_a_quote_closed_rows_later_refuses_the_file_naming_the_cell_and_its_line
     (tmp_path / "multiline.csv").write_text("\n".join([CITES_HEADER, *rows]) + "\n", encoding="utf-8")
     _, grid = read_grid(tmp_path / "multiline.csv", None)
     assert len(grid.frame) == 4
+    # A narrow table: a cell's own line with commas is not taken for a row (a row has three).
+    narrow = 'Date,Lieu,Participants\n12/03/2019,"Salle A\nlundi, mardi, jeudi",12\n13/03/2019,Salle B,9\n'
+    (tmp_path / "narrow.csv").write_text(narrow, encoding="utf-8")
+    _, grid = read_grid(tmp_path / "narrow.csv", None)
+    assert len(grid.frame) == 3
     # A quote never closed: refused, naming where it opens.
     (tmp_path / "open.csv").write_text(
         "\n".join([CITES_HEADER, rows[0], rows[2].replace("Bo", '"Bo')]) + "\n", encoding="utf-8"

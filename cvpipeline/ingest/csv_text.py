@@ -288,11 +288,12 @@ def _check_swallowed_rows(frame: pd.DataFrame, delimiter: str) -> None:
 
     A quote opened in a cell and closed lines later makes the rows in between one cell's text: they
     would be neither loaded nor set aside. A cell written over several lines (Alt+Entrée in Excel)
-    has lines of its own text; a swallowed row has about as many separators as the table has columns.
+    has lines of its own text; a swallowed row has as many separators as the table's rows (one less
+    than its columns).
     """
     if len(frame.columns) < 3 or frame.empty:
         return
-    least = max(2, len(frame.columns) - 2)
+    least = len(frame.columns) - 1
     for column in frame.columns:
         cells = frame[column]
         spanning = cells.str.contains("\n", regex=False, na=False)
