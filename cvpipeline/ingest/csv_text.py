@@ -296,20 +296,26 @@ def _check_swallowed_rows(frame: pd.DataFrame, delimiter: str) -> None:
     least = len(frame.columns) - 1
     for column in frame.columns:
         cells = frame[column]
-        spanning = cells.str.contains("\n", regex=False, na=False)
-        for index in spanning[spanning].index:
-            inner = str(cells.at[index]).splitlines()[1:]
-            swallowed = sum(line.count(delimiter) >= least for line in inner)
-            if not swallowed:
-                continue
-            before = frame.iloc[: int(index)].apply(lambda c: c.str.count("\n").fillna(0).sum()).sum()
-            line = int(index) + 1 + int(before)
-            raise FileRejected(
-                f"cellule {cell_ref(int(index), int(column))} (ligne {line}) : entre guillemets, elle "
-                f"s'étend sur {len(inner) + 1} lignes, dont {swallowed} ressemble(nt) à des lignes du "
-                "tableau : un guillemet mal fermé les a réunies en une cellule ; le fichier n'a pas été "
-                "lu : vérifiez les guillemets de cette cellule"
-            )
+        spanning = cells[cells.str.contains("\n", regex=False, na=False)]
+        if spanning.empty:
+            continue
+        # Each spanning cell's lines after its first, with their separators counted (vectorised).
+        lines = spanning.str.split("\n").explode()
+        inner = lines[lines.index.duplicated(keep="first")]
+        swallowed = inner.str.count(re.escape(delimiter)) >= least
+        if not swallowed.any():
+            continue
+        index = int(swallowed[swallowed].index[0])
+        count = int(swallowed.loc[[index]].sum())
+        spans = int((lines.index == index).sum())
+        before = frame.iloc[:index].apply(lambda c: c.str.count("\n").fillna(0).sum()).sum()
+        line = index + 1 + int(before)
+        raise FileRejected(
+            f"cellule {cell_ref(index, int(column))} (ligne {line}) : entre guillemets, elle "
+            f"s'étend sur {spans} lignes, dont {count} ressemble(nt) à des lignes du "
+            "tableau : un guillemet mal fermé les a réunies en une cellule ; le fichier n'a pas été "
+            "lu : vérifiez les guillemets de cette cellule"
+        )
 
 
 def _trimmed(row: list[object]) -> list[object]:

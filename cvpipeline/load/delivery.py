@@ -429,7 +429,7 @@ def read_into_slices_steps(
     contents = {
         target: existing_contents(engine, target, catalog.contract_code, source.source_id, kept_files)
         for target in unkeyed_targets(parsed)
-        if engine is not None and kept_files
+        if engine is not None and kept_files and order
     }
     tables, revised = set_aside_revisions(parsed, tables, order, contents, catalog.contract_code)
     if not revised.empty:

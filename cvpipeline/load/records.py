@@ -152,8 +152,8 @@ def content_columns(target: str) -> list[str]:
 
 
 def unkeyed_targets(parsed: ParsedSource) -> list[str]:
-    """The targets of a source compared row for row: its tables' whose suites declare no record, and
-    the activities derived from its rows."""
+    """The targets of a source compared row for row: those of its tables whose suites declare no
+    record, and the activities derived from its rows."""
     targets = {t.spec.target for t in parsed.tables if not record_keys(t.spec)}
     if any(t.spec.derive_activity for t in parsed.tables):
         targets.add("activities")
